@@ -1,0 +1,185 @@
+"""Double-entry ledger on TigerBeetle's model.
+
+An Account keeps four counters (debits/credits x pending/posted). A Transfer is an immutable row
+that moves `amount_minor` from `debit_account` to `credit_account` in one currency. Pending
+transfers are later posted (fully or partly) or voided, exactly once: the partial unique constraint
+on `pending` makes a second close impossible whatever runs concurrently.
+
+Accounts with a limit flag are updated under a row lock in the same transaction as the transfer.
+Accounts without a limit may instead receive a BalanceDelta row (no lock: the way hot accounts stay
+fast); a folder moves deltas into the counters later. A balance read is counters + unfolded deltas.
+
+The transfers form one append-only log for sealing: each posting adds a LogQueue row; the sealer
+moves queued transfers into LogEntry with dense indexes (so transactions that commit out of order
+still land in the log exactly once) and signs Seals over the RFC 6962 Merkle tree of the log.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import F, Q
+
+
+class Account(models.Model):
+    currency = models.CharField(max_length=3)
+    code = models.CharField(max_length=128, help_text="e.g. platform:escrow, seller:42:available")
+    owner_ref = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="what owns it, e.g. seller:42; the ledger does not look",
+    )
+    debits_must_not_exceed_credits = models.BooleanField(default=False)
+    credits_must_not_exceed_debits = models.BooleanField(default=False)
+    debits_pending = models.BigIntegerField(default=0)
+    debits_posted = models.BigIntegerField(default=0)
+    credits_pending = models.BigIntegerField(default=0)
+    credits_posted = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "code"], name="ledger_account_code_unique"),
+            models.CheckConstraint(
+                condition=~(
+                    Q(debits_must_not_exceed_credits=True) & Q(credits_must_not_exceed_debits=True)
+                ),
+                name="ledger_account_one_limit_flag",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    debits_pending__gte=0,
+                    debits_posted__gte=0,
+                    credits_pending__gte=0,
+                    credits_posted__gte=0,
+                ),
+                name="ledger_account_counters_not_negative",
+            ),
+            # The limits hold in the database too, not only in the service.
+            models.CheckConstraint(
+                condition=Q(debits_must_not_exceed_credits=False)
+                | Q(debits_pending__lte=F("credits_posted") - F("debits_posted")),
+                name="ledger_account_debit_limit",
+            ),
+            models.CheckConstraint(
+                condition=Q(credits_must_not_exceed_debits=False)
+                | Q(credits_pending__lte=F("debits_posted") - F("credits_posted")),
+                name="ledger_account_credit_limit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.currency})"
+
+
+class TransferKind(models.TextChoices):
+    POSTED = "posted", "Posted"
+    PENDING = "pending", "Pending"
+    POST_PENDING = "post_pending", "Post pending"
+    VOID_PENDING = "void_pending", "Void pending"
+
+
+class Transfer(models.Model):
+    # The caller chooses the id: it is the idempotency key.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    kind = models.CharField(max_length=16, choices=TransferKind.choices)
+    debit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    # For post_pending / void_pending: the pending transfer being closed.
+    pending = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # For pending: after this time the timeout task voids it.
+    timeout_at = models.DateTimeField(null=True, blank=True)
+    # Transfers applied together, all or none.
+    batch_id = models.UUIDField(null=True, blank=True, db_index=True)
+    reason = models.CharField(max_length=64)
+    reference = models.CharField(
+        max_length=128,
+        blank=True,
+        default="",
+        db_index=True,
+        help_text="what caused it, e.g. order:12, payout:7",
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="ledger_transfer_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(debit_account=F("credit_account")), name="ledger_transfer_two_accounts"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["post_pending", "void_pending"], pending__isnull=False)
+                | Q(kind__in=["posted", "pending"], pending__isnull=True),
+                name="ledger_transfer_pending_reference",
+            ),
+            # A pending transfer is closed (posted or voided) at most once.
+            models.UniqueConstraint(
+                fields=["pending"],
+                condition=Q(pending__isnull=False),
+                name="ledger_transfer_close_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["debit_account", "created_at"], name="ledger_tr_debit_time"),
+            models.Index(fields=["credit_account", "created_at"], name="ledger_tr_credit_time"),
+            models.Index(
+                fields=["timeout_at"],
+                condition=Q(kind="pending", timeout_at__isnull=False),
+                name="ledger_tr_pending_timeout",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_minor} {self.currency} ({self.id})"
+
+
+class BalanceDelta(models.Model):
+    """Counter increments for an account without a limit, written without locking the account."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deltas")
+    debits_pending = models.BigIntegerField(default=0)
+    debits_posted = models.BigIntegerField(default=0)
+    credits_pending = models.BigIntegerField(default=0)
+    credits_posted = models.BigIntegerField(default=0)
+
+
+class LogQueue(models.Model):
+    """Transfers committed but not yet given a place in the sealed log."""
+
+    transfer = models.OneToOneField(
+        Transfer, on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+
+
+class LogEntry(models.Model):
+    """The append-only log: index i (0-based, dense) holds one transfer and its RFC 6962 leaf hash."""
+
+    index = models.BigIntegerField(primary_key=True)
+    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="log_entry")
+    leaf_hash = models.BinaryField(max_length=32)
+
+
+class Seal(models.Model):
+    """A signed tree head: the log's size and Merkle root at a time, chained to the previous head."""
+
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.BinaryField(max_length=32)
+    sealed_at = models.DateTimeField()
+    previous_hash = models.BinaryField(max_length=32, help_text="hash of the previous head's bytes")
+    key_id = models.CharField(max_length=64)
+    signature = models.BinaryField(max_length=512)
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    def __str__(self) -> str:
+        return f"seal size={self.tree_size}"
