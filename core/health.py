@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Imported here, not on the first /healthz: that import alone can eat the check's time budget.
+import kombu.transport.redis  # noqa: F401
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
