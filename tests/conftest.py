@@ -3,7 +3,8 @@
 - `postgres` tests need DATABASE_URL=postgres://...; `integration` tests need that and REDIS_URL
   (they start a real Celery worker on the same test database). Without them they are skipped with
   the reason shown, unless CLEARHOUSE_REQUIRE_FULL_STACK=1 (set by .ci/run): then they fail.
-- `integration` tests all run in one xdist group, so one pytest worker starts one Celery worker.
+- `integration` tests all run in one xdist group ("integration"), so under `-n 2 --dist loadgroup`
+  one pytest worker starts one Celery worker (each pytest worker has its own queue anyway).
 - The `celery_worker` fixture (tests/integration/worker.py) is available to every test folder.
 """
 
@@ -29,10 +30,33 @@ def missing_stack(item: pytest.Item) -> str | None:
     return None
 
 
+def pytest_itemcollected(item):
+    if "integration" in item.keywords:
+        item.add_marker(pytest.mark.xdist_group("integration"))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own hook
 def pytest_collection_modifyitems(config, items):
+    """Make --dist loadgroup group again on pytest 9.2 (pytest-xdist issue #1386, PR #1388).
+
+    xdist 3.8 marks a group by appending "@group" to `item._nodeid`, which pytest 9.2 no longer
+    reads (node ids are structured, in `item._id`): tests would be spread over workers silently.
+    Does nothing once xdist does it itself, or without loadgroup.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
     for item in items:
-        if "integration" in item.keywords:
-            item.add_marker(pytest.mark.xdist_group("integration"))
+        names = sorted(
+            {
+                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                for m in item.iter_markers("xdist_group")
+            }
+        )
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 def pytest_runtest_setup(item):
