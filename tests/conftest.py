@@ -8,6 +8,7 @@
 - The `celery_worker` fixture (tests/integration/worker.py) is available to every test folder.
 """
 
+import contextlib
 import os
 
 import pytest
@@ -57,6 +58,19 @@ def pytest_collection_modifyitems(config, items):
         suffix = "@" + "_".join(names)
         if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
             item._id = NodeId.parse(item.nodeid + suffix)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _purge_test_queue():
+    """Tasks published by tests that no worker ran do not stay behind in Redis."""
+    yield
+    from django.conf import settings
+
+    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        from config.celery import app
+
+        with contextlib.suppress(Exception):
+            app.control.purge()
 
 
 def pytest_runtest_setup(item):
