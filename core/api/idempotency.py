@@ -152,9 +152,17 @@ class IdempotencyMiddleware:
                 for name in REPLAYED_RESPONSE_HEADERS
                 if response.has_header(name)
             }
-            stored = idempotency_key_complete(
-                record=record, status=response.status_code, body=response.content, headers=headers
-            )
+            try:
+                stored = idempotency_key_complete(
+                    record=record,
+                    status=response.status_code,
+                    body=response.content,
+                    headers=headers,
+                )
+            except DatabaseError:
+                # The request has acted: its client gets the real answer, not a 500 inviting a retry.
+                logger.exception("could not store the answer for idempotency key %s", record.pk)
+                stored = True
             if not stored:
                 logger.warning(
                     "idempotency key %s was taken over before its answer was stored", record.pk

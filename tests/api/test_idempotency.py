@@ -3,10 +3,11 @@
 import threading
 import uuid
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.test import Client
 from django.utils import timezone
 
@@ -197,6 +198,17 @@ class TestReleasedAnswers:
 
         assert response.status_code == 500
         assert not IdempotencyKey.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_failure_to_store_the_answer_still_returns_it(api_client):
+    with mock.patch(
+        "core.api.idempotency.idempotency_key_complete", side_effect=DatabaseError("gone")
+    ):
+        response = post(api_client, {"note": "a"}, "unstored")
+
+    assert response.status_code == 201
+    assert effects() == 1
 
 
 @pytest.mark.django_db
