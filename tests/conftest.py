@@ -1,19 +1,82 @@
+"""Suite-wide rules for the real stack.
+
+- `postgres` tests need DATABASE_URL=postgres://...; `integration` tests need that and REDIS_URL
+  (they start a real Celery worker on the same test database). Without them they are skipped with
+  the reason shown, unless CLEARHOUSE_REQUIRE_FULL_STACK=1 (set by .ci/run): then they fail.
+- `integration` tests all run in one xdist group ("integration"), so under `-n 2 --dist loadgroup`
+  one pytest worker starts one Celery worker (each pytest worker has its own queue anyway).
+- The `celery_worker` fixture (tests/integration/worker.py) is available to every test folder.
+"""
+
+import contextlib
+import os
+
 import pytest
-from django.db import connection
+
+from tests.integration.worker import celery_worker  # noqa: F401  (the fixture, for every folder)
+
+REQUIRE_FULL_STACK = os.environ.get("CLEARHOUSE_REQUIRE_FULL_STACK") == "1"
 
 
-def _on_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgres` are skipped, with the reason shown, when the suite runs on SQLite."""
+def missing_stack(item: pytest.Item) -> str | None:
+    """Why this test cannot run on the configured stack, or None if it can."""
     from django.conf import settings
 
-    engine = settings.DATABASES["default"]["ENGINE"]
-    if "postgresql" in engine:
+    on_postgres = "postgresql" in settings.DATABASES["default"]["ENGINE"]
+    needs_postgres = "postgres" in item.keywords or "integration" in item.keywords
+    if needs_postgres and not on_postgres:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://... to run it"
+    if "integration" in item.keywords and not settings.REDIS_URL:
+        return "needs Redis and a real Celery worker: set REDIS_URL=redis://... to run it"
+    return None
+
+
+def pytest_itemcollected(item):
+    if "integration" in item.keywords:
+        item.add_marker(pytest.mark.xdist_group("integration"))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own hook
+def pytest_collection_modifyitems(config, items):
+    """Make --dist loadgroup group again on pytest 9.2 (pytest-xdist issue #1386, PR #1388).
+
+    xdist 3.8 marks a group by appending "@group" to `item._nodeid`, which pytest 9.2 no longer
+    reads (node ids are structured, in `item._id`): tests would be spread over workers silently.
+    Does nothing once xdist does it itself, or without loadgroup.
+    """
+    if not getattr(config.option, "loadgroup", False):
         return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... to run it")
+    from _pytest.nodeid import NodeId
+
     for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+        names = sorted(
+            {
+                str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                for m in item.iter_markers("xdist_group")
+            }
+        )
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _purge_test_queue():
+    """Tasks published by tests that no worker ran do not stay behind in Redis."""
+    yield
+    from django.conf import settings
+
+    if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        from config.celery import app
+
+        with contextlib.suppress(Exception):
+            app.control.purge()
+
+
+def pytest_runtest_setup(item):
+    reason = missing_stack(item)
+    if reason is None:
+        return
+    if REQUIRE_FULL_STACK:
+        pytest.fail(f"CLEARHOUSE_REQUIRE_FULL_STACK=1 but this test {reason}", pytrace=False)
+    pytest.skip(reason)
