@@ -49,6 +49,7 @@ def test_fifth_failure_locks_the_account_and_shows_the_locked_out_page(client, s
     assert "Too many failed log-ins" in page
     assert "victim@example.com" in page
     assert reverse("accounts:password_reset") in page
+    assert "for 15 minutes" in page
     # Even the right password is refused while the lock holds, from the same address.
     again = _login(client, "victim@example.com", PASSWORD)
     assert again.status_code == 429
