@@ -2,6 +2,7 @@
 
 Runs inside the caller's transaction.atomic. The checks, in the order both paths share:
 
+  lock    the accounts with a limit flag, ascending id (ledger/locking.py);
   pass 1, every request: a stored transfer with the same id -> replay if every field matches,
           else transfer_exists naming the first field that differs, in the order kind,
           debit_account_id, credit_account_id, currency, pending_id, amount_minor (not for a void;
@@ -96,9 +97,24 @@ def _counters(account: Account) -> list[int]:
 
 def post_transfers(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[Transfer]:
     """Apply the requests all or none; raise Refusal for the first one refused."""
-    ids = [request.id for request in requests]
-    stored = Transfer.objects.in_bulk(ids)
+    account_ids = {r.debit_account_id for r in requests} | {r.credit_account_id for r in requests}
+    accounts = Account.objects.in_bulk(account_ids)
+    limited_ids = [
+        account.id
+        for account in accounts.values()
+        if account.debits_must_not_exceed_credits or account.credits_must_not_exceed_debits
+    ]
+    # The lock comes first: before any write, and before reading what a concurrent poster of the
+    # same accounts may have just committed (a twin of this very request, or a close).
+    locked = lock_accounts(limited_ids)
+
+    # Closes before the idempotency read: a twin of this request that commits in between is then
+    # seen as stored (a replay), never as "someone else closed it".
     pending_ids = {request.pending_id for request in requests if request.pending_id}
+    closed = set(
+        Transfer.objects.filter(pending_id__in=pending_ids).values_list("pending_id", flat=True)
+    )
+    stored = Transfer.objects.in_bulk([request.id for request in requests])
     pendings = {
         row.id: _Pending(
             row.id,
@@ -129,25 +145,11 @@ def post_transfers(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> 
         return [replayed[index] for index in range(len(requests))]
 
     new_requests = [(i, r) for i, r in enumerate(requests) if i not in replayed]
-    account_ids = {r.debit_account_id for _, r in new_requests} | {
-        r.credit_account_id for _, r in new_requests
-    }
-    accounts = Account.objects.in_bulk(account_ids)
-    limited_ids = [
-        account.id
-        for account in accounts.values()
-        if account.debits_must_not_exceed_credits or account.credits_must_not_exceed_debits
-    ]
-    # The lock comes before any write and before reading anything the lock protects.
-    locked = lock_accounts(limited_ids)
     # Counters: absolute for locked accounts, increments (deltas) for the others.
     balances: dict[int, list[int]] = {
         account_id: _counters(locked[account_id]) if account_id in locked else [0, 0, 0, 0]
         for account_id in accounts
     }
-    closed = set(
-        Transfer.objects.filter(pending_id__in=pending_ids).values_list("pending_id", flat=True)
-    )
     now = timezone.now()
 
     created: dict[int, Transfer] = {}

@@ -3,6 +3,7 @@
 -- ledger_create_transfers(p_requests jsonb, p_batch_id uuid) takes the requests already checked for
 -- shape by ledger/requests.py (a JSON array of ValidRequest.as_json()) and applies them all or
 -- none, with the same checks in the same order as the portable path (ledger/posting.py):
+--   lock    accounts with a limit flag, ascending id (before any read of what they protect);
 --   pass 1  idempotency: a stored transfer with the same id is a replay, or transfer_exists;
 --   pass 2  per new request: account_not_found, currency_mismatch, pending_not_found,
 --           pending_not_pending, pending_mismatch, pending_already_closed, pending_expired,
@@ -123,6 +124,52 @@ BEGIN
     res_batch := array_fill(p_batch_id, ARRAY[n]);
     res_replayed := array_fill(false, ARRAY[n]);
 
+    SELECT array_agg(DISTINCT x.account_id)
+      INTO account_ids
+      FROM unnest(r_debit, r_credit) AS u(debit_id, credit_id)
+     CROSS JOIN LATERAL (VALUES (u.debit_id), (u.credit_id)) AS x(account_id);
+
+    SELECT array_agg(a.id ORDER BY a.id),
+           array_agg(a.currency ORDER BY a.id),
+           array_agg(a.code ORDER BY a.id),
+           array_agg(a.debits_must_not_exceed_credits ORDER BY a.id),
+           array_agg(a.credits_must_not_exceed_debits ORDER BY a.id)
+      INTO acc_id, acc_currency, acc_code, acc_dlimit, acc_climit
+      FROM ledger_account a
+     WHERE a.id = ANY (account_ids);
+    m := coalesce(array_length(acc_id, 1), 0);
+    acc_locked := array_fill(false, ARRAY[m]);
+    c_dp := array_fill(0::bigint, ARRAY[m]);
+    c_dpo := array_fill(0::bigint, ARRAY[m]);
+    c_cp := array_fill(0::bigint, ARRAY[m]);
+    c_cpo := array_fill(0::bigint, ARRAY[m]);
+
+    -- The lock, in ascending id order: before any write, and before reading what a concurrent
+    -- poster of the same accounts may have just committed (a twin of this request, or a close).
+    FOR rec IN
+        SELECT a.id, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted
+          FROM ledger_account a
+         WHERE a.id = ANY (acc_id)
+           AND (a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits)
+         ORDER BY a.id
+           FOR NO KEY UPDATE
+    LOOP
+        k := array_position(acc_id, rec.id);
+        acc_locked[k] := true;
+        c_dp[k] := rec.debits_pending;
+        c_dpo[k] := rec.debits_posted;
+        c_cp[k] := rec.credits_pending;
+        c_cpo[k] := rec.credits_posted;
+    END LOOP;
+
+    -- Closes before the idempotency read: a twin of this request that commits in between is then
+    -- seen as stored (a replay), never as "someone else closed it".
+    IF EXISTS (SELECT 1 FROM unnest(r_pending) AS u(pending_id) WHERE u.pending_id IS NOT NULL) THEN
+        SELECT array_agg(t.pending_id) INTO closed
+          FROM ledger_transfer t
+         WHERE t.pending_id = ANY (r_pending);
+    END IF;
+
     -- Pass 1: idempotency, in request order.
     FOR rec IN
         SELECT t.id, t.kind, t.debit_account_id, t.credit_account_id, t.amount_minor, t.currency,
@@ -165,44 +212,6 @@ BEGIN
     END LOOP;
 
     IF replayed_count < n THEN
-        SELECT array_agg(DISTINCT x.account_id)
-          INTO account_ids
-          FROM unnest(r_debit, r_credit, res_replayed) AS u(debit_id, credit_id, replayed)
-         CROSS JOIN LATERAL (VALUES (u.debit_id), (u.credit_id)) AS x(account_id)
-         WHERE NOT u.replayed;
-
-        SELECT array_agg(a.id ORDER BY a.id),
-               array_agg(a.currency ORDER BY a.id),
-               array_agg(a.code ORDER BY a.id),
-               array_agg(a.debits_must_not_exceed_credits ORDER BY a.id),
-               array_agg(a.credits_must_not_exceed_debits ORDER BY a.id)
-          INTO acc_id, acc_currency, acc_code, acc_dlimit, acc_climit
-          FROM ledger_account a
-         WHERE a.id = ANY (account_ids);
-        m := coalesce(array_length(acc_id, 1), 0);
-        acc_locked := array_fill(false, ARRAY[m]);
-        c_dp := array_fill(0::bigint, ARRAY[m]);
-        c_dpo := array_fill(0::bigint, ARRAY[m]);
-        c_cp := array_fill(0::bigint, ARRAY[m]);
-        c_cpo := array_fill(0::bigint, ARRAY[m]);
-
-        -- The lock, in ascending id order, before any write.
-        FOR rec IN
-            SELECT a.id, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted
-              FROM ledger_account a
-             WHERE a.id = ANY (acc_id)
-               AND (a.debits_must_not_exceed_credits OR a.credits_must_not_exceed_debits)
-             ORDER BY a.id
-               FOR NO KEY UPDATE
-        LOOP
-            k := array_position(acc_id, rec.id);
-            acc_locked[k] := true;
-            c_dp[k] := rec.debits_pending;
-            c_dpo[k] := rec.debits_posted;
-            c_cp[k] := rec.credits_pending;
-            c_cpo[k] := rec.credits_posted;
-        END LOOP;
-
         IF EXISTS (SELECT 1 FROM unnest(r_pending) AS u(pending_id) WHERE u.pending_id IS NOT NULL) THEN
             SELECT array_agg(t.id), array_agg(t.kind), array_agg(t.debit_account_id),
                    array_agg(t.credit_account_id), array_agg(t.amount_minor), array_agg(t.currency),
@@ -211,10 +220,6 @@ BEGIN
                    pend_timeout
               FROM ledger_transfer t
              WHERE t.id = ANY (r_pending);
-            -- Read after the lock: closes of a pending on locked accounts are serialised by it.
-            SELECT array_agg(t.pending_id) INTO closed
-              FROM ledger_transfer t
-             WHERE t.pending_id = ANY (r_pending);
         END IF;
         closed := coalesce(closed, '{}'::uuid[]);
         now_ts := clock_timestamp();
