@@ -1,4 +1,5 @@
-"""The PostgreSQL fast path: one call of ledger_create_transfers() per transfer or batch.
+"""The PostgreSQL fast path: one call of ledger_create_transfer() per transfer, or of
+ledger_create_transfers() per batch (ledger/sql/).
 
 Outside a transaction the call is its own transaction: one round trip, durable on return. Inside
 the caller's transaction it runs in a savepoint so that a refusal leaves the caller's work intact.
@@ -24,22 +25,43 @@ def fast_path_enabled() -> bool:
     return connection.vendor == "postgresql" and getattr(settings, "LEDGER_FAST_PATH", True)
 
 
-def _call(payload: str, batch_id: uuid.UUID | None) -> list[tuple]:
+def _call(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM ledger_create_transfers(%s::jsonb, %s::uuid)", [payload, batch_id]
-        )
+        if len(requests) == 1 and batch_id is None:
+            # One transfer (the common case): scalar arguments, the lighter function.
+            r = requests[0]
+            cursor.execute(
+                "SELECT -1, * FROM ledger_create_transfer(%s::uuid, %s, %s, %s, %s, %s, "
+                "%s::uuid, %s, %s, %s, %s::jsonb)",
+                [
+                    r.id,
+                    r.kind,
+                    r.debit_account_id,
+                    r.credit_account_id,
+                    r.amount_minor,
+                    r.currency,
+                    r.pending_id,
+                    r.timeout_s,
+                    r.reason,
+                    r.reference,
+                    json.dumps(r.metadata, separators=(",", ":")),
+                ],
+            )
+        else:
+            payload = json.dumps([r.as_json() for r in requests], separators=(",", ":"))
+            cursor.execute(
+                "SELECT * FROM ledger_create_transfers(%s::jsonb, %s::uuid)", [payload, batch_id]
+            )
         return cursor.fetchall()
 
 
 def post_transfers_fast(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[Transfer]:
-    payload = json.dumps([request.as_json() for request in requests], separators=(",", ":"))
     try:
         if connection.in_atomic_block:
             with transaction.atomic():
-                rows = _call(payload, batch_id)
+                rows = _call(requests, batch_id)
         else:
-            rows = _call(payload, batch_id)
+            rows = _call(requests, batch_id)
     except DatabaseError as exc:
         cause = exc.__cause__
         if getattr(cause, "sqlstate", None) != REFUSAL_SQLSTATE:

@@ -66,16 +66,18 @@ def test_fast_path_is_one_round_trip(funded, settings):
     with CaptureQueriesContext(connection) as captured:
         create_transfer(request(low, plain, 5))
     assert len(captured.captured_queries) == 1
-    assert "ledger_create_transfers" in captured.captured_queries[0]["sql"]
+    assert "ledger_create_transfer(" in captured.captured_queries[0]["sql"]
     with CaptureQueriesContext(connection) as captured:
         create_transfers([request(high, low, 5), request(low, plain, 3), request(source, high, 1)])
     assert len(captured.captured_queries) == 1
+    assert "ledger_create_transfers(" in captured.captured_queries[0]["sql"]
 
 
 @pytest.mark.django_db
-def test_fast_path_function_locks_before_it_writes():
+@pytest.mark.parametrize("function", ["ledger_create_transfer", "ledger_create_transfers"])
+def test_fast_path_functions_lock_before_they_write(function):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'ledger_create_transfers'")
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [function])
         (source,) = cursor.fetchone()
     lock = source.index("FOR NO KEY UPDATE")
     assert "ORDER BY a.id" in source[source.rindex("SELECT", 0, lock) : lock]
