@@ -81,7 +81,18 @@ DECLARE
     pend_amount bigint[];
     pend_currency text[];
     pend_timeout timestamptz[];
-    closed uuid[];
+    -- Per request: index into acc_* of its debit and credit account, and of its pending in
+    -- pend_* (stored) or in r_* (earlier in this batch). Joined once, set-wise: array_position in
+    -- the loop would make a batch of n cost n^2.
+    r_di integer[];
+    r_ci integer[];
+    r_pk_stored integer[];
+    r_pk_batch integer[];
+    has_pending boolean;
+    -- Closed yet? For each stored pending (pend_*), and for each request of the batch.
+    pend_closed boolean[];
+    batch_closed boolean[];
+    v_closed boolean;
     now_ts timestamptz;
     rec record;
     i integer;
@@ -111,9 +122,10 @@ BEGIN
            array_agg((e.value ->> 'timeout_s')::bigint ORDER BY e.ord),
            array_agg(e.value ->> 'reason' ORDER BY e.ord),
            array_agg(e.value ->> 'reference' ORDER BY e.ord),
-           array_agg(e.value -> 'metadata' ORDER BY e.ord)
+           array_agg(e.value -> 'metadata' ORDER BY e.ord),
+           coalesce(bool_or(e.value ->> 'pending_id' IS NOT NULL), false)
       INTO n, r_id, r_kind, r_debit, r_credit, r_amount, r_currency, r_pending, r_timeout,
-           r_reason, r_reference, r_metadata
+           r_reason, r_reference, r_metadata, has_pending
       FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS e(value, ord);
     IF n = 0 THEN
         RETURN;
@@ -123,6 +135,7 @@ BEGIN
     res_timeout := array_fill(NULL::timestamptz, ARRAY[n]);
     res_batch := array_fill(p_batch_id, ARRAY[n]);
     res_replayed := array_fill(false, ARRAY[n]);
+    batch_closed := array_fill(false, ARRAY[n]);
 
     SELECT array_agg(DISTINCT x.account_id)
       INTO account_ids
@@ -138,6 +151,11 @@ BEGIN
       FROM ledger_account a
      WHERE a.id = ANY (account_ids);
     m := coalesce(array_length(acc_id, 1), 0);
+    SELECT array_agg(da.k::integer ORDER BY u.i), array_agg(ca.k::integer ORDER BY u.i)
+      INTO r_di, r_ci
+      FROM unnest(r_debit, r_credit) WITH ORDINALITY AS u(debit_id, credit_id, i)
+      LEFT JOIN unnest(acc_id) WITH ORDINALITY AS da(id, k) ON da.id = u.debit_id
+      LEFT JOIN unnest(acc_id) WITH ORDINALITY AS ca(id, k) ON ca.id = u.credit_id;
     acc_locked := array_fill(false, ARRAY[m]);
     c_dp := array_fill(0::bigint, ARRAY[m]);
     c_dpo := array_fill(0::bigint, ARRAY[m]);
@@ -146,6 +164,7 @@ BEGIN
 
     -- The lock, in ascending id order: before any write, and before reading what a concurrent
     -- poster of the same accounts may have just committed (a twin of this request, or a close).
+    k := 1;
     FOR rec IN
         SELECT a.id, a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted
           FROM ledger_account a
@@ -154,7 +173,10 @@ BEGIN
          ORDER BY a.id
            FOR NO KEY UPDATE
     LOOP
-        k := array_position(acc_id, rec.id);
+        -- Rows come in ascending id, as acc_id is sorted: walk a pointer.
+        WHILE acc_id[k] <> rec.id LOOP
+            k := k + 1;
+        END LOOP;
         acc_locked[k] := true;
         c_dp[k] := rec.debits_pending;
         c_dpo[k] := rec.debits_posted;
@@ -162,12 +184,26 @@ BEGIN
         c_cpo[k] := rec.credits_posted;
     END LOOP;
 
-    -- Closes before the idempotency read: a twin of this request that commits in between is then
-    -- seen as stored (a replay), never as "someone else closed it".
-    IF EXISTS (SELECT 1 FROM unnest(r_pending) AS u(pending_id) WHERE u.pending_id IS NOT NULL) THEN
-        SELECT array_agg(t.pending_id) INTO closed
+    -- Pending transfers named by closes (immutable rows), then whether each is closed: read
+    -- before the idempotency read, so that a twin of this request that commits in between is seen
+    -- as stored (a replay), never as "someone else closed it".
+    IF has_pending THEN
+        SELECT array_agg(t.id), array_agg(t.kind), array_agg(t.debit_account_id),
+               array_agg(t.credit_account_id), array_agg(t.amount_minor), array_agg(t.currency),
+               array_agg(t.timeout_at)
+          INTO pend_id, pend_kind, pend_debit, pend_credit, pend_amount, pend_currency,
+               pend_timeout
           FROM ledger_transfer t
-         WHERE t.pending_id = ANY (r_pending);
+         WHERE t.id = ANY (r_pending);
+        SELECT array_agg(EXISTS (SELECT 1 FROM ledger_transfer c WHERE c.pending_id = p.id)
+                         ORDER BY p.k)
+          INTO pend_closed
+          FROM unnest(pend_id) WITH ORDINALITY AS p(id, k);
+        SELECT array_agg(ps.k::integer ORDER BY u.i), array_agg(pb.k::integer ORDER BY u.i)
+          INTO r_pk_stored, r_pk_batch
+          FROM unnest(r_pending) WITH ORDINALITY AS u(pending_id, i)
+          LEFT JOIN unnest(pend_id) WITH ORDINALITY AS ps(id, k) ON ps.id = u.pending_id
+          LEFT JOIN unnest(r_id) WITH ORDINALITY AS pb(id, k) ON pb.id = u.pending_id;
     END IF;
 
     -- Pass 1: idempotency, in request order.
@@ -175,7 +211,7 @@ BEGIN
         SELECT t.id, t.kind, t.debit_account_id, t.credit_account_id, t.amount_minor, t.currency,
                t.pending_id, t.timeout_at, t.batch_id, t.reason, t.reference, t.metadata,
                t.created_at, p.amount_minor AS pending_amount,
-               array_position(r_id, t.id) AS pos
+               array_position(r_id, t.id) AS pos  -- only for stored rows, i.e. replays
           FROM ledger_transfer t
           LEFT JOIN ledger_transfer p ON p.id = t.pending_id
          WHERE t.id = ANY (r_id)
@@ -212,27 +248,17 @@ BEGIN
     END LOOP;
 
     IF replayed_count < n THEN
-        IF EXISTS (SELECT 1 FROM unnest(r_pending) AS u(pending_id) WHERE u.pending_id IS NOT NULL) THEN
-            SELECT array_agg(t.id), array_agg(t.kind), array_agg(t.debit_account_id),
-                   array_agg(t.credit_account_id), array_agg(t.amount_minor), array_agg(t.currency),
-                   array_agg(t.timeout_at)
-              INTO pend_id, pend_kind, pend_debit, pend_credit, pend_amount, pend_currency,
-                   pend_timeout
-              FROM ledger_transfer t
-             WHERE t.id = ANY (r_pending);
-        END IF;
-        closed := coalesce(closed, '{}'::uuid[]);
         now_ts := clock_timestamp();
 
         -- Pass 2: each new request in order.
         FOR i IN 1 .. n LOOP
             CONTINUE WHEN res_replayed[i];
-            di := array_position(acc_id, r_debit[i]);
+            di := r_di[i];
             IF di IS NULL THEN
                 PERFORM ledger_refuse(i, 'account_not_found', jsonb_build_object(
                     'transfer_id', r_id[i], 'account_id', r_debit[i], 'field', 'debit_account_id'));
             END IF;
-            ci := array_position(acc_id, r_credit[i]);
+            ci := r_ci[i];
             IF ci IS NULL THEN
                 PERFORM ledger_refuse(i, 'account_not_found', jsonb_build_object(
                     'transfer_id', r_id[i], 'account_id', r_credit[i], 'field', 'credit_account_id'));
@@ -250,7 +276,7 @@ BEGIN
             v_amount := r_amount[i];
             IF r_kind[i] IN ('post_pending', 'void_pending') THEN
                 v_detail := jsonb_build_object('transfer_id', r_id[i], 'pending_id', r_pending[i]);
-                pk := array_position(pend_id, r_pending[i]);
+                pk := r_pk_stored[i];
                 IF pk IS NOT NULL THEN
                     v_pkind := pend_kind[pk];
                     v_pdebit := pend_debit[pk];
@@ -258,9 +284,10 @@ BEGIN
                     v_pcurrency := pend_currency[pk];
                     v_pamount := pend_amount[pk];
                     v_ptimeout := pend_timeout[pk];
+                    v_closed := pend_closed[pk];
                 ELSE
                     -- An earlier new transfer of this batch.
-                    pk := array_position(r_id, r_pending[i]);
+                    pk := r_pk_batch[i];
                     IF pk IS NULL OR pk >= i THEN
                         PERFORM ledger_refuse(i, 'pending_not_found', v_detail);
                     END IF;
@@ -270,6 +297,7 @@ BEGIN
                     v_pcurrency := r_currency[pk];
                     v_pamount := res_amount[pk];
                     v_ptimeout := res_timeout[pk];
+                    v_closed := batch_closed[pk];
                 END IF;
                 IF v_pkind <> 'pending' THEN
                     PERFORM ledger_refuse(i, 'pending_not_pending', v_detail);
@@ -286,7 +314,7 @@ BEGIN
                     PERFORM ledger_refuse(i, 'pending_mismatch',
                         v_detail || jsonb_build_object('field', 'currency'));
                 END IF;
-                IF r_pending[i] = ANY (closed) THEN
+                IF v_closed THEN
                     PERFORM ledger_refuse(i, 'pending_already_closed', v_detail);
                 END IF;
                 IF r_kind[i] = 'post_pending' THEN
@@ -309,7 +337,11 @@ BEGIN
                     c_dp[di] := c_dp[di] - v_pamount;
                     c_cp[ci] := c_cp[ci] - v_pamount;
                 END IF;
-                closed := closed || r_pending[i];
+                IF r_pk_stored[i] IS NOT NULL THEN
+                    pend_closed[pk] := true;
+                ELSE
+                    batch_closed[pk] := true;
+                END IF;
             ELSIF r_kind[i] = 'pending' THEN
                 c_dp[di] := c_dp[di] + v_amount;
                 c_cp[ci] := c_cp[ci] + v_amount;

@@ -223,6 +223,7 @@ class Scenario:
             }
         )
         self.history: list[TransferRequest] = []
+        self.batch_ids: set[uuid.UUID] = set()
 
     def build(self, op) -> TransferRequest:
         kind = op[0]
@@ -287,7 +288,7 @@ class Scenario:
                 r
                 for r in self.history
                 if r.kind == "pending"
-                and r.id in self.model.transfers
+                and (r.id in self.batch_ids or r.id in self.model.transfers)
                 and r.id not in self.model.closed
             ]
             targets = open_pendings if aim_at_pending and open_pendings else self.history
@@ -322,8 +323,14 @@ class Scenario:
 
     def step(self, op) -> None:
         if op[0] == "batch":
-            requests = [self.build(sub) for sub in op[1]]
-            self.history.extend(requests)
+            # Members join the history as they are built, so later ones may close (or repeat)
+            # earlier ones of the same batch.
+            requests = []
+            for sub in op[1]:
+                requests.append(self.build(sub))
+                self.history.append(requests[-1])
+                self.batch_ids.add(requests[-1].id)
+            self.batch_ids.clear()
             self._run(requests, batch=True)
         else:
             request = self.build(op)
