@@ -57,7 +57,7 @@ def _call(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tupl
 
 def post_transfers_fast(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[Transfer]:
     try:
-        if connection.in_atomic_block:
+        if connection.in_atomic_block or not connection.get_autocommit():
             with transaction.atomic():
                 rows = _call(requests, batch_id)
         else:

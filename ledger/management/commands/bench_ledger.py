@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import queue
 import re
 import subprocess
 import sys
@@ -248,7 +249,7 @@ class Command(BaseCommand):
                 ledger_fold_deltas()  # as the beat task would, every second
             try:
                 reports.append(results.get(timeout=1))
-            except Exception:
+            except queue.Empty:
                 continue
         for process in processes:
             process.join(timeout=60)
