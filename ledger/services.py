@@ -178,7 +178,8 @@ def _post(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[Tran
                     ) from exc
                 raise
             logger.info("ledger posting retry %d after %s", attempt, _sqlstate(exc) or exc)
-            # Locks were released with the rollback: sleeping here holds nothing.
+            # Our locks went with the rollback (to the savepoint, if the caller has a
+            # transaction open: then the caller's own locks are held through this short sleep).
             time.sleep(random.uniform(0, BACKOFF_BASE_S * 2**attempt))  # noqa: S311
     raise AssertionError("unreachable")
 
