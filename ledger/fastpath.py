@@ -3,6 +3,12 @@ ledger_create_transfers() per batch (ledger/sql/).
 
 Outside a transaction the call is its own transaction: one round trip, durable on return. Inside
 the caller's transaction it runs in a savepoint so that a refusal leaves the caller's work intact.
+
+The call goes through a server-binding psycopg cursor (wrapped by Django as usual, so errors are
+translated and queries logged in tests), which psycopg prepares after a few executions: the
+server then skips parsing and planning the call, and the client skips quoting the arguments.
+settings.LEDGER_FAST_PATH_PREPARE = False falls back to Django's ordinary cursor (e.g. behind a
+pooler in transaction mode, where prepared statements do not survive).
 """
 
 from __future__ import annotations
@@ -10,8 +16,9 @@ from __future__ import annotations
 import json
 import uuid
 
+import psycopg
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from ledger.models import Transfer
 from ledger.posting import Refusal
@@ -19,20 +26,37 @@ from ledger.requests import ValidRequest
 
 REFUSAL_SQLSTATE = "LG001"
 _FIELDS = [field.attname for field in Transfer._meta.concrete_fields]
+_SINGLE_SQL = (
+    "SELECT -1, * FROM ledger_create_transfer("
+    "%s::uuid, %s::text, %s::bigint, %s::bigint, %s::bigint, %s::text, %s::uuid, %s::bigint, "
+    "%s::text, %s::text, %s::jsonb)"
+)
+_BATCH_SQL = "SELECT * FROM ledger_create_transfers(%s::jsonb, %s::uuid)"
 
 
 def fast_path_enabled() -> bool:
-    return connection.vendor == "postgresql" and getattr(settings, "LEDGER_FAST_PATH", True)
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql" and getattr(
+        settings, "LEDGER_FAST_PATH", True
+    )
 
 
-def _call(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tuple]:
-    with connection.cursor() as cursor:
+def _cursor(conn):
+    if not getattr(settings, "LEDGER_FAST_PATH_PREPARE", True):
+        return conn.cursor()
+    conn.ensure_connection()
+    conn.validate_thread_sharing()
+    raw = psycopg.Cursor(conn.connection)
+    return conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
+
+
+def _call(conn, requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tuple]:
+    with _cursor(conn) as cursor:
         if len(requests) == 1 and batch_id is None:
             # One transfer (the common case): scalar arguments, the lighter function.
             r = requests[0]
+            metadata = json.dumps(r.metadata, separators=(",", ":")) if r.metadata else "{}"
             cursor.execute(
-                "SELECT -1, * FROM ledger_create_transfer(%s::uuid, %s, %s, %s, %s, %s, "
-                "%s::uuid, %s, %s, %s, %s::jsonb)",
+                _SINGLE_SQL,
                 [
                     r.id,
                     r.kind,
@@ -44,24 +68,23 @@ def _call(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tupl
                     r.timeout_s,
                     r.reason,
                     r.reference,
-                    json.dumps(r.metadata, separators=(",", ":")),
+                    metadata,
                 ],
             )
         else:
             payload = json.dumps([r.as_json() for r in requests], separators=(",", ":"))
-            cursor.execute(
-                "SELECT * FROM ledger_create_transfers(%s::jsonb, %s::uuid)", [payload, batch_id]
-            )
+            cursor.execute(_BATCH_SQL, [payload, batch_id])
         return cursor.fetchall()
 
 
 def post_transfers_fast(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[Transfer]:
+    conn = connections[DEFAULT_DB_ALIAS]
     try:
-        if connection.in_atomic_block or not connection.get_autocommit():
-            with transaction.atomic():
-                rows = _call(requests, batch_id)
+        if conn.in_atomic_block or not conn.get_autocommit():
+            with transaction.atomic(using=conn.alias):
+                rows = _call(conn, requests, batch_id)
         else:
-            rows = _call(requests, batch_id)
+            rows = _call(conn, requests, batch_id)
     except DatabaseError as exc:
         cause = exc.__cause__
         if getattr(cause, "sqlstate", None) != REFUSAL_SQLSTATE:
@@ -88,7 +111,5 @@ def post_transfers_fast(requests: list[ValidRequest], batch_id: uuid.UUID | None
             "metadata": request.metadata,
             "created_at": created_at,
         }
-        transfers.append(
-            Transfer.from_db(connection.alias, _FIELDS, [values[name] for name in _FIELDS])
-        )
+        transfers.append(Transfer.from_db(conn.alias, _FIELDS, [values[name] for name in _FIELDS]))
     return transfers

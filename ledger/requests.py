@@ -186,7 +186,7 @@ def validate_request(request: TransferRequest) -> ValidRequest:
             f"transfer {transfer_id}: metadata must be an object", field="metadata"
         )
     _check_json(metadata, transfer_id)
-    if len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
+    if metadata and len(json.dumps(metadata, separators=(",", ":"))) > MAX_METADATA_BYTES:
         raise InvalidTransfer(
             f"transfer {transfer_id}: metadata is larger than {MAX_METADATA_BYTES} bytes",
             field="metadata",
