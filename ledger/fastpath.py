@@ -41,40 +41,55 @@ def fast_path_enabled() -> bool:
 
 
 def _cursor(conn):
+    """A cursor for the call: (wrapped cursor, whether to close it after)."""
     if not getattr(settings, "LEDGER_FAST_PATH_PREPARE", True):
-        return conn.cursor()
+        return conn.cursor(), True
     conn.ensure_connection()
     conn.validate_thread_sharing()
-    raw = psycopg.Cursor(conn.connection)
-    return conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)
+    # One server-binding cursor per database connection, reused (building one costs more than
+    # the call's own client work); Django's wrapper around it is cheap and keeps error
+    # translation and query logging.
+    raw = getattr(conn, "_ledger_cursor", None)
+    if raw is None or raw.closed or raw.connection is not conn.connection:
+        raw = psycopg.Cursor(conn.connection)
+        conn._ledger_cursor = raw
+    return (conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)), False
 
 
 def _call(conn, requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tuple]:
-    with _cursor(conn) as cursor:
-        if len(requests) == 1 and batch_id is None:
-            # One transfer (the common case): scalar arguments, the lighter function.
-            r = requests[0]
-            metadata = json.dumps(r.metadata, separators=(",", ":")) if r.metadata else "{}"
-            cursor.execute(
-                _SINGLE_SQL,
-                [
-                    r.id,
-                    r.kind,
-                    r.debit_account_id,
-                    r.credit_account_id,
-                    r.amount_minor,
-                    r.currency,
-                    r.pending_id,
-                    r.timeout_s,
-                    r.reason,
-                    r.reference,
-                    metadata,
-                ],
-            )
-        else:
-            payload = json.dumps([r.as_json() for r in requests], separators=(",", ":"))
-            cursor.execute(_BATCH_SQL, [payload, batch_id])
-        return cursor.fetchall()
+    cursor, close = _cursor(conn)
+    try:
+        return _execute(cursor, requests, batch_id)
+    finally:
+        if close:
+            cursor.close()
+
+
+def _execute(cursor, requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tuple]:
+    if len(requests) == 1 and batch_id is None:
+        # One transfer (the common case): scalar arguments, the lighter function.
+        r = requests[0]
+        metadata = json.dumps(r.metadata, separators=(",", ":")) if r.metadata else "{}"
+        cursor.execute(
+            _SINGLE_SQL,
+            [
+                r.id,
+                r.kind,
+                r.debit_account_id,
+                r.credit_account_id,
+                r.amount_minor,
+                r.currency,
+                r.pending_id,
+                r.timeout_s,
+                r.reason,
+                r.reference,
+                metadata,
+            ],
+        )
+    else:
+        payload = json.dumps([r.as_json() for r in requests], separators=(",", ":"))
+        cursor.execute(_BATCH_SQL, [payload, batch_id])
+    return cursor.fetchall()
 
 
 def post_transfers_fast(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[Transfer]:

@@ -60,8 +60,10 @@ def test_python_path_locks_limited_accounts_in_id_order_before_writing(funded, s
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fast_path_is_one_round_trip(funded, settings):
+@pytest.mark.parametrize("prepare", [True, False])
+def test_fast_path_is_one_round_trip(funded, settings, prepare):
     settings.LEDGER_FAST_PATH = True
+    settings.LEDGER_FAST_PATH_PREPARE = prepare
     source, low, high, plain = funded
     with CaptureQueriesContext(connection) as captured:
         create_transfer(request(low, plain, 5))

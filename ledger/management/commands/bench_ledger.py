@@ -4,6 +4,8 @@ In one run, on the configured PostgreSQL server but never in its database:
   (a) pgbench tpcb-like (`-i -s 10`, then `-M prepared -c 4 -j 2 -T 20`) in a scratch database;
   (b) single-transfer posting through ledger.services, 4 client processes, 1,000 accounts with a
       limit (so every transfer locks and updates two account rows): transfers/s, p50/p99 latency;
+  (b') for reference, the same PL/pgSQL function driven by pgbench's C client instead of Python:
+      the server's share of (b) ("single_sql_tps");
   (c) the same with every transfer crediting one hot account without a limit (a BalanceDelta
       row instead of an update; the folder runs meanwhile, as beat would run it);
   (d) linked batches of 1,000 transfers per call, 4 clients: transfers/s;
@@ -22,6 +24,7 @@ import queue
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -70,6 +73,11 @@ class Command(BaseCommand):
                 f"(b) single transfers: {single['tps']:.0f}/s, p50 {single['p50_ms']:.2f} ms, "
                 f"p99 {single['p99_ms']:.2f} ms"
             )
+            sql_tps = self.sql_only(base, duration_s, account_ids)
+            if sql_tps is not None:
+                self.out(
+                    f"(b') the same function from pgbench's C client (no Python): {sql_tps:.0f}/s"
+                )
             hot = self.phase(url, "hot", duration_s, account_ids, hot_id)
             self.out(
                 f"(c) single transfers, one hot account: {hot['tps']:.0f}/s, "
@@ -96,6 +104,7 @@ class Command(BaseCommand):
             "hot_tps": round(hot["tps"], 1),
             "batch_tps": round(batch["tps"], 1),
             "pgbench_tps": round(pgbench_tps, 1),
+            "single_sql_tps": sql_tps and round(sql_tps, 1),
             "p50_ms": round(single["p50_ms"], 3),
             "p99_ms": round(single["p99_ms"], 3),
             "verify_1m_s": large and round(large["seconds"], 2),
@@ -132,53 +141,67 @@ class Command(BaseCommand):
         with self.maintenance(base) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def pgbench(self, base: dict, *, scale: int, duration_s: int) -> float:
-        self.create_database(base, PGBENCH_DB)
-        common = [
+    def run_pgbench(self, base: dict, database: str, *args: str) -> str:
+        command = [
+            "pgbench",
             "-h",
             base.get("HOST") or "127.0.0.1",
             "-p",
             str(base.get("PORT") or 5432),
             "-U",
             base.get("USER") or "postgres",
+            *args,
+            database,
         ]
         env = {**os.environ}
         if base.get("PASSWORD"):
             env["PGPASSWORD"] = base["PASSWORD"]
         try:
-            subprocess.run(
-                ["pgbench", "-i", "-q", "-s", str(scale), *common, PGBENCH_DB],
-                check=True,
-                capture_output=True,
-                env=env,
-            )
-            run = subprocess.run(
-                [
-                    "pgbench",
-                    "-M",
-                    "prepared",
-                    "-c",
-                    str(CLIENTS),
-                    "-j",
-                    "2",
-                    "-T",
-                    str(duration_s),
-                    *common,
-                    PGBENCH_DB,
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-                env=env,
-            )
+            return subprocess.run(
+                command, check=True, capture_output=True, text=True, env=env
+            ).stdout
         except FileNotFoundError as error:
             raise CommandError("pgbench is not installed (postgresql-client)") from error
+
+    @staticmethod
+    def tps(output: str) -> float:
+        match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", output)
+        if not match:
+            raise CommandError(f"could not read pgbench's tps from: {output[-500:]}")
+        return float(match.group(1))
+
+    def pgbench(self, base: dict, *, scale: int, duration_s: int) -> float:
+        self.create_database(base, PGBENCH_DB)
+        try:
+            self.run_pgbench(base, PGBENCH_DB, "-i", "-q", "-s", str(scale))
+            out = self.run_pgbench(
+                base, PGBENCH_DB, "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
+                "-T", str(duration_s),
+            )  # fmt: skip
         finally:
             self.drop_database(base, PGBENCH_DB)
-        match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", run.stdout)
-        if not match:
-            raise CommandError(f"could not read pgbench's tps from: {run.stdout[-500:]}")
-        return float(match.group(1))
+        return self.tps(out)
+
+    def sql_only(self, base: dict, duration_s: int, account_ids: list[int]) -> float | None:
+        """The single-transfer function driven by pgbench's C client: the server's share of (b)."""
+        low, high = min(account_ids), max(account_ids)
+        if high - low + 1 != len(account_ids):
+            return None
+        script = (
+            f"\\set d random({low}, {high})\n"
+            f"\\set c random({low}, {high - 1})\n"
+            "SELECT * FROM ledger_create_transfer(gen_random_uuid(), 'posted', :d, "
+            "CASE WHEN :c >= :d THEN :c + 1 ELSE :c END, 1, 'USD', NULL, NULL, 'bench', '', "
+            "'{}'::jsonb);\n"
+        )
+        with tempfile.NamedTemporaryFile("w", suffix=".pgb") as handle:
+            handle.write(script)
+            handle.flush()
+            out = self.run_pgbench(
+                base, BENCH_DB, "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
+                "-T", str(duration_s), "-f", handle.name,
+            )  # fmt: skip
+        return self.tps(out)
 
     def use_scratch_database(self, base: dict) -> None:
         """Create the bench database and point this process's connection at it."""
