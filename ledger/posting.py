@@ -3,6 +3,8 @@
 Runs inside the caller's transaction.atomic. The checks, in the order both paths share:
 
   lock    the accounts with a limit flag, ascending id (ledger/locking.py);
+  closes  which of the named pending transfers are closed (read before pass 1, so that a twin
+          of this request committing in between is seen as a replay, not as a foreign close);
   pass 1, every request: a stored transfer with the same id -> replay if every field matches,
           else transfer_exists naming the first field that differs, in the order kind,
           debit_account_id, credit_account_id, currency, pending_id, amount_minor (not for a void;
