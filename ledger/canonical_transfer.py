@@ -16,6 +16,7 @@ Times are UTC with microseconds: "2026-01-31T12:00:00.123456Z". Metadata must be
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -104,3 +105,73 @@ def transfer_canonical_bytes(transfer: Transfer) -> bytes:
 def transfer_leaf_hash(transfer: Transfer) -> bytes:
     """The RFC 6962 leaf hash of the transfer's canonical bytes."""
     return leaf_hash(transfer_canonical_bytes(transfer))
+
+
+# --- The PostgreSQL fast path ---------------------------------------------------------------------
+# Sealing and verifying read transfers by the hundred thousand. Letting PostgreSQL render ids and
+# times as text skips building UUID and datetime objects only to print them again; the bytes are
+# the same as canonical_values() makes (tests compare the two on PostgreSQL).
+
+_PG_TIME_FORMAT = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
+
+
+def pg_canonical_columns(alias: str) -> str:
+    """SELECT list, for table alias `alias`, of what canonical_text_values() takes."""
+
+    def time_text(column: str) -> str:
+        return f"to_char({alias}.{column} AT TIME ZONE 'UTC', {_PG_TIME_FORMAT})"
+
+    return ", ".join(
+        [
+            f"{alias}.id::text",
+            f"{alias}.kind",
+            f"{alias}.debit_account_id",
+            f"{alias}.credit_account_id",
+            f"{alias}.amount_minor",
+            f"{alias}.currency",
+            f"{alias}.pending_id::text",
+            time_text("timeout_at"),
+            f"{alias}.batch_id::text",
+            f"{alias}.reason",
+            f"{alias}.reference",
+            f"{alias}.metadata::text",
+            time_text("created_at"),
+        ]
+    )
+
+
+def canonical_text_values(values: Sequence) -> bytes:
+    """Canonical bytes from a row of pg_canonical_columns()."""
+    (
+        transfer_id,
+        kind,
+        debit_account_id,
+        credit_account_id,
+        amount_minor,
+        currency,
+        pending_id,
+        timeout_at,
+        batch_id,
+        reason,
+        reference,
+        metadata,
+        created_at,
+    ) = values
+    return canonical_json(
+        {
+            "v": TRANSFER_FORMAT_VERSION,
+            "id": transfer_id,
+            "kind": kind,
+            "debit_account_id": debit_account_id,
+            "credit_account_id": credit_account_id,
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "pending_id": pending_id,
+            "timeout_at": timeout_at,
+            "batch_id": batch_id,
+            "reason": reason,
+            "reference": reference,
+            "metadata": json.loads(metadata),
+            "created_at": created_at,
+        }
+    )

@@ -23,7 +23,12 @@ from django.db import connection
 
 from core import crypto
 from ledger import merkle
-from ledger.canonical_transfer import CANONICAL_FIELDS, canonical_values
+from ledger.canonical_transfer import (
+    CANONICAL_FIELDS,
+    canonical_text_values,
+    canonical_values,
+    pg_canonical_columns,
+)
 from ledger.models import Account, BalanceDelta, LogEntry, LogQueue, Seal, Transfer
 from ledger.seals import GENESIS_PREVIOUS_HASH, seal_head_bytes
 
@@ -278,7 +283,10 @@ LIMIT %s""",
 
 
 def _log_rows(check_leaves: bool, chunk_size: int) -> Iterator[tuple]:
-    """(index, stored leaf hash, canonical values or None) in index order, chunk by chunk."""
+    """(index, stored leaf hash, transfer id, canonical bytes or None) in index order, in chunks."""
+    if check_leaves and connection.vendor == "postgresql":
+        yield from _pg_log_rows(chunk_size)
+        return
     columns = ["index", "leaf_hash"]
     if check_leaves:
         columns += [f"transfer__{name}" for name in CANONICAL_FIELDS]
@@ -292,7 +300,27 @@ def _log_rows(check_leaves: bool, chunk_size: int) -> Iterator[tuple]:
         if not chunk:
             return
         for row in chunk:
-            yield row[0], bytes(row[1]), (row[2:] if check_leaves else None)
+            if check_leaves:
+                yield row[0], bytes(row[1]), row[2], canonical_values(row[2:])
+            else:
+                yield row[0], bytes(row[1]), None, None
+        next_index = chunk[-1][0] + 1
+
+
+def _pg_log_rows(chunk_size: int) -> Iterator[tuple]:
+    t = _tables()
+    index = connection.ops.quote_name("index")
+    sql = f"""
+SELECT e.{index}, e.leaf_hash, {pg_canonical_columns("tr")}
+FROM {t["entry"]} e JOIN {t["transfer"]} tr ON tr.id = e.transfer_id
+WHERE e.{index} >= %s ORDER BY e.{index} LIMIT %s"""
+    next_index = 0
+    while True:
+        chunk = _fetch(sql, [next_index, chunk_size])
+        if not chunk:
+            return
+        for row in chunk:
+            yield row[0], bytes(row[1]), row[2], canonical_text_values(row[2:])
         next_index = chunk[-1][0] + 1
 
 
@@ -370,7 +398,7 @@ def _check_log_and_seals(
     next_seal = next(seals, None)
     expected = 0
     leaf_hash = merkle.leaf_hash
-    for index, stored, values in _log_rows(check_leaves, chunk_size):
+    for index, stored, transfer_id, leaf in _log_rows(check_leaves, chunk_size):
         while next_seal is not None and next_seal.tree_size == builder.count:
             checker.check(next_seal, builder.root(), builder.count)
             next_seal = next(seals, None)
@@ -380,10 +408,10 @@ def _check_log_and_seals(
                 f"log index {expected} is missing (the next entry has index {index})",
             )
             expected = index
-        if values is not None and leaf_hash(canonical_values(values)) != stored:
+        if leaf is not None and leaf_hash(leaf) != stored:
             problems.add(
                 "leaf",
-                f"transfer {values[0]}: leaf hash mismatch (changed after it was logged)",
+                f"transfer {transfer_id}: leaf hash mismatch (changed after it was logged)",
             )
         builder.push(stored)
         expected += 1

@@ -125,6 +125,36 @@ def test_append_takes_a_bounded_batch_and_continues_where_it_stopped():
         seals.ledger_append_queued(limit=seals.MAX_APPEND_BATCH_SIZE + 1)
 
 
+@pytest.mark.postgres
+def test_postgres_fast_path_gives_the_same_canonical_bytes_as_the_orm():
+    from ledger.canonical_transfer import canonical_text_values, pg_canonical_columns
+
+    debit, credit = make_account("a", "EUR"), make_account("b", "EUR")
+    pending = post(
+        debit,
+        credit,
+        5,
+        kind="pending",
+        metadata={"z": {"nested": [1, 2, {"k": None}]}, "ünï": "çødé ✓", "big": 2**62, "t": True},
+        created_at=dt.datetime(
+            2026, 6, 30, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=5))
+        ),
+        timeout_at=dt.datetime(2026, 7, 1, 0, 0, 0, 0, tzinfo=dt.UTC),
+    )
+    from tests.ledger.seal_factories import close
+
+    closing = close(pending, amount_minor=4)
+    Transfer.objects.filter(pk=closing.pk).update(batch_id=uuid.uuid4())
+    for transfer in Transfer.objects.all():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {pg_canonical_columns('t')} FROM ledger_transfer t WHERE t.id = %s",
+                [transfer.id],
+            )
+            row = cursor.fetchone()
+        assert canonical_text_values(row) == transfer_canonical_bytes(transfer)
+
+
 # --- Sealing ----------------------------------------------------------------------------------
 
 
@@ -188,6 +218,36 @@ def test_seal_appends_in_several_bounded_batches():
     some_transfers(11)
     seal = seals.ledger_seal(batch_size=3)
     assert seal.tree_size == 11
+    assert LogQueue.objects.count() == 0
+
+
+def test_a_transfer_committed_late_with_an_earlier_time_is_logged_in_the_same_run(monkeypatch):
+    transfers, accounts = some_transfers(7)
+    real_append = seals._append_batch
+    late = []
+
+    def append_then_commit_a_late_one(limit, *, after):
+        result = real_append(limit, after=after)
+        if not late:
+            # Committed now, but created before everything already queued.
+            late.append(
+                post(
+                    accounts["escrow"],
+                    accounts["seller"],
+                    1,
+                    created_at=transfers[0].created_at - dt.timedelta(seconds=1),
+                )
+            )
+        return result
+
+    monkeypatch.setattr(seals, "_append_batch", append_then_commit_a_late_one)
+    seal = seals.ledger_seal(batch_size=3)
+
+    assert seal.tree_size == 8
+    order = list(LogEntry.objects.order_by("index").values_list("transfer_id", flat=True))
+    # Batches of 3 from the start, then after t2, then after t5 (one left), then a sweep from
+    # the start finds the late one.
+    assert order == [*(t.id for t in transfers), late[0].id]
     assert LogQueue.objects.count() == 0
 
 
