@@ -219,17 +219,11 @@ def _queued_leaves(
     if connection.vendor == "postgresql":
         transfers, queue = Transfer._meta.db_table, LogQueue._meta.db_table
         bound = "AND (t.created_at, t.id) > (%s::timestamptz, %s::uuid)" if after else ""
-        # Pick the batch by id first, then render only its rows. Table names come from the
-        # models; values go in as parameters.
+        # Table names come from the models; values go in as parameters.
         sql = f"""
-WITH batch AS MATERIALIZED (
-    SELECT t.id FROM {transfers} t
-    WHERE t.id IN (SELECT transfer_id FROM {queue}) {bound}
-    ORDER BY t.created_at, t.id LIMIT %s
-)
-SELECT {pg_canonical_columns("t")}
-FROM batch JOIN {transfers} t ON t.id = batch.id
-ORDER BY t.created_at, t.id"""  # noqa: S608
+SELECT {pg_canonical_columns("t")} FROM {transfers} t
+WHERE t.id IN (SELECT transfer_id FROM {queue}) {bound}
+ORDER BY t.created_at, t.id LIMIT %s"""  # noqa: S608
         with connection.cursor() as cursor:
             cursor.execute(sql, [*(after or ()), limit])
             rows = cursor.fetchall()
