@@ -211,6 +211,15 @@ def _pg_write_entries(first_index: int, leaves: list[tuple[uuid.UUID, bytes]]) -
         return cursor.rowcount
 
 
+def _leaf_hash(render, row) -> bytes:
+    try:
+        return merkle.leaf_hash(render(row))
+    except (TypeError, ValueError) as exc:
+        # canonical JSON refuses floats, ints beyond 2**53 - 1 and lone surrogates: such a
+        # transfer cannot be logged, and sealing stops here until someone looks.
+        raise LogIntegrityError(f"transfer {row[0]}: cannot be put in the log ({exc})") from exc
+
+
 def _queued_leaves(
     limit: int, after: tuple | None
 ) -> tuple[list[tuple[uuid.UUID, bytes]], tuple | None]:
@@ -227,14 +236,14 @@ ORDER BY t.created_at, t.id LIMIT %s"""  # noqa: S608
         with connection.cursor() as cursor:
             cursor.execute(sql, [*(after or ()), limit])
             rows = cursor.fetchall()
-        leaves = [(uuid.UUID(row[0]), merkle.leaf_hash(canonical_text_values(row))) for row in rows]
+        leaves = [(uuid.UUID(row[0]), _leaf_hash(canonical_text_values, row)) for row in rows]
         # created_at is rendered as UTC ISO text, which PostgreSQL reads back exactly.
         return leaves, ((rows[-1][12], rows[-1][0]) if rows else None)
     queued = Transfer.objects.filter(pk__in=LogQueue.objects.values("transfer_id"))
     if after:
         queued = queued.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
     rows = list(queued.order_by("created_at", "id").values_list(*CANONICAL_FIELDS)[:limit])
-    leaves = [(row[0], merkle.leaf_hash(canonical_values(row))) for row in rows]
+    leaves = [(row[0], _leaf_hash(canonical_values, row)) for row in rows]
     return leaves, ((rows[-1][12], rows[-1][0]) if rows else None)
 
 

@@ -256,6 +256,20 @@ def test_a_transfer_committed_late_with_an_earlier_time_is_logged_in_the_same_ru
     assert LogQueue.objects.count() == 0
 
 
+def test_a_transfer_that_canonical_json_refuses_stops_the_append_with_its_name():
+    debit, credit = make_account("a", "EUR"), make_account("b", "EUR")
+    post(debit, credit, 1)
+    bad = post(debit, credit, 2, metadata={"n": 2**60})
+
+    with pytest.raises(
+        seals.LogIntegrityError, match=f"transfer {bad.id}: cannot be put in the log"
+    ):
+        seals.ledger_seal()
+
+    assert LogEntry.objects.count() == 0
+    assert LogQueue.objects.count() == 2
+
+
 def test_seal_run_stops_after_max_batches_and_the_next_run_carries_on():
     some_transfers(11)
     seal = seals.ledger_seal(batch_size=3, max_batches=2)

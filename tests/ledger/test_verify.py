@@ -320,3 +320,58 @@ def test_verify_reads_the_log_in_chunks(ledger, django_assert_max_num_queries):
     report = verify_ledger(chunk_size=4)
     assert report.ok
     assert report.counts["log_entries"] == 21
+
+
+def test_postings_through_the_ledger_services_seal_and_verify(ledger_path):
+    """The real posting paths (portable, and PL/pgSQL on PostgreSQL) against the sealer."""
+    from ledger.services import (
+        TransferRequest,
+        create_transfer,
+        create_transfers,
+        get_or_create_account,
+        ledger_fold_deltas,
+    )
+
+    def request(debit, credit, amount, **fields):
+        return TransferRequest(
+            id=uuid.uuid4(),
+            debit_account_id=debit.id,
+            credit_account_id=credit.id,
+            amount_minor=amount,
+            currency="EUR",
+            reason=fields.pop("reason", "test"),
+            **fields,
+        )
+
+    provider = get_or_create_account(currency="EUR", code="external:test")
+    escrow = get_or_create_account(currency="EUR", code="platform:escrow")
+    fees = get_or_create_account(currency="EUR", code="platform:fees")
+    seller = get_or_create_account(
+        currency="EUR", code="seller:1:available", debits_must_not_exceed_credits=True
+    )
+    capture = create_transfer(
+        request(provider, escrow, 1_000, kind="pending", timeout_s=3600, metadata={"order": 12})
+    )
+    create_transfer(request(provider, escrow, None, kind="post_pending", pending_id=capture.id))
+    create_transfers([request(escrow, seller, 900), request(escrow, fees, 100)])
+    held = create_transfer(request(provider, escrow, 500, kind="pending"))
+    create_transfer(request(provider, escrow, None, kind="void_pending", pending_id=held.id))
+    create_transfer(request(seller, escrow, 250, reference="refund:1"))
+
+    assert run_verify("--quiet") == (0, "", "")
+    first = seals.ledger_seal()
+    assert first.tree_size == 7
+    assert run_verify("--quiet") == (0, "", "")
+    ledger_fold_deltas()
+    assert run_verify("--quiet") == (0, "", "")
+    assert seals.ledger_seal() is None
+    for transfer in Transfer.objects.all():
+        assert seals.verify_inclusion(seals.inclusion_proof(transfer.id, first), first)
+
+    create_transfer(request(escrow, seller, 10))
+    second = seals.ledger_seal()
+    assert seals.verify_consistency(first, second, seals.consistency_proof(first, second))
+    raw("UPDATE ledger_transfer SET amount_minor = 901 WHERE amount_minor = 900")
+    code, _, err = run_verify()
+    assert code == 1
+    assert "leaf hash mismatch (changed after it was logged)" in err
