@@ -341,7 +341,8 @@ class _SealChecker:
 
     def __init__(self, problems: _Problems, public_pem: str | None) -> None:
         self.problems = problems
-        self.public_pem = public_pem or crypto.platform_public_key_pem()
+        # None: the platform key as loaded once by core.crypto (no PEM parsing per seal).
+        self.public_pem = public_pem
         self.platform_key_id = crypto.platform_key_id() if public_pem is None else None
         self.previous: Seal | None = None
         self.checked = 0

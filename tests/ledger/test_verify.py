@@ -375,3 +375,14 @@ def test_postings_through_the_ledger_services_seal_and_verify(ledger_path):
     code, _, err = run_verify()
     assert code == 1
     assert "leaf hash mismatch (changed after it was logged)" in err
+
+
+def test_verify_with_a_published_public_key(ledger):
+    assert verify_ledger(public_pem=crypto.platform_public_key_pem()).ok
+    _, other_public = crypto.generate_signing_key()
+    report = verify_ledger(public_pem=other_public)
+    assert [p for p in report.problems if "bad signature" in p] == [
+        "seal size=12: bad signature",
+        "seal size=17: bad signature",
+        "seal size=21: bad signature",
+    ]
