@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
 
 from core import crypto
 from ledger import merkle
@@ -436,9 +436,36 @@ def verify_ledger(
 
     check_leaves=False skips recomputing each logged transfer's canonical leaf hash (the costly
     part); the seals' roots are still recomputed from the stored leaf hashes.
+
+    On PostgreSQL, called outside a transaction, every check reads one snapshot (a read-only
+    REPEATABLE READ transaction), so postings and seals made meanwhile cannot make a sound
+    ledger look broken. Elsewhere the checks are separate statements.
     """
     if not 1 <= chunk_size <= 100_000:
         raise ValueError("chunk_size must be between 1 and 100000")
+    kwargs = {
+        "check_leaves": check_leaves,
+        "chunk_size": chunk_size,
+        "max_problems_per_check": max_problems_per_check,
+        "public_pem": public_pem,
+        "on_problem": on_problem,
+    }
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return _verify(**kwargs)
+    return _verify(**kwargs)
+
+
+def _verify(
+    *,
+    check_leaves: bool,
+    chunk_size: int,
+    max_problems_per_check: int,
+    public_pem: str | None,
+    on_problem: Callable[[str], None] | None,
+) -> VerifyReport:
     report = VerifyReport()
     problems = _Problems(report, max_problems_per_check, on_problem)
     started = time.perf_counter()

@@ -386,3 +386,40 @@ def test_verify_with_a_published_public_key(ledger):
         "seal size=17: bad signature",
         "seal size=21: bad signature",
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_verify_reads_one_snapshot_on_postgresql(monkeypatch):
+    """A posting committed while verify runs is not half seen."""
+    from ledger import verification
+
+    _transfers, accounts = some_transfers(5)
+    seals.ledger_seal()
+    real_check = verification._check_trial_balance
+    seen = {}
+
+    def post_in_between(problems):
+        real_check(problems)
+        # Another connection posts and seals while this verify is between two checks.
+        import threading
+
+        def elsewhere():
+            try:
+                post(accounts["escrow"], accounts["seller"], 77)
+                seen["seal"] = seals.ledger_seal().tree_size
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=elsewhere)
+        thread.start()
+        thread.join(timeout=60)
+
+    monkeypatch.setattr(verification, "_check_trial_balance", post_in_between)
+    report = verify_ledger()
+
+    assert seen["seal"] == 6
+    assert report.ok, report.problems
+    assert report.counts["transfers"] == 5
+    assert report.counts["log_entries"] == 5
+    assert report.counts["seals"] == 1
