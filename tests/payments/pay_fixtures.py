@@ -42,7 +42,7 @@ def _payment_urls_mounted() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _payment_side_settings(settings, monkeypatch):
+def payment_side_settings(settings, monkeypatch):
     """Fixed test-only wallet keys; no real sleeping in provider retries (the calls are recorded)."""
     settings.SANDBOX_WALLET_KEYS = {
         wallet: {"private_pem": test_key(wallet, "private"), "public_pem": test_key(wallet, "public")}
@@ -59,8 +59,8 @@ def _payment_side_settings(settings, monkeypatch):
 
 
 @pytest.fixture
-def retry_sleeps(_payment_side_settings):
-    return _payment_side_settings
+def retry_sleeps(payment_side_settings):
+    return payment_side_settings
 
 
 @pytest.fixture
