@@ -14,7 +14,7 @@ from tests.payments.pay_factories import make_order, make_user
 KEYS = Path(__file__).parent / "keys"
 
 
-def test_key(name: str, half: str) -> str:
+def read_test_key(name: str, half: str) -> str:
     return (KEYS / f"{name}_test_only_{half}.pem").read_text()
 
 
@@ -45,7 +45,7 @@ def _payment_urls_mounted() -> bool:
 def payment_side_settings(settings, monkeypatch):
     """Fixed test-only wallet keys; no real sleeping in provider retries (the calls are recorded)."""
     settings.SANDBOX_WALLET_KEYS = {
-        wallet: {"private_pem": test_key(wallet, "private"), "public_pem": test_key(wallet, "public")}
+        wallet: {"private_pem": read_test_key(wallet, "private"), "public_pem": read_test_key(wallet, "public")}
         for wallet in ("alipay", "wechat")
     }
     settings.PAYMENTS_CREATE_THROTTLE = "100000/min"
