@@ -39,8 +39,10 @@ def pay(client, order, number, *, cvc=TEST_CVC, exp_month="12", exp_year="2030",
 
 def escrow_pending() -> int:
     try:
-        return account_balance(account_by_code(currency="EUR", code="platform:escrow").id).credits_pending
-    except Exception:  # noqa: BLE001 - no account yet: nothing held
+        return account_balance(
+            account_by_code(currency="EUR", code="platform:escrow").id
+        ).credits_pending
+    except Exception:
         return 0
 
 
@@ -72,7 +74,9 @@ def test_success_card_authorises_and_holds_escrow(buyer_client, order):
         (BAD_CVC, "incorrect_cvc", "The security code (CVC) you entered does not match your card."),
     ],
 )
-def test_declined_cards_fail_with_words_a_buyer_understands(buyer_client, order, number, code, message):
+def test_declined_cards_fail_with_words_a_buyer_understands(
+    buyer_client, order, number, code, message
+):
     response = pay(buyer_client, order, number)
     assert response.status_code == 201
     body = response.json()
@@ -84,7 +88,9 @@ def test_declined_cards_fail_with_words_a_buyer_understands(buyer_client, order,
     assert SandboxCardCharge.objects.get().attempts == 1
 
 
-def test_processing_error_is_retried_with_backoff_then_failed(buyer_client, order, retry_sleeps, settings):
+def test_processing_error_is_retried_with_backoff_then_failed(
+    buyer_client, order, retry_sleeps, settings
+):
     settings.PAYMENTS_PROVIDER_MAX_ATTEMPTS = 3
     settings.PAYMENTS_PROVIDER_RETRY_BACKOFF_S = 0.2
     response = pay(buyer_client, order, PROCESSING)
@@ -113,7 +119,11 @@ def test_three_d_secure_sends_the_buyer_to_a_challenge(buyer_client, order):
 
 @pytest.mark.parametrize(
     ("button", "status", "code"),
-    [("pass", "authorized", ""), ("fail", "failed", "authentication_failed"), ("cancel", "failed", "authentication_abandoned")],
+    [
+        ("pass", "authorized", ""),
+        ("fail", "failed", "authentication_failed"),
+        ("cancel", "failed", "authentication_abandoned"),
+    ],
 )
 def test_three_d_secure_outcomes(buyer_client, order, button, status, code):
     body = pay(buyer_client, order, THREE_DS).json()
@@ -131,7 +141,9 @@ def test_three_d_secure_outcomes(buyer_client, order, button, status, code):
     # Answering again changes nothing.
     buyer_client.post(url, {"action": "pass"})
     assert Payment.objects.get(pk=body["id"]).status == status
-    assert PaymentEvent.objects.filter(payment_id=body["id"]).count() == 3  # created, requires_action, final
+    assert (
+        PaymentEvent.objects.filter(payment_id=body["id"]).count() == 3
+    )  # created, requires_action, final
 
 
 def test_three_d_secure_left_too_long_is_abandoned_by_the_sweeper(buyer_client, order):
@@ -191,15 +203,26 @@ def test_bad_card_input_is_refused_with_the_error_shape(buyer_client, order, car
     ("body", "field"),
     [
         ({"method": "card"}, "card"),
-        ({"method": "card", "card": {"number": SUCCESS, "exp_month": "12", "exp_year": "2030"}}, "card.cvc"),
+        (
+            {"method": "card", "card": {"number": SUCCESS, "exp_month": "12", "exp_year": "2030"}},
+            "card.cvc",
+        ),
         ({"method": "cash"}, "method"),
         ({"method": "wallet", "wallet": "paypal"}, "wallet"),
-        ({"method": "card", "card": {"number": SUCCESS, "exp_month": "12", "exp_year": "2030", "cvc": TEST_CVC},
-          "return_url": "https://evil.example/"}, "return_url"),
+        (
+            {
+                "method": "card",
+                "card": {"number": SUCCESS, "exp_month": "12", "exp_year": "2030", "cvc": TEST_CVC},
+                "return_url": "https://evil.example/",
+            },
+            "return_url",
+        ),
     ],
 )
 def test_missing_or_wrong_fields_are_refused(buyer_client, order, body, field):
-    response = buyer_client.post(API, json.dumps({"order": str(order.id), **body}), content_type="application/json")
+    response = buyer_client.post(
+        API, json.dumps({"order": str(order.id), **body}), content_type="application/json"
+    )
     assert response.status_code == 400, response.content
     assert response.json()["error"]["field"] == field
     assert_nothing_written()

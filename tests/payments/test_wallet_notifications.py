@@ -32,7 +32,9 @@ def start_wallet(client, order, wallet="alipay") -> dict:
 
 
 def approve(client, body, django_capture_on_commit_callbacks, choice="approve"):
-    url = body["next_action"]["url"].replace(f"/pay/wallet/{body['id']}/", f"/pay/wallet/{body['id']}/approve/")
+    url = body["next_action"]["url"].replace(
+        f"/pay/wallet/{body['id']}/", f"/pay/wallet/{body['id']}/approve/"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"action": choice})
     assert response.status_code == 200
@@ -40,7 +42,9 @@ def approve(client, body, django_capture_on_commit_callbacks, choice="approve"):
 
 
 def escrow_pending() -> int:
-    return account_balance(account_by_code(currency="EUR", code="platform:escrow").id).credits_pending
+    return account_balance(
+        account_by_code(currency="EUR", code="platform:escrow").id
+    ).credits_pending
 
 
 def post_notification(client, params: dict, wallet="alipay"):
@@ -63,7 +67,10 @@ def test_start_gives_a_wallet_page(buyer_client, order, wallet):
     assert body["next_action"]["url"].startswith(f"/pay/wallet/{body['id']}/?t=")
     trade = SandboxWalletTrade.objects.get()
     assert (trade.provider, trade.out_trade_no, trade.amount_minor, trade.status) == (
-        wallet, body["id"], 4000, "WAIT_BUYER_PAY"
+        wallet,
+        body["id"],
+        4000,
+        "WAIT_BUYER_PAY",
     )
     assert trade.notify_url.endswith(f"/pay/notify/{wallet}/")
 
@@ -79,8 +86,9 @@ def test_desktop_sees_a_server_drawn_qr_code_and_mobile_a_button(buyer_client, o
     assert b"Open wallet app" in phone.content and b"/approve/?t=" in phone.content
 
 
-def test_approve_notifies_asynchronously_and_authorises(buyer_client, order, enqueued, wallet_transport,
-                                                     django_capture_on_commit_callbacks):
+def test_approve_notifies_asynchronously_and_authorises(
+    buyer_client, order, enqueued, wallet_transport, django_capture_on_commit_callbacks
+):
     body = start_wallet(buyer_client, order)
     page = approve(buyer_client, body, django_capture_on_commit_callbacks)
     assert b"Payment approved in the wallet" in page.content
@@ -96,9 +104,13 @@ def test_approve_notifies_asynchronously_and_authorises(buyer_client, order, enq
     assert payment.status == "authorized"
     assert escrow_pending() == 4000
     stored = WalletNotification.objects.get()
-    assert (stored.provider, stored.notify_id, stored.verified, stored.outcome, stored.payment_id) == (
-        "alipay", notice.notify_id, True, "applied", payment.id
-    )
+    assert (
+        stored.provider,
+        stored.notify_id,
+        stored.verified,
+        stored.outcome,
+        stored.payment_id,
+    ) == ("alipay", notice.notify_id, True, "applied", payment.id)
     assert stored.params["trade_status"] == "TRADE_SUCCESS"
     notice.refresh_from_db()
     assert notice.acknowledged_at is not None and notice.attempts == 1
@@ -107,13 +119,18 @@ def test_approve_notifies_asynchronously_and_authorises(buyer_client, order, enq
     assert buyer_client.get(body["next_action"]["url"]).content.count(b"Payment authorised") == 1
 
 
-def test_duplicate_notification_is_acknowledged_and_changes_nothing(buyer_client, order, enqueued,
-                                                                 wallet_transport, django_capture_on_commit_callbacks):
+def test_duplicate_notification_is_acknowledged_and_changes_nothing(
+    buyer_client, order, enqueued, wallet_transport, django_capture_on_commit_callbacks
+):
     body = start_wallet(buyer_client, order)
     approve(buyer_client, body, django_capture_on_commit_callbacks)
     notice = SandboxWalletNotice.objects.get()
     sandbox_wallet_deliver_notice.apply(args=[notice.id])
-    counts = (Transfer.objects.count(), PaymentEvent.objects.count(), WalletNotification.objects.count())
+    counts = (
+        Transfer.objects.count(),
+        PaymentEvent.objects.count(),
+        WalletNotification.objects.count(),
+    )
 
     for _ in range(2):  # the wallet retries the very same notification
         response = post_notification(buyer_client, notice.params)
@@ -128,8 +145,9 @@ def test_duplicate_notification_is_acknowledged_and_changes_nothing(buyer_client
     assert escrow_pending() == 4000
 
 
-def test_out_of_order_notifications_are_harmless(buyer_client, order, enqueued, wallet_transport,
-                                               django_capture_on_commit_callbacks):
+def test_out_of_order_notifications_are_harmless(
+    buyer_client, order, enqueued, wallet_transport, django_capture_on_commit_callbacks
+):
     body = start_wallet(buyer_client, order)
     waiting = genuine_notice(body["id"], "WAIT_BUYER_PAY")
     approve(buyer_client, body, django_capture_on_commit_callbacks)
@@ -145,12 +163,15 @@ def test_out_of_order_notifications_are_harmless(buyer_client, order, enqueued, 
     assert payment.status == "authorized" and PaymentEvent.objects.count() == events
     assert escrow_pending() == 4000
     assert list(WalletNotification.objects.order_by("id").values_list("outcome", flat=True)) == [
-        "applied", "ignored", "ignored"
+        "applied",
+        "ignored",
+        "ignored",
     ]
 
 
-def test_success_after_the_payment_expired_is_ignored_and_released(buyer_client, order, enqueued,
-                                                                  django_capture_on_commit_callbacks):
+def test_success_after_the_payment_expired_is_ignored_and_released(
+    buyer_client, order, enqueued, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -173,15 +194,19 @@ def test_success_after_the_payment_expired_is_ignored_and_released(buyer_client,
     assert enqueued == [("payments.release_at_provider", (body["id"],))]
 
 
-def test_cancel_in_the_wallet_fails_the_payment(buyer_client, order, enqueued, wallet_transport,
-                                               django_capture_on_commit_callbacks):
+def test_cancel_in_the_wallet_fails_the_payment(
+    buyer_client, order, enqueued, wallet_transport, django_capture_on_commit_callbacks
+):
     body = start_wallet(buyer_client, order)
     page = approve(buyer_client, body, django_capture_on_commit_callbacks, choice="cancel")
     assert b"Nothing was charged" in page.content
     sandbox_wallet_deliver_notice.apply(args=[SandboxWalletNotice.objects.get().id])
     payment = Payment.objects.get(pk=body["id"])
     assert (payment.status, payment.failure_code) == ("failed", "wallet_cancelled")
-    assert payment.failure_message == "The payment was cancelled in the wallet app. Nothing was charged."
+    assert (
+        payment.failure_message
+        == "The payment was cancelled in the wallet app. Nothing was charged."
+    )
     assert Transfer.objects.count() == 0
     order.refresh_from_db()
     assert order.status == OrderStatus.PAYMENT_FAILED
@@ -205,7 +230,9 @@ def resign(params: dict, private_pem: str) -> dict:
         ("wrong_sign_type", "bad_sign_type"),
     ],
 )
-def test_forged_notifications_are_rejected_logged_and_change_nothing(buyer_client, order, caplog, forge, error):
+def test_forged_notifications_are_rejected_logged_and_change_nothing(
+    buyer_client, order, caplog, forge, error
+):
     body = start_wallet(buyer_client, order)
     genuine = genuine_notice(body["id"], "TRADE_SUCCESS")
     SandboxWalletTrade.objects.update(status="WAIT_BUYER_PAY")
@@ -283,8 +310,9 @@ def test_notify_endpoint_only_for_known_providers_and_post(client, db):
     assert client.get("/pay/notify/alipay/").status_code == 405
 
 
-def test_delivery_retries_with_backoff_until_acknowledged(buyer_client, order, enqueued, monkeypatch,
-                                                         django_capture_on_commit_callbacks, wallet_transport):
+def test_delivery_retries_with_backoff_until_acknowledged(
+    buyer_client, order, enqueued, monkeypatch, django_capture_on_commit_callbacks, wallet_transport
+):
     from payments import payment_tasks
 
     body = start_wallet(buyer_client, order)
@@ -292,7 +320,9 @@ def test_delivery_retries_with_backoff_until_acknowledged(buyer_client, order, e
     notice = SandboxWalletNotice.objects.get()
     real = sandbox_wallet.transport
     answers = iter([(0, "ConnectionRefusedError"), (500, "oops")])
-    monkeypatch.setattr(sandbox_wallet, "transport", lambda url, params: next(answers, None) or real(url, params))
+    monkeypatch.setattr(
+        sandbox_wallet, "transport", lambda url, params: next(answers, None) or real(url, params)
+    )
     countdowns = []
     original_retry = payment_tasks.sandbox_wallet_deliver_notice.retry
     monkeypatch.setattr(
@@ -307,8 +337,9 @@ def test_delivery_retries_with_backoff_until_acknowledged(buyer_client, order, e
     assert Payment.objects.get(pk=body["id"]).status == "authorized"
 
 
-def test_delivery_gives_up_after_the_bounded_retries(buyer_client, order, enqueued, monkeypatch, settings,
-                                                   django_capture_on_commit_callbacks):
+def test_delivery_gives_up_after_the_bounded_retries(
+    buyer_client, order, enqueued, monkeypatch, settings, django_capture_on_commit_callbacks
+):
     settings.SANDBOX_WALLET_NOTIFY_MAX_RETRIES = 2
     body = start_wallet(buyer_client, order)
     approve(buyer_client, body, django_capture_on_commit_callbacks)
@@ -316,7 +347,11 @@ def test_delivery_gives_up_after_the_bounded_retries(buyer_client, order, enqueu
     monkeypatch.setattr(sandbox_wallet, "transport", lambda url, params: (503, "busy"))
     assert sandbox_wallet_deliver_notice.apply(args=[notice.id]).get() is False
     notice.refresh_from_db()
-    assert (notice.attempts, notice.acknowledged_at, notice.last_error) == (3, None, "HTTP 503: busy")
+    assert (notice.attempts, notice.acknowledged_at, notice.last_error) == (
+        3,
+        None,
+        "HTTP 503: busy",
+    )
     assert Payment.objects.get(pk=body["id"]).status == "requires_action"
 
 
