@@ -129,7 +129,7 @@ def session_json(session: CheckoutSession, *, request: Request) -> dict:
         "id": str(session.id),
         "object": "checkout.session",
         "url": request.build_absolute_uri(
-            reverse("storefront:session", kwargs={"session_id": session.id})
+            reverse("payments:session", kwargs={"session_id": session.id})
         ),
         "status": session.status,
         "payment_status": checkout_session_payment_status(session),

@@ -138,10 +138,10 @@ def order_can_pay_again(order: Order, payment: Payment | None) -> bool:
         return True
     if order.status != OrderStatus.AWAITING_PAYMENT:
         return False
+    # A payment still in progress (3-D Secure, wallet, transfer) must end first: the payment side
+    # allows one active payment per order. It expires by itself if abandoned.
     return payment is None or payment.status in (
         PaymentStatus.FAILED,
         PaymentStatus.EXPIRED,
         PaymentStatus.VOIDED,
-        PaymentStatus.REQUIRES_ACTION,
-        PaymentStatus.CREATED,
     )

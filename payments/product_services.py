@@ -33,11 +33,24 @@ def parse_price(*, text: Any, currency: str) -> int:
         raise ValidationError("Enter a price, e.g. 12.50.", field="price")
     if len(text) > 32:
         raise ValidationError("Enter a sensible price.", field="price")
+    from core.money import currency_exponent
+
+    text = text.strip()
+    decimals = len(text.partition(".")[2])
+    exponent = currency_exponent(currency)
+    if text.count(".") == 1 and decimals > exponent:
+        raise ValidationError(
+            f"{currency} prices have no decimals."
+            if exponent == 0
+            else f"{currency} prices have at most {exponent} decimals.",
+            field="price",
+        )
     try:
-        money = Money.parse(text.strip(), currency)
-    except Exception as error:  # core.money raises its own errors; the field says what is wrong
-        message = getattr(error, "message", "") or "Enter a price like 12.50 (digits and a point)."
-        raise ValidationError(message, field="price") from None
+        money = Money.parse(text, currency)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            "Enter a price like 12.50 (digits and a point).", field="price"
+        ) from None
     if money.amount_minor <= 0:
         raise ValidationError("The price must be more than zero.", field="price")
     if money.amount_minor > MAX_PRICE_MINOR:

@@ -113,7 +113,7 @@ def product_new(request: HttpRequest) -> HttpResponse:
             _apply_error(form, error)
         else:
             messages.success(request, f"“{product.title}” is listed.")
-            return redirect("storefront:seller_products")
+            return redirect("payments:seller_products")
     return render(request, "seller/product_form.html", {"form": form, "product": None}, status=400)
 
 
@@ -154,7 +154,7 @@ def product_edit(request: HttpRequest, product_id: int) -> HttpResponse:
             _apply_error(form, error)
         else:
             messages.success(request, f"“{product.title}” is saved.")
-            return redirect("storefront:seller_products")
+            return redirect("payments:seller_products")
     return render(
         request, "seller/product_form.html", {"form": form, "product": product}, status=400
     )
@@ -179,4 +179,4 @@ def product_stock(request: HttpRequest, product_id: int) -> HttpResponse:
             messages.success(request, f"{product.title}: {product.stock} in stock.")
     else:
         messages.error(request, f"{product.title}: enter a whole number of units to add.")
-    return redirect("storefront:seller_products")
+    return redirect("payments:seller_products")

@@ -1,10 +1,10 @@
-"""Storefront pages; the project mounts these at / (namespace "storefront")."""
+"""Storefront pages; the project mounts these at / (namespace "payments")."""
 
 from django.urls import path
 
 from payments import seller_product_views, storefront_views
 
-app_name = "storefront"
+app_name = "payments"
 
 urlpatterns = [
     path("shop/", storefront_views.product_list, name="shop"),

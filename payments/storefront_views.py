@@ -102,7 +102,7 @@ def cart_add(request: HttpRequest, product_id: int) -> HttpResponse:
             form.add_error("quantity" if error.field == "quantity" else None, error.message)
         else:
             messages.success(request, f"Added “{product.title}” to your cart.")
-            return redirect("storefront:cart")
+            return redirect("payments:cart")
     return render(
         request, "shop/product_detail.html", {"product": product, "form": form}, status=400
     )
@@ -121,7 +121,7 @@ def cart_update(request: HttpRequest, product_id: int) -> HttpResponse:
             messages.success(request, "Cart updated.")
     except ApplicationError as error:
         messages.error(request, error.message)
-    return redirect("storefront:cart")
+    return redirect("payments:cart")
 
 
 # --- checkout ------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         summary = carts.cart_summary(request=request)
         if summary.is_empty:
             messages.info(request, "Your cart is empty.")
-            return redirect("storefront:cart")
+            return redirect("payments:cart")
         return render(
             request,
             "shop/checkout.html",
@@ -178,7 +178,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
     carts.cart_clear(request=request)
     if order.status != OrderStatus.AWAITING_PAYMENT or order_latest_payment(order) is not None:
         # The same form submitted twice: the first submission is already on its way.
-        return redirect("storefront:order", order_id=order.pk)
+        return redirect("payments:order", order_id=order.pk)
     return _pay_and_redirect(request, order, method_form, session=None)
 
 
@@ -194,17 +194,17 @@ def _pay_and_redirect(
 ) -> HttpResponse:
     method, wallet = method_form.method_and_wallet
     if session is None:
-        return_path = reverse("storefront:order", kwargs={"order_id": order.pk})
-        retry_path = reverse("storefront:order_pay", kwargs={"order_id": order.pk})
+        return_path = reverse("payments:order", kwargs={"order_id": order.pk})
+        retry_path = reverse("payments:order_pay", kwargs={"order_id": order.pk})
     else:
-        return_path = retry_path = reverse("storefront:session", kwargs={"session_id": session.pk})
+        return_path = retry_path = reverse("payments:session", kwargs={"session_id": session.pk})
     outcome = checkout_pay(
         order=order,
         method=method,
         wallet=wallet,
         card=method_form.card,
         actor=_actor(request),
-        return_url=request.build_absolute_uri(return_path),
+        return_url=return_path,  # a path on this site (the payment side refuses anything else)
     )
     if outcome.next_url:
         return redirect(outcome.next_url)
@@ -262,7 +262,7 @@ def _status_context(order: Order, *, status_url: str) -> dict:
 
 def _order_status_context(order: Order) -> dict:
     return _status_context(
-        order, status_url=reverse("storefront:order_status", kwargs={"order_id": order.pk})
+        order, status_url=reverse("payments:order_status", kwargs={"order_id": order.pk})
     )
 
 
@@ -295,7 +295,7 @@ def order_pay(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
     order = _order_or_404(request, order_id)
     payment = order_latest_payment(order)
     if not order_can_pay_again(order, payment):
-        return redirect("storefront:order", order_id=order.pk)
+        return redirect("payments:order", order_id=order.pk)
     if request.method == "GET":
         return render(
             request,
@@ -314,7 +314,7 @@ def order_pay(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
         order = order_reopen_for_payment(order=order)
     except ApplicationError as error:
         messages.error(request, error.message)
-        return redirect("storefront:order", order_id=order.pk)
+        return redirect("payments:order", order_id=order.pk)
     return _pay_and_redirect(request, order, method_form, session=None)
 
 
@@ -334,7 +334,7 @@ def _session_context(session: Any, **extra: Any) -> dict:
         context.update(
             _status_context(
                 session.order,
-                status_url=reverse("storefront:session_status", kwargs={"session_id": session.pk}),
+                status_url=reverse("payments:session_status", kwargs={"session_id": session.pk}),
             )
         )
     context["session_open"] = session.status == CheckoutSessionStatus.OPEN
@@ -365,7 +365,7 @@ def session_page(request: HttpRequest, session_id: uuid.UUID) -> HttpResponse:
     method_form = PaymentMethodForm(request.POST, prefix="pay")
     context = _session_context(session, email_form=email_form, method_form=method_form)
     if not context["can_pay"]:
-        return redirect("storefront:session", session_id=session.pk)
+        return redirect("payments:session", session_id=session.pk)
     if not (email_form.is_valid() and method_form.is_valid()):
         return render(request, "shop/session.html", context, status=400)
     try:
