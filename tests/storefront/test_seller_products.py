@@ -104,7 +104,7 @@ def test_image_upload_accepts_raster_images_only(seller_client):
 
 
 def test_sellers_see_and_edit_only_their_own_products(seller_client, seller_a, product_b):
-    mine = ProductFactory(seller=seller_a, title="Mine")
+    ProductFactory(seller=seller_a, title="Mine")
     body = seller_client.get(reverse("payments:seller_products")).content.decode()
     assert "Mine" in body and product_b.title not in body
     assert (
