@@ -270,6 +270,10 @@ class OrderListCreateApi(APIView):
                     "catalogue.",
                     field=f"items[{index}]",
                 )
+            quantity = item.get("quantity")
+            if isinstance(quantity, bool) or not isinstance(quantity, int):
+                # JSON has numbers: "2" or 2.0 is a client bug, not something to guess about.
+                raise ValidationError("The quantity is a whole number, e.g. 2.", field="quantity")
         metadata = data.get("metadata") or {}
         if (
             not isinstance(metadata, dict)
