@@ -158,6 +158,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "method_form": method_form,
         "checkout_token": token or uuid.uuid4(),
     }
+    if token is not None:
+        # The same form submitted twice (double click, back button): show the first order.
+        existing = Order.objects.filter(checkout_token=token, buyer=request.user).first()
+        if existing is not None:
+            return redirect("payments:order", order_id=existing.pk)
     # Validate the card before anything is reserved: a typo must change nothing.
     if not (address_form.is_valid() and method_form.is_valid()):
         return render(
