@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv run migrate seed test test-fast lint format bench-ledger clean
+.PHONY: help venv var run migrate seed test test-fast lint format bench-ledger clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,14 +16,14 @@ help: ## List the targets
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@if command -v uv >/dev/null; then uv pip install --python $(PY) -r requirements-dev.txt; \
+	@if command -v uv >/dev/null; then uv pip install --python $(PY) --compile-bytecode -r requirements-dev.txt; \
 	  else $(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -r requirements-dev.txt; fi
 	touch $@
 
 venv: $(BIN)/.installed ## Create .venv and install the pinned requirements
 
 var:
-	mkdir -p var/celery/queue var/celery/processed
+	mkdir -p var/celery/queue var/celery/processed var/celery/results
 
 migrate: venv var ## Apply migrations (and make the database cache table)
 	$(PY) manage.py migrate --noinput

@@ -1,11 +1,78 @@
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
+from django.views import defaults
+from django.views.csrf import csrf_failure as django_csrf_failure
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
+
+from core.api.errors import error_response
+from core.health import run_checks
 
 
 def home(request):
     return render(request, "home.html")
 
 
-def healthz(request):
-    # Stub: the API-base work replaces this with database, broker and worker checks.
-    return JsonResponse({"status": "ok"})
+@never_cache
+@require_safe
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database, broker and worker: 200 when all are up, 503 naming what is down."""
+    report = run_checks()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+# --- The API's error shape for failures that happen outside DRF views ---------------------------
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """Anything under /api/ that no route matched (works with DEBUG on, unlike handler404)."""
+    message = f"No API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            message += f" Did you mean {request.path}/ (with the trailing slash)?"
+    return error_response("not_found", message, http_status=404)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_path(request.path_info):
+        return error_response(
+            "bad_request", "The request could not be understood.", http_status=400
+        )
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_path(request.path_info):
+        return error_response("permission_denied", "You may not do this.", http_status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_path(request.path_info):
+        return error_response("not_found", "Not found.", http_status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if is_api_path(request.path_info):
+        return error_response(
+            "server_error", "Something went wrong on our side; it was logged.", http_status=500
+        )
+    return defaults.server_error(request)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if is_api_path(request.path_info):
+        return error_response("csrf_failed", f"CSRF check failed: {reason}", http_status=403)
+    return django_csrf_failure(request, reason=reason)

@@ -3,13 +3,13 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
+# The environment only: local.py and production.py read the optional .env file before importing this.
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(str(BASE_DIR / ".env"))
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -45,6 +45,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After authentication (it scopes keys by user or Authorization header); /api/ paths only.
+    "core.api.idempotency.IdempotencyMiddleware",
     # Last, so that a locked-out login never reaches the view.
     "axes.middleware.AxesMiddleware",
 ]
@@ -70,8 +72,16 @@ TEMPLATES = [
 
 
 def database_from_env(default_url: str) -> dict:
-    """DATABASE_URL (PostgreSQL via psycopg 3) or the embedded SQLite default, tuned for two writers."""
-    config = env.db("DATABASE_URL", default=default_url)
+    """DATABASE_URL (PostgreSQL via psycopg 3) or the embedded SQLite default, tuned for two writers.
+
+    With default_url "" (production) the variable is required.
+    """
+    url = env.str("DATABASE_URL", default="").strip() or default_url
+    if not url:
+        raise ImproperlyConfigured("Set the DATABASE_URL environment variable.")
+    config = environ.Env.db_url_config(url)
+    if "ENGINE" not in config:
+        raise ImproperlyConfigured("DATABASE_URL names no database engine Django knows.")
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
@@ -81,6 +91,10 @@ def database_from_env(default_url: str) -> dict:
     else:
         config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
         config["CONN_HEALTH_CHECKS"] = True
+        # Fail fast rather than hang when the database host does not answer.
+        config.setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_S", default=5)
+        )
     return config
 
 
@@ -137,14 +151,28 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Clearhouse <no-reply@clearhouse.localhost>")
 
 # --- Redis, cache and Celery -------------------------------------------------------------------
-REDIS_URL = env("REDIS_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="").strip()
+# Redis calls fail fast instead of hanging when Redis is down or unreachable (health checks rely on it).
+REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=2.0)
+
+
+def redis_cache(url: str, **extra) -> dict:
+    return {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_S,
+            "socket_timeout": REDIS_SOCKET_TIMEOUT_S,
+        },
+        **extra,
+    }
+
 
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
-    # The embedded default shares its cache between web and worker through the database.
+    # The embedded default shares its cache between web and worker through the database
+    # (`manage.py createcachetable`, run by `make migrate`; test databases get it automatically).
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -153,38 +181,63 @@ else:
     }
 
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
+
+
+def broker_transport_options(broker_url: str) -> dict:
+    """filesystem:// needs its folders and a fast poll; Redis redelivers unacked tasks after an hour."""
+    if broker_url.startswith("filesystem://"):
+        return {
+            "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
+            "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
+            "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+            "store_processed": False,
+            "polling_interval": 0.1,
+        }
+    if broker_url.startswith(("redis://", "rediss://")):
+        return {"visibility_timeout": 3600}
+    return {}
+
+
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {
-        "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
-        "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
-        "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
-        "store_processed": False,
-        "polling_interval": 0.1,
-    }
-    if CELERY_BROKER_URL.startswith("filesystem://")
-    else {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Without Redis, results go to files next to the filesystem broker's queue.
+CELERY_RESULT_BACKEND = env(
+    "CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{CELERY_QUEUE_DIR / 'results'}"
 )
-CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+# A task is acknowledged after it ran, and given back to the queue if its worker dies mid-way:
+# every task must therefore be idempotent.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = False
+# Worker logs go through Django's LOGGING (JSON in production), not Celery's own handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Each app adds its periodic work here; beat reads it at start.
 CELERY_BEAT_SCHEDULE: dict = {
     "worker-heartbeat": {"task": "core.tasks.heartbeat", "schedule": 10.0},
+    "delete-expired-idempotency-keys": {
+        "task": "core.tasks.delete_expired_idempotency_keys",
+        "schedule": 3600.0,
+    },
 }
-# A worker is "up" if it wrote its heartbeat within this many seconds.
-WORKER_HEARTBEAT_FILE = env.path("WORKER_HEARTBEAT_FILE", default=str(VAR_DIR / "worker.heartbeat"))
+# A worker is "up" if it wrote its heartbeat (worker start, then core.tasks.heartbeat every 10 s
+# from beat) within this many seconds. Kept in this cache so web and workers on other hosts agree.
 WORKER_HEARTBEAT_MAX_AGE_S = env.int("WORKER_HEARTBEAT_MAX_AGE_S", default=30)
+WORKER_HEARTBEAT_CACHE = "default"
+# /healthz gives the broker this long to answer.
+HEALTH_BROKER_TIMEOUT_S = env.float("HEALTH_BROKER_TIMEOUT_S", default=2.0)
 
 # --- API -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -196,30 +249,65 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "core.api.throttling.AnonRateThrottle",
+        "core.api.throttling.UserRateThrottle",
     ],
+    # How many proxies in front of the app append to X-Forwarded-For (0: trust REMOTE_ADDR only).
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="60/min"),
         "user": env("API_THROTTLE_USER", default="6000/min"),
+        # core.api.throttling.SensitiveRateThrottle: key creation, payouts, password-like actions.
+        "sensitive": env("API_THROTTLE_SENSITIVE", default="30/min"),
     },
     "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "NON_FIELD_ERRORS_KEY": "non_field_errors",
 }
+API_DESCRIPTION = """Marketplace payments and settlement.
+
+**Errors.** Every failure answers with one shape:
+`{"error": {"code": "...", "message": "...", "field": "..." | null}}`. `code` is stable snake_case
+(`invalid`, `parse_error`, `not_authenticated`, `authentication_failed`, `permission_denied`,
+`not_found`, `method_not_allowed`, `unsupported_media_type`, `throttled`, `conflict`, and the domain
+errors' own codes); `field` names the input at fault. Validation errors (code `invalid`) also list
+every field error in `details`: `[{"field", "code", "message"}]`. A 429 carries `Retry-After`.
+
+**Idempotency.** Send `Idempotency-Key: <a random UUID>` with POST, PUT, PATCH or DELETE to make a
+retry safe. Optional; when present it is enforced. The first request with a key runs and its answer
+(status, body) is kept for 24 hours; a retry with the same key and the same request gets that answer
+back with `Idempotent-Replayed: true` and has no further effect. The same key with a different
+request: 422 `idempotency_key_reused`. While the first is still running: 409
+`idempotency_key_in_flight` (retry later). Keys are scoped to the caller (API key or user) and to the
+method and path. Answers 5xx, 401, 403 and 429 are not kept: the key can be retried.
+
+**Pagination.** Lists are cursor-paginated, newest first: `?limit=` (1 to 200, default 50) and
+follow `next` / `previous`.
+"""
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clearhouse API",
-    "DESCRIPTION": "Marketplace payments and settlement.",
+    "DESCRIPTION": API_DESCRIPTION,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.schema.add_error_component",
+    ],
 }
-IDEMPOTENCY_KEY_TTL_S = 24 * 3600
+IDEMPOTENCY_KEY_TTL_S = env.int("IDEMPOTENCY_KEY_TTL_S", default=24 * 3600)
+# A request still "in flight" after this long is taken to have died (process killed mid-request);
+# the next request with its key runs again instead of getting 409 for a day.
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S = env.int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S", default=300)
+IDEMPOTENCY_PATH_PREFIXES = ["/api/"]
+# Non-DRF views under /api/ answer CSRF failures in the API's error shape too.
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 
 # --- Keys --------------------------------------------------------------------------------------
 # CLEARHOUSE_MASTER_KEYS: "id:base64key[,id:base64key...]", newest first; each key is 32 bytes.

@@ -1,8 +1,12 @@
 """Local development: the default. Embedded SQLite and filesystem broker unless the env says otherwise."""
 
-from .base import *  # noqa: F403
-from .base import VAR_DIR, env
-from .dev_keys import load_or_create
+from .env_file import read_env_file
+
+read_env_file()
+
+from .base import *  # noqa: E402, F403
+from .base import VAR_DIR, env  # noqa: E402
+from .dev_keys import load_or_create  # noqa: E402
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 _dev_keys = load_or_create(VAR_DIR / "dev-keys.json")

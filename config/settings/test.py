@@ -1,7 +1,12 @@
-"""Tests: fixed keys, fast hashing, plain static storage. DATABASE_URL / REDIS_URL pick the real stack."""
+"""Tests: fixed keys, fast hashing, plain static storage. DATABASE_URL / REDIS_URL pick the real stack.
+
+This module never reads .env: what the suite does depends on the environment alone.
+"""
+
+import os
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, CELERY_BROKER_URL, env
+from .base import BASE_DIR, REDIS_URL, broker_transport_options, env, redis_cache
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production-0123456789-abcdefghijklmnop"  # noqa: S105
@@ -22,13 +27,32 @@ STORAGES = {
 }
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+# One namespace per pytest process (xdist worker) and run: its own Celery queue and heartbeat keys,
+# so parallel workers never take each other's tasks. The integration fixture hands it to the Celery
+# worker it starts (CLEARHOUSE_TEST_NAMESPACE), so both sides agree.
+TEST_NAMESPACE = env(
+    "CLEARHOUSE_TEST_NAMESPACE",
+    default=f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}",
+)
+# The default cache stays per process (throttle counters must not leak between tests); the worker
+# heartbeat goes where a worker subprocess can write it: Redis when there is one.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if REDIS_URL:
+    CACHES["heartbeat"] = redis_cache(REDIS_URL, KEY_PREFIX=f"test-{TEST_NAMESPACE}")
+    WORKER_HEARTBEAT_CACHE = "heartbeat"
+# Without Redis, tasks published by tests go to an in-memory broker that nothing consumes (a
+# filesystem queue would be drained later by a `make run` worker, against the wrong database).
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
+CELERY_TASK_DEFAULT_QUEUE = f"clearhouse-test-{TEST_NAMESPACE}"
+CELERY_TASK_ALWAYS_EAGER = False
+
 # Throttles stay on (tests of throttling set their own rates) but high enough for normal tests.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min"},
+    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "100000/min", "sensitive": "10000/min"},
 }
-CELERY_BROKER_URL = CELERY_BROKER_URL
-CELERY_TASK_ALWAYS_EAGER = False
 AXES_ENABLED = True
 LOGGING_CONFIG = None if env.bool("TEST_QUIET_LOGS", default=False) else "logging.config.dictConfig"

@@ -1,7 +1,45 @@
+"""Cursor pagination, newest first, stable under concurrent inserts.
+
+Rows created at the same instant are ordered by primary key as well, so a page boundary inside a run
+of equal `created_at` values neither repeats nor skips a row. A malformed cursor or limit is a 400 in
+the API's error shape (DRF answers 404 for a bad cursor and ignores a bad limit).
+"""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import CursorPagination
+
+from core.errors import ValidationError
 
 
 class CreatedCursorPagination(CursorPagination):
-    ordering = "-created_at"
+    ordering = ("-created_at", "-pk")
     page_size_query_param = "limit"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise ValidationError(
+                f"limit must be a whole number from 1 to {self.max_page_size}.",
+                field=self.page_size_query_param,
+            )
+        return size
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except (NotFound, DRFValidationError) as exc:
+            raise ValidationError(
+                "The cursor is not valid: use the `next` or `previous` link as given.",
+                code="invalid_cursor",
+                field=self.cursor_query_param,
+            ) from exc

@@ -1,0 +1,170 @@
+"""Idempotency-Key for the API, with Stripe's semantics, for every endpoint at once (a middleware).
+
+Decisions:
+- Optional, as at Stripe: a POST/PUT/PATCH/DELETE under /api/ without the header runs as usual; with
+  it, it is enforced. Services stay idempotent on their own business keys as well.
+- Scope: the caller, the method and the path. The middleware runs before DRF authenticates, so the
+  caller is taken from what the request carries: the Authorization header (an HMAC of it under
+  SECRET_KEY: the API key itself is never stored) when there is one, as DRF tries the API key
+  first; else the session's user; else "anonymous" (keys must then be random: use UUIDs).
+  Two API keys of one owner therefore have separate key spaces.
+- Fingerprint: SHA-256 of method, full path (with query) and body. Same key, other fingerprint:
+  422 idempotency_key_reused. First request still running: 409 idempotency_key_in_flight.
+- Kept as final: every answer below 500 except 401, 403 and 429 (the request never got to act:
+  wrong credentials, not allowed, rate-limited). Those and 5xx delete the claim so the client may
+  retry with the same key. Status, body and Content-Type/Location are replayed with
+  `Idempotent-Replayed: true`.
+- Keys live IDEMPOTENCY_KEY_TTL_S (24 h); core.tasks.delete_expired_idempotency_keys (beat, hourly)
+  deletes older ones, and an expired key found on lookup counts as unused.
+- A claim whose request died (killed process) is taken over after IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S.
+- Malformed key (empty, over 255 characters, anything but printable ASCII): 400
+  invalid_idempotency_key, field "Idempotency-Key".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import salted_hmac
+
+from core.api.errors import error_response
+from core.idempotency import (
+    Claimed,
+    InFlight,
+    Replay,
+    Reused,
+    idempotency_key_claim,
+    idempotency_key_complete,
+    idempotency_key_release,
+    request_fingerprint,
+)
+
+logger = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_KEY_LENGTH = 255
+_VALID_KEY = re.compile(r"[\x20-\x7e]{1," + str(MAX_KEY_LENGTH) + "}")
+# Answers that mean the request did not get to act: the key is released, not kept.
+RELEASED_STATUSES = frozenset({401, 403, 429})
+REPLAYED_RESPONSE_HEADERS = ("Content-Type", "Location")
+
+
+def request_principal(request: HttpRequest) -> str:
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        digest = salted_hmac(
+            "clearhouse.idempotency.principal", authorization, algorithm="sha256"
+        ).hexdigest()
+        return f"auth:{digest[:40]}"
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return "anonymous"
+
+
+def _applies(request: HttpRequest) -> bool:
+    return request.method in IDEMPOTENT_METHODS and any(
+        request.path_info.startswith(prefix) for prefix in settings.IDEMPOTENCY_PATH_PREFIXES
+    )
+
+
+def _replay(status: int, body: bytes, headers: dict[str, str]) -> HttpResponse:
+    response = HttpResponse(body, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _applies(request):
+            return self.get_response(request)
+        key = request.headers.get(HEADER)
+        if key is None:
+            return self.get_response(request)
+        if not _VALID_KEY.fullmatch(key) or not key.strip():
+            return error_response(
+                "invalid_idempotency_key",
+                f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters "
+                "(a random UUID is best).",
+                http_status=400,
+                field=HEADER,
+            )
+
+        outcome = idempotency_key_claim(
+            key=key,
+            principal=request_principal(request),
+            method=request.method,
+            path=request.path_info,
+            fingerprint=request_fingerprint(
+                method=request.method, full_path=request.get_full_path(), body=request.body
+            ),
+        )
+        if isinstance(outcome, Replay):
+            record = outcome.record
+            return _replay(
+                record.response_status, bytes(record.response_body), record.response_headers
+            )
+        if isinstance(outcome, Reused):
+            return error_response(
+                "idempotency_key_reused",
+                f"This {HEADER} was used with a different request; use a new key for a new request.",
+                http_status=422,
+                field=HEADER,
+            )
+        if isinstance(outcome, InFlight):
+            return error_response(
+                "idempotency_key_in_flight",
+                f"A request with this {HEADER} is still being processed; retry shortly.",
+                http_status=409,
+                field=HEADER,
+                headers={"Retry-After": "1"},
+            )
+        assert isinstance(outcome, Claimed)
+        record = outcome.record
+
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            self._release(record)
+            raise
+        if response.status_code >= 500 or response.status_code in RELEASED_STATUSES:
+            self._release(record)
+        elif response.streaming:
+            logger.warning(
+                "streaming response to %s %s is not kept for replay", request.method, request.path
+            )
+            self._release(record)
+        else:
+            headers = {
+                name: response[name]
+                for name in REPLAYED_RESPONSE_HEADERS
+                if response.has_header(name)
+            }
+            stored = idempotency_key_complete(
+                record=record, status=response.status_code, body=response.content, headers=headers
+            )
+            if not stored:
+                logger.warning(
+                    "idempotency key %s was taken over before its answer was stored", record.pk
+                )
+        return response
+
+    @staticmethod
+    def _release(record) -> None:
+        try:
+            idempotency_key_release(record=record)
+        except DatabaseError:
+            # The claim stays in flight until IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S; the answer still goes out.
+            logger.exception("could not release idempotency key %s", record.pk)

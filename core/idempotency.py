@@ -1,0 +1,162 @@
+"""Idempotency keys: claim, complete, release, expire. The HTTP side is core.api.idempotency.
+
+A key is claimed by inserting its row (status in_flight) and committing before the request runs; the
+UNIQUE constraint on scope_digest makes exactly one of any number of concurrent claims win. The
+winner stores its response (complete) or deletes the row (release) so the key can be retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.models import IdempotencyKey
+
+logger = logging.getLogger(__name__)
+
+# Claims that keep colliding with rows that vanish (released or expired meanwhile) give up after this.
+MAX_CLAIM_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Claimed:
+    record: IdempotencyKey
+
+
+@dataclass(frozen=True)
+class Replay:
+    record: IdempotencyKey
+
+
+@dataclass(frozen=True)
+class Reused:
+    """The key was first used with another request."""
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The first request with this key has not finished."""
+
+
+ClaimResult = Claimed | Replay | Reused | InFlight
+
+
+def scope_digest(*, principal: str, method: str, path: str, key: str) -> str:
+    # Length-prefixed parts, so no two different tuples give the same input.
+    parts = [principal, method, path, key]
+    data = "".join(f"{len(part)}:{part};" for part in parts).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def request_fingerprint(*, method: str, full_path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.encode(), full_path.encode(), body):
+        digest.update(f"{len(part)}:".encode())
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _expired(record: IdempotencyKey, now: datetime) -> bool:
+    return record.created_at <= now - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
+
+
+def _abandoned(record: IdempotencyKey, now: datetime) -> bool:
+    return record.locked_at <= now - timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S)
+
+
+def idempotency_key_claim(
+    *, key: str, principal: str, method: str, path: str, fingerprint: str
+) -> ClaimResult:
+    """Claim the key for this request, or say why not (replay, reused, in flight)."""
+    digest = scope_digest(principal=principal, method=method, path=path, key=key)
+    for _attempt in range(MAX_CLAIM_ATTEMPTS):
+        now = timezone.now()
+        try:
+            # Committed at once (autocommit): concurrent requests must see the claim.
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    scope_digest=digest,
+                    key=key,
+                    principal=principal,
+                    method=method,
+                    path=path,
+                    request_fingerprint=fingerprint,
+                    created_at=now,
+                    locked_at=now,
+                )
+            return Claimed(record)
+        except IntegrityError:
+            pass
+        existing = IdempotencyKey.objects.filter(scope_digest=digest).first()
+        if existing is None:
+            continue  # released between our insert and this read: try again
+        if _expired(existing, now):
+            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.request_fingerprint != fingerprint:
+            return Reused()
+        if existing.status == IdempotencyKey.Status.COMPLETED:
+            return Replay(existing)
+        if _abandoned(existing, now):
+            # The process that claimed it died mid-request; one request (the UPDATE decides) runs again.
+            taken = IdempotencyKey.objects.filter(
+                pk=existing.pk,
+                status=IdempotencyKey.Status.IN_FLIGHT,
+                locked_at=existing.locked_at,
+            ).update(locked_at=now)
+            if taken:
+                logger.warning("idempotency key %s taken over after its request died", existing.pk)
+                existing.locked_at = now
+                return Claimed(existing)
+            continue
+        return InFlight()
+    return InFlight()
+
+
+def _owned(record: IdempotencyKey):
+    return IdempotencyKey.objects.filter(
+        pk=record.pk, status=IdempotencyKey.Status.IN_FLIGHT, locked_at=record.locked_at
+    )
+
+
+def idempotency_key_complete(
+    *, record: IdempotencyKey, status: int, body: bytes, headers: dict[str, str]
+) -> bool:
+    """Store the final answer for replays. False if the claim was lost meanwhile (taken over)."""
+    updated = _owned(record).update(
+        status=IdempotencyKey.Status.COMPLETED,
+        response_status=status,
+        response_body=body,
+        response_headers=headers,
+        completed_at=timezone.now(),
+    )
+    return updated == 1
+
+
+def idempotency_key_release(*, record: IdempotencyKey) -> None:
+    """Forget the claim: the answer is not final (5xx, 401, 403, 429) and the key may be retried."""
+    _owned(record).delete()
+
+
+def idempotency_keys_delete_expired(
+    *, now: datetime | None = None, batch_size: int = 5000, max_batches: int = 200
+) -> int:
+    """Delete keys older than IDEMPOTENCY_KEY_TTL_S, in bounded batches; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_S)
+    deleted = 0
+    for _batch in range(max_batches):
+        ids = list(
+            IdempotencyKey.objects.filter(created_at__lte=cutoff)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        deleted += IdempotencyKey.objects.filter(pk__in=ids, created_at__lte=cutoff).delete()[0]
+    return deleted

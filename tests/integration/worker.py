@@ -1,0 +1,148 @@
+"""A real `celery -A config worker` for integration tests (imported into tests/conftest.py).
+
+The worker runs against Redis (REDIS_URL) and the SAME test database pytest-django created (its name
+becomes test_<name>[_gwN]): tests that use it must also use `transactional_db`, so their rows are
+committed where the worker can see them. Each pytest process (xdist worker) has its own namespace
+(settings.TEST_NAMESPACE): its own queue and heartbeat key, so parallel runs never take each other's
+tasks. One worker per pytest process, started on first use, stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+STARTUP_LIMIT_S = 60
+SHUTDOWN_LIMIT_S = 20
+
+
+@dataclass(frozen=True)
+class WorkerHandle:
+    process: subprocess.Popen
+    queue: str
+    nodename: str
+    log_path: Path
+    database_name: str
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def database_url(settings_dict: dict) -> str:
+    """A DATABASE_URL for the database Django is connected to now (the test database)."""
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = quote(settings_dict.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or "5432"
+    return f"postgres://{credentials}{host}:{port}/{quote(settings_dict['NAME'], safe='')}"
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)  # warm shutdown: finish the task at hand
+    try:
+        process.wait(timeout=SHUTDOWN_LIMIT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=SHUTDOWN_LIMIT_S)
+
+
+def _wait_until_ready(handle: WorkerHandle) -> None:
+    from core.health import read_worker_heartbeat
+
+    deadline = time.monotonic() + STARTUP_LIMIT_S
+    while time.monotonic() < deadline:
+        if handle.process.poll() is not None:
+            pytest.fail(
+                f"the Celery worker exited with {handle.process.returncode}:\n{handle.log_tail()}",
+                pytrace=False,
+            )
+        beat = read_worker_heartbeat()
+        if beat and beat.get("hostname") == handle.nodename:
+            return
+        time.sleep(0.2)
+    _stop(handle.process)
+    pytest.fail(
+        f"the Celery worker was not ready within {STARTUP_LIMIT_S} s:\n{handle.log_tail()}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Start one real worker (prefork, 2 processes, late acks as in production) for this session."""
+    from django.conf import settings
+    from django.db import connection
+
+    from config.celery import app
+    from core.health import clear_worker_heartbeat
+
+    if "postgresql" not in settings.DATABASES["default"]["ENGINE"] or not settings.REDIS_URL:
+        reason = "a real Celery worker needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)"
+        if os.environ.get("CLEARHOUSE_REQUIRE_FULL_STACK") == "1":
+            pytest.fail(f"CLEARHOUSE_REQUIRE_FULL_STACK=1 but {reason}", pytrace=False)
+        pytest.skip(reason)
+
+    namespace = settings.TEST_NAMESPACE
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    nodename = f"test-{namespace}@{socket.gethostname()}"
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    with django_db_blocker.unblock():
+        database_name = connection.settings_dict["NAME"]
+        worker_database_url = database_url(connection.settings_dict)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": worker_database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "CLEARHOUSE_TEST_NAMESPACE": namespace,
+        "PYTHONUNBUFFERED": "1",
+    }
+    clear_worker_heartbeat()
+    app.control.purge()  # anything an earlier test published to this namespace's queue
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "--pool=prefork",
+        "--concurrency=2",
+        f"--queues={queue}",
+        f"--hostname={nodename}",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    handle = WorkerHandle(process, queue, nodename, log_path, database_name)
+    try:
+        _wait_until_ready(handle)
+        yield handle
+    finally:
+        _stop(process)
+        app.control.purge()
