@@ -53,9 +53,13 @@ def _validate(reference: str, amount_minor: int, currency: str, bank_transaction
             "This is not a valid RF reference (check the digits).", field="reference"
         )
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ValidationError("The amount must be a positive whole number of minor units.", field="amount")
+        raise ValidationError(
+            "The amount must be a positive whole number of minor units.", field="amount"
+        )
     if not re.fullmatch(r"[A-Z]{3}", currency or ""):
-        raise ValidationError("The currency must be a three-letter ISO 4217 code.", field="currency")
+        raise ValidationError(
+            "The currency must be a three-letter ISO 4217 code.", field="currency"
+        )
     if not bank_transaction_id or len(bank_transaction_id) > 128:
         raise ValidationError("Enter the bank's transaction id.", field="bank_transaction_id")
     return reference
@@ -85,7 +89,11 @@ def _existing(bank_transaction_id, reference, amount_minor, currency) -> Arrival
     )
     if arrival is None:
         return None
-    if (arrival.reference, arrival.amount_minor, arrival.currency) != (reference, amount_minor, currency):
+    if (arrival.reference, arrival.amount_minor, arrival.currency) != (
+        reference,
+        amount_minor,
+        currency,
+    ):
         raise Conflict(
             "This bank transaction was already recorded with other details.",
             code="bank_transaction_conflict",
@@ -112,7 +120,9 @@ def _record(reference, amount_minor, currency, bank_transaction_id, actor) -> Ar
     )
     if payment_id is None:
         raise NotFound(
-            f"No payment has the reference {reference}.", code="unknown_reference", field="reference"
+            f"No payment has the reference {reference}.",
+            code="unknown_reference",
+            field="reference",
         )
     payment = lock_payment(payment_id)
     if currency != payment.currency:

@@ -75,7 +75,7 @@ class CardInput:
 
     __str__ = __repr__
 
-    def __reduce_ex__(self, protocol):  # noqa: ARG002 - pickle's signature
+    def __reduce_ex__(self, protocol):
         # Pickling is how objects reach caches, sessions and task queues: card data must not.
         raise TypeError("CardInput holds card data and must never be serialised")
 

@@ -39,7 +39,9 @@ def _storable(params: dict) -> dict:
     return {str(k)[:64]: str(v)[:_MAX_STORED_VALUE] for k, v in list(params.items())[:60]}
 
 
-def notification_record_rejected(provider: str, params: dict, error: str, *, verified: bool, payment=None):
+def notification_record_rejected(
+    provider: str, params: dict, error: str, *, verified: bool, payment=None
+):
     note = WalletNotification.objects.create(
         provider=provider,
         notify_id=str(params.get("notify_id", ""))[:128],
@@ -62,14 +64,22 @@ def notification_receive(*, provider_name: str, params: dict) -> NotificationRec
     try:
         event = provider.handle_notification(params)
     except InvalidNotification as exc:
-        return notification_record_rejected(provider_name, params, f"{exc.code}: {exc.message}", verified=False)
+        return notification_record_rejected(
+            provider_name, params, f"{exc.code}: {exc.message}", verified=False
+        )
 
     payment = None
     if provider_name != BANK_PROVIDER:
         payment_id = parse_payment_id(event.payment_id)
-        payment = Payment.objects.filter(pk=payment_id, provider=provider_name).first() if payment_id else None
+        payment = (
+            Payment.objects.filter(pk=payment_id, provider=provider_name).first()
+            if payment_id
+            else None
+        )
         if payment is None:
-            return notification_record_rejected(provider_name, params, "unknown_payment: no such trade", verified=True)
+            return notification_record_rejected(
+                provider_name, params, "unknown_payment: no such trade", verified=True
+            )
     try:
         with transaction.atomic():
             note = WalletNotification.objects.create(
@@ -88,7 +98,10 @@ def notification_receive(*, provider_name: str, params: dict) -> NotificationRec
                     bank_transaction_id=event.notify_id,
                     actor=f"provider:{provider_name}",
                 )
-                note.payment, outcome = result.payment, "duplicate" if result.duplicate else "applied"
+                note.payment, outcome = (
+                    result.payment,
+                    "duplicate" if result.duplicate else "applied",
+                )
             else:
                 _payment, outcome = apply_provider_event(
                     payment_id=payment.id, event=event, actor=f"provider:{provider_name}"

@@ -46,7 +46,16 @@ class PaymentEventInline(admin.TabularInline):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["id", "order", "method", "provider", "status", "amount_minor", "currency", "created_at"]
+    list_display = [
+        "id",
+        "order",
+        "method",
+        "provider",
+        "status",
+        "amount_minor",
+        "currency",
+        "created_at",
+    ]
     list_filter = ["status", "method", "provider", "currency"]
     search_fields = ["id", "order__number", "bank_reference", "provider_reference"]
     fields = [
@@ -81,10 +90,30 @@ class PaymentAdmin(ReadOnlyAdmin):
 @admin.register(VaultedCard)
 class VaultedCardAdmin(ReadOnlyAdmin):
     # The ciphertext and wrapped key are deliberately not listed: nothing of the PAN is shown.
-    list_display = ["token", "owner", "brand", "last4", "exp_month", "exp_year", "key_id", "created_at", "deleted_at"]
+    list_display = [
+        "token",
+        "owner",
+        "brand",
+        "last4",
+        "exp_month",
+        "exp_year",
+        "key_id",
+        "created_at",
+        "deleted_at",
+    ]
     list_filter = ["brand", "key_id"]
     search_fields = ["token", "owner__email", "last4"]
-    fields = ["token", "owner", "brand", "last4", "exp_month", "exp_year", "key_id", "created_at", "deleted_at"]
+    fields = [
+        "token",
+        "owner",
+        "brand",
+        "last4",
+        "exp_month",
+        "exp_year",
+        "key_id",
+        "created_at",
+        "deleted_at",
+    ]
     readonly_fields = fields
 
 
@@ -93,14 +122,25 @@ class WalletNotificationAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "provider", "notify_id", "verified", "outcome", "payment"]
     list_filter = ["provider", "verified", "outcome"]
     search_fields = ["notify_id", "payment__id"]
-    fields = ["received_at", "provider", "notify_id", "verified", "outcome", "error", "payment", "params"]
+    fields = [
+        "received_at",
+        "provider",
+        "notify_id",
+        "verified",
+        "outcome",
+        "error",
+        "payment",
+        "params",
+    ]
     readonly_fields = fields
 
 
 class RecordArrivalForm(forms.Form):
     reference = forms.CharField(label="RF reference", max_length=40)
     amount = forms.CharField(label="Amount received", max_length=32, help_text="e.g. 125.50")
-    currency = forms.CharField(label="Currency", max_length=3, min_length=3, help_text="ISO 4217, e.g. EUR")
+    currency = forms.CharField(
+        label="Currency", max_length=3, min_length=3, help_text="ISO 4217, e.g. EUR"
+    )
     bank_transaction_id = forms.CharField(
         label="Bank transaction id",
         max_length=128,
@@ -120,7 +160,9 @@ class RecordArrivalForm(forms.Form):
         cleaned = super().clean()
         if "amount" in cleaned and "currency" in cleaned:
             try:
-                cleaned["amount_minor"] = Money.parse(cleaned["amount"].strip(), cleaned["currency"]).amount_minor
+                cleaned["amount_minor"] = Money.parse(
+                    cleaned["amount"].strip(), cleaned["currency"]
+                ).amount_minor
             except (ValueError, TypeError, ArithmeticError, ApplicationError, LookupError):
                 self.add_error("amount", "Enter the amount as a number, like 125.50.")
             else:
@@ -131,10 +173,29 @@ class RecordArrivalForm(forms.Form):
 
 @admin.register(BankTransferArrival)
 class BankTransferArrivalAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "reference", "amount_minor", "currency", "outcome", "excess_minor", "payment", "actor"]
+    list_display = [
+        "created_at",
+        "reference",
+        "amount_minor",
+        "currency",
+        "outcome",
+        "excess_minor",
+        "payment",
+        "actor",
+    ]
     list_filter = ["outcome", "currency"]
     search_fields = ["reference", "bank_transaction_id", "payment__id"]
-    fields = ["created_at", "payment", "bank_transaction_id", "reference", "amount_minor", "currency", "outcome", "excess_minor", "actor"]
+    fields = [
+        "created_at",
+        "payment",
+        "bank_transaction_id",
+        "reference",
+        "amount_minor",
+        "currency",
+        "outcome",
+        "excess_minor",
+        "actor",
+    ]
     readonly_fields = fields
     change_list_template = "payments/admin/bank_arrival_changelist.html"
 
@@ -165,7 +226,11 @@ class BankTransferArrivalAdmin(ReadOnlyAdmin):
             except ApplicationError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
-                note = "already recorded; nothing changed" if result.duplicate else result.arrival.outcome
+                note = (
+                    "already recorded; nothing changed"
+                    if result.duplicate
+                    else result.arrival.outcome
+                )
                 messages.success(
                     request,
                     f"Transfer {result.arrival.bank_transaction_id} for {result.arrival.reference}: "

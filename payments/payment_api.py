@@ -126,9 +126,7 @@ class PaymentCreateThrottle(UserRateThrottle):
 
 
 @method_decorator(sensitive_post_parameters("card", "number", "cvc"), name="dispatch")
-class PaymentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PaymentSerializer
     renderer_classes = [JSONRenderer]
 
@@ -156,7 +154,9 @@ class PaymentViewSet(
                 raise serializers.ValidationError({"card": ["Enter your card details."]})
             card = validate_card(**card_data)
         elif data.get("card"):
-            raise serializers.ValidationError({"card": ["Card details are only for card payments."]})
+            raise serializers.ValidationError(
+                {"card": ["Card details are only for card payments."]}
+            )
         start = payment_start(
             order=order,
             method=data["method"],

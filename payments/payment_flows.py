@@ -290,7 +290,10 @@ def apply_authorize_result(*, payment_id, result: ProviderResult, actor: str) ->
             actor=actor,
             reason="the buyer must act (3-D Secure or wallet approval)",
             data=data,
-            fields={"provider_reference": result.reference, "expires_at": _expiry_for(payment.method)},
+            fields={
+                "provider_reference": result.reference,
+                "expires_at": _expiry_for(payment.method),
+            },
         )
     if result.status == "pending":
         return _transition_once(
@@ -316,14 +319,18 @@ def apply_authorize_result(*, payment_id, result: ProviderResult, actor: str) ->
 
 
 # --- provider events (3-D Secure result, wallet notifications) ----------------------------------
-def apply_provider_event(*, payment_id, event: NotificationEvent, actor: str) -> tuple[Payment, str]:
+def apply_provider_event(
+    *, payment_id, event: NotificationEvent, actor: str
+) -> tuple[Payment, str]:
     """Apply a verified provider event. Returns (payment, outcome) where outcome is "applied",
     "duplicate" (already in that state) or "ignored" (out of order or too late). Mismatched
     reference or amount raise InvalidNotification with nothing written."""
     with transaction.atomic():
         payment = lock_payment(payment_id)
         if event.reference != payment.provider_reference or event.provider != payment.provider:
-            raise InvalidNotification("The notification is for another payment.", code="wrong_payment")
+            raise InvalidNotification(
+                "The notification is for another payment.", code="wrong_payment"
+            )
         if event.amount_minor != payment.amount_minor or event.currency != payment.currency:
             raise InvalidNotification(
                 "The notification's amount does not match the payment.", code="amount_mismatch"
@@ -403,22 +410,34 @@ def payment_capture(
         raise Conflict("This payment was captured when the money arrived.", code="already_captured")
     total = None
     if sub_order_amounts is not None:
-        holds = dict(SubOrder.objects.filter(order_id=payment.order_id).values_list("id", "amount_minor"))
+        holds = dict(
+            SubOrder.objects.filter(order_id=payment.order_id).values_list("id", "amount_minor")
+        )
         for sub_order_id, amount in sub_order_amounts.items():
             if sub_order_id not in holds:
-                raise ValidationError("No such sub-order on this payment.", field="sub_order_amounts")
-            if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= holds[sub_order_id]:
+                raise ValidationError(
+                    "No such sub-order on this payment.", field="sub_order_amounts"
+                )
+            if (
+                isinstance(amount, bool)
+                or not isinstance(amount, int)
+                or not 0 <= amount <= holds[sub_order_id]
+            ):
                 raise ValidationError(
                     "Each amount must be between 0 and the sub-order's amount.",
                     field="sub_order_amounts",
                 )
         total = sum(sub_order_amounts.values())
         if total <= 0:
-            raise ValidationError("Capture at least one minor unit; void instead.", field="sub_order_amounts")
+            raise ValidationError(
+                "Capture at least one minor unit; void instead.", field="sub_order_amounts"
+            )
         if total == payment.amount_minor:
             total = None
         elif not provider.features.supports_partial_capture:
-            raise ValidationError("This provider cannot capture part of a payment.", field="sub_order_amounts")
+            raise ValidationError(
+                "This provider cannot capture part of a payment.", field="sub_order_amounts"
+            )
     result = provider.capture(
         reference=payment.provider_reference,
         amount_minor=total,
@@ -445,8 +464,12 @@ def payment_void(*, payment_id, actor: str, reason: str = "voided") -> Payment:
         raise IllegalTransition(f"A payment that is {payment.status} cannot be voided.")
     provider = get_provider(payment.provider)
     if provider.features.captures_on_authorize:
-        raise Conflict("This payment's money has arrived; refund it instead.", code="already_captured")
-    provider.void(reference=payment.provider_reference, idempotency_key=f"payment:{payment.id}:void")
+        raise Conflict(
+            "This payment's money has arrived; refund it instead.", code="already_captured"
+        )
+    provider.void(
+        reference=payment.provider_reference, idempotency_key=f"payment:{payment.id}:void"
+    )
     return _transition_once(payment_id=payment.id, to_status=S.VOIDED, actor=actor, reason=reason)
 
 
@@ -514,7 +537,10 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
                 to_status=S.EXPIRED,
                 actor="system",
                 reason="not approved in the wallet in time",
-                fields={"failure_code": "wallet_expired", "failure_message": buyer_message("wallet_expired")},
+                fields={
+                    "failure_code": "wallet_expired",
+                    "failure_message": buyer_message("wallet_expired"),
+                },
             )
             counts["wallet"] += 1
         except (ProviderError, IllegalTransition) as exc:

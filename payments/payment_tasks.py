@@ -35,7 +35,9 @@ def sandbox_wallet_deliver_notice(self, notice_id: int) -> bool:
         return True
     max_retries = int(conf.get("SANDBOX_WALLET_NOTIFY_MAX_RETRIES"))
     if self.request.retries >= max_retries:
-        logger.error("sandbox wallet: notice %s not acknowledged after %d tries", notice_id, max_retries + 1)
+        logger.error(
+            "sandbox wallet: notice %s not acknowledged after %d tries", notice_id, max_retries + 1
+        )
         return False
     raise self.retry(countdown=notify_backoff_s(self.request.retries), max_retries=max_retries)
 

@@ -27,8 +27,11 @@ from core.errors import ApplicationError
 from core.money import Money
 from payments.cards import BRAND_LABELS
 from payments.models import Payment, PaymentMethod, PaymentStatus
-from payments.notification_services import NOTIFYING_PROVIDERS, notification_receive
-from payments.notification_services import notification_record_rejected
+from payments.notification_services import (
+    NOTIFYING_PROVIDERS,
+    notification_receive,
+    notification_record_rejected,
+)
 from payments.payment_flows import (
     bank_received_minor,
     bank_url,
@@ -98,7 +101,9 @@ def three_ds_challenge(request: HttpRequest, payment_id) -> HttpResponse:
                 payment_complete_challenge(
                     payment_id=payment.id,
                     outcome=CHALLENGE_ACTIONS[choice],
-                    actor=f"buyer:{request.user.pk}" if request.user.is_authenticated else "buyer:guest",
+                    actor=f"buyer:{request.user.pk}"
+                    if request.user.is_authenticated
+                    else "buyer:guest",
                 )
             except (ApplicationError, ProviderError) as exc:
                 logger.warning("3-D Secure for payment %s: %s", payment.id, exc)
@@ -173,9 +178,7 @@ def wallet_approve(request: HttpRequest, payment_id) -> HttpResponse:
         "error": error,
         "wallet_page_url": wallet_url(payment),
     }
-    return render(
-        request, "payments/wallet_approve.html", context, status=400 if error else 200
-    )
+    return render(request, "payments/wallet_approve.html", context, status=400 if error else 200)
 
 
 # --- bank transfer ------------------------------------------------------------------------------
@@ -206,7 +209,10 @@ def notify(request: HttpRequest, provider: str) -> HttpResponse:
     params = {key: request.POST[key] for key in request.POST}
     if repeated:
         notification_record_rejected(
-            provider, params, f"malformed: repeated parameters {', '.join(repeated)}", verified=False
+            provider,
+            params,
+            f"malformed: repeated parameters {', '.join(repeated)}",
+            verified=False,
         )
         return HttpResponseBadRequest("fail", content_type="text/plain")
     receipt = notification_receive(provider_name=provider, params=params)

@@ -92,7 +92,9 @@ class BankTransferProvider(PaymentProvider):
             },
         )
 
-    def capture(self, *, reference: str, amount_minor: int | None, idempotency_key: str) -> ProviderResult:
+    def capture(
+        self, *, reference: str, amount_minor: int | None, idempotency_key: str
+    ) -> ProviderResult:
         raise OperationNotSupported("A bank transfer is captured when the money arrives.")
 
     def void(self, *, reference: str, idempotency_key: str) -> ProviderResult:

@@ -86,7 +86,7 @@ class AuthorizeRequest:
     # Bank transfer: the reference the buyer will quote.
     reference: str = ""
 
-    def __reduce_ex__(self, protocol):  # noqa: ARG002 - pickle's signature
+    def __reduce_ex__(self, protocol):
         raise TypeError("AuthorizeRequest may hold a CVC and must never be serialised")
 
 

@@ -178,7 +178,9 @@ class SandboxCardProcessor:
         Returns the signed notification the processor sends about it."""
         assert outcome in {"pass", "fail", "abandon"}
         with transaction.atomic():
-            charge = SandboxCardCharge.objects.select_for_update().filter(reference=reference).first()
+            charge = (
+                SandboxCardCharge.objects.select_for_update().filter(reference=reference).first()
+            )
             if charge is None:
                 raise ProviderError("No such charge.", code="no_such_charge")
             if charge.status == "requires_action":
@@ -221,7 +223,9 @@ class SandboxCardProcessor:
                     amount_minor=amount_minor or 0,
                 )
                 charge = (
-                    SandboxCardCharge.objects.select_for_update().filter(reference=reference).first()
+                    SandboxCardCharge.objects.select_for_update()
+                    .filter(reference=reference)
+                    .first()
                 )
                 if charge is None:
                     raise ProviderError("No such charge.", code="no_such_charge")
@@ -239,7 +243,9 @@ class SandboxCardProcessor:
         )
 
     def void(self, *, reference: str, idempotency_key: str) -> dict:
-        return self._operation(kind="void", reference=reference, amount_minor=None, key=idempotency_key)
+        return self._operation(
+            kind="void", reference=reference, amount_minor=None, key=idempotency_key
+        )
 
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> dict:
         return self._operation(
@@ -266,7 +272,10 @@ def _apply_operation(charge: SandboxCardCharge, kind: str, amount_minor: int | N
     elif kind == "refund":
         if charge.status not in {"captured", "refunded"}:
             raise ProviderError("Only a captured charge can be refunded.", code="not_captured")
-        if amount_minor is None or not 0 < amount_minor <= charge.captured_minor - charge.refunded_minor:
+        if (
+            amount_minor is None
+            or not 0 < amount_minor <= charge.captured_minor - charge.refunded_minor
+        ):
             raise ProviderError("Refund amount out of range.", code="amount_out_of_range")
         charge.refunded_minor += amount_minor
         charge.status = "refunded"
@@ -309,7 +318,9 @@ class SandboxCardProvider(PaymentProvider):
             )
         )
 
-    def capture(self, *, reference: str, amount_minor: int | None, idempotency_key: str) -> ProviderResult:
+    def capture(
+        self, *, reference: str, amount_minor: int | None, idempotency_key: str
+    ) -> ProviderResult:
         return _result(
             self.remote.capture(
                 reference=reference, amount_minor=amount_minor, idempotency_key=idempotency_key

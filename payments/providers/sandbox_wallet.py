@@ -171,7 +171,9 @@ class SandboxWallet:
                         raise ProviderError("The buyer has not paid.", code="not_authorized")
                     amount = trade.amount_minor if amount_minor is None else amount_minor
                     if not 0 < amount <= trade.amount_minor:
-                        raise ProviderError("Capture amount out of range.", code="amount_out_of_range")
+                        raise ProviderError(
+                            "Capture amount out of range.", code="amount_out_of_range"
+                        )
                     trade.status, trade.captured_minor = TRADE_FINISHED, amount
                 elif kind == "void":
                     if trade.status not in {WAIT_BUYER_PAY, TRADE_SUCCESS}:
@@ -180,9 +182,13 @@ class SandboxWallet:
                 elif kind == "refund":
                     remaining = trade.captured_minor - trade.refunded_minor
                     if trade.status != TRADE_FINISHED:
-                        raise ProviderError("Only a finished trade can be refunded.", code="not_captured")
+                        raise ProviderError(
+                            "Only a finished trade can be refunded.", code="not_captured"
+                        )
                     if amount_minor is None or not 0 < amount_minor <= remaining:
-                        raise ProviderError("Refund amount out of range.", code="amount_out_of_range")
+                        raise ProviderError(
+                            "Refund amount out of range.", code="amount_out_of_range"
+                        )
                     trade.refunded_minor += amount_minor
                 trade.save()
                 operation.result = _trade_dict(trade)
@@ -197,7 +203,9 @@ class SandboxWallet:
         )
 
     def close(self, *, trade_no: str, idempotency_key: str) -> dict:
-        return self._operation(kind="void", trade_no=trade_no, amount_minor=None, key=idempotency_key)
+        return self._operation(
+            kind="void", trade_no=trade_no, amount_minor=None, key=idempotency_key
+        )
 
     def refund(self, *, trade_no: str, amount_minor: int, idempotency_key: str) -> dict:
         return self._operation(
@@ -250,7 +258,9 @@ class SandboxWallet:
     def make_notice(self, trade: SandboxWalletTrade) -> SandboxWalletNotice:
         notify_id = secrets.token_hex(16)
         return SandboxWalletNotice.objects.create(
-            trade=trade, notify_id=notify_id, params=self.notification_params(trade, notify_id=notify_id)
+            trade=trade,
+            notify_id=notify_id,
+            params=self.notification_params(trade, notify_id=notify_id),
         )
 
 

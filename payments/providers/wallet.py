@@ -81,7 +81,9 @@ class WalletProvider(PaymentProvider):
             )
         )
 
-    def capture(self, *, reference: str, amount_minor: int | None, idempotency_key: str) -> ProviderResult:
+    def capture(
+        self, *, reference: str, amount_minor: int | None, idempotency_key: str
+    ) -> ProviderResult:
         return _result(
             self.remote.capture(
                 trade_no=reference, amount_minor=amount_minor, idempotency_key=idempotency_key
@@ -102,7 +104,11 @@ class WalletProvider(PaymentProvider):
         if not isinstance(params, dict) or len(params) > _MAX_FIELDS:
             raise InvalidNotification("Malformed notification.", code="malformed")
         for key, value in params.items():
-            if not isinstance(key, str) or not isinstance(value, str) or len(value) > _MAX_VALUE_LENGTH:
+            if (
+                not isinstance(key, str)
+                or not isinstance(value, str)
+                or len(value) > _MAX_VALUE_LENGTH
+            ):
                 raise InvalidNotification("Malformed notification.", code="malformed")
         if not params.get("sign"):
             raise InvalidNotification("The notification is not signed.", code="unsigned")

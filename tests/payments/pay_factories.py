@@ -38,7 +38,9 @@ def make_order(
         total_minor=sum(amounts),
     )
     for seller, amount in zip(sellers, amounts, strict=True):
-        sub = SubOrder.objects.create(order=order, seller=seller, amount_minor=amount, currency=currency)
+        sub = SubOrder.objects.create(
+            order=order, seller=seller, amount_minor=amount, currency=currency
+        )
         OrderLine.objects.create(
             sub_order=sub, title="Teapot", unit_price_minor=amount, quantity=1, amount_minor=amount
         )

@@ -14,7 +14,7 @@ from tests.payments.pay_factories import make_order, make_user
 KEYS = Path(__file__).parent / "keys"
 
 
-def test_key(name: str, half: str) -> str:
+def read_test_key(name: str, half: str) -> str:
     return (KEYS / f"{name}_test_only_{half}.pem").read_text()
 
 
@@ -42,10 +42,13 @@ def _payment_urls_mounted() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _payment_side_settings(settings, monkeypatch):
+def payment_side_settings(settings, monkeypatch):
     """Fixed test-only wallet keys; no real sleeping in provider retries (the calls are recorded)."""
     settings.SANDBOX_WALLET_KEYS = {
-        wallet: {"private_pem": test_key(wallet, "private"), "public_pem": test_key(wallet, "public")}
+        wallet: {
+            "private_pem": read_test_key(wallet, "private"),
+            "public_pem": read_test_key(wallet, "public"),
+        }
         for wallet in ("alipay", "wechat")
     }
     settings.PAYMENTS_CREATE_THROTTLE = "100000/min"
@@ -59,8 +62,8 @@ def _payment_side_settings(settings, monkeypatch):
 
 
 @pytest.fixture
-def retry_sleeps(_payment_side_settings):
-    return _payment_side_settings
+def retry_sleeps(payment_side_settings):
+    return payment_side_settings
 
 
 @pytest.fixture
@@ -100,7 +103,9 @@ def enqueued(monkeypatch):
         payment_tasks.sandbox_wallet_deliver_notice,
         payment_tasks.payment_release_at_provider,
     ):
-        monkeypatch.setattr(task, "delay", lambda *args, _name=task.name: sent.append((_name, args)))
+        monkeypatch.setattr(
+            task, "delay", lambda *args, _name=task.name: sent.append((_name, args))
+        )
     return sent
 
 
@@ -117,7 +122,9 @@ def wallet_transport(monkeypatch):
         path = urlsplit(url).path
         response = client.post(path, params)
         body = response.content.decode()
-        calls.append({"path": path, "params": dict(params), "status": response.status_code, "body": body})
+        calls.append(
+            {"path": path, "params": dict(params), "status": response.status_code, "body": body}
+        )
         return response.status_code, body
 
     monkeypatch.setattr(sandbox_wallet, "transport", post)

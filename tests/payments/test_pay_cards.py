@@ -20,7 +20,12 @@ def check(**overrides):
 def test_valid_card_is_normalised():
     card = check(holder="  Ada Lovelace ")
     assert (card.number, card.brand, card.last4) == ("4242424242424242", "visa", "4242")
-    assert (card.exp_month, card.exp_year, card.cvc, card.holder) == (12, 2030, "947", "Ada Lovelace")
+    assert (card.exp_month, card.exp_year, card.cvc, card.holder) == (
+        12,
+        2030,
+        "947",
+        "Ada Lovelace",
+    )
 
 
 @pytest.mark.parametrize(

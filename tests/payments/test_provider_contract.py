@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
@@ -45,20 +45,33 @@ class Driver:
 
 def _card_driver() -> Driver:
     token = vault_store_card(
-        card=validate_card(number=SUCCESS, exp_month=12, exp_year=2030, cvc=TEST_CVC, today=dt.date(2026, 1, 1))
+        card=validate_card(
+            number=SUCCESS, exp_month=12, exp_year=2030, cvc=TEST_CVC, today=dt.date(2026, 1, 1)
+        )
     ).token
 
     def request(key: str) -> AuthorizeRequest:
         return AuthorizeRequest(
-            payment_id=str(uuid.uuid4()), amount_minor=AMOUNT, currency="EUR", idempotency_key=key,
-            card_token=token, cvc=TEST_CVC,
+            payment_id=str(uuid.uuid4()),
+            amount_minor=AMOUNT,
+            currency="EUR",
+            idempotency_key=key,
+            card_token=token,
+            cvc=TEST_CVC,
         )
 
     def notification(reference: str, _request) -> dict:
-        return sandbox_card.processor.notification_for(SandboxCardCharge.objects.get(reference=reference))
+        return sandbox_card.processor.notification_for(
+            SandboxCardCharge.objects.get(reference=reference)
+        )
 
-    return Driver(get_provider("sandbox_card"), request, lambda ref: None, notification,
-                  SandboxCardCharge.objects.count)
+    return Driver(
+        get_provider("sandbox_card"),
+        request,
+        lambda ref: None,
+        notification,
+        SandboxCardCharge.objects.count,
+    )
 
 
 def _wallet_driver(name: str) -> Callable[[], Driver]:
@@ -68,8 +81,12 @@ def _wallet_driver(name: str) -> Callable[[], Driver]:
         def request(key: str) -> AuthorizeRequest:
             payment_id = payment_ids.setdefault(key, str(uuid.uuid4()))
             return AuthorizeRequest(
-                payment_id=payment_id, amount_minor=AMOUNT, currency="EUR", idempotency_key=key,
-                description="Order T1", notify_url=f"http://testserver/pay/notify/{name}/",
+                payment_id=payment_id,
+                amount_minor=AMOUNT,
+                currency="EUR",
+                idempotency_key=key,
+                description="Order T1",
+                notify_url=f"http://testserver/pay/notify/{name}/",
             )
 
         def complete(reference: str) -> None:
@@ -79,7 +96,9 @@ def _wallet_driver(name: str) -> Callable[[], Driver]:
             trade = SandboxWalletTrade.objects.get(trade_no=reference)
             return sandbox_wallet.wallets[name].make_notice(trade).params
 
-        return Driver(get_provider(name), request, complete, notification, SandboxWalletTrade.objects.count)
+        return Driver(
+            get_provider(name), request, complete, notification, SandboxWalletTrade.objects.count
+        )
 
     return make
 
@@ -89,16 +108,28 @@ def _bank_driver() -> Driver:
 
     def request(key: str) -> AuthorizeRequest:
         return AuthorizeRequest(
-            payment_id=str(uuid.uuid4()), amount_minor=AMOUNT, currency="EUR", idempotency_key=key,
+            payment_id=str(uuid.uuid4()),
+            amount_minor=AMOUNT,
+            currency="EUR",
+            idempotency_key=key,
             reference=references.setdefault(key, generate()),
         )
 
     def notification(reference: str, req: AuthorizeRequest) -> dict:
         return sandbox_credit_notification(
-            reference=reference, amount_minor=req.amount_minor, currency="EUR", bank_transaction_id="TX-1"
+            reference=reference,
+            amount_minor=req.amount_minor,
+            currency="EUR",
+            bank_transaction_id="TX-1",
         )
 
-    return Driver(get_provider("bank_transfer"), request, lambda ref: None, notification, lambda: len(references))
+    return Driver(
+        get_provider("bank_transfer"),
+        request,
+        lambda ref: None,
+        notification,
+        lambda: len(references),
+    )
 
 
 DRIVERS = {
@@ -194,9 +225,14 @@ def test_refund_up_to_what_was_captured(driver):
         driver.provider.refund(reference=reference, amount_minor=100, idempotency_key="r0")
     driver.provider.capture(reference=reference, amount_minor=None, idempotency_key="c1")
     first = driver.provider.refund(reference=reference, amount_minor=1000, idempotency_key="r1")
-    assert driver.provider.refund(reference=reference, amount_minor=1000, idempotency_key="r1") == first
+    assert (
+        driver.provider.refund(reference=reference, amount_minor=1000, idempotency_key="r1")
+        == first
+    )
     assert (first.status, first.refunded_minor) == ("refunded", 1000)
-    rest = driver.provider.refund(reference=reference, amount_minor=AMOUNT - 1000, idempotency_key="r2")
+    rest = driver.provider.refund(
+        reference=reference, amount_minor=AMOUNT - 1000, idempotency_key="r2"
+    )
     assert rest.refunded_minor == AMOUNT
     with pytest.raises(ProviderError):
         driver.provider.refund(reference=reference, amount_minor=1, idempotency_key="r3")
@@ -209,7 +245,10 @@ def test_genuine_notification_is_verified(driver):
     event = driver.provider.handle_notification(driver.notification(reference, request))
     assert isinstance(event, NotificationEvent)
     assert (event.provider, event.reference, event.amount_minor, event.currency) == (
-        driver.provider.name, reference, AMOUNT, "EUR"
+        driver.provider.name,
+        reference,
+        AMOUNT,
+        "EUR",
     )
 
 

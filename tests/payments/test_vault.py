@@ -26,14 +26,24 @@ NEW_KEY = "test2:" + base64.b64encode(bytes(range(100, 132))).decode()
 
 def card(number="4242424242424242", holder="Ada Lovelace"):
     return validate_card(
-        number=number, exp_month=12, exp_year=2030, cvc="947", holder=holder, today=dt.date(2026, 1, 1)
+        number=number,
+        exp_month=12,
+        exp_year=2030,
+        cvc="947",
+        holder=holder,
+        today=dt.date(2026, 1, 1),
     )
 
 
 def test_round_trip_and_only_safe_fields_in_clear(buyer):
     stored = vault_store_card(card=card(), owner=buyer)
     assert stored.token.startswith(TOKEN_PREFIX) and len(stored.token) > 30
-    assert (stored.brand, stored.last4, stored.exp_month, stored.exp_year) == ("visa", "4242", 12, 2030)
+    assert (stored.brand, stored.last4, stored.exp_month, stored.exp_year) == (
+        "visa",
+        "4242",
+        12,
+        2030,
+    )
     row = VaultedCard.objects.get(pk=stored.pk)
     assert b"4242424242424242" not in bytes(row.ciphertext)
     assert b"Ada" not in bytes(row.ciphertext)
@@ -71,7 +81,10 @@ def test_tampered_wrapped_key_is_refused():
 
 def test_ciphertext_moved_to_another_record_is_refused():
     # The record id is the associated data: a blob copied onto another row does not open there.
-    victim, attacker = vault_store_card(card=card()), vault_store_card(card=card("5555555555554444"))
+    victim, attacker = (
+        vault_store_card(card=card()),
+        vault_store_card(card=card("5555555555554444")),
+    )
     VaultedCard.objects.filter(pk=attacker.pk).update(
         ciphertext=bytes(victim.ciphertext), wrapped_key=bytes(victim.wrapped_key)
     )

@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("reference")
         parser.add_argument("amount", help="decimal string, e.g. 125.50")
         parser.add_argument("currency", help="ISO 4217 code, e.g. EUR")
-        parser.add_argument("--bank-transaction-id", default="", help="the bank's id for the credit")
+        parser.add_argument(
+            "--bank-transaction-id", default="", help="the bank's id for the credit"
+        )
         parser.add_argument("--actor", default="staff:cli")
 
     def handle(self, *args, reference, amount, currency, bank_transaction_id, actor, **options):

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     help = "Re-wrap vaulted cards' data keys under the newest master key."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=None, help="cards per batch (default 200)")
+        parser.add_argument(
+            "--batch-size", type=int, default=None, help="cards per batch (default 200)"
+        )
 
     def handle(self, *args, batch_size=None, **options):
         if batch_size is not None and not 1 <= batch_size <= 10_000:
