@@ -240,3 +240,45 @@ def test_sellers_cannot_place_orders(seller_b, product_a):
     body = {"items": [{"product_id": product_a.pk, "quantity": 1}], "shipping_address": ADDRESS}
     _error(api(seller_b).post(ORDERS, body, format="json"), 403, "permission_denied")
     assert Order.objects.count() == 0
+
+
+# --- through a real API key and the Idempotency-Key middleware -----------------------------------
+
+
+def _key_client(user):
+    from accounts.services import api_key_create
+
+    _api_key, raw = api_key_create(owner=user, name="shop")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def test_api_key_session_create_is_idempotent_and_scoped(seller_a, seller_b):
+    client = _key_client(seller_a)
+    first = client.post(SESSIONS, SESSION_BODY, format="json", HTTP_IDEMPOTENCY_KEY="order-77")
+    again = client.post(SESSIONS, SESSION_BODY, format="json", HTTP_IDEMPOTENCY_KEY="order-77")
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert CheckoutSession.objects.count() == 1
+    other = _key_client(seller_b).get(f"{SESSIONS}/{first.json()['id']}")
+    _error(other, 404, "not_found")
+    from accounts.errors import ApiKeyInvalid
+
+    _error(
+        APIClient(HTTP_AUTHORIZATION="Bearer ch_live_nope_nope").get(SESSIONS),
+        401,
+        ApiKeyInvalid.code,
+    )
+
+
+def test_api_key_order_create_is_idempotent(buyer, product_a):
+    client = _key_client(buyer)
+    body = {"items": [{"product_id": product_a.pk, "quantity": 2}], "shipping_address": ADDRESS}
+    first = client.post(ORDERS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = client.post(ORDERS, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert (
+        first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    )
+    assert Order.objects.count() == 1 and Product.objects.get(pk=product_a.pk).stock == 3
