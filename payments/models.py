@@ -71,6 +71,13 @@ class Order(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Storefront side: True while the order holds units of its products' stock. Reserving and
+    # releasing flip it under the order's row lock, so a release happens at most once per reservation.
+    stock_reserved = models.BooleanField(default=False)
+    # The checkout form's one-time token: a resubmitted form finds its order instead of making another.
+    checkout_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # Why the last payment failed, in words for the buyer (the Payment keeps the codes).
+    payment_failure_reason = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -226,3 +233,7 @@ class PaymentEvent(models.Model):
 # Payment-side models (vault, wallet notifications, bank arrivals, sandbox processors) live in
 # their own module; importing them here registers them with the app.
 from payments.payment_models import *  # noqa: E402, F403
+
+# Storefront models (carts, checkout sessions) live in their own module; imported here so that
+# Django registers them with the payments app.
+from payments.storefront_models import *  # noqa: E402, F403

@@ -1,0 +1,29 @@
+"""Public keys made once with openssl, for tests only: kinds the platform must refuse."""
+
+EC_P256_PUBLIC_PEM = """\
+-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEl4O2zr7YWylARrWw9vaElQPdCSxA
+V3J1P9dZ+70qF56JIm4E0kzgoqEarLMtXMdtPY02A38LoWXsMVq4nt5p5g==
+-----END PUBLIC KEY-----
+"""
+
+RSA_1024_PUBLIC_PEM = """\
+-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDG45FdjTRkfRKdCQ2Pd3Dzj9lZ
+ILKYES+78RE/ZGkzl9Uu0q5xPqol+YsRFiGAZZjuRzBYZcgDpE3S+/F2uJVM3X7h
+1DnHyhpt5ioJaO8A7rL5+/1HuavObOUhEcsoo861CSO4f9ZTcUf+ZTWopl8tD69H
+uv3+YZBuUyu/qu6tLwIDAQAB
+-----END PUBLIC KEY-----
+"""
+
+MALFORMED_PEM = """\
+-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAZgRajERR2EpS+jhNy707vSEWRx7pfgDiwpMhguBfei0=garbage!!
+-----END PUBLIC KEY-----
+"""
+
+TRUNCATED_PEM = """\
+-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAZgRajERR2EpS
+-----END PUBLIC KEY-----
+"""

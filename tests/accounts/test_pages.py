@@ -1,0 +1,122 @@
+"""Base template, navigation per role, and the admin pages."""
+
+import pytest
+from django.urls import reverse
+
+from tests.accounts.factories import make_api_key, make_seller_key
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_home_links_to_login_and_signup(client):
+    html = client.get("/").content.decode()
+    assert reverse("accounts:login") in html
+    assert reverse("accounts:signup") in html
+    assert 'name="viewport"' in html
+    assert "/static/css/app.css" in html
+    assert "http://" not in html.replace("http://testserver", "")
+    assert "https://" not in html
+
+
+def test_buyer_nav(buyer_client):
+    html = buyer_client.get("/").content.decode()
+    assert reverse("accounts:api_keys") in html
+    assert reverse("accounts:seller_keys") not in html
+    assert reverse("admin:index") not in html
+    assert 'action="/accounts/logout/"' in html
+
+
+def test_seller_nav(seller_client):
+    html = seller_client.get("/").content.decode()
+    for name in ("accounts:seller_keys", "accounts:api_keys", "accounts:seller_profile"):
+        assert reverse(name) in html
+    assert reverse("admin:index") not in html
+
+
+def test_staff_nav_links_admin(client, staff):
+    client.force_login(staff)
+    html = client.get("/").content.decode()
+    assert reverse("admin:index") in html
+
+
+def test_messages_are_shown(seller_client, seller):
+    key, _ = make_seller_key(seller)
+    response = seller_client.post(reverse("accounts:seller_key_revoke", args=[key.id]), follow=True)
+    assert f"Key {key.id} is revoked." in response.content.decode()
+
+
+def test_overview_page(seller_client, seller):
+    html = seller_client.get(reverse("accounts:overview")).content.decode()
+    assert seller.email in html
+    assert seller.seller_profile.legal_name in html
+
+
+def test_admin_pages_render_and_never_show_the_api_key_hash(client, staff, seller):
+    client.force_login(staff)
+    key, _ = make_seller_key(seller)
+    api_key, _full = make_api_key(seller)
+    pages = [
+        reverse("admin:accounts_user_changelist"),
+        reverse("admin:accounts_user_add"),
+        reverse("admin:accounts_user_change", args=[seller.pk]),
+        reverse("admin:accounts_sellerprofile_changelist"),
+        reverse("admin:accounts_sellerprofile_change", args=[seller.seller_profile.pk]),
+        reverse("admin:accounts_sellerkey_changelist"),
+        reverse("admin:accounts_sellerkey_change", args=[key.pk]),
+        reverse("admin:accounts_apikey_changelist"),
+        reverse("admin:accounts_apikey_change", args=[api_key.pk]),
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert api_key.secret_hash not in response.content.decode(), url
+
+
+def test_admin_creates_a_user_by_email(client, staff):
+    from accounts.models import User
+
+    client.force_login(staff)
+    response = client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "email": "Admin.Made@Example.com",
+            "role": "buyer",
+            "usable_password": "true",
+            "password1": "a-fine-long-passphrase",
+            "password2": "a-fine-long-passphrase",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert User.objects.filter(email="admin.made@example.com").exists()
+    duplicate = client.post(
+        reverse("admin:accounts_user_add"),
+        {"email": "ADMIN.MADE@example.com", "role": "buyer", "usable_password": "false"},
+    )
+    assert duplicate.status_code == 200
+    assert User.objects.filter(email__iexact="admin.made@example.com").count() == 1
+
+
+def test_admin_profile_save_runs_the_bank_checks(client, staff, seller):
+    client.force_login(staff)
+    profile = seller.seller_profile
+    url = reverse("admin:accounts_sellerprofile_change", args=[profile.pk])
+    data = {
+        "user": seller.pk,
+        "legal_name": profile.legal_name,
+        "country": "DE",
+        "default_currency": "EUR",
+        "settlement_currency": "EUR",
+        "bank_account_holder": "X",
+        "iban": "DE89370400440532013001",
+        "bic": "COBADEFFXXX",
+        "account_number": "",
+        "routing_number": "",
+        "settlement_schedule": "daily",
+        "minimum_payout_minor": "0",
+        "fee_plan": "standard",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "iban" in response.context["adminform"].form.errors
+    profile.refresh_from_db()
+    assert profile.iban == "DE89370400440532013000"
