@@ -27,8 +27,6 @@ DEFAULTS: dict[str, object] = {
     "SANDBOX_WALLET_KEYS": None,
     # The sandbox wallet's notification retries (Alipay retries for about a day; ours is bounded).
     "SANDBOX_WALLET_NOTIFY_MAX_RETRIES": 8,
-    # Payment creation through the API, per user (card testing runs through it).
-    "PAYMENTS_CREATE_THROTTLE": "30/min",
     # Rows per batch for the key rotation and the expiry sweeper.
     "PAYMENTS_BATCH_SIZE": 200,
 }

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 
+from core.api.throttling import SensitiveRateThrottle
 from core.errors import NotFound, PermissionDenied
-from payments import conf
 from payments.cards import validate_card
 from payments.models import Order, Payment, PaymentMethod
 from payments.payment_flows import (
@@ -121,16 +121,6 @@ class PaymentCreateSerializer(serializers.Serializer):
     return_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class PaymentCreateThrottle(UserRateThrottle):
-    """Card testing is tried through payment creation: a tighter limit than the API's."""
-
-    scope = "payment_create"
-
-    def __init__(self) -> None:
-        self.rate = conf.get("PAYMENTS_CREATE_THROTTLE")
-        super().__init__()
-
-
 @method_decorator(sensitive_post_parameters("card", "number", "cvc"), name="dispatch")
 class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PaymentSerializer
@@ -142,9 +132,11 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def get_throttles(self):
         throttles = super().get_throttles()
         if self.action == "create":
-            throttles.append(PaymentCreateThrottle())
+            # Card testing (trying stolen numbers) goes through here: the "sensitive" rate.
+            throttles.append(SensitiveRateThrottle())
         return throttles
 
+    @extend_schema(request=PaymentCreateSerializer, responses={201: PaymentSerializer})
     def create(self, request, *args, **kwargs):
         body = PaymentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -184,6 +176,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise PermissionDenied("Only staff may do this for now.")
         return payment
 
+    @extend_schema(request=None, responses=PaymentSerializer)
     @action(detail=True, methods=["post"])
     def capture(self, request, pk=None):
         payment = self._staff_payment(request, pk)
@@ -204,6 +197,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         return Response(PaymentSerializer(payment, context=self.get_serializer_context()).data)
 
+    @extend_schema(request=None, responses=PaymentSerializer)
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
         payment = self._staff_payment(request, pk)

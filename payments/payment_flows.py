@@ -27,7 +27,15 @@ from core.errors import Conflict, NotFound, ValidationError
 from payments import conf
 from payments.cards import CardInput
 from payments.failure_messages import buyer_message
-from payments.models import Order, OrderStatus, Payment, PaymentMethod, PaymentStatus, SubOrder
+from payments.models import (
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentEvent,
+    PaymentMethod,
+    PaymentStatus,
+    SubOrder,
+)
 from payments.providers import bank_transfer as bank_provider_module
 from payments.providers.base import (
     AuthorizeRequest,
@@ -210,8 +218,6 @@ def payment_start(
             vaulted_card=vaulted,
             bank_reference=_new_bank_reference() if method == PaymentMethod.BANK_TRANSFER else None,
         )
-        from payments.models import PaymentEvent
-
         PaymentEvent.objects.create(
             payment=payment, from_status="", to_status=S.CREATED, actor=actor[:64], reason="started"
         )

@@ -51,7 +51,6 @@ def payment_side_settings(settings, monkeypatch):
         }
         for wallet in ("alipay", "wechat")
     }
-    settings.PAYMENTS_CREATE_THROTTLE = "100000/min"
     if not _payment_urls_mounted():
         settings.ROOT_URLCONF = "tests.payments.pay_urls"
     sleeps: list[float] = []

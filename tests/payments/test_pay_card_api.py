@@ -251,3 +251,26 @@ def test_anonymous_caller_is_refused(client, order):
     response = pay(client, order, SUCCESS)
     assert response.status_code in (401, 403)
     assert_nothing_written()
+
+
+def test_payment_creation_has_the_sensitive_rate_limit(buyer, settings):
+    from django.core.cache import cache
+    from django.test import Client
+
+    from tests.payments.pay_factories import make_order
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "sensitive": "2/min",
+        },
+    }
+    client = Client()
+    client.force_login(buyer)
+    statuses = [pay(client, make_order(buyer=buyer), DECLINE).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    assert Payment.objects.count() == 2
+    assert client.get(API).status_code == 200  # reading is not limited by it
+    cache.clear()
