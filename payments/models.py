@@ -71,6 +71,13 @@ class Order(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Storefront side: True while the order holds units of its products' stock. Reserving and
+    # releasing flip it under the order's row lock, so a release happens at most once per reservation.
+    stock_reserved = models.BooleanField(default=False)
+    # The checkout form's one-time token: a resubmitted form finds its order instead of making another.
+    checkout_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # Why the last payment failed, in words for the buyer (the Payment keeps the codes).
+    payment_failure_reason = models.CharField(max_length=255, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -173,6 +180,24 @@ class Payment(models.Model):
     failure_message = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # --- Payment side (branch `payments`) ---
+    # What the buyer may see again: card token/brand/last4/expiry, wallet name, return URL. Never a
+    # PAN or a CVC.
+    details = models.JSONField(default=dict, blank=True)
+    vaulted_card = models.ForeignKey(
+        "payments.VaultedCard",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
+    # ISO 11649 creditor reference the buyer quotes on a bank transfer.
+    bank_reference = models.CharField(max_length=35, null=True, blank=True, unique=True)
+    # Bank transfer: expires unpaid after this; 3-D Secure / wallet: the challenge lapses.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    captured_minor = models.BigIntegerField(default=0)
+    # Calls made to the provider to authorise (retries of retryable errors included).
+    provider_attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -203,3 +228,12 @@ class PaymentEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+# Payment-side models (vault, wallet notifications, bank arrivals, sandbox processors) live in
+# their own module; importing them here registers them with the app.
+from payments.payment_models import *  # noqa: E402, F403
+
+# Storefront models (carts, checkout sessions) live in their own module; imported here so that
+# Django registers them with the payments app.
+from payments.storefront_models import *  # noqa: E402, F403

@@ -1,0 +1,36 @@
+"""Payment-side settings with their defaults, read at call time (tests override them).
+
+Every name here may be set in config/settings; the defaults are the ones documented in docs/payments.md.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+DEFAULTS: dict[str, object] = {
+    # The platform's own bank account, shown to buyers who pay by bank transfer.
+    "PLATFORM_BANK_IBAN": "DE89370400440532013000",
+    "PLATFORM_BANK_BIC": "COBADEFFXXX",
+    "PLATFORM_BANK_NAME": "Clearhouse Escrow GmbH",
+    # An unpaid bank transfer expires after this many days.
+    "BANK_TRANSFER_EXPIRY_DAYS": 7,
+    # A 3-D Secure challenge left unanswered this long counts as abandoned.
+    "PAYMENTS_3DS_TIMEOUT_S": 15 * 60,
+    # A wallet payment not approved within this time expires.
+    "PAYMENTS_WALLET_TIMEOUT_S": 30 * 60,
+    # Calls to a provider that fail with a retryable error: attempts in all, and the first backoff.
+    "PAYMENTS_PROVIDER_MAX_ATTEMPTS": 3,
+    "PAYMENTS_PROVIDER_RETRY_BACKOFF_S": 0.2,
+    # Where the sandbox wallet sends its notifications (the platform's own public address).
+    "PAYMENTS_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+    # {"alipay": {"private_pem": ..., "public_pem": ...}, "wechat": {...}}; unset = made once in var/.
+    "SANDBOX_WALLET_KEYS": None,
+    # The sandbox wallet's notification retries (Alipay retries for about a day; ours is bounded).
+    "SANDBOX_WALLET_NOTIFY_MAX_RETRIES": 8,
+    # Rows per batch for the key rotation and the expiry sweeper.
+    "PAYMENTS_BATCH_SIZE": 200,
+}
+
+
+def get(name: str):
+    return getattr(settings, name, DEFAULTS[name])

@@ -1,0 +1,34 @@
+"""Beat tasks: expire unpaid orders and open checkout sessions past their deadline.
+
+Both are idempotent (each order/session is re-checked under its row lock) and bounded per run; a
+lost run is simply done by the next one. Thin: the work is in the services.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from payments.checkout_sessions import checkout_session_expire_due
+from payments.order_services import order_expire_unpaid
+
+_TASK_OPTIONS = {
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 3,
+    "soft_time_limit": 50,
+    "time_limit": 60,
+}
+
+
+@shared_task(name="payments.order_tasks.expire_unpaid_orders", **_TASK_OPTIONS)
+def expire_unpaid_orders() -> int:
+    return order_expire_unpaid(limit=500)
+
+
+@shared_task(name="payments.order_tasks.expire_checkout_sessions", **_TASK_OPTIONS)
+def expire_checkout_sessions() -> int:
+    return checkout_session_expire_due(limit=500)

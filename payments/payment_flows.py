@@ -1,0 +1,599 @@
+"""Payment services: start a payment, finish 3-D Secure, apply provider notifications, capture,
+void, expire.
+
+The shape of every flow: a short transaction writes what we know (the Payment, the vaulted card),
+the provider is called with no lock or transaction held, and the provider's answer is applied
+through payments.state.payment_transition under the Payment's row lock. Each provider call carries
+an idempotency key derived from the payment ("payment:<id>:authorize"), so a retry after a timeout
+or a crash gets the first answer back instead of a second authorisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from core.errors import Conflict, NotFound, ValidationError
+from payments import conf
+from payments.cards import CardInput
+from payments.failure_messages import buyer_message
+from payments.models import (
+    Order,
+    OrderStatus,
+    Payment,
+    PaymentEvent,
+    PaymentMethod,
+    PaymentStatus,
+    SubOrder,
+)
+from payments.providers import bank_transfer as bank_provider_module
+from payments.providers.base import (
+    AuthorizeRequest,
+    InvalidNotification,
+    NotificationEvent,
+    ProviderError,
+    ProviderResult,
+    ProviderUnavailable,
+)
+from payments.providers.registry import get_provider, provider_for
+from payments.rf_reference import generate as generate_rf_reference
+from payments.state import ACTIVE, IllegalTransition, lock_payment, payment_transition
+from payments.vault import vault_store_card
+
+logger = logging.getLogger(__name__)
+S = PaymentStatus
+
+# Injected so tests can see the backoff without waiting for it.
+sleep = time.sleep
+
+
+@dataclass(frozen=True)
+class PaymentStart:
+    payment: Payment
+    next_action: dict | None
+
+
+# --- links to the payment pages ---------------------------------------------------------------
+_PAGE_SALT = "clearhouse.payments.page"
+
+
+def page_token(payment_id) -> str:
+    """A capability for this payment's pages (guests have no login; the wallet app has none)."""
+    return signing.Signer(salt=_PAGE_SALT).signature(str(payment_id))
+
+
+def page_token_valid(payment_id, token: str) -> bool:
+    return bool(token) and constant_time_compare(token, page_token(payment_id))
+
+
+def _page_url(name: str, payment: Payment) -> str:
+    return f"{reverse(name, args=[payment.id])}?t={page_token(payment.id)}"
+
+
+def three_ds_url(payment: Payment) -> str:
+    return _page_url("pay:three_ds", payment)
+
+
+def wallet_url(payment: Payment) -> str:
+    return _page_url("pay:wallet", payment)
+
+
+def wallet_approve_url(payment: Payment) -> str:
+    return _page_url("pay:wallet_approve", payment)
+
+
+def bank_url(payment: Payment) -> str:
+    return _page_url("pay:bank", payment)
+
+
+def bank_received_minor(payment: Payment) -> int:
+    return sum(payment.bank_arrivals.values_list("amount_minor", flat=True))
+
+
+def next_action_for(payment: Payment) -> dict | None:
+    """What the buyer must do next, or None when the payment needs nothing from them."""
+    if payment.status == S.REQUIRES_ACTION and payment.method == PaymentMethod.CARD:
+        return {"type": "redirect", "url": three_ds_url(payment)}
+    if payment.status == S.REQUIRES_ACTION and payment.method == PaymentMethod.WALLET:
+        return {"type": "wallet", "url": wallet_url(payment), "wallet": payment.provider}
+    if payment.status == S.AWAITING_TRANSFER:
+        received = min(bank_received_minor(payment), payment.amount_minor)
+        return {
+            "type": "bank_transfer",
+            "url": bank_url(payment),
+            "reference": payment.bank_reference,
+            **bank_provider_module.account_details(),
+            "amount_minor": payment.amount_minor,
+            "currency": payment.currency,
+            "received_minor": received,
+            "remaining_minor": payment.amount_minor - received,
+            "expires_at": payment.expires_at.isoformat() if payment.expires_at else None,
+        }
+    return None
+
+
+# --- start --------------------------------------------------------------------------------------
+def _check_return_url(return_url: str) -> str:
+    return_url = (return_url or "").strip()
+    if not return_url:
+        return ""
+    # Only paths on this site: an open redirect would send buyers anywhere after paying.
+    if (
+        len(return_url) > 500
+        or not return_url.startswith("/")
+        or not url_has_allowed_host_and_scheme(return_url, allowed_hosts=None)
+    ):
+        raise ValidationError("The return URL must be a path on this site.", field="return_url")
+    return return_url
+
+
+def _expiry_for(method: str):
+    now = timezone.now()
+    if method == PaymentMethod.BANK_TRANSFER:
+        return now + timedelta(days=int(conf.get("BANK_TRANSFER_EXPIRY_DAYS")))
+    if method == PaymentMethod.WALLET:
+        return now + timedelta(seconds=int(conf.get("PAYMENTS_WALLET_TIMEOUT_S")))
+    return now + timedelta(seconds=int(conf.get("PAYMENTS_3DS_TIMEOUT_S")))
+
+
+def _new_bank_reference() -> str:
+    for _ in range(5):  # 34^16 references: a collision is all but impossible; bounded anyway
+        reference = generate_rf_reference()
+        if not Payment.objects.filter(bank_reference=reference).exists():
+            return reference
+    raise Conflict("Could not issue a unique transfer reference; try again.")
+
+
+def payment_start(
+    *,
+    order: Order,
+    method: str,
+    actor: str,
+    card: CardInput | None = None,
+    wallet: str | None = None,
+    return_url: str = "",
+) -> PaymentStart:
+    """Start paying `order` by card, wallet or bank transfer.
+
+    Card: the card is vaulted, then authorised (3-D Secure may send the buyer to a challenge
+    page). Wallet: a trade is created and the buyer sent to the wallet. Bank transfer: the buyer
+    gets the account and a reference. A decline raises nothing: the payment is FAILED with a
+    failure_code and a failure_message the buyer can read."""
+    if method not in PaymentMethod.values:
+        raise ValidationError("Choose card, wallet or bank transfer.", field="method")
+    if method == PaymentMethod.CARD and not isinstance(card, CardInput):
+        raise ValidationError("Enter your card details.", field="card")
+    if method != PaymentMethod.CARD and card is not None:
+        raise ValidationError("Card details are only for card payments.", field="card")
+    return_url = _check_return_url(return_url)
+    provider = provider_for(method, wallet)
+
+    with transaction.atomic():
+        # The order row lock serialises payment starts: one active payment per order.
+        locked = Order.objects.select_for_update().filter(pk=order.pk).first()
+        if locked is None:
+            raise NotFound("No such order.", code="order_not_found")
+        if locked.status != OrderStatus.AWAITING_PAYMENT:
+            raise Conflict(
+                f"This order cannot be paid now (it is {locked.get_status_display().lower()}).",
+                code="order_not_payable",
+            )
+        active = locked.payments.filter(status__in=ACTIVE).first()
+        if active is not None:
+            raise Conflict(
+                "A payment for this order is already in progress.",
+                code="payment_in_progress",
+                extra={"payment_id": str(active.id)},
+            )
+        details: dict = {"return_url": return_url}
+        vaulted = None
+        if card is not None:
+            vaulted = vault_store_card(card=card, owner=locked.buyer)
+            details["card"] = {
+                "token": vaulted.token,
+                "brand": vaulted.brand,
+                "last4": vaulted.last4,
+                "exp_month": vaulted.exp_month,
+                "exp_year": vaulted.exp_year,
+            }
+        if method == PaymentMethod.WALLET:
+            details["wallet"] = provider.name
+        payment = Payment.objects.create(
+            order=locked,
+            method=method,
+            provider=provider.name,
+            amount_minor=locked.total_minor,
+            currency=locked.currency,
+            details=details,
+            vaulted_card=vaulted,
+            bank_reference=_new_bank_reference() if method == PaymentMethod.BANK_TRANSFER else None,
+        )
+        PaymentEvent.objects.create(
+            payment=payment, from_status="", to_status=S.CREATED, actor=actor[:64], reason="started"
+        )
+
+    # No transaction and no lock from here on: the provider is on the far side of a network.
+    request = _authorize_request(payment, cvc=card.cvc if card is not None else "")
+    result = authorize_with_retries(payment_id=payment.id, request=request)
+    payment = apply_authorize_result(payment_id=payment.id, result=result, actor=actor)
+    return PaymentStart(payment=payment, next_action=next_action_for(payment))
+
+
+def _authorize_request(payment: Payment, *, cvc: str = "") -> AuthorizeRequest:
+    return AuthorizeRequest(
+        payment_id=str(payment.id),
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        # The idempotency key: the same for every attempt, retry and recovery of this payment.
+        idempotency_key=f"payment:{payment.id}:authorize",
+        description=f"Order {payment.order.number}",
+        card_token=payment.vaulted_card.token if payment.vaulted_card_id else "",
+        cvc=cvc,
+        notify_url=conf.get("PAYMENTS_PUBLIC_BASE_URL").rstrip("/")
+        + reverse("pay:notify", args=[payment.provider]),
+        reference=payment.bank_reference or "",
+    )
+
+
+def authorize_with_retries(*, payment_id, request: AuthorizeRequest) -> ProviderResult:
+    """Call the provider; retry a retryable failure a bounded number of times with exponential
+    backoff, always with the same idempotency key (as Stripe's client libraries do)."""
+    provider = get_provider(Payment.objects.values_list("provider", flat=True).get(pk=payment_id))
+    attempts = max(1, int(conf.get("PAYMENTS_PROVIDER_MAX_ATTEMPTS")))
+    backoff_s = float(conf.get("PAYMENTS_PROVIDER_RETRY_BACKOFF_S"))
+    result = None
+    for attempt in range(1, attempts + 1):
+        Payment.objects.filter(pk=payment_id).update(provider_attempts=attempt)
+        try:
+            result = provider.authorize(request)
+        except ProviderUnavailable:
+            result = ProviderResult(
+                status="failed", reference="", failure_code="provider_unavailable", retryable=True
+            )
+        except ProviderError as exc:
+            result = ProviderResult(status="failed", reference="", failure_code=exc.code)
+        if not (result.status == "failed" and result.retryable):
+            return result
+        logger.warning(
+            "payment %s: %s on attempt %d of %d", payment_id, result.failure_code, attempt, attempts
+        )
+        if attempt < attempts:
+            sleep(backoff_s * 2 ** (attempt - 1))
+    assert result is not None
+    return result
+
+
+def _transition_once(*, payment_id, to_status: str, actor: str, **kwargs) -> Payment:
+    """payment_transition, but a replay of a transition already made returns quietly."""
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        if payment.status == to_status:
+            return payment
+        return payment_transition(payment_id=payment_id, to_status=to_status, actor=actor, **kwargs)
+
+
+def apply_authorize_result(*, payment_id, result: ProviderResult, actor: str) -> Payment:
+    payment = Payment.objects.get(pk=payment_id)
+    data = {"provider_status": result.status, "failure_code": result.failure_code}
+    if result.status == "authorized":
+        return _transition_once(
+            payment_id=payment_id,
+            to_status=S.AUTHORIZED,
+            actor=actor,
+            reason="authorised by the provider",
+            data=data,
+            fields={"provider_reference": result.reference},
+        )
+    if result.status == "requires_action":
+        return _transition_once(
+            payment_id=payment_id,
+            to_status=S.REQUIRES_ACTION,
+            actor=actor,
+            reason="the buyer must act (3-D Secure or wallet approval)",
+            data=data,
+            fields={
+                "provider_reference": result.reference,
+                "expires_at": _expiry_for(payment.method),
+            },
+        )
+    if result.status == "pending":
+        return _transition_once(
+            payment_id=payment_id,
+            to_status=S.AWAITING_TRANSFER,
+            actor=actor,
+            reason="waiting for the bank transfer",
+            data=data,
+            fields={"expires_at": _expiry_for(payment.method)},
+        )
+    code = result.failure_code or "failed"
+    fields = {"failure_code": code, "failure_message": buyer_message(code)}
+    if result.reference:
+        fields["provider_reference"] = result.reference
+    return _transition_once(
+        payment_id=payment_id,
+        to_status=S.FAILED,
+        actor=actor,
+        reason=f"declined: {code}",
+        data=data,
+        fields=fields,
+    )
+
+
+# --- provider events (3-D Secure result, wallet notifications) ----------------------------------
+def apply_provider_event(
+    *, payment_id, event: NotificationEvent, actor: str
+) -> tuple[Payment, str]:
+    """Apply a verified provider event. Returns (payment, outcome) where outcome is "applied",
+    "duplicate" (already in that state) or "ignored" (out of order or too late). Mismatched
+    reference or amount raise InvalidNotification with nothing written."""
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        if event.reference != payment.provider_reference or event.provider != payment.provider:
+            raise InvalidNotification(
+                "The notification is for another payment.", code="wrong_payment"
+            )
+        if event.amount_minor != payment.amount_minor or event.currency != payment.currency:
+            raise InvalidNotification(
+                "The notification's amount does not match the payment.", code="amount_mismatch"
+            )
+        data = {"notify_id": event.notify_id, "provider_status": event.status}
+        status = payment.status
+        if event.status == "authorized":
+            if status in {S.CREATED, S.REQUIRES_ACTION}:
+                payment = payment_transition(
+                    payment_id=payment.id,
+                    to_status=S.AUTHORIZED,
+                    actor=actor,
+                    reason="authorised by the provider",
+                    data=data,
+                )
+                return payment, "applied"
+            if status in {S.AUTHORIZED, S.CAPTURED}:
+                return payment, "duplicate"
+            # Authorised at the provider after we gave up on it: release the money there.
+            from payments.payment_tasks import payment_release_at_provider
+
+            payment_id_text = str(payment.id)
+            transaction.on_commit(lambda: payment_release_at_provider.delay(payment_id_text))
+            logger.warning("payment %s: late authorisation while %s; releasing", payment.id, status)
+            return payment, "ignored"
+        if event.status in {"failed", "voided"}:
+            if status in {S.CREATED, S.REQUIRES_ACTION}:
+                code = event.raw.get("failure_code") or (
+                    "wallet_cancelled" if payment.method == PaymentMethod.WALLET else "failed"
+                )
+                payment = payment_transition(
+                    payment_id=payment.id,
+                    to_status=S.FAILED,
+                    actor=actor,
+                    reason=f"provider reports {event.status}: {code}",
+                    data=data,
+                    fields={"failure_code": code, "failure_message": buyer_message(code)},
+                )
+                return payment, "applied"
+            return payment, "duplicate" if status == S.FAILED else "ignored"
+        # requires_action (the buyer has not paid yet) and captured (we drive captures) change
+        # nothing here.
+        return payment, "ignored"
+
+
+def payment_complete_challenge(*, payment_id, outcome: str, actor: str) -> Payment:
+    """The buyer answered the 3-D Secure challenge: "pass", "fail" or "abandon" (cancelled or
+    timed out). Answering again after the payment is decided changes nothing."""
+    if outcome not in {"pass", "fail", "abandon"}:
+        raise ValidationError("Unknown challenge outcome.", field="outcome")
+    payment = Payment.objects.filter(pk=payment_id, method=PaymentMethod.CARD).first()
+    if payment is None:
+        raise NotFound("No such payment.", code="payment_not_found")
+    if payment.status != S.REQUIRES_ACTION:
+        return payment
+    provider = get_provider(payment.provider)
+    params = provider.complete_challenge(reference=payment.provider_reference, outcome=outcome)
+    event = provider.handle_notification(params)
+    payment, _outcome = apply_provider_event(payment_id=payment.id, event=event, actor=actor)
+    return payment
+
+
+# --- capture and void ---------------------------------------------------------------------------
+def payment_capture(
+    *, payment_id, actor: str, sub_order_amounts: dict[int, int] | None = None
+) -> Payment:
+    """Take the authorised money: all of it (None), or {sub_order_id: amount_minor} per seller
+    (a sub-order left out or given 0 is released). The provider takes the total; the rest is
+    released there too."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        raise NotFound("No such payment.", code="payment_not_found")
+    if payment.status != S.AUTHORIZED:
+        raise IllegalTransition(f"A payment that is {payment.status} cannot be captured.")
+    provider = get_provider(payment.provider)
+    if provider.features.captures_on_authorize:
+        raise Conflict("This payment was captured when the money arrived.", code="already_captured")
+    total = None
+    if sub_order_amounts is not None:
+        holds = dict(
+            SubOrder.objects.filter(order_id=payment.order_id).values_list("id", "amount_minor")
+        )
+        for sub_order_id, amount in sub_order_amounts.items():
+            if sub_order_id not in holds:
+                raise ValidationError(
+                    "No such sub-order on this payment.", field="sub_order_amounts"
+                )
+            if (
+                isinstance(amount, bool)
+                or not isinstance(amount, int)
+                or not 0 <= amount <= holds[sub_order_id]
+            ):
+                raise ValidationError(
+                    "Each amount must be between 0 and the sub-order's amount.",
+                    field="sub_order_amounts",
+                )
+        total = sum(sub_order_amounts.values())
+        if total <= 0:
+            raise ValidationError(
+                "Capture at least one minor unit; void instead.", field="sub_order_amounts"
+            )
+        if total == payment.amount_minor:
+            total = None
+        elif not provider.features.supports_partial_capture:
+            raise ValidationError(
+                "This provider cannot capture part of a payment.", field="sub_order_amounts"
+            )
+    result = provider.capture(
+        reference=payment.provider_reference,
+        amount_minor=total,
+        idempotency_key=f"payment:{payment.id}:capture",
+    )
+    if result.status not in {"captured", "refunded"}:
+        raise ProviderError(f"The provider did not capture ({result.status}).")
+    return _transition_once(
+        payment_id=payment.id,
+        to_status=S.CAPTURED,
+        actor=actor,
+        reason="captured",
+        data={"captured_minor": result.captured_minor},
+        capture_amounts=sub_order_amounts,
+    )
+
+
+def payment_void(*, payment_id, actor: str, reason: str = "voided") -> Payment:
+    """Release an authorised payment at the provider and in the ledger."""
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None:
+        raise NotFound("No such payment.", code="payment_not_found")
+    if payment.status != S.AUTHORIZED:
+        raise IllegalTransition(f"A payment that is {payment.status} cannot be voided.")
+    provider = get_provider(payment.provider)
+    if provider.features.captures_on_authorize:
+        raise Conflict(
+            "This payment's money has arrived; refund it instead.", code="already_captured"
+        )
+    provider.void(
+        reference=payment.provider_reference, idempotency_key=f"payment:{payment.id}:void"
+    )
+    return _transition_once(payment_id=payment.id, to_status=S.VOIDED, actor=actor, reason=reason)
+
+
+def payment_release_late_authorization(*, payment_id) -> None:
+    """A provider authorised a payment we had already failed or expired: release it there."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status not in {S.FAILED, S.EXPIRED, S.VOIDED}:
+        return
+    provider = get_provider(payment.provider)
+    try:
+        provider.void(
+            reference=payment.provider_reference,
+            idempotency_key=f"payment:{payment.id}:release-late",
+        )
+    except ProviderError as exc:
+        logger.error("payment %s: could not release late authorisation: %s", payment.id, exc.code)
+        raise
+
+
+# --- expiry -------------------------------------------------------------------------------------
+def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]:
+    """Expire what has waited too long: bank transfers past their deadline, 3-D Secure challenges
+    nobody answered (abandoned -> failed), wallet payments never approved (closed -> expired).
+    Each payment in its own transaction; at most `limit` of each kind per run."""
+    now = now or timezone.now()
+    limit = limit or int(conf.get("PAYMENTS_BATCH_SIZE"))
+    counts = {"bank_transfer": 0, "three_d_secure": 0, "wallet": 0, "recovered": 0, "skipped": 0}
+    counts["recovered"] = payments_recover_stale(now=now, limit=limit)
+    due = Payment.objects.filter(expires_at__lte=now).order_by("expires_at")
+
+    for payment_id in due.filter(status=S.AWAITING_TRANSFER).values_list("id", flat=True)[:limit]:
+        try:
+            payment_transition(
+                payment_id=payment_id,
+                to_status=S.EXPIRED,
+                actor="system",
+                reason="no bank transfer arrived in time",
+                fields={
+                    "failure_code": "bank_transfer_expired",
+                    "failure_message": buyer_message("bank_transfer_expired"),
+                },
+            )
+            counts["bank_transfer"] += 1
+        except IllegalTransition:
+            counts["skipped"] += 1  # money arrived meanwhile
+
+    card_due = due.filter(status=S.REQUIRES_ACTION, method=PaymentMethod.CARD)
+    for payment_id in card_due.values_list("id", flat=True)[:limit]:
+        try:
+            payment_complete_challenge(payment_id=payment_id, outcome="abandon", actor="system")
+            counts["three_d_secure"] += 1
+        except (ProviderError, IllegalTransition) as exc:
+            logger.warning("payment %s: challenge expiry failed: %s", payment_id, exc)
+            counts["skipped"] += 1
+
+    wallet_due = due.filter(status=S.REQUIRES_ACTION, method=PaymentMethod.WALLET)
+    for payment_id in wallet_due.values_list("id", flat=True)[:limit]:
+        payment = Payment.objects.get(pk=payment_id)
+        try:
+            get_provider(payment.provider).void(
+                reference=payment.provider_reference,
+                idempotency_key=f"payment:{payment.id}:expire",
+            )
+            payment_transition(
+                payment_id=payment_id,
+                to_status=S.EXPIRED,
+                actor="system",
+                reason="not approved in the wallet in time",
+                fields={
+                    "failure_code": "wallet_expired",
+                    "failure_message": buyer_message("wallet_expired"),
+                },
+            )
+            counts["wallet"] += 1
+        except (ProviderError, IllegalTransition) as exc:
+            logger.warning("payment %s: wallet expiry skipped: %s", payment_id, exc)
+            counts["skipped"] += 1
+    return counts
+
+
+def payments_recover_stale(*, now=None, older_than_s: int = 600, limit: int | None = None) -> int:
+    """Payments left in `created` by a process that died between calling the provider and
+    applying its answer. The provider is asked what it did under the payment's idempotency key
+    (a card processor is never sent the card again: the CVC is gone); wallets and bank transfers
+    are simply asked again (idempotent, no secret needed). Returns how many were settled."""
+    now = now or timezone.now()
+    limit = limit or int(conf.get("PAYMENTS_BATCH_SIZE"))
+    stale = Payment.objects.filter(
+        status=S.CREATED, created_at__lte=now - timedelta(seconds=older_than_s)
+    ).select_related("order", "vaulted_card")
+    settled = 0
+    for payment in stale.order_by("created_at")[:limit]:
+        provider = get_provider(payment.provider)
+        try:
+            if payment.method == PaymentMethod.CARD:
+                result = provider.lookup(idempotency_key=f"payment:{payment.id}:authorize")
+                if result is None:  # the processor never saw it: nothing was charged
+                    result = ProviderResult(
+                        status="failed", reference="", failure_code="processing_error"
+                    )
+            else:
+                result = authorize_with_retries(
+                    payment_id=payment.id, request=_authorize_request(payment)
+                )
+            apply_authorize_result(payment_id=payment.id, result=result, actor="system")
+            settled += 1
+        except (ProviderError, IllegalTransition) as exc:
+            logger.warning("payment %s: recovery skipped: %s", payment.id, exc)
+    return settled
+
+
+def parse_payment_id(value) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None

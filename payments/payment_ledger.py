@@ -1,0 +1,185 @@
+"""The payment side's ledger postings (chart in ../shared/ARCHITECTURE.md and CONTRACTS.md).
+
+    authorise   external:<provider> -> platform:escrow     one PENDING transfer per sub-order
+    capture     post those pending transfers (fully, partly, or void a sub-order's hold)
+    void/fail   void those pending transfers
+
+Bank transfers differ because the money arrives before it can be applied (and may arrive short,
+long or late): every arrival is first POSTED external:bank_transfer -> platform:bank_receipts
+(money received, not yet applied; limited to never go negative), and a completed payment's
+per-sub-order holds are taken from platform:bank_receipts and posted at once. What is left in
+platform:bank_receipts (excess, or money for an expired payment) is owed back to buyers and is
+refunded by staff.
+
+Transfer ids are uuid5 of (payment, sub-order, step): the ledger is idempotent on ids, so a
+replayed step writes nothing new. These functions run inside the caller's transaction, with the
+Payment row already locked (lock order: Payment -> Order -> SubOrders -> ledger accounts).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from core.errors import IntegrityViolation
+from ledger.services import TransferRequest, create_transfers, get_or_create_account
+from payments.models import Payment, PaymentMethod, SubOrder
+
+ESCROW = "platform:escrow"
+BANK_RECEIPTS = "platform:bank_receipts"
+_NAMESPACE = uuid.UUID("5f0c2a8e-6a55-4c1e-9d0e-6d1f1a6c7b21")
+
+
+def transfer_id(payment_id, sub_order_id, step: str) -> uuid.UUID:
+    return uuid.uuid5(_NAMESPACE, f"payment:{payment_id}:sub_order:{sub_order_id}:{step}")
+
+
+def hold_transfer_id(payment_id, sub_order_id) -> uuid.UUID:
+    return transfer_id(payment_id, sub_order_id, "hold")
+
+
+def external_code(provider: str) -> str:
+    return f"external:{provider}"
+
+
+def _hold_source(payment: Payment):
+    if payment.method == PaymentMethod.BANK_TRANSFER:
+        return get_or_create_account(
+            currency=payment.currency, code=BANK_RECEIPTS, debits_must_not_exceed_credits=True
+        )
+    return get_or_create_account(currency=payment.currency, code=external_code(payment.provider))
+
+
+def _sub_orders(payment: Payment) -> list[SubOrder]:
+    sub_orders = list(
+        SubOrder.objects.select_for_update().filter(order_id=payment.order_id).order_by("id")
+    )
+    total = sum(sub.amount_minor for sub in sub_orders)
+    if not sub_orders or total != payment.amount_minor:
+        raise IntegrityViolation(
+            f"Sub-orders sum to {total}, the payment is {payment.amount_minor}.",
+            code="sub_orders_do_not_match_payment",
+        )
+    if any(sub.currency != payment.currency for sub in sub_orders):
+        raise IntegrityViolation("Sub-order currency differs from the payment's.", code="currency")
+    return sub_orders
+
+
+def _reference(payment: Payment) -> str:
+    return f"payment:{payment.id}"
+
+
+def ledger_place_holds(payment: Payment) -> None:
+    """Authorisation: one pending transfer per sub-order into escrow (all or none)."""
+    sub_orders = _sub_orders(payment)
+    source = _hold_source(payment)
+    escrow = get_or_create_account(currency=payment.currency, code=ESCROW)
+    requests = [
+        TransferRequest(
+            id=hold_transfer_id(payment.id, sub.id),
+            debit_account_id=source.id,
+            credit_account_id=escrow.id,
+            amount_minor=sub.amount_minor,
+            currency=payment.currency,
+            reason="payment_authorized",
+            kind="pending",
+            reference=_reference(payment),
+            metadata={"order": str(payment.order_id), "sub_order": sub.id, "seller": sub.seller_id},
+        )
+        for sub in sub_orders
+    ]
+    create_transfers(requests)
+    for sub in sub_orders:
+        sub.escrow_transfer_id = hold_transfer_id(payment.id, sub.id)
+        sub.save(update_fields=["escrow_transfer_id", "updated_at"])
+
+
+def ledger_capture_holds(payment: Payment, amounts: dict[int, int] | None = None) -> int:
+    """Capture: post each sub-order's hold for `amounts[sub_order_id]` (all of it when amounts is
+    None; a sub-order missing from amounts or given 0 has its hold voided). Returns the total."""
+    sub_orders = _sub_orders(payment)
+    source = _hold_source(payment)
+    escrow = get_or_create_account(currency=payment.currency, code=ESCROW)
+    requests, total = [], 0
+    for sub in sub_orders:
+        amount = sub.amount_minor if amounts is None else amounts.get(sub.id, 0)
+        assert 0 <= amount <= sub.amount_minor, "capture amount checked by the caller"
+        common = {
+            "debit_account_id": source.id,
+            "credit_account_id": escrow.id,
+            "currency": payment.currency,
+            "pending_id": hold_transfer_id(payment.id, sub.id),
+            "reference": _reference(payment),
+            "metadata": {"order": str(payment.order_id), "sub_order": sub.id},
+        }
+        if amount:
+            requests.append(
+                TransferRequest(
+                    id=transfer_id(payment.id, sub.id, "capture"),
+                    amount_minor=amount,
+                    reason="payment_captured",
+                    kind="post_pending",
+                    **common,
+                )
+            )
+        else:
+            requests.append(
+                TransferRequest(
+                    id=transfer_id(payment.id, sub.id, "void"),
+                    amount_minor=sub.amount_minor,
+                    reason="payment_capture_released",
+                    kind="void_pending",
+                    **common,
+                )
+            )
+        total += amount
+    create_transfers(requests)
+    return total
+
+
+def ledger_void_holds(payment: Payment) -> None:
+    """Void or failure after authorisation: release every sub-order's hold."""
+    sub_orders = _sub_orders(payment)
+    source = _hold_source(payment)
+    escrow = get_or_create_account(currency=payment.currency, code=ESCROW)
+    create_transfers(
+        [
+            TransferRequest(
+                id=transfer_id(payment.id, sub.id, "void"),
+                debit_account_id=source.id,
+                credit_account_id=escrow.id,
+                amount_minor=sub.amount_minor,
+                currency=payment.currency,
+                reason="payment_voided",
+                kind="void_pending",
+                pending_id=hold_transfer_id(payment.id, sub.id),
+                reference=_reference(payment),
+                metadata={"order": str(payment.order_id), "sub_order": sub.id},
+            )
+            for sub in sub_orders
+        ]
+    )
+
+
+def ledger_record_bank_arrival(
+    *, payment: Payment, bank_transaction_id: str, amount_minor: int, currency: str
+) -> None:
+    """Money arrived on the platform's account: external:bank_transfer -> platform:bank_receipts."""
+    external = get_or_create_account(currency=currency, code=external_code(payment.provider))
+    receipts = get_or_create_account(
+        currency=currency, code=BANK_RECEIPTS, debits_must_not_exceed_credits=True
+    )
+    create_transfers(
+        [
+            TransferRequest(
+                id=uuid.uuid5(_NAMESPACE, f"bank_arrival:{bank_transaction_id}"),
+                debit_account_id=external.id,
+                credit_account_id=receipts.id,
+                amount_minor=amount_minor,
+                currency=currency,
+                reason="bank_transfer_received",
+                kind="posted",
+                reference=_reference(payment),
+                metadata={"bank_transaction_id": bank_transaction_id},
+            )
+        ]
+    )

@@ -1,0 +1,48 @@
+"""The payment side's services, in one place for callers (storefront, API, pages, tasks).
+
+Implementation modules: payment_flows (start, 3-D Secure, capture, void, expiry), state (the
+transition table), bank_services (arrivals), notification_services (wallet/bank notifications),
+vault (cards), cards (validation).
+"""
+
+from payments.bank_services import ArrivalResult, bank_transfer_record_arrival
+from payments.cards import CardInput, validate_card
+from payments.notification_services import NotificationReceipt, notification_receive
+from payments.payment_flows import (
+    PaymentStart,
+    apply_provider_event,
+    next_action_for,
+    page_token,
+    payment_capture,
+    payment_complete_challenge,
+    payment_start,
+    payment_void,
+    payments_expire_due,
+)
+from payments.state import TRANSITIONS, IllegalTransition, payment_transition
+from payments.vault import vault_delete_card, vault_detokenize, vault_rotate_keys, vault_store_card
+
+__all__ = [
+    "TRANSITIONS",
+    "ArrivalResult",
+    "CardInput",
+    "IllegalTransition",
+    "NotificationReceipt",
+    "PaymentStart",
+    "apply_provider_event",
+    "bank_transfer_record_arrival",
+    "next_action_for",
+    "notification_receive",
+    "page_token",
+    "payment_capture",
+    "payment_complete_challenge",
+    "payment_start",
+    "payment_transition",
+    "payment_void",
+    "payments_expire_due",
+    "validate_card",
+    "vault_delete_card",
+    "vault_detokenize",
+    "vault_rotate_keys",
+    "vault_store_card",
+]

@@ -1,0 +1,72 @@
+"""Payment-side Celery tasks: thin wrappers over services, idempotent, late-acked, bounded retries.
+
+Beat entries (the lead adds them to CELERY_BEAT_SCHEDULE):
+    "payments-expire-due": {"task": "payments.expire_due", "schedule": 60.0}
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from payments import conf
+
+logger = logging.getLogger(__name__)
+
+
+def notify_backoff_s(retries: int) -> int:
+    """Seconds before the next delivery attempt: 5, 10, 20, ... capped at 10 minutes."""
+    return min(5 * 2**retries, 600)
+
+
+@shared_task(
+    bind=True,
+    name="payments.sandbox_wallet_deliver_notice",
+    acks_late=True,
+    max_retries=None,  # bounded below by SANDBOX_WALLET_NOTIFY_MAX_RETRIES
+    ignore_result=True,
+)
+def sandbox_wallet_deliver_notice(self, notice_id: int) -> bool:
+    """The sandbox wallet POSTs one notification; retried with backoff until acknowledged."""
+    from payments.providers.sandbox_wallet import deliver_notice
+
+    if deliver_notice(notice_id=notice_id):
+        return True
+    max_retries = int(conf.get("SANDBOX_WALLET_NOTIFY_MAX_RETRIES"))
+    if self.request.retries >= max_retries:
+        logger.error(
+            "sandbox wallet: notice %s not acknowledged after %d tries", notice_id, max_retries + 1
+        )
+        return False
+    raise self.retry(countdown=notify_backoff_s(self.request.retries), max_retries=max_retries)
+
+
+@shared_task(
+    bind=True,
+    name="payments.release_at_provider",
+    acks_late=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def payment_release_at_provider(self, payment_id: str) -> None:
+    """Release money a provider authorised after we had given up on the payment."""
+    from payments.payment_flows import payment_release_late_authorization
+    from payments.providers.base import ProviderError
+
+    try:
+        payment_release_late_authorization(payment_id=payment_id)
+    except ProviderError as exc:
+        raise self.retry(countdown=notify_backoff_s(self.request.retries)) from exc
+
+
+@shared_task(name="payments.expire_due", acks_late=True, ignore_result=True)
+def payments_expire_due_task() -> dict:
+    """Beat: expire bank transfers past their deadline, abandoned 3-D Secure challenges and
+    wallet payments never approved."""
+    from payments.payment_flows import payments_expire_due
+
+    counts = payments_expire_due()
+    if any(counts.values()):
+        logger.info("payments.expire_due: %s", counts)
+    return counts

@@ -1,0 +1,151 @@
+"""The one interface every payment provider implements, and the values it speaks in.
+
+A provider is the platform's client for something on the far side of a network (a card processor,
+a wallet, the platform's bank). Its methods make that call and report what the far side says; they
+never touch the platform's Payment rows, hold no database locks, and run outside any transaction
+of the caller. The payment services apply the result to the Payment under a row lock afterwards.
+
+Every mutating call carries an idempotency key; the far side answers a repeated key with the
+first answer, so a retry after a crash or a timeout cannot authorise, capture or refund twice.
+
+Differences between providers are declared, not discovered (as Django's DatabaseFeatures do):
+`ProviderFeatures` says, for instance, that a bank transfer is captured when the money arrives.
+One contract test suite (tests/payments/test_provider_contract.py) runs against every provider.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.errors import ApplicationError
+
+ProviderStatus = Literal[
+    "requires_action",  # the buyer must do something (3-D Secure, approve in the wallet)
+    "pending",  # waiting for money to arrive (bank transfer)
+    "authorized",  # funds held, not yet taken
+    "captured",  # funds taken (perhaps partly; captured_minor says how much)
+    "voided",  # the hold released or the request closed; nothing taken
+    "refunded",  # taken, then given back (fully or partly: refunded_minor)
+    "failed",  # declined or errored; nothing held or taken
+]
+
+
+class ProviderError(ApplicationError):
+    """The provider refused the operation."""
+
+    code = "provider_error"
+    http_status = 409
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or answered with a temporary error; retry later."""
+
+    code = "provider_unavailable"
+    http_status = 503
+
+
+class OperationNotSupported(ProviderError):
+    """This provider does not support the operation (see its features)."""
+
+    code = "operation_not_supported"
+
+
+class InvalidNotification(ApplicationError):
+    """A notification whose signature or content does not check out; nothing in it is trusted."""
+
+    code = "invalid_notification"
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class ProviderFeatures:
+    # Money is taken at authorisation (bank transfer: it has already arrived).
+    captures_on_authorize: bool = False
+    supports_partial_capture: bool = True
+    # Authorisation may need the buyer (3-D Secure, wallet approval) before it completes.
+    may_require_action: bool = False
+    # Void is possible before the money arrives / before capture.
+    supports_void: bool = True
+    supports_refund: bool = True
+
+
+@dataclass(frozen=True)
+class AuthorizeRequest:
+    payment_id: str
+    amount_minor: int
+    currency: str
+    idempotency_key: str
+    description: str = ""
+    # Card: the vault token and the CVC (in memory only; repr masks it).
+    card_token: str = ""
+    cvc: str = field(default="", repr=False)
+    # Wallet: where the wallet posts its notifications.
+    notify_url: str = ""
+    # Bank transfer: the reference the buyer will quote.
+    reference: str = ""
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("AuthorizeRequest may hold a CVC and must never be serialised")
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    status: ProviderStatus
+    reference: str
+    amount_minor: int = 0
+    captured_minor: int = 0
+    refunded_minor: int = 0
+    failure_code: str = ""
+    # A failure worth retrying with the same idempotency key (network, processor hiccup).
+    retryable: bool = False
+    # For requires_action / pending: what the buyer must do, e.g. {"type": "redirect", ...}.
+    action: dict | None = None
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NotificationEvent:
+    """A verified notification, reduced to what the platform acts on."""
+
+    provider: str
+    notify_id: str
+    reference: str  # the provider's reference for the payment
+    payment_id: str  # our id as the provider echoes it (out_trade_no); checked against reference
+    status: ProviderStatus
+    amount_minor: int
+    currency: str
+    raw: dict = field(default_factory=dict)
+
+
+class PaymentProvider(abc.ABC):
+    name: str
+    method: str
+    features: ProviderFeatures = ProviderFeatures()
+
+    @abc.abstractmethod
+    def authorize(self, request: AuthorizeRequest) -> ProviderResult: ...
+
+    @abc.abstractmethod
+    def capture(
+        self, *, reference: str, amount_minor: int | None, idempotency_key: str
+    ) -> ProviderResult:
+        """Take `amount_minor` of the authorised amount (None = all). The rest is released."""
+
+    @abc.abstractmethod
+    def void(self, *, reference: str, idempotency_key: str) -> ProviderResult: ...
+
+    @abc.abstractmethod
+    def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
+        """Give back part or all of what was captured."""
+
+    def lookup(self, *, idempotency_key: str) -> ProviderResult | None:
+        """What the far side did with an authorisation sent under this key, or None if it never
+        saw it. Used to recover a payment whose process died between the call and the answer."""
+        return None
+
+    @abc.abstractmethod
+    def handle_notification(self, params: dict) -> NotificationEvent:
+        """Verify an incoming notification and say what it reports. Raises InvalidNotification
+        for anything unsigned, tampered or signed by another key; never trusts before checking."""

@@ -1,0 +1,374 @@
+"""The sandbox card processor and the platform's client for it.
+
+`SandboxCardProcessor` plays a remote card processor inside the process: it keeps its own records
+(SandboxCardCharge, keyed by its own "ch_..." reference), answers a repeated idempotency key with
+its first answer, reads the card number through the vault's detokenize (as a processor receives
+the PAN), and decides by the test card numbers below. It never stores the number or the CVC.
+
+Test cards (Stripe's well-known numbers; any future expiry and any CVC of the right length):
+
+    4242424242424242  succeeds (authorised)
+    4000000000000002  declined: generic decline            (card_declined)
+    4000000000009995  declined: insufficient funds          (insufficient_funds)
+    4000000000000069  declined: expired card                (expired_card)
+    4000000000000127  declined: incorrect CVC               (incorrect_cvc)
+    4000000000000119  processing error, retryable           (processing_error)
+    4000000000003220  3-D Secure challenge required         (requires_action)
+
+Any other valid number succeeds. A processing error is not a final answer: it is not stored under
+the idempotency key, so the platform's retry with the same key is processed again.
+
+`SandboxCardProvider` is the platform side (the PaymentProvider). 3-D Secure outcomes come back as
+a notification the processor signs with HMAC-SHA256 (as Stripe signs webhooks); the provider
+verifies it before anything is believed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from core import crypto
+from payments import conf
+from payments.payment_models import SandboxCardCharge, SandboxOperation
+from payments.providers.base import (
+    AuthorizeRequest,
+    InvalidNotification,
+    NotificationEvent,
+    PaymentProvider,
+    ProviderError,
+    ProviderFeatures,
+    ProviderResult,
+)
+
+logger = logging.getLogger(__name__)
+
+PROCESSOR_NAME = "sandbox_card"
+
+TEST_CARDS: dict[str, str] = {
+    "4242424242424242": "success",
+    "4000000000000002": "card_declined",
+    "4000000000009995": "insufficient_funds",
+    "4000000000000069": "expired_card",
+    "4000000000000127": "incorrect_cvc",
+    "4000000000000119": "processing_error",
+    "4000000000003220": "three_d_secure",
+}
+RETRYABLE_CODES = frozenset({"processing_error"})
+
+
+def _webhook_secret() -> bytes:
+    # Per environment, derived from the secret key: nothing extra to configure for the sandbox.
+    return crypto.hmac_sha256(settings.SECRET_KEY.encode(), b"clearhouse/sandbox_card/webhook")
+
+
+def _sign(params: dict) -> str:
+    message = json.dumps(params, sort_keys=True, separators=(",", ":")).encode()
+    return crypto.hmac_sha256(_webhook_secret(), message).hex()
+
+
+def _charge_dict(charge: SandboxCardCharge) -> dict:
+    return {
+        "reference": charge.reference,
+        "status": charge.status,
+        "amount_minor": charge.amount_minor,
+        "currency": charge.currency,
+        "captured_minor": charge.captured_minor,
+        "refunded_minor": charge.refunded_minor,
+        "failure_code": charge.failure_code,
+        "brand": charge.brand,
+        "last4": charge.last4,
+        "attempts": charge.attempts,
+    }
+
+
+class SandboxCardProcessor:
+    """The far side. Its methods stand for HTTPS calls to a processor's API."""
+
+    name = PROCESSOR_NAME
+
+    @sensitive_variables("cvc", "card")
+    def create_charge(
+        self,
+        *,
+        idempotency_key: str,
+        card_token: str,
+        cvc: str,
+        amount_minor: int,
+        currency: str,
+        description: str = "",
+    ) -> dict:
+        from payments.vault import VaultError, vault_detokenize  # the processor's PAN feed
+
+        with transaction.atomic():
+            charge = (
+                SandboxCardCharge.objects.select_for_update()
+                .filter(idempotency_key=idempotency_key)
+                .first()
+            )
+            if charge is not None and charge.failure_code not in RETRYABLE_CODES:
+                # Same key, same answer: a retry never authorises twice.
+                return _charge_dict(charge)
+            if charge is not None and (
+                charge.amount_minor != amount_minor or charge.currency != currency
+            ):
+                raise ProviderError(
+                    "Idempotency key reused with other parameters.", code="idempotency_mismatch"
+                )
+            try:
+                card = vault_detokenize(token=card_token)
+            except VaultError:
+                return {"status": "failed", "failure_code": "card_not_found", "reference": ""}
+            outcome = TEST_CARDS.get(card.number, "success")
+            today = timezone.now().date()
+            if (card.exp_year, card.exp_month) < (today.year, today.month):
+                outcome = "expired_card"
+            if not cvc or not cvc.isdigit():
+                outcome = "incorrect_cvc"
+            if charge is None:
+                charge = SandboxCardCharge(
+                    reference="ch_" + secrets.token_urlsafe(18),
+                    idempotency_key=idempotency_key,
+                    card_token=card_token,
+                    brand=card.brand,
+                    last4=card.last4,
+                    amount_minor=amount_minor,
+                    currency=currency,
+                )
+            charge.attempts += 1
+            charge.failure_code = ""
+            charge.challenge_expires_at = None
+            if outcome == "success":
+                charge.status = "authorized"
+            elif outcome == "three_d_secure":
+                charge.status = "requires_action"
+                charge.challenge_expires_at = timezone.now() + timedelta(
+                    seconds=int(conf.get("PAYMENTS_3DS_TIMEOUT_S"))
+                )
+            else:
+                charge.status = "failed"
+                charge.failure_code = outcome
+            charge.save()
+        result = _charge_dict(charge)
+        result["retryable"] = charge.failure_code in RETRYABLE_CODES
+        logger.info(
+            "sandbox_card: charge %s attempt %d -> %s %s",
+            charge.reference,
+            charge.attempts,
+            charge.status,
+            charge.failure_code,
+        )
+        return result
+
+    def find_by_key(self, *, idempotency_key: str) -> dict | None:
+        charge = SandboxCardCharge.objects.filter(idempotency_key=idempotency_key).first()
+        return None if charge is None else _charge_dict(charge)
+
+    def retrieve(self, *, reference: str) -> dict:
+        charge = SandboxCardCharge.objects.filter(reference=reference).first()
+        if charge is None:
+            raise ProviderError("No such charge.", code="no_such_charge")
+        return _charge_dict(charge)
+
+    def complete_challenge(self, *, reference: str, outcome: str) -> dict:
+        """The issuer's challenge page answered: "pass", "fail" or "abandon" (cancel or timeout).
+        Returns the signed notification the processor sends about it."""
+        assert outcome in {"pass", "fail", "abandon"}
+        with transaction.atomic():
+            charge = (
+                SandboxCardCharge.objects.select_for_update().filter(reference=reference).first()
+            )
+            if charge is None:
+                raise ProviderError("No such charge.", code="no_such_charge")
+            if charge.status == "requires_action":
+                if outcome == "pass" and charge.challenge_expires_at > timezone.now():
+                    charge.status = "authorized"
+                else:
+                    charge.status = "failed"
+                    charge.failure_code = (
+                        "authentication_failed" if outcome == "fail" else "authentication_abandoned"
+                    )
+                charge.save(update_fields=["status", "failure_code", "updated_at"])
+        return self.notification_for(charge)
+
+    def notification_for(self, charge: SandboxCardCharge) -> dict:
+        params = {
+            "notify_id": f"evt_{charge.reference}_{charge.status}",
+            "type": "charge.updated",
+            "reference": charge.reference,
+            "status": charge.status,
+            "amount_minor": charge.amount_minor,
+            "currency": charge.currency,
+            "failure_code": charge.failure_code,
+            "idempotency_key": charge.idempotency_key,
+        }
+        return {**params, "signature": _sign(params)}
+
+    def _operation(self, *, kind: str, reference: str, amount_minor: int | None, key: str) -> dict:
+        done = SandboxOperation.objects.filter(processor=self.name, idempotency_key=key).first()
+        if done is not None:
+            return done.result
+        try:
+            with transaction.atomic():
+                # Claim the key first: a concurrent call with the same key waits on it, then
+                # fails the insert and answers with the winner's result.
+                operation = SandboxOperation.objects.create(
+                    processor=self.name,
+                    idempotency_key=key,
+                    reference=reference,
+                    kind=kind,
+                    amount_minor=amount_minor or 0,
+                )
+                charge = (
+                    SandboxCardCharge.objects.select_for_update()
+                    .filter(reference=reference)
+                    .first()
+                )
+                if charge is None:
+                    raise ProviderError("No such charge.", code="no_such_charge")
+                _apply_operation(charge, kind, amount_minor)
+                charge.save()
+                operation.result = _charge_dict(charge)
+                operation.save(update_fields=["result"])
+        except IntegrityError:
+            return SandboxOperation.objects.get(processor=self.name, idempotency_key=key).result
+        return operation.result
+
+    def capture(self, *, reference: str, amount_minor: int | None, idempotency_key: str) -> dict:
+        return self._operation(
+            kind="capture", reference=reference, amount_minor=amount_minor, key=idempotency_key
+        )
+
+    def void(self, *, reference: str, idempotency_key: str) -> dict:
+        return self._operation(
+            kind="void", reference=reference, amount_minor=None, key=idempotency_key
+        )
+
+    def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> dict:
+        return self._operation(
+            kind="refund", reference=reference, amount_minor=amount_minor, key=idempotency_key
+        )
+
+
+processor = SandboxCardProcessor()
+
+
+def _apply_operation(charge: SandboxCardCharge, kind: str, amount_minor: int | None) -> None:
+    """The processor's rules for capture, void and refund (raises ProviderError when refused)."""
+    if kind == "capture":
+        if charge.status != "authorized":
+            raise ProviderError("Only an authorised charge can be captured.", code="not_authorized")
+        amount = charge.amount_minor if amount_minor is None else amount_minor
+        if not 0 < amount <= charge.amount_minor:
+            raise ProviderError("Capture amount out of range.", code="amount_out_of_range")
+        charge.status, charge.captured_minor = "captured", amount
+    elif kind == "void":
+        if charge.status not in {"authorized", "requires_action"}:
+            raise ProviderError("Only an uncaptured charge can be voided.", code="not_voidable")
+        charge.status = "voided"
+    elif kind == "refund":
+        if charge.status not in {"captured", "refunded"}:
+            raise ProviderError("Only a captured charge can be refunded.", code="not_captured")
+        if (
+            amount_minor is None
+            or not 0 < amount_minor <= charge.captured_minor - charge.refunded_minor
+        ):
+            raise ProviderError("Refund amount out of range.", code="amount_out_of_range")
+        charge.refunded_minor += amount_minor
+        charge.status = "refunded"
+    else:
+        raise AssertionError(f"unknown operation {kind}")
+
+
+def _result(response: dict) -> ProviderResult:
+    status = response["status"]
+    return ProviderResult(
+        status=status,
+        reference=response.get("reference", ""),
+        amount_minor=response.get("amount_minor", 0),
+        captured_minor=response.get("captured_minor", 0),
+        refunded_minor=response.get("refunded_minor", 0),
+        failure_code=response.get("failure_code", ""),
+        retryable=bool(response.get("retryable")),
+        action={"type": "three_d_secure"} if status == "requires_action" else None,
+        raw={k: v for k, v in response.items() if k != "idempotency_key"},
+    )
+
+
+class SandboxCardProvider(PaymentProvider):
+    name = PROCESSOR_NAME
+    method = "card"
+    features = ProviderFeatures(may_require_action=True)
+
+    def __init__(self, remote: SandboxCardProcessor | None = None) -> None:
+        self.remote = remote or processor
+
+    def authorize(self, request: AuthorizeRequest) -> ProviderResult:
+        return _result(
+            self.remote.create_charge(
+                idempotency_key=request.idempotency_key,
+                card_token=request.card_token,
+                cvc=request.cvc,
+                amount_minor=request.amount_minor,
+                currency=request.currency,
+                description=request.description,
+            )
+        )
+
+    def capture(
+        self, *, reference: str, amount_minor: int | None, idempotency_key: str
+    ) -> ProviderResult:
+        return _result(
+            self.remote.capture(
+                reference=reference, amount_minor=amount_minor, idempotency_key=idempotency_key
+            )
+        )
+
+    def void(self, *, reference: str, idempotency_key: str) -> ProviderResult:
+        return _result(self.remote.void(reference=reference, idempotency_key=idempotency_key))
+
+    def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
+        return _result(
+            self.remote.refund(
+                reference=reference, amount_minor=amount_minor, idempotency_key=idempotency_key
+            )
+        )
+
+    def complete_challenge(self, *, reference: str, outcome: str) -> dict:
+        return self.remote.complete_challenge(reference=reference, outcome=outcome)
+
+    def lookup(self, *, idempotency_key: str) -> ProviderResult | None:
+        found = self.remote.find_by_key(idempotency_key=idempotency_key)
+        return None if found is None else _result(found)
+
+    def handle_notification(self, params: dict) -> NotificationEvent:
+        if not isinstance(params, dict) or not params.get("signature"):
+            raise InvalidNotification("The notification is not signed.", code="unsigned")
+        signature = params["signature"]
+        body = {k: v for k, v in params.items() if k != "signature"}
+        try:
+            expected = _sign(body)
+        except TypeError as exc:
+            raise InvalidNotification("Malformed notification.", code="malformed") from exc
+        if not crypto.constant_time_equal(str(signature), expected):
+            raise InvalidNotification("The signature does not match.", code="bad_signature")
+        try:
+            return NotificationEvent(
+                provider=self.name,
+                notify_id=str(body["notify_id"]),
+                reference=str(body["reference"]),
+                payment_id="",
+                status=body["status"],
+                amount_minor=int(body["amount_minor"]),
+                currency=str(body["currency"]),
+                raw=body,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidNotification("Malformed notification.", code="malformed") from exc

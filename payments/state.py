@@ -1,0 +1,123 @@
+"""The payment state machine: one table of allowed transitions and one function that applies it.
+
+    created            -> requires_action | awaiting_transfer | authorized | failed
+    requires_action    -> authorized | failed | expired          (3-D Secure, wallet approval)
+    awaiting_transfer  -> authorized | failed | expired          (bank transfer)
+    authorized         -> captured | voided | failed
+    captured, failed, voided, expired: final
+
+`payment_transition` locks the Payment row (select_for_update), checks the table, applies the
+ledger effects of the move in the same transaction, writes a PaymentEvent (actor, from, to, why)
+and tells the order side. Effects by target:
+
+    authorized  place the per-sub-order escrow holds; order_mark_paid
+    captured    post the holds (fully or partly)
+    voided      void the holds (when there were any)
+    failed      void the holds if authorised; order_mark_payment_failed
+    expired     order_mark_payment_failed
+
+Provider calls never happen in here: callers talk to the provider first (no lock held), then
+transition. Lock order: Payment -> Order -> SubOrders -> ledger accounts.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from core.errors import Conflict, NotFound
+from payments import order_services
+from payments.models import Payment, PaymentEvent, PaymentStatus
+from payments.payment_ledger import ledger_capture_holds, ledger_place_holds, ledger_void_holds
+
+S = PaymentStatus
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.CREATED: frozenset({S.REQUIRES_ACTION, S.AWAITING_TRANSFER, S.AUTHORIZED, S.FAILED}),
+    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.FAILED, S.EXPIRED}),
+    S.AWAITING_TRANSFER: frozenset({S.AUTHORIZED, S.FAILED, S.EXPIRED}),
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.VOIDED, S.FAILED}),
+    S.CAPTURED: frozenset(),
+    S.FAILED: frozenset(),
+    S.VOIDED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+FINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
+# A payment in one of these holds the order: no second payment may start.
+ACTIVE = frozenset({S.CREATED, S.REQUIRES_ACTION, S.AWAITING_TRANSFER, S.AUTHORIZED, S.CAPTURED})
+# Fields a transition may set together with the status (in the same locked update).
+_SETTABLE = frozenset(
+    {"provider_reference", "failure_code", "failure_message", "expires_at", "details"}
+)
+
+
+class IllegalTransition(Conflict):
+    """This payment cannot move to that state from the state it is in."""
+
+    code = "illegal_transition"
+
+
+def can_transition(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def lock_payment(payment_id) -> Payment:
+    payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
+    if payment is None:
+        raise NotFound("No such payment.", code="payment_not_found")
+    return payment
+
+
+def payment_transition(
+    *,
+    payment_id,
+    to_status: str,
+    actor: str,
+    reason: str = "",
+    data: dict | None = None,
+    fields: dict | None = None,
+    capture_amounts: dict[int, int] | None = None,
+) -> Payment:
+    """Move a payment to `to_status` or raise IllegalTransition having written nothing.
+
+    `fields` are set on the Payment in the same update (provider reference, failure details);
+    `capture_amounts` ({sub_order_id: amount_minor}) makes a capture partial."""
+    if to_status not in TRANSITIONS:
+        raise IllegalTransition(f"Unknown payment status {to_status!r}.")
+    unknown = set(fields or {}) - _SETTABLE
+    assert not unknown, f"not settable in a transition: {unknown}"
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        from_status = payment.status
+        if not can_transition(from_status, to_status):
+            raise IllegalTransition(
+                f"A payment that is {from_status} cannot become {to_status}.",
+                extra={"from": from_status, "to": to_status},
+            )
+        for name, value in (fields or {}).items():
+            setattr(payment, name, value)
+        payment.status = to_status
+        update_fields = ["status", "updated_at", *(fields or {})]
+
+        if to_status == S.AUTHORIZED:
+            ledger_place_holds(payment)
+        elif to_status == S.CAPTURED:
+            payment.captured_minor = ledger_capture_holds(payment, capture_amounts)
+            update_fields.append("captured_minor")
+        elif from_status == S.AUTHORIZED and to_status in {S.VOIDED, S.FAILED}:
+            ledger_void_holds(payment)
+
+        payment.save(update_fields=update_fields)
+        PaymentEvent.objects.create(
+            payment=payment,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor[:64],
+            reason=reason[:255],
+            data=data or {},
+        )
+        if to_status == S.AUTHORIZED:
+            order_services.order_mark_paid(order=payment.order)
+        elif to_status in {S.FAILED, S.EXPIRED}:
+            order_services.order_mark_payment_failed(
+                order=payment.order, reason=payment.failure_code or reason or to_status
+            )
+    return payment

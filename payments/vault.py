@@ -1,0 +1,212 @@
+"""The card vault: PANs go in, tokens come out.
+
+Envelope encryption: every card gets a fresh 256-bit data key; the PAN (with the holder's name) is
+sealed with AES-256-GCM under that key, and the data key is stored wrapped by the newest master key
+of the ring (settings.CLEARHOUSE_MASTER_KEYS). Both seals bind the record's id as associated data,
+so ciphertext moved onto another row, or edited in place, is refused. Rotating the master key only
+re-wraps the small data keys (`vault_rotate_keys`); the card ciphertext never changes.
+
+Only the token, brand, last4 and expiry leave this module, except through `vault_detokenize`,
+which exists for the processor (the sandbox reads the PAN there, as a real processor receives it).
+The CVC never comes here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from core import crypto
+from core.errors import ApplicationError, NotFound
+from payments import conf
+from payments.cards import CardInput
+from payments.payment_models import VaultedCard
+
+logger = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "tok_"  # noqa: S105 - a prefix, not a secret
+
+
+class VaultError(ApplicationError):
+    """The card could not be read from the vault."""
+
+    code = "vault_error"
+    http_status = 500
+
+
+def _associated_data(card_id: uuid.UUID) -> bytes:
+    return b"clearhouse/vault/card/" + str(card_id).encode()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True, repr=False)
+class DetokenizedCard:
+    """What a processor receives: in memory only, masked in repr."""
+
+    number: str = field(repr=False)
+    holder: str
+    exp_month: int
+    exp_year: int
+    brand: str
+    last4: str
+
+    def __repr__(self) -> str:
+        return f"DetokenizedCard(brand={self.brand!r}, last4={self.last4!r})"
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("DetokenizedCard holds card data and must never be serialised")
+
+
+@sensitive_variables("card", "plaintext", "data_key")
+def vault_store_card(*, card: CardInput, owner=None) -> VaultedCard:
+    """Encrypt and store a card; returns the row (token, brand, last4, expiry are safe to show)."""
+    card_id = uuid.uuid4()
+    associated_data = _associated_data(card_id)
+    plaintext = json.dumps({"number": card.number, "holder": card.holder}).encode()
+    data_key = crypto.new_data_key()
+    ciphertext = crypto.aead_encrypt(plaintext, key=data_key, associated_data=associated_data)
+    key_id, wrapped_key = crypto.wrap_data_key(data_key, associated_data=associated_data)
+    vaulted = VaultedCard.objects.create(
+        id=card_id,
+        token=new_token(),
+        owner=owner if owner is not None and owner.is_authenticated else None,
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        key_id=key_id,
+        wrapped_key=wrapped_key,
+        ciphertext=ciphertext,
+    )
+    logger.info("vault: stored card %s (%s ****%s)", vaulted.token, card.brand, card.last4)
+    return vaulted
+
+
+@sensitive_variables("plaintext", "data_key", "payload")
+def vault_detokenize(*, token: str) -> DetokenizedCard:
+    """The PAN behind a token, for the processor only. Tampered or foreign ciphertext, a wrong key,
+    or a deleted card raise VaultError (the reason is logged; no card data is)."""
+    vaulted = VaultedCard.objects.filter(token=token).first()
+    if vaulted is None or vaulted.deleted_at is not None:
+        raise VaultError("This card is no longer stored.", code="card_not_in_vault")
+    associated_data = _associated_data(vaulted.id)
+    try:
+        data_key = crypto.unwrap_data_key(
+            vaulted.key_id, bytes(vaulted.wrapped_key), associated_data=associated_data
+        )
+        plaintext = crypto.aead_decrypt(
+            bytes(vaulted.ciphertext), key=data_key, associated_data=associated_data
+        )
+    except crypto.CryptoError as exc:
+        logger.error("vault: card %s failed to decrypt: %s", vaulted.token, type(exc).__name__)
+        raise VaultError("The stored card could not be read.", code="vault_decrypt_failed") from exc
+    payload = json.loads(plaintext)
+    return DetokenizedCard(
+        number=payload["number"],
+        holder=payload.get("holder", ""),
+        exp_month=vaulted.exp_month,
+        exp_year=vaulted.exp_year,
+        brand=vaulted.brand,
+        last4=vaulted.last4,
+    )
+
+
+@transaction.atomic
+def vault_delete_card(*, token: str, owner) -> None:
+    """Erase a buyer's card: ciphertext and wrapped key are overwritten (nothing left to decrypt);
+    the row stays so that past payments still show brand and last4."""
+    vaulted = (
+        VaultedCard.objects.select_for_update()
+        .filter(token=token, owner=owner, deleted_at__isnull=True)
+        .first()
+    )
+    if vaulted is None:
+        raise NotFound("No such card.", code="card_not_found")
+    vaulted.ciphertext = b""
+    vaulted.wrapped_key = b""
+    vaulted.deleted_at = timezone.now()
+    vaulted.save(update_fields=["ciphertext", "wrapped_key", "deleted_at"])
+    logger.info("vault: deleted card %s", vaulted.token)
+
+
+@dataclass
+class RotationReport:
+    newest_key_id: str
+    rotated: int = 0
+    already_current: int = 0
+    failed: int = 0
+    failed_tokens: list[str] = field(default_factory=list)
+
+
+def _rewrap_one(card_id: uuid.UUID, newest_key_id: str) -> str:
+    """Re-wrap one card's data key under the newest master key, in its own short transaction."""
+    with transaction.atomic():
+        vaulted = VaultedCard.objects.select_for_update().get(id=card_id)
+        if vaulted.deleted_at is not None or vaulted.key_id == newest_key_id:
+            return "already_current"
+        associated_data = _associated_data(vaulted.id)
+        data_key = crypto.unwrap_data_key(
+            vaulted.key_id, bytes(vaulted.wrapped_key), associated_data=associated_data
+        )
+        key_id, wrapped_key = crypto.wrap_data_key(data_key, associated_data=associated_data)
+        assert key_id == newest_key_id, "wrap_data_key must use the newest master key"
+        vaulted.key_id = key_id
+        vaulted.wrapped_key = wrapped_key
+        vaulted.save(update_fields=["key_id", "wrapped_key"])
+        return "rotated"
+
+
+def vault_rotate_keys(*, batch_size: int | None = None) -> RotationReport:
+    """Re-wrap every live data key that is not under the newest master key. Safe while the site
+    runs: each card is locked and rewritten in its own transaction, so readers wait at most one
+    row's work and new cards (already under the newest key) are skipped. Old master keys must stay
+    in the ring until this reports failed == 0."""
+    batch_size = batch_size or int(conf.get("PAYMENTS_BATCH_SIZE"))
+    newest_key_id = crypto.get_key_ring().newest_id
+    report = RotationReport(newest_key_id=newest_key_id)
+    report.already_current = VaultedCard.objects.filter(
+        deleted_at__isnull=True, key_id=newest_key_id
+    ).count()
+    last_id = None
+    # Keyset pagination over ids: each card is visited once, so the loop ends.
+    while True:
+        batch = VaultedCard.objects.filter(deleted_at__isnull=True).exclude(key_id=newest_key_id)
+        if last_id is not None:
+            batch = batch.filter(id__gt=last_id)
+        ids = list(batch.order_by("id").values_list("id", flat=True)[:batch_size])
+        if not ids:
+            break
+        for card_id in ids:
+            try:
+                outcome = _rewrap_one(card_id, newest_key_id)
+            except crypto.CryptoError as exc:
+                report.failed += 1
+                token = VaultedCard.objects.filter(id=card_id).values_list("token", flat=True)
+                report.failed_tokens.append(token.first() or str(card_id))
+                logger.error("vault: could not re-wrap card %s: %s", card_id, type(exc).__name__)
+                continue
+            if outcome == "rotated":
+                report.rotated += 1
+            else:
+                report.already_current += 1
+        last_id = ids[-1]
+    logger.info(
+        "vault: rotation to %s: %d re-wrapped, %d already current, %d failed",
+        newest_key_id,
+        report.rotated,
+        report.already_current,
+        report.failed,
+    )
+    return report
