@@ -508,6 +508,11 @@ def order_create_for_seller(
 # --- payment outcomes (called by the payment side) ------------------------------------------------
 
 
+def _may_have_session(order: Order) -> bool:
+    metadata = order.metadata if isinstance(order.metadata, dict) else {}
+    return "checkout_session" in metadata or order.buyer_id is None
+
+
 def _lock_session_of(order_id: Any):
     from payments.storefront_models import CheckoutSession
 
@@ -524,7 +529,8 @@ def order_mark_paid(*, order: Order) -> None:
     """
     from payments.storefront_models import CheckoutSessionStatus
 
-    session = _lock_session_of(order.pk)
+    # Only orders made by a checkout session carry its id; others skip the session lookup.
+    session = _lock_session_of(order.pk) if _may_have_session(order) else None
     locked = _lock_order(order.pk)
     if locked.status == OrderStatus.PAID:
         _sync(order, locked)
