@@ -82,10 +82,6 @@ class PaymentAdmin(ReadOnlyAdmin):
     inlines = [PaymentEventInline]
     list_select_related = ["order"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        # The change page is the detail view (all fields read-only); saving changes nothing.
-        return request.user.has_perm("payments.view_payment")
-
 
 @admin.register(VaultedCard)
 class VaultedCardAdmin(ReadOnlyAdmin):

@@ -95,6 +95,12 @@ class PaymentSerializer(serializers.ModelSerializer):
         }
 
     def get_next_action(self, payment: Payment) -> dict | None:
+        # The links carry a capability for the buyer's pages: only the buyer gets them (a seller
+        # who can see the payment must not be able to answer the buyer's 3-D Secure challenge).
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or payment.order.buyer_id != user.pk:
+            return None
         return next_action_for(payment)
 
 
@@ -165,7 +171,10 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             wallet=data.get("wallet"),
             return_url=data.get("return_url", ""),
         )
-        return Response(PaymentSerializer(start.payment).data, status=status.HTTP_201_CREATED)
+        return Response(
+            PaymentSerializer(start.payment, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     def _staff_payment(self, request, pk) -> Payment:
         payment = self.get_queryset().filter(pk=pk).first()
@@ -193,13 +202,13 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         payment = payment_capture(
             payment_id=payment.id, actor=actor_for(request.user), sub_order_amounts=amounts
         )
-        return Response(PaymentSerializer(payment).data)
+        return Response(PaymentSerializer(payment, context=self.get_serializer_context()).data)
 
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
         payment = self._staff_payment(request, pk)
         payment = payment_void(payment_id=payment.id, actor=actor_for(request.user))
-        return Response(PaymentSerializer(payment).data)
+        return Response(PaymentSerializer(payment, context=self.get_serializer_context()).data)
 
 
 class VaultedCardSerializer(serializers.ModelSerializer):

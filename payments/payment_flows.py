@@ -217,21 +217,26 @@ def payment_start(
         )
 
     # No transaction and no lock from here on: the provider is on the far side of a network.
-    request = AuthorizeRequest(
-        payment_id=str(payment.id),
-        amount_minor=payment.amount_minor,
-        currency=payment.currency,
-        idempotency_key=f"payment:{payment.id}:authorize",
-        description=f"Order {locked.number}",
-        card_token=vaulted.token if vaulted else "",
-        cvc=card.cvc if card is not None else "",
-        notify_url=conf.get("PAYMENTS_PUBLIC_BASE_URL").rstrip("/")
-        + reverse("pay:notify", args=[provider.name]),
-        reference=payment.bank_reference or "",
-    )
+    request = _authorize_request(payment, cvc=card.cvc if card is not None else "")
     result = authorize_with_retries(payment_id=payment.id, request=request)
     payment = apply_authorize_result(payment_id=payment.id, result=result, actor=actor)
     return PaymentStart(payment=payment, next_action=next_action_for(payment))
+
+
+def _authorize_request(payment: Payment, *, cvc: str = "") -> AuthorizeRequest:
+    return AuthorizeRequest(
+        payment_id=str(payment.id),
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        # The idempotency key: the same for every attempt, retry and recovery of this payment.
+        idempotency_key=f"payment:{payment.id}:authorize",
+        description=f"Order {payment.order.number}",
+        card_token=payment.vaulted_card.token if payment.vaulted_card_id else "",
+        cvc=cvc,
+        notify_url=conf.get("PAYMENTS_PUBLIC_BASE_URL").rstrip("/")
+        + reverse("pay:notify", args=[payment.provider]),
+        reference=payment.bank_reference or "",
+    )
 
 
 def authorize_with_retries(*, payment_id, request: AuthorizeRequest) -> ProviderResult:
@@ -496,7 +501,8 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
     Each payment in its own transaction; at most `limit` of each kind per run."""
     now = now or timezone.now()
     limit = limit or int(conf.get("PAYMENTS_BATCH_SIZE"))
-    counts = {"bank_transfer": 0, "three_d_secure": 0, "wallet": 0, "skipped": 0}
+    counts = {"bank_transfer": 0, "three_d_secure": 0, "wallet": 0, "recovered": 0, "skipped": 0}
+    counts["recovered"] = payments_recover_stale(now=now, limit=limit)
     due = Payment.objects.filter(expires_at__lte=now).order_by("expires_at")
 
     for payment_id in due.filter(status=S.AWAITING_TRANSFER).values_list("id", flat=True)[:limit]:
@@ -547,6 +553,37 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
             logger.warning("payment %s: wallet expiry skipped: %s", payment_id, exc)
             counts["skipped"] += 1
     return counts
+
+
+def payments_recover_stale(*, now=None, older_than_s: int = 600, limit: int | None = None) -> int:
+    """Payments left in `created` by a process that died between calling the provider and
+    applying its answer. The provider is asked what it did under the payment's idempotency key
+    (a card processor is never sent the card again: the CVC is gone); wallets and bank transfers
+    are simply asked again (idempotent, no secret needed). Returns how many were settled."""
+    now = now or timezone.now()
+    limit = limit or int(conf.get("PAYMENTS_BATCH_SIZE"))
+    stale = Payment.objects.filter(
+        status=S.CREATED, created_at__lte=now - timedelta(seconds=older_than_s)
+    ).select_related("order", "vaulted_card")
+    settled = 0
+    for payment in stale.order_by("created_at")[:limit]:
+        provider = get_provider(payment.provider)
+        try:
+            if payment.method == PaymentMethod.CARD:
+                result = provider.lookup(idempotency_key=f"payment:{payment.id}:authorize")
+                if result is None:  # the processor never saw it: nothing was charged
+                    result = ProviderResult(
+                        status="failed", reference="", failure_code="processing_error"
+                    )
+            else:
+                result = authorize_with_retries(
+                    payment_id=payment.id, request=_authorize_request(payment)
+                )
+            apply_authorize_result(payment_id=payment.id, result=result, actor="system")
+            settled += 1
+        except (ProviderError, IllegalTransition) as exc:
+            logger.warning("payment %s: recovery skipped: %s", payment.id, exc)
+    return settled
 
 
 def parse_payment_id(value) -> uuid.UUID | None:

@@ -140,6 +140,11 @@ class PaymentProvider(abc.ABC):
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
         """Give back part or all of what was captured."""
 
+    def lookup(self, *, idempotency_key: str) -> ProviderResult | None:
+        """What the far side did with an authorisation sent under this key, or None if it never
+        saw it. Used to recover a payment whose process died between the call and the answer."""
+        return None
+
     @abc.abstractmethod
     def handle_notification(self, params: dict) -> NotificationEvent:
         """Verify an incoming notification and say what it reports. Raises InvalidNotification

@@ -167,6 +167,10 @@ class SandboxCardProcessor:
         )
         return result
 
+    def find_by_key(self, *, idempotency_key: str) -> dict | None:
+        charge = SandboxCardCharge.objects.filter(idempotency_key=idempotency_key).first()
+        return None if charge is None else _charge_dict(charge)
+
     def retrieve(self, *, reference: str) -> dict:
         charge = SandboxCardCharge.objects.filter(reference=reference).first()
         if charge is None:
@@ -339,6 +343,10 @@ class SandboxCardProvider(PaymentProvider):
 
     def complete_challenge(self, *, reference: str, outcome: str) -> dict:
         return self.remote.complete_challenge(reference=reference, outcome=outcome)
+
+    def lookup(self, *, idempotency_key: str) -> ProviderResult | None:
+        found = self.remote.find_by_key(idempotency_key=idempotency_key)
+        return None if found is None else _result(found)
 
     def handle_notification(self, params: dict) -> NotificationEvent:
         if not isinstance(params, dict) or not params.get("signature"):

@@ -217,3 +217,13 @@ def test_vaulted_card_admin_shows_no_card_data(buyer):
         f"/admin/payments/payment/{Payment.objects.get().pk}/change/"
     )
     assert payment_page.status_code == 200 and b"4242424242424242" not in payment_page.content
+
+
+def test_only_the_buyer_gets_the_links_to_the_payment_pages():
+    buyer, seller, staff = make_user(Role.BUYER), make_user(Role.SELLER), make_user(Role.STAFF)
+    order = make_order(buyer=buyer, sellers=[seller, make_user(Role.SELLER)])
+    body = pay_card(client_for(buyer), order, THREE_DS).json()
+    assert body["next_action"]["type"] == "redirect"
+    for user in (seller, staff):
+        seen = client_for(user).get(f"{API}{body['id']}/").json()
+        assert (seen["status"], seen["next_action"]) == ("requires_action", None)
