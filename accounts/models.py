@@ -129,10 +129,6 @@ class SellerProfile(models.Model):
         validate_seller_profile_model(self)
 
     @property
-    def uses_iban(self) -> bool:
-        return bool(self.iban)
-
-    @property
     def has_payout_account(self) -> bool:
         """True once a complete bank account is on file; payouts wait until then."""
         return bool((self.iban and self.bic) or (self.account_number and self.routing_number))

@@ -285,3 +285,18 @@ def test_api_buyer_cannot_upload(api_client, buyer, ed25519_pair):
     )
     assert response.status_code == 403
     assert SellerKey.objects.count() == 0
+
+
+def test_api_staff_may_revoke_a_sellers_key_but_not_add_one(
+    api_client, staff, seller, ed25519_pair
+):
+    key, _ = make_seller_key(seller)
+    api_client.force_authenticate(staff)
+    assert api_client.post(f"/api/v1/seller-keys/{key.id}/revoke/").status_code == 200
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    response = api_client.post(
+        "/api/v1/seller-keys/", {"purpose": "signing", "public_pem": ed25519_pair[1]}, format="json"
+    )
+    assert response.status_code == 403
+    assert SellerKey.objects.count() == 1
