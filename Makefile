@@ -16,8 +16,9 @@ help: ## List the targets
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@if command -v uv >/dev/null; then uv pip install --python $(PY) --compile-bytecode -r requirements-dev.txt; \
-	  else $(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -r requirements-dev.txt; fi
+	@# uv when it works (fast); pip otherwise, e.g. where uv cannot see the system's CA certificates.
+	@if command -v uv >/dev/null && uv pip install --python $(PY) --compile-bytecode -r requirements-dev.txt; then :; \
+	  else echo "installing with pip"; $(PY) -m pip install --quiet -r requirements-dev.txt; fi
 	touch $@
 
 venv: $(BIN)/.installed ## Create .venv and install the pinned requirements
@@ -35,7 +36,7 @@ seed: migrate ## Load the demo data and print the logins
 run: seed ## Set up and run web, worker and beat together (Ctrl-C stops all)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo "Clearhouse: http://127.0.0.1:$${PORT:-8000}/  (API docs at /api/docs/, admin at /admin/)"
-	$(BIN)/honcho start -f Procfile
+	$(BIN)/honcho start -f Procfile --port $${PORT:-8000}
 
 test: venv var ## Run the whole suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -13,14 +14,14 @@ from core.health import write_worker_heartbeat
 from core.idempotency import idempotency_keys_delete_expired
 
 
-@shared_task(name="core.tasks.heartbeat", ignore_result=True)
-def heartbeat() -> None:
+@shared_task(bind=True, name="core.tasks.heartbeat", ignore_result=True)
+def heartbeat(self) -> None:
     """Sent by beat every 10 s: whichever worker runs it proves that broker and worker both work."""
-    write_worker_heartbeat(source="task")
+    write_worker_heartbeat(source="task", hostname=self.request.hostname)
 
 
-@shared_task(name="core.tasks.healthcheck")
-def healthcheck() -> dict:
+@shared_task(bind=True, name="core.tasks.healthcheck")
+def healthcheck(self) -> dict:
     """Run inside a worker: reach the database and the cache, refresh the heartbeat, report back.
 
     Raises if the database or cache does not answer, so a caller waiting on the result sees why.
@@ -28,11 +29,11 @@ def healthcheck() -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         database_ok = cursor.fetchone() == (1,)
-    probe_key = f"clearhouse:healthcheck:{socket.gethostname()}"
+    probe_key = f"clearhouse:healthcheck:{socket.gethostname()}:{os.getpid()}"
     probe_value = str(time.time())
     cache.set(probe_key, probe_value, timeout=60)
     cache_ok = cache.get(probe_key) == probe_value
-    beat = write_worker_heartbeat(source="task")
+    beat = write_worker_heartbeat(source="task", hostname=self.request.hostname)
     return {
         "status": "ok" if database_ok and cache_ok else "degraded",
         "database": database_ok,

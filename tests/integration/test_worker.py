@@ -22,6 +22,7 @@ def test_healthcheck_task_runs_in_the_worker_on_the_test_database(celery_worker)
     assert report["cache"] is True
     assert report["database_name"] == celery_worker.database_name
     assert report["database_name"].startswith("test_")
+    assert report["hostname"] == celery_worker.nodename
     assert report["pid"] != celery_worker.process.pid  # ran in a pool process, not the parent
 
 

@@ -1,0 +1,20 @@
+from django.contrib import admin
+
+from core.models import IdempotencyKey
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """Read-only: for answering "why did my retry get 409/422?"."""
+
+    list_display = ["created_at", "method", "path", "key", "principal", "status", "response_status"]
+    list_filter = ["status", "method"]
+    search_fields = ["key", "path"]
+    date_hierarchy = "created_at"
+    exclude = ["response_body"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
