@@ -80,7 +80,7 @@ def _payment_json(payment: Any) -> dict | None:
     }
 
 
-def _sub_order_json(sub_order: SubOrder) -> dict:
+def _sub_order_json(sub_order: SubOrder, lines: list | None = None) -> dict:
     return {
         "id": sub_order.id,
         "seller_id": sub_order.seller_id,
@@ -95,14 +95,25 @@ def _sub_order_json(sub_order: SubOrder) -> dict:
                 "quantity": line.quantity,
                 "amount_minor": line.amount_minor,
             }
-            for line in sub_order.lines.all()
+            for line in (lines if lines is not None else sub_order.lines.all())
         ],
     }
 
 
 def order_json(order: Order, *, user: Any) -> dict:
+    created = getattr(order, "created_sub_orders", None)
+    if created is not None and user.is_buyer:
+        # Just placed by this buyer: render what was written instead of reading it back.
+        return _order_json(order, created, sees_whole=True, payment=None, fresh=True)
     sub_orders = list(sub_orders_visible_to(user=user, order=order))
     sees_whole = not (user.is_seller and not user.is_platform_staff)
+    payment = order_latest_payment(order) if sees_whole else None
+    return _order_json(order, sub_orders, sees_whole=sees_whole, payment=payment, fresh=False)
+
+
+def _order_json(
+    order: Order, sub_orders: list, *, sees_whole: bool, payment: Any, fresh: bool
+) -> dict:
     data = {
         "id": str(order.id),
         "object": "order",
@@ -115,10 +126,10 @@ def order_json(order: Order, *, user: Any) -> dict:
         "shipping_address": order.shipping_address,
         "expires_at": _iso(order.expires_at),
         "created_at": _iso(order.created_at),
-        "sub_orders": [_sub_order_json(s) for s in sub_orders],
+        "sub_orders": [_sub_order_json(s, s.created_lines if fresh else None) for s in sub_orders],
     }
     if sees_whole:
-        data["payment"] = _payment_json(order_latest_payment(order))
+        data["payment"] = _payment_json(payment)
         data["metadata"] = order.metadata
     return data
 

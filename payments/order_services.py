@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, NotFound, ValidationError
@@ -210,12 +210,20 @@ def _take_stock(products: dict[int, Product], quantities: dict[int, int]) -> Non
                 field="quantity",
                 extra={"product_id": product_id, "available": product.stock},
             )
-    for product_id in sorted(quantities):
-        # The conditional UPDATE is a second guard beside the lock (and the CHECK constraint).
-        updated = Product.objects.filter(id=product_id, stock__gte=quantities[product_id]).update(
-            stock=F("stock") - quantities[product_id]
-        )
-        assert updated == 1, "stock changed under a row lock"
+    # One conditional UPDATE for all lines; `stock >= wanted` is a second guard beside the lock
+    # (and the CHECK constraint a third).
+    wanted = _per_product(quantities)
+    updated = Product.objects.filter(id__in=list(quantities), stock__gte=wanted).update(
+        stock=F("stock") - wanted
+    )
+    assert updated == len(quantities), "stock changed under a row lock"
+
+
+def _per_product(quantities: dict[int, int]) -> Case:
+    return Case(
+        *(When(id=product_id, then=Value(quantity)) for product_id, quantity in quantities.items()),
+        output_field=IntegerField(),
+    )
 
 
 def _order_product_quantities(order: Order) -> dict[int, int]:
@@ -233,8 +241,9 @@ def _release_stock_locked(order: Order) -> bool:
         return False
     quantities = _order_product_quantities(order)
     _lock_products(quantities)
-    for product_id in sorted(quantities):
-        Product.objects.filter(id=product_id).update(stock=F("stock") + quantities[product_id])
+    if quantities:
+        given_back = _per_product(quantities)
+        Product.objects.filter(id__in=list(quantities)).update(stock=F("stock") + given_back)
     order.stock_reserved = False
     order.save(update_fields=["stock_reserved", "updated_at"])
     return True
@@ -317,27 +326,42 @@ def _create_order_rows(
     if order is None:
         raise ApplicationError("Could not allocate an order number; try again.")
 
-    for seller_id in sorted(by_seller):
-        seller_lines = by_seller[seller_id]
-        sub_order = SubOrder.objects.create(
+    sub_orders = [
+        SubOrder(
             order=order,
             seller_id=seller_id,
-            amount_minor=sum(line.unit_price_minor * line.quantity for line in seller_lines),
+            amount_minor=sum(
+                line.unit_price_minor * line.quantity for line in by_seller[seller_id]
+            ),
             currency=currency,
         )
-        OrderLine.objects.bulk_create(
-            OrderLine(
-                sub_order=sub_order,
-                product_id=line.product_id,
-                title=line.title,
-                unit_price_minor=line.unit_price_minor,
-                quantity=line.quantity,
-                amount_minor=line.unit_price_minor * line.quantity,
-            )
-            for line in seller_lines
+        for seller_id in sorted(by_seller)
+    ]
+    if connection.features.can_return_rows_from_bulk_insert:
+        SubOrder.objects.bulk_create(sub_orders)
+    else:  # pragma: no cover - old SQLite
+        for sub_order in sub_orders:
+            sub_order.save()
+    order_lines = [
+        OrderLine(
+            sub_order=sub_order,
+            product_id=line.product_id,
+            title=line.title,
+            unit_price_minor=line.unit_price_minor,
+            quantity=line.quantity,
+            amount_minor=line.unit_price_minor * line.quantity,
         )
+        for sub_order in sub_orders
+        for line in by_seller[sub_order.seller_id]
+    ]
+    OrderLine.objects.bulk_create(order_lines)
     # Postcondition: the parts add up to the whole.
-    assert sum(s.amount_minor for s in order.sub_orders.all()) == order.total_minor
+    assert sum(s.amount_minor for s in sub_orders) == order.total_minor
+    assert all(s.pk is not None for s in sub_orders)
+    # What was just written, for callers that render the new order without reading it back.
+    for sub_order in sub_orders:
+        sub_order.created_lines = [line for line in order_lines if line.sub_order is sub_order]
+    order.created_sub_orders = sub_orders
     return order
 
 
@@ -484,6 +508,11 @@ def order_create_for_seller(
 # --- payment outcomes (called by the payment side) ------------------------------------------------
 
 
+def _may_have_session(order: Order) -> bool:
+    metadata = order.metadata if isinstance(order.metadata, dict) else {}
+    return "checkout_session" in metadata or order.buyer_id is None
+
+
 def _lock_session_of(order_id: Any):
     from payments.storefront_models import CheckoutSession
 
@@ -500,7 +529,8 @@ def order_mark_paid(*, order: Order) -> None:
     """
     from payments.storefront_models import CheckoutSessionStatus
 
-    session = _lock_session_of(order.pk)
+    # Only orders made by a checkout session carry its id; others skip the session lookup.
+    session = _lock_session_of(order.pk) if _may_have_session(order) else None
     locked = _lock_order(order.pk)
     if locked.status == OrderStatus.PAID:
         _sync(order, locked)

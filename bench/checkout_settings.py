@@ -1,0 +1,28 @@
+"""Settings for `manage.py bench_checkout`'s gunicorn: local settings made production-like.
+
+DEBUG off (no query log kept in memory), INFO logs off, throttles out of the way (the benchmark
+measures the work, not the limiter, which still runs), an in-process Celery broker (tasks that a
+checkout enqueues are published, not run, and leave nothing behind), and the bench-only no-op
+endpoint mounted by bench.checkout_urls. Never used outside the benchmark.
+"""
+
+from config.settings.local import *  # noqa: F403
+from config.settings.local import REST_FRAMEWORK
+
+DEBUG = False
+ROOT_URLCONF = "bench.checkout_urls"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+BENCH_NOOP_ENABLED = True
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "anon": "1000000/min",
+        "user": "1000000/min",
+    },
+}
+PAYMENTS_CREATE_THROTTLE = "1000000/min"
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+CELERY_RESULT_BACKEND = None
+LOGGING_CONFIG = None  # nothing per request on the console; errors still raise
