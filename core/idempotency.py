@@ -8,6 +8,7 @@ winner stores its response (complete) or deletes the row (release) so the key ca
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,7 +56,14 @@ def scope_digest(*, principal: str, method: str, path: str, key: str) -> str:
 
 
 def request_fingerprint(*, method: str, full_path: str, body: bytes) -> str:
-    digest = hashlib.sha256()
+    # Keyed (HMAC under a key derived from SECRET_KEY): a request body may carry a card number,
+    # and a plain hash of it could be brute-forced from the brand and last four digits.
+    digest = hmac.new(
+        hashlib.sha256(
+            b"clearhouse.idempotency.fingerprint:" + settings.SECRET_KEY.encode()
+        ).digest(),
+        digestmod=hashlib.sha256,
+    )
     for part in (method.encode(), full_path.encode(), body):
         digest.update(f"{len(part)}:".encode())
         digest.update(part)

@@ -231,6 +231,18 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "core.tasks.delete_expired_idempotency_keys",
         "schedule": 3600.0,
     },
+    "ledger-fold-deltas": {"task": "ledger.tasks.fold_balance_deltas", "schedule": 5.0},
+    "ledger-void-expired-pendings": {
+        "task": "ledger.tasks.void_expired_pending_transfers",
+        "schedule": 30.0,
+    },
+    "ledger-seal": {"task": "ledger.seal_ledger", "schedule": 60.0},
+    "payments-expire-due": {"task": "payments.expire_due", "schedule": 60.0},
+    "orders-expire-unpaid": {"task": "payments.order_tasks.expire_unpaid_orders", "schedule": 60.0},
+    "checkout-sessions-expire": {
+        "task": "payments.order_tasks.expire_checkout_sessions",
+        "schedule": 60.0,
+    },
 }
 # A worker is "up" if it wrote its heartbeat (worker start, then core.tasks.heartbeat every 10 s
 # from beat) within this many seconds. Kept in this cache so web and workers on other hosts agree.

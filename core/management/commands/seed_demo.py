@@ -108,6 +108,17 @@ class Command(BaseCommand):
             user = self._user(demo)
             keys = self._keys(demo, user) if demo.role == Role.SELLER else []
             rows.append((demo, keys))
+        # The shop's catalogue: each demo seller's products (payments.demo is idempotent too).
+        from payments.demo import seed_demo_products
+
+        seed_demo_products(
+            [
+                user
+                for demo, _ in rows
+                if demo.role == Role.SELLER
+                for user in [User.objects.get(email__iexact=demo.email)]
+            ]
+        )
         self._print(rows)
 
     @transaction.atomic
