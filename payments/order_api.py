@@ -13,6 +13,8 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -172,6 +174,11 @@ class CheckoutSessionListCreateApi(APIView):
     class Pagination(_Pagination):
         ordering = "-created_at"
 
+    @extend_schema(
+        operation_id="checkout_sessions_create",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    )
     def post(self, request: Request) -> Response:
         if not request.user.is_seller:
             raise PermissionDenied("Only sellers create checkout sessions.")
@@ -211,6 +218,9 @@ class CheckoutSessionListCreateApi(APIView):
         )
         return Response(session_json(session, request=request), status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="checkout_sessions_list", request=None, responses=OpenApiTypes.OBJECT
+    )
     def get(self, request: Request) -> Response:
         sessions = CheckoutSession.objects.select_related("order")
         if not request.user.is_platform_staff:
@@ -228,6 +238,9 @@ class CheckoutSessionListCreateApi(APIView):
 class CheckoutSessionDetailApi(APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
 
+    @extend_schema(
+        operation_id="checkout_sessions_retrieve", request=None, responses=OpenApiTypes.OBJECT
+    )
     def get(self, request: Request, session_id: Any) -> Response:
         session = checkout_session_get_for_seller(seller=request.user, session_id=session_id)
         return Response(session_json(session, request=request))
@@ -236,6 +249,11 @@ class CheckoutSessionDetailApi(APIView):
 class CheckoutSessionExpireApi(APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
 
+    @extend_schema(
+        operation_id="checkout_sessions_expire",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    )
     def post(self, request: Request, session_id: Any) -> Response:
         session = checkout_session_expire_now(seller=request.user, session_id=session_id)
         return Response(session_json(session, request=request))
@@ -251,6 +269,7 @@ class OrderListCreateApi(APIView):
     class Pagination(_Pagination):
         ordering = "-created_at"
 
+    @extend_schema(operation_id="orders_list", request=None, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         orders = orders_visible_to(request.user)
         order_status = request.query_params.get("status")
@@ -262,6 +281,9 @@ class OrderListCreateApi(APIView):
             [order_json(order, user=request.user) for order in page]
         )
 
+    @extend_schema(
+        operation_id="orders_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT
+    )
     def post(self, request: Request) -> Response:
         """A buyer places an order for products (stock reserved); pay it via the payments API."""
         if not request.user.is_buyer:
@@ -310,6 +332,7 @@ class OrderListCreateApi(APIView):
 class OrderDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(operation_id="orders_retrieve", request=None, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, order_id: Any) -> Response:
         order = order_get_visible(user=request.user, order_id=order_id)
         return Response(order_json(order, user=request.user))
