@@ -513,15 +513,10 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
 
     for payment_id in due.filter(status=S.AWAITING_TRANSFER).values_list("id", flat=True)[:limit]:
         try:
-            payment_transition(
-                payment_id=payment_id,
-                to_status=S.EXPIRED,
-                actor="system",
+            _expire(
+                payment_id,
                 reason="no bank transfer arrived in time",
-                fields={
-                    "failure_code": "bank_transfer_expired",
-                    "failure_message": buyer_message("bank_transfer_expired"),
-                },
+                failure_code="bank_transfer_expired",
             )
             counts["bank_transfer"] += 1
         except IllegalTransition:
@@ -537,22 +532,17 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
             counts["skipped"] += 1
 
     wallet_due = due.filter(status=S.REQUIRES_ACTION, method=PaymentMethod.WALLET)
-    for payment_id in wallet_due.values_list("id", flat=True)[:limit]:
-        payment = Payment.objects.get(pk=payment_id)
+    for payment in wallet_due.only("id", "provider", "provider_reference")[:limit]:
+        payment_id = payment.id
         try:
             get_provider(payment.provider).void(
                 reference=payment.provider_reference,
                 idempotency_key=f"payment:{payment.id}:expire",
             )
-            payment_transition(
-                payment_id=payment_id,
-                to_status=S.EXPIRED,
-                actor="system",
+            _expire(
+                payment_id,
                 reason="not approved in the wallet in time",
-                fields={
-                    "failure_code": "wallet_expired",
-                    "failure_message": buyer_message("wallet_expired"),
-                },
+                failure_code="wallet_expired",
             )
             counts["wallet"] += 1
         except (ProviderError, IllegalTransition) as exc:
@@ -597,3 +587,14 @@ def parse_payment_id(value) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
         return None
+
+
+def _expire(payment_id, *, reason: str, failure_code: str) -> None:
+    """Expire a due payment as the system, with the buyer-readable message for its code."""
+    payment_transition(
+        payment_id=payment_id,
+        to_status=S.EXPIRED,
+        actor="system",
+        reason=reason,
+        fields={"failure_code": failure_code, "failure_message": buyer_message(failure_code)},
+    )

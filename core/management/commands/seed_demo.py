@@ -103,22 +103,17 @@ class Command(BaseCommand):
                 "seed_demo creates accounts with public passwords; it runs only with DEBUG on "
                 "(or with --force, never in production)."
             )
-        rows = []
+        rows, sellers = [], []
         for demo in DEMO_USERS:
             user = self._user(demo)
             keys = self._keys(demo, user) if demo.role == Role.SELLER else []
+            if demo.role == Role.SELLER:
+                sellers.append(user)
             rows.append((demo, keys))
         # The shop's catalogue: each demo seller's products (payments.demo is idempotent too).
         from payments.demo import seed_demo_products
 
-        seed_demo_products(
-            [
-                user
-                for demo, _ in rows
-                if demo.role == Role.SELLER
-                for user in [User.objects.get(email__iexact=demo.email)]
-            ]
-        )
+        seed_demo_products(sellers)
         self._print(rows)
 
     @transaction.atomic
