@@ -113,6 +113,28 @@ class SubOrder(models.Model):
     )
     # The pending ledger transfer that holds this sub-order's money in escrow.
     escrow_transfer_id = models.UUIDField(null=True, blank=True)
+    # --- lifecycle (issue 5) ---
+    # The seller must accept or reject by this time, else the order is released (beat task).
+    accept_by = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    # Base64 signature over the sealed canonical order document, and the key that made it.
+    acceptance_signature = models.TextField(blank=True, default="")
+    acceptance_key = models.ForeignKey(
+        "accounts.SellerKey",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accepted_sub_orders",
+    )
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.CharField(max_length=255, blank=True, default="")
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    # Receipt is confirmed automatically at this time unless the buyer confirms or disputes first;
+    # a dispute clears it (the clock stops).
+    confirm_by = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The platform fee taken when escrow was released to the seller (minor units).
+    fee_minor = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -122,6 +144,18 @@ class SubOrder(models.Model):
                 condition=Q(amount_minor__gt=0), name="suborder_amount_positive"
             ),
             models.UniqueConstraint(fields=["order", "seller"], name="suborder_one_per_seller"),
+        ]
+        indexes = [
+            models.Index(fields=["seller", "-created_at"], name="suborder_seller_recent"),
+            # The beat tasks' scans: acceptance window and auto-confirm window.
+            models.Index(
+                fields=["accept_by"],
+                name="suborder_accept_due",
+                condition=Q(status="awaiting_acceptance"),
+            ),
+            models.Index(
+                fields=["confirm_by"], name="suborder_confirm_due", condition=Q(status="shipped")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -232,6 +266,8 @@ class PaymentEvent(models.Model):
 
 # Payment-side models (vault, wallet notifications, bank arrivals, sandbox processors) live in
 # their own module; importing them here registers them with the app.
+# The lifecycle's event log (timeline, webhooks, emails).
+from payments.lifecycle_models import *  # noqa: E402, F403
 from payments.payment_models import *  # noqa: E402, F403
 
 # Storefront models (carts, checkout sessions) live in their own module; imported here so that
