@@ -133,6 +133,9 @@ class SubOrder(models.Model):
     # a dispute clears it (the clock stops).
     confirm_by = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # What was captured of this sub-order's hold (set when the hold is posted); refunds are
+    # bounded by it.
+    captured_minor = models.BigIntegerField(default=0)
     # The platform fee taken when escrow was released to the seller (minor units).
     fee_minor = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -133,6 +133,9 @@ def ledger_capture_holds(payment: Payment, amounts: dict[int, int] | None = None
             )
         total += amount
     create_transfers(requests)
+    for sub in sub_orders:
+        sub.captured_minor = sub.amount_minor if amounts is None else amounts.get(sub.id, 0)
+        sub.save(update_fields=["captured_minor", "updated_at"])
     return total
 
 
