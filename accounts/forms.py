@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError as DjangoValidationError
 
 from accounts import reference
@@ -43,6 +43,51 @@ class LoginForm(AuthenticationForm):
     def clean_username(self) -> str:
         # One spelling per address, so axes counts "A@x.com" and "a@x.com" as one account.
         return self.cleaned_data["username"].strip().lower()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        user = self.get_user()
+        if user is not None and user.is_seller:
+            # The one moment (besides sign-up) the password is known: make missing dashboard keys.
+            from accounts.dashboard_keys import dashboard_keys_ensure
+
+            dashboard_keys_ensure(seller=user, password=cleaned.get("password") or "")
+        return cleaned
+
+
+class DashboardKeyPasswordChangeForm(PasswordChangeForm):
+    """Password change that re-locks the seller's dashboard keys under the new password."""
+
+    def save(self, commit: bool = True):
+        from django.db import transaction
+
+        from accounts.dashboard_keys import dashboard_keys_ensure, dashboard_keys_rewrap
+
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if user.is_seller:
+                dashboard_keys_rewrap(
+                    seller=user,
+                    old_password=self.cleaned_data["old_password"],
+                    new_password=self.cleaned_data["new_password1"],
+                )
+                dashboard_keys_ensure(seller=user, password=self.cleaned_data["new_password1"])
+        return user
+
+
+class DashboardKeySetPasswordForm(SetPasswordForm):
+    """Password reset: the old password is unknown, so the dashboard keys are replaced."""
+
+    def save(self, commit: bool = True):
+        from django.db import transaction
+
+        from accounts.dashboard_keys import dashboard_keys_reset
+
+        with transaction.atomic():
+            user = super().save(commit=commit)
+            if user.is_seller:
+                dashboard_keys_reset(seller=user, new_password=self.cleaned_data["new_password1"])
+        return user
 
 
 class SellerIdentityFields(forms.Form):

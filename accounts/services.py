@@ -90,6 +90,14 @@ def user_sign_up(
         raise DjangoValidationError(
             {"email": ["An account with this email address already exists."]}
         ) from exc
+    if user.role == Role.SELLER:
+        # The password is known only now (and at login): lock the dashboard keys with it.
+        from accounts.dashboard_keys import dashboard_keys_ensure
+
+        try:
+            dashboard_keys_ensure(seller=user, password=password)
+        except Exception:  # the next login makes them; sign-up itself succeeded
+            logger.exception("dashboard keys not created at sign-up", extra={"seller_id": user.pk})
     return user
 
 

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class PaymentsConfig(AppConfig):
     name = "payments"
     verbose_name = "Payments"
+
+    def ready(self) -> None:
+        # Signal receivers: seal order documents when a seller's encryption key appears or a
+        # password reset replaces the dashboard keys.
+        from payments import order_documents  # noqa: F401

@@ -5,6 +5,8 @@ Every name here may be set in config/settings; the defaults are the ones documen
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 
 DEFAULTS: dict[str, object] = {
@@ -29,8 +31,24 @@ DEFAULTS: dict[str, object] = {
     "SANDBOX_WALLET_NOTIFY_MAX_RETRIES": 8,
     # Rows per batch for the key rotation and the expiry sweeper.
     "PAYMENTS_BATCH_SIZE": 200,
+    # A paid sub-order must be accepted (signed) by its seller within this many hours, else it is
+    # released back to the buyer (beat task payments.expire_acceptance).
+    "CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS": 48,
+    # A shipped sub-order is confirmed automatically this many days after shipping.
+    "CLEARHOUSE_AUTO_CONFIRM_DAYS": 10,
+    # Wrong dashboard passwords (accept / open document) per seller before a lockout, and its length.
+    "CLEARHOUSE_DASHBOARD_PASSWORD_FAILURES": 5,
+    "CLEARHOUSE_DASHBOARD_PASSWORD_LOCKOUT_S": 15 * 60,
 }
 
 
 def get(name: str):
     return getattr(settings, name, DEFAULTS[name])
+
+
+def acceptance_window() -> timedelta:
+    return timedelta(hours=float(get("CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS")))
+
+
+def auto_confirm_window() -> timedelta:
+    return timedelta(days=float(get("CLEARHOUSE_AUTO_CONFIRM_DAYS")))

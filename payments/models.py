@@ -271,6 +271,9 @@ class PaymentEvent(models.Model):
 # their own module; importing them here registers them with the app.
 # The lifecycle's event log (timeline, webhooks, emails).
 from payments.lifecycle_models import *  # noqa: E402, F403
+
+# The sealed order document the seller signs to accept (issue 5, `accept`).
+from payments.order_document_models import *  # noqa: E402, F403
 from payments.payment_models import *  # noqa: E402, F403
 
 # Storefront models (carts, checkout sessions) live in their own module; imported here so that

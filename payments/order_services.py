@@ -557,6 +557,10 @@ def order_mark_paid(*, order: Order) -> None:
         session.status = CheckoutSessionStatus.COMPLETE
         session.completed_at = now
         session.save(update_fields=["status", "completed_at", "updated_at"])
+    # Each seller's part: order.paid, the acceptance window, the sealed order document.
+    from payments.order_documents import on_order_paid
+
+    on_order_paid(order=locked)
     _sync(order, locked)
 
 

@@ -419,6 +419,7 @@ def payment_capture(
     provider = get_provider(payment.provider)
     if provider.features.captures_on_authorize:
         raise Conflict("This payment was captured when the money arrived.", code="already_captured")
+    _refuse_if_settled_per_sub_order(payment)
     total = None
     if sub_order_amounts is not None:
         holds = dict(
@@ -466,6 +467,17 @@ def payment_capture(
     )
 
 
+def _refuse_if_settled_per_sub_order(payment: Payment) -> None:
+    from payments.payment_ledger import any_hold_settled
+
+    if any_hold_settled(payment):
+        raise Conflict(
+            "Sellers are capturing or releasing this payment one sub-order at a time "
+            "(acceptance); capture or release each sub-order instead.",
+            code="settled_per_sub_order",
+        )
+
+
 def payment_void(*, payment_id, actor: str, reason: str = "voided") -> Payment:
     """Release an authorised payment at the provider and in the ledger."""
     payment = Payment.objects.filter(pk=payment_id).first()
@@ -478,6 +490,7 @@ def payment_void(*, payment_id, actor: str, reason: str = "voided") -> Payment:
         raise Conflict(
             "This payment's money has arrived; refund it instead.", code="already_captured"
         )
+    _refuse_if_settled_per_sub_order(payment)
     provider.void(
         reference=payment.provider_reference, idempotency_key=f"payment:{payment.id}:void"
     )

@@ -186,3 +186,75 @@ def ledger_record_bank_arrival(
             )
         ]
     )
+
+
+# --- one sub-order at a time (each seller's acceptance or rejection; multicapture) ---------------
+
+
+def sub_order_hold_state(payment: Payment, sub_order: SubOrder) -> str:
+    """ "none" (no hold placed), "pending", "posted" (captured) or "voided"."""
+    from ledger.models import Transfer, TransferKind
+
+    hold_id = hold_transfer_id(payment.id, sub_order.id)
+    if not Transfer.objects.filter(id=hold_id, kind=TransferKind.PENDING).exists():
+        return "none"
+    close = Transfer.objects.filter(pending_id=hold_id).values_list("kind", flat=True).first()
+    if close is None:
+        return "pending"
+    return "posted" if close == TransferKind.POST_PENDING else "voided"
+
+
+def any_hold_settled(payment: Payment) -> bool:
+    """Whether some sub-order's hold was already captured or released on its own."""
+    from ledger.models import Transfer
+
+    hold_ids = [
+        hold_transfer_id(payment.id, sub_order_id)
+        for sub_order_id in SubOrder.objects.filter(order_id=payment.order_id).values_list(
+            "id", flat=True
+        )
+    ]
+    return Transfer.objects.filter(pending_id__in=hold_ids).exists()
+
+
+def _sub_order_common(payment: Payment, sub_order: SubOrder) -> dict:
+    return {
+        "debit_account_id": _hold_source(payment).id,
+        "credit_account_id": get_or_create_account(currency=payment.currency, code=ESCROW).id,
+        "currency": payment.currency,
+        "pending_id": hold_transfer_id(payment.id, sub_order.id),
+        "reference": _reference(payment),
+        "metadata": {"order": str(payment.order_id), "sub_order": sub_order.id},
+    }
+
+
+def ledger_capture_sub_order_hold(payment: Payment, sub_order: SubOrder, amount_minor: int) -> None:
+    """Post one sub-order's hold (its seller accepted). Same transfer id as a whole-payment capture,
+    so the two can never both happen. Caller holds Payment -> Order -> SubOrder locks."""
+    assert 0 < amount_minor <= sub_order.amount_minor
+    create_transfers(
+        [
+            TransferRequest(
+                id=transfer_id(payment.id, sub_order.id, "capture"),
+                amount_minor=amount_minor,
+                reason="payment_captured",
+                kind="post_pending",
+                **_sub_order_common(payment, sub_order),
+            )
+        ]
+    )
+
+
+def ledger_void_sub_order_hold(payment: Payment, sub_order: SubOrder) -> None:
+    """Void one sub-order's hold (its seller rejected, or the acceptance window lapsed)."""
+    create_transfers(
+        [
+            TransferRequest(
+                id=transfer_id(payment.id, sub_order.id, "void"),
+                amount_minor=sub_order.amount_minor,
+                reason="payment_sub_order_released",
+                kind="void_pending",
+                **_sub_order_common(payment, sub_order),
+            )
+        ]
+    )

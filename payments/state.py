@@ -75,11 +75,14 @@ def payment_transition(
     data: dict | None = None,
     fields: dict | None = None,
     capture_amounts: dict[int, int] | None = None,
+    holds_settled: bool = False,
 ) -> Payment:
     """Move a payment to `to_status` or raise IllegalTransition having written nothing.
 
     `fields` are set on the Payment in the same update (provider reference, failure details);
-    `capture_amounts` ({sub_order_id: amount_minor}) makes a capture partial."""
+    `capture_amounts` ({sub_order_id: amount_minor}) makes a capture partial. `holds_settled`:
+    every sub-order's hold was already captured or voided on its own (per-seller acceptance,
+    multicapture), so captured/voided only records the end state: no ledger postings here."""
     if to_status not in TRANSITIONS:
         raise IllegalTransition(f"Unknown payment status {to_status!r}.")
     unknown = set(fields or {}) - _SETTABLE
@@ -97,7 +100,13 @@ def payment_transition(
         payment.status = to_status
         update_fields = ["status", "updated_at", *(fields or {})]
 
-        if to_status == S.AUTHORIZED:
+        if holds_settled:
+            assert to_status in {S.CAPTURED, S.VOIDED}, "holds_settled ends an authorisation"
+            payment.captured_minor = sum(
+                payment.order.sub_orders.values_list("captured_minor", flat=True)
+            )
+            update_fields.append("captured_minor")
+        elif to_status == S.AUTHORIZED:
             ledger_place_holds(payment)
         elif to_status == S.CAPTURED:
             payment.captured_minor = ledger_capture_holds(payment, capture_amounts)

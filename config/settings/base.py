@@ -243,7 +243,15 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "payments.order_tasks.expire_checkout_sessions",
         "schedule": 60.0,
     },
+    "payments-expire-acceptance": {"task": "payments.expire_acceptance", "schedule": 60.0},
+    "payments-settle-sub-order-holds": {
+        "task": "payments.settle_sub_order_holds",
+        "schedule": 60.0,
+    },
 }
+# Issue 5 lifecycle windows (payments.conf reads them).
+CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS = env.float("CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS", default=48)
+CLEARHOUSE_AUTO_CONFIRM_DAYS = env.float("CLEARHOUSE_AUTO_CONFIRM_DAYS", default=10)
 # A worker is "up" if it wrote its heartbeat (worker start, then core.tasks.heartbeat every 10 s
 # from beat) within this many seconds. Kept in this cache so web and workers on other hosts agree.
 WORKER_HEARTBEAT_MAX_AGE_S = env.int("WORKER_HEARTBEAT_MAX_AGE_S", default=30)

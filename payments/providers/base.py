@@ -69,6 +69,9 @@ class ProviderFeatures:
     # Void is possible before the money arrives / before capture.
     supports_void: bool = True
     supports_refund: bool = True
+    # Several partial captures of one authorisation (Stripe "multicapture"), and releasing part of
+    # what is still uncaptured: one capture or release per sub-order, as each seller decides.
+    supports_multicapture: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,20 @@ class PaymentProvider(abc.ABC):
     @abc.abstractmethod
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
         """Give back part or all of what was captured."""
+
+    def capture_part(
+        self, *, reference: str, amount_minor: int, idempotency_key: str
+    ) -> ProviderResult:
+        """Capture `amount_minor` and leave the rest authorised (multicapture). Once nothing is
+        left uncaptured the charge is "captured"; until then it stays "authorized"."""
+        raise OperationNotSupported(f"{self.name} cannot capture part of an authorisation.")
+
+    def release_part(
+        self, *, reference: str, amount_minor: int, idempotency_key: str
+    ) -> ProviderResult:
+        """Release `amount_minor` of what is still authorised and uncaptured (one seller said no).
+        When nothing is left the charge is "captured" (something was) or "voided" (nothing was)."""
+        raise OperationNotSupported(f"{self.name} cannot release part of an authorisation.")
 
     def lookup(self, *, idempotency_key: str) -> ProviderResult | None:
         """What the far side did with an authorisation sent under this key, or None if it never

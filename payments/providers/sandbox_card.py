@@ -233,7 +233,14 @@ class SandboxCardProcessor:
                 )
                 if charge is None:
                     raise ProviderError("No such charge.", code="no_such_charge")
-                _apply_operation(charge, kind, amount_minor)
+                released = sum(
+                    SandboxOperation.objects.filter(
+                        processor=self.name, reference=reference, kind="release_part"
+                    )
+                    .exclude(pk=operation.pk)
+                    .values_list("amount_minor", flat=True)
+                )
+                _apply_operation(charge, kind, amount_minor, released=released)
                 charge.save()
                 operation.result = _charge_dict(charge)
                 operation.save(update_fields=["result"])
@@ -251,6 +258,16 @@ class SandboxCardProcessor:
             kind="void", reference=reference, amount_minor=None, key=idempotency_key
         )
 
+    def capture_part(self, *, reference: str, amount_minor: int, idempotency_key: str) -> dict:
+        return self._operation(
+            kind="capture_part", reference=reference, amount_minor=amount_minor, key=idempotency_key
+        )
+
+    def release_part(self, *, reference: str, amount_minor: int, idempotency_key: str) -> dict:
+        return self._operation(
+            kind="release_part", reference=reference, amount_minor=amount_minor, key=idempotency_key
+        )
+
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> dict:
         return self._operation(
             kind="refund", reference=reference, amount_minor=amount_minor, key=idempotency_key
@@ -260,9 +277,28 @@ class SandboxCardProcessor:
 processor = SandboxCardProcessor()
 
 
-def _apply_operation(charge: SandboxCardCharge, kind: str, amount_minor: int | None) -> None:
-    """The processor's rules for capture, void and refund (raises ProviderError when refused)."""
+def _apply_operation(
+    charge: SandboxCardCharge, kind: str, amount_minor: int | None, *, released: int = 0
+) -> None:
+    """The processor's rules for capture, void and refund (raises ProviderError when refused).
+
+    Multicapture: `capture_part` and `release_part` take pieces of what is still uncaptured
+    (amount - captured - released, `released` being the earlier release_part amounts); the charge
+    stays "authorized" until nothing is left, then becomes "captured" (or "voided")."""
+    if kind in {"capture_part", "release_part"}:
+        if charge.status != "authorized":
+            raise ProviderError("Only an authorised charge can be captured.", code="not_authorized")
+        uncaptured = charge.amount_minor - charge.captured_minor - released
+        if amount_minor is None or not 0 < amount_minor <= uncaptured:
+            raise ProviderError("Amount out of range.", code="amount_out_of_range")
+        if kind == "capture_part":
+            charge.captured_minor += amount_minor
+        if uncaptured - amount_minor == 0:
+            charge.status = "captured" if charge.captured_minor else "voided"
+        return
     if kind == "capture":
+        if released or charge.captured_minor:
+            raise ProviderError("This charge is being captured in parts.", code="multicapture")
         if charge.status != "authorized":
             raise ProviderError("Only an authorised charge can be captured.", code="not_authorized")
         amount = charge.amount_minor if amount_minor is None else amount_minor
@@ -270,11 +306,14 @@ def _apply_operation(charge: SandboxCardCharge, kind: str, amount_minor: int | N
             raise ProviderError("Capture amount out of range.", code="amount_out_of_range")
         charge.status, charge.captured_minor = "captured", amount
     elif kind == "void":
+        if charge.captured_minor:
+            raise ProviderError("Part of this charge is captured.", code="not_voidable")
         if charge.status not in {"authorized", "requires_action"}:
             raise ProviderError("Only an uncaptured charge can be voided.", code="not_voidable")
         charge.status = "voided"
     elif kind == "refund":
-        if charge.status not in {"captured", "refunded"}:
+        # A charge captured in parts may be refunded while the rest is still authorised.
+        if charge.status not in {"captured", "refunded"} and not charge.captured_minor:
             raise ProviderError("Only a captured charge can be refunded.", code="not_captured")
         if (
             amount_minor is None
@@ -282,7 +321,8 @@ def _apply_operation(charge: SandboxCardCharge, kind: str, amount_minor: int | N
         ):
             raise ProviderError("Refund amount out of range.", code="amount_out_of_range")
         charge.refunded_minor += amount_minor
-        charge.status = "refunded"
+        if charge.status != "authorized":
+            charge.status = "refunded"
     else:
         raise AssertionError(f"unknown operation {kind}")
 
@@ -305,7 +345,7 @@ def _result(response: dict) -> ProviderResult:
 class SandboxCardProvider(PaymentProvider):
     name = PROCESSOR_NAME
     method = "card"
-    features = ProviderFeatures(may_require_action=True)
+    features = ProviderFeatures(may_require_action=True, supports_multicapture=True)
 
     def __init__(self, remote: SandboxCardProcessor | None = None) -> None:
         self.remote = remote or processor
@@ -333,6 +373,24 @@ class SandboxCardProvider(PaymentProvider):
 
     def void(self, *, reference: str, idempotency_key: str) -> ProviderResult:
         return _result(self.remote.void(reference=reference, idempotency_key=idempotency_key))
+
+    def capture_part(
+        self, *, reference: str, amount_minor: int, idempotency_key: str
+    ) -> ProviderResult:
+        return _result(
+            self.remote.capture_part(
+                reference=reference, amount_minor=amount_minor, idempotency_key=idempotency_key
+            )
+        )
+
+    def release_part(
+        self, *, reference: str, amount_minor: int, idempotency_key: str
+    ) -> ProviderResult:
+        return _result(
+            self.remote.release_part(
+                reference=reference, amount_minor=amount_minor, idempotency_key=idempotency_key
+            )
+        )
 
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
         return _result(

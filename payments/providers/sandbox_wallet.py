@@ -166,7 +166,27 @@ class SandboxWallet:
                 )
                 if trade is None:
                     raise ProviderError("No such trade.", code="no_such_trade")
-                if kind == "capture":
+                if kind in {"capture_part", "release_part"}:
+                    # Multicapture: pieces of what is still uncaptured, one per sub-order.
+                    if trade.status != TRADE_SUCCESS:
+                        raise ProviderError("The buyer has not paid.", code="not_authorized")
+                    released = sum(
+                        SandboxOperation.objects.filter(
+                            processor=self.wallet, reference=trade_no, kind="release_part"
+                        )
+                        .exclude(pk=operation.pk)
+                        .values_list("amount_minor", flat=True)
+                    )
+                    uncaptured = trade.amount_minor - trade.captured_minor - released
+                    if amount_minor is None or not 0 < amount_minor <= uncaptured:
+                        raise ProviderError("Amount out of range.", code="amount_out_of_range")
+                    if kind == "capture_part":
+                        trade.captured_minor += amount_minor
+                    if uncaptured == amount_minor:
+                        trade.status = TRADE_FINISHED if trade.captured_minor else TRADE_CLOSED
+                elif kind == "capture":
+                    if trade.captured_minor:
+                        raise ProviderError("This trade is captured in parts.", code="multicapture")
                     if trade.status != TRADE_SUCCESS:
                         raise ProviderError("The buyer has not paid.", code="not_authorized")
                     amount = trade.amount_minor if amount_minor is None else amount_minor
@@ -176,12 +196,12 @@ class SandboxWallet:
                         )
                     trade.status, trade.captured_minor = TRADE_FINISHED, amount
                 elif kind == "void":
-                    if trade.status not in {WAIT_BUYER_PAY, TRADE_SUCCESS}:
+                    if trade.captured_minor or trade.status not in {WAIT_BUYER_PAY, TRADE_SUCCESS}:
                         raise ProviderError("The trade cannot be closed.", code="not_voidable")
                     trade.status = TRADE_CLOSED
                 elif kind == "refund":
                     remaining = trade.captured_minor - trade.refunded_minor
-                    if trade.status != TRADE_FINISHED:
+                    if trade.status != TRADE_FINISHED and not trade.captured_minor:
                         raise ProviderError(
                             "Only a finished trade can be refunded.", code="not_captured"
                         )
@@ -200,6 +220,16 @@ class SandboxWallet:
     def capture(self, *, trade_no: str, amount_minor: int | None, idempotency_key: str) -> dict:
         return self._operation(
             kind="capture", trade_no=trade_no, amount_minor=amount_minor, key=idempotency_key
+        )
+
+    def capture_part(self, *, trade_no: str, amount_minor: int, idempotency_key: str) -> dict:
+        return self._operation(
+            kind="capture_part", trade_no=trade_no, amount_minor=amount_minor, key=idempotency_key
+        )
+
+    def release_part(self, *, trade_no: str, amount_minor: int, idempotency_key: str) -> dict:
+        return self._operation(
+            kind="release_part", trade_no=trade_no, amount_minor=amount_minor, key=idempotency_key
         )
 
     def close(self, *, trade_no: str, idempotency_key: str) -> dict:

@@ -63,7 +63,7 @@ def _result(response: dict) -> ProviderResult:
 
 class WalletProvider(PaymentProvider):
     method = "wallet"
-    features = ProviderFeatures(may_require_action=True)
+    features = ProviderFeatures(may_require_action=True, supports_multicapture=True)
 
     def __init__(self, wallet: str, remote: sandbox_wallet.SandboxWallet | None = None) -> None:
         self.name = wallet
@@ -86,6 +86,24 @@ class WalletProvider(PaymentProvider):
     ) -> ProviderResult:
         return _result(
             self.remote.capture(
+                trade_no=reference, amount_minor=amount_minor, idempotency_key=idempotency_key
+            )
+        )
+
+    def capture_part(
+        self, *, reference: str, amount_minor: int, idempotency_key: str
+    ) -> ProviderResult:
+        return _result(
+            self.remote.capture_part(
+                trade_no=reference, amount_minor=amount_minor, idempotency_key=idempotency_key
+            )
+        )
+
+    def release_part(
+        self, *, reference: str, amount_minor: int, idempotency_key: str
+    ) -> ProviderResult:
+        return _result(
+            self.remote.release_part(
                 trade_no=reference, amount_minor=amount_minor, idempotency_key=idempotency_key
             )
         )

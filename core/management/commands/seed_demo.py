@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts import selectors, services
+from accounts.dashboard_keys import dashboard_keys_ensure
 from accounts.demo import demo_private_key_pem, demo_private_key_store
 from accounts.models import KeyPurpose, Role, SellerKey, User
 from core.crypto import CryptoError
@@ -109,6 +110,8 @@ class Command(BaseCommand):
             keys = self._keys(demo, user) if demo.role == Role.SELLER else []
             if demo.role == Role.SELLER:
                 sellers.append(user)
+                # Dashboard keys locked by the demo password (made once; later runs keep them).
+                dashboard_keys_ensure(seller=user, password=demo.password)
             rows.append((demo, keys))
         # The shop's catalogue: each demo seller's products (payments.demo is idempotent too).
         from payments.demo import seed_demo_products

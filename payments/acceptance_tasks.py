@@ -1,0 +1,50 @@
+"""Beat tasks of seller acceptance (thin: the work is in the services; both idempotent, bounded).
+
+Beat entries (config/settings/base.py CELERY_BEAT_SCHEDULE):
+    "payments-expire-acceptance":      {"task": "payments.expire_acceptance", "schedule": 60.0}
+    "payments-settle-sub-order-holds": {"task": "payments.settle_sub_order_holds", "schedule": 60.0}
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import OperationalError
+
+__all__ = ["expire_acceptance", "settle_sub_order_holds"]
+
+logger = logging.getLogger(__name__)
+
+_TASK_OPTIONS = {
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 3,
+    "soft_time_limit": 50,
+    "time_limit": 60,
+}
+
+
+@shared_task(name="payments.expire_acceptance", **_TASK_OPTIONS)
+def expire_acceptance() -> int:
+    """Sub-orders past accept_by: rejected (order.acceptance_expired), money released, restocked."""
+    from payments.acceptance_services import acceptance_expire_due
+
+    count = acceptance_expire_due(limit=200)
+    if count:
+        logger.info("payments.expire_acceptance: %d sub-orders released", count)
+    return count
+
+
+@shared_task(name="payments.settle_sub_order_holds", **_TASK_OPTIONS)
+def settle_sub_order_holds() -> dict:
+    """Re-drive per-sub-order captures/releases whose provider call failed or was lost."""
+    from payments.sub_order_money import sub_order_holds_settle
+
+    counts = sub_order_holds_settle(limit=200)
+    if any(counts.values()):
+        logger.info("payments.settle_sub_order_holds: %s", counts)
+    return counts
