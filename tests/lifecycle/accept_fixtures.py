@@ -53,8 +53,8 @@ class KeyPool:
         return crypto.generate_signing_key(algorithm) if algorithm == crypto.ED25519 else self.rsa()
 
 
-@pytest.fixture
-def key_pool(monkeypatch) -> KeyPool:
+@pytest.fixture(name="key_pool")
+def key_pool_fixture(monkeypatch) -> KeyPool:
     """Dashboard keys come from the pool too (fast tests; same code path otherwise)."""
     pool = KeyPool()
     monkeypatch.setattr(

@@ -32,7 +32,7 @@ from payments.payment_models import SandboxCardCharge, SandboxWalletTrade
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,
     balance,
-    key_pool,  # noqa: F401  (fixture)
+    key_pool_fixture,  # noqa: F401  (the key_pool fixture)
     make_buyer,
     make_product,
     make_seller,
@@ -69,7 +69,7 @@ def one_seller_card_order(key_pool, *, algorithm=crypto.ED25519, encryption=Fals
 
 
 def test_paying_seals_the_order_document_to_the_sellers_own_key_and_it_opens(key_pool):
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(key_pool, encryption=True)
+    seller, keys, order, _payment, sub_order, _ = one_seller_card_order(key_pool, encryption=True)
     document = SealedOrderDocument.objects.get(sub_order=sub_order)
     assert document.seller_key == keys.encryption
     opened = crypto.open_sealed(
@@ -111,7 +111,7 @@ def test_sealing_happens_once_per_sub_order(key_pool):
 
 
 def test_the_platform_cannot_read_a_document_sealed_to_a_key_it_does_not_hold(key_pool):
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(key_pool, encryption=True)
+    seller, _keys, _order, _payment, sub_order, _ = one_seller_card_order(key_pool, encryption=True)
     document = SealedOrderDocument.objects.get(sub_order=sub_order)
     # The only private keys the platform could ever unlock are the seller's dashboard keys.
     dashboard = dashboard_keys_of(seller).encryption
@@ -129,7 +129,7 @@ def test_the_platform_cannot_read_a_document_sealed_to_a_key_it_does_not_hold(ke
 
 
 def test_a_seller_without_own_encryption_key_gets_it_sealed_to_the_dashboard_key(key_pool):
-    seller, _, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    seller, _, _order, _payment, sub_order, _ = one_seller_card_order(key_pool)
     document = SealedOrderDocument.objects.get(sub_order=sub_order)
     assert document.seller_key == dashboard_keys_of(seller).encryption
     text = sealed_document_open_with_password(
@@ -143,7 +143,7 @@ def test_a_seller_without_own_encryption_key_gets_it_sealed_to_the_dashboard_key
 
 @pytest.mark.parametrize("algorithm", [crypto.ED25519, crypto.RSA_PSS_SHA256])
 def test_a_valid_signature_accepts_and_captures(key_pool, algorithm):
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(
+    seller, keys, _order, payment, sub_order, _ = one_seller_card_order(
         key_pool, algorithm=algorithm
     )
     document = SealedOrderDocument.objects.get(sub_order=sub_order)
@@ -228,7 +228,7 @@ def _bad_cases():
     ("make_args", "code", "field"), _bad_cases(), ids=lambda v: getattr(v, "__name__", str(v))
 )
 def test_a_bad_signature_is_refused_and_changes_nothing(key_pool, make_args, code, field):
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    seller, keys, _order, payment, sub_order, _ = one_seller_card_order(key_pool)
     # A second order of the same seller (another document) and a second seller with keys.
     buyer = make_buyer()
     other_order = place_order(buyer, [(make_product(seller, price=999), 1)])
@@ -253,7 +253,7 @@ def test_a_bad_signature_is_refused_and_changes_nothing(key_pool, make_args, cod
 
 
 def test_accepting_twice_is_refused_and_changes_nothing(key_pool):
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    seller, keys, _order, _payment, sub_order, _ = one_seller_card_order(key_pool)
     document = SealedOrderDocument.objects.get(sub_order=sub_order)
     args = {
         "sub_order_id": sub_order.pk,
@@ -271,7 +271,7 @@ def test_accepting_twice_is_refused_and_changes_nothing(key_pool):
 
 
 def test_another_seller_cannot_accept_or_reject(key_pool):
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    _seller, _keys, _order, _payment, sub_order, _ = one_seller_card_order(key_pool)
     intruder = make_seller(key_pool, dashboard=False)
     intruder_keys = own_keys(key_pool, intruder)
     document = SealedOrderDocument.objects.get(sub_order=sub_order)
@@ -290,7 +290,7 @@ def test_another_seller_cannot_accept_or_reject(key_pool):
 
 
 def test_accept_after_reject_or_lapse_is_refused(key_pool):
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    seller, keys, _order, _payment, sub_order, _ = one_seller_card_order(key_pool)
     document = SealedOrderDocument.objects.get(sub_order=sub_order)
     sub_order_reject(sub_order_id=sub_order.pk, seller=seller, reason="Out of stock", actor="s")
     before = snapshot(sub_order)
@@ -332,7 +332,7 @@ def test_accept_after_reject_or_lapse_is_refused(key_pool):
 
 
 def test_dashboard_accept_with_the_right_password(key_pool):
-    seller, _, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    seller, _, _order, _payment, sub_order, _ = one_seller_card_order(key_pool)
     accepted = sub_order_accept_with_password(
         sub_order_id=sub_order.pk, seller=seller, password=PASSWORD, actor="seller:1"
     )
@@ -348,7 +348,7 @@ def test_dashboard_accept_with_the_right_password(key_pool):
 
 def test_dashboard_accept_with_a_wrong_password_changes_nothing_and_locks_out(key_pool, settings):
     settings.CLEARHOUSE_DASHBOARD_PASSWORD_FAILURES = 3
-    seller, _, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    seller, _, _order, _payment, sub_order, _ = one_seller_card_order(key_pool)
     before = snapshot(sub_order)
     for _ in range(3):
         with pytest.raises(ApplicationError) as caught:
@@ -368,7 +368,7 @@ def test_dashboard_accept_with_a_wrong_password_changes_nothing_and_locks_out(ke
 
 
 def test_the_window_lapsing_voids_the_card_hold_restocks_and_cancels(key_pool):
-    seller, keys, order, payment, sub_order, product = one_seller_card_order(key_pool, quantity=3)
+    _seller, _keys, order, payment, sub_order, product = one_seller_card_order(key_pool, quantity=3)
     assert Product.objects.get(pk=product.pk).stock == 2
     with freeze_time(timezone.now() + timedelta(hours=47)):
         assert acceptance_expire_due() == 0
@@ -487,7 +487,7 @@ def test_a_provider_failure_leaves_the_acceptance_and_the_sweeper_captures(key_p
     from payments.providers.sandbox_card import SandboxCardProvider
     from payments.sub_order_money import sub_order_holds_settle
 
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    seller, _keys, _order, payment, sub_order, _ = one_seller_card_order(key_pool)
 
     def down(self, **kwargs):
         raise ProviderUnavailable("processor down")
@@ -505,7 +505,7 @@ def test_a_provider_failure_leaves_the_acceptance_and_the_sweeper_captures(key_p
 
 
 def test_ship_after_accept(key_pool):
-    seller, keys, order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    seller, _keys, _order, _payment, sub_order, _ = one_seller_card_order(key_pool)
     with pytest.raises(ApplicationError) as caught:
         sub_order_mark_shipped(sub_order_id=sub_order.pk, seller=seller, actor="s")
     assert caught.value.code == "not_accepted"
