@@ -51,7 +51,7 @@ def test_the_readme_example_accepts_an_order(key_pool, live_server, capsys):
         "SIGNING_KEY_PEM": keys.signing_private,
         "ENCRYPTION_KEY_PEM": keys.encryption_private,
     }
-    exec(compile(readme_example(), "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(readme_example(), "README.md", "exec"), namespace)
 
     assert capsys.readouterr().out.strip() == f"{order.number} accepted"
     sub_order = sub_order_of(order, seller)
