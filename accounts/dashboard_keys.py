@@ -134,6 +134,21 @@ def dashboard_keys_ensure(*, seller: User, password: str) -> DashboardKeys:
     return dashboard_keys_of(seller)
 
 
+def dashboard_keys_login(*, seller: User, password: str) -> DashboardKeys:
+    """At login (the password was just checked): make missing dashboard keys, and replace keys the
+    password no longer opens (the password was set some other way, e.g. by staff in admin)."""
+    if seller.role != Role.SELLER or not password:
+        return DashboardKeys(None, None)
+    current = dashboard_keys_of(seller)
+    if current.signing is not None:
+        try:
+            dashboard_private_pem(key=current.signing, password=password)
+        except WrongPassword:
+            logger.warning("dashboard keys locked by another password; replacing them")
+            return dashboard_keys_reset(seller=seller, new_password=password)
+    return dashboard_keys_ensure(seller=seller, password=password)
+
+
 def dashboard_private_pem(*, key: SellerKey, password: str) -> str:
     """Unlock a dashboard key's private half. WrongPassword (field "password") if it does not open."""
     material = PlatformHeldKeyMaterial.objects.filter(seller_key=key).first()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -10,6 +12,8 @@ from accounts import reference
 from accounts.models import KeyPurpose, SettlementSchedule
 from accounts.services import SIGNING_ALGORITHMS
 from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 def add_service_error(form: forms.Form, exc: Exception) -> None:
@@ -49,9 +53,12 @@ class LoginForm(AuthenticationForm):
         user = self.get_user()
         if user is not None and user.is_seller:
             # The one moment (besides sign-up) the password is known: make missing dashboard keys.
-            from accounts.dashboard_keys import dashboard_keys_ensure
+            from accounts.dashboard_keys import dashboard_keys_login
 
-            dashboard_keys_ensure(seller=user, password=cleaned.get("password") or "")
+            try:
+                dashboard_keys_login(seller=user, password=cleaned.get("password") or "")
+            except Exception:  # never block a login on them; the next login tries again
+                logger.exception("dashboard keys not ensured at login")
         return cleaned
 
 

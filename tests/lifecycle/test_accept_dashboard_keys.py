@@ -218,3 +218,19 @@ def test_two_concurrent_accepts_have_one_effect(key_pool):
     assert Transfer.objects.filter(reason="payment_captured").count() == 1
     payment.refresh_from_db()
     assert (payment.status, payment.captured_minor) == ("captured", 1999)
+
+
+@pytest.mark.django_db
+def test_login_replaces_keys_the_password_no_longer_opens(key_pool):
+    seller = make_seller(key_pool)
+    old = dashboard_keys_of(seller)
+    seller.set_password(NEW_PASSWORD)  # e.g. staff set it in admin: the keys were not re-locked
+    seller.save(update_fields=["password"])
+    response = Client().post(
+        reverse("accounts:login"), {"username": seller.email, "password": NEW_PASSWORD}
+    )
+    assert response.status_code == 302
+    new = dashboard_keys_of(seller)
+    assert new.complete and new.signing.pk != old.signing.pk
+    assert SellerKey.objects.get(pk=old.signing.pk).revoked_at is not None
+    assert dashboard_private_pem(key=new.signing, password=NEW_PASSWORD)
