@@ -1,4 +1,5 @@
 from payments import (
+    acceptance_admin,  # noqa: F401 - registers the sealed order documents (read-only)
     payment_admin,  # noqa: F401 - registers the payment side's admin
     storefront_admin,  # noqa: F401 - registers the storefront admin
 )

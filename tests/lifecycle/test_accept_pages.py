@@ -146,3 +146,16 @@ def test_buyers_cannot_use_seller_pages(scene):
     client = Client()
     client.force_login(make_buyer())
     assert client.get(reverse("payments:seller_orders")).status_code == 403
+
+
+def test_staff_see_sealed_documents_read_only_in_admin(scene):
+    from accounts.models import User
+
+    staff = User.objects.create_superuser("staff-accept@example.test", "x")
+    client = Client()
+    client.force_login(staff)
+    document = SealedOrderDocument.objects.get(sub_order=scene["sub_order"])
+    changelist = client.get(reverse("admin:payments_sealedorderdocument_changelist"))
+    assert changelist.status_code == 200 and document.sha256 in changelist.content.decode()
+    change = client.get(reverse("admin:payments_sealedorderdocument_change", args=[document.pk]))
+    assert change.status_code == 200
