@@ -224,6 +224,17 @@ def order_documents_seal_pending(*, seller_id: Any) -> int:
     return sealed
 
 
+def order_documents_seal_due(*, limit: int = 200) -> int:
+    """Sweeper: seal documents still waiting whose seller now has a key (the on-commit hook that
+    normally does it was lost). Returns how many were sealed."""
+    seller_ids = (
+        SealedOrderDocument.objects.filter(sealed__isnull=True)
+        .values_list("sub_order__seller_id", flat=True)
+        .distinct()[:limit]
+    )
+    return sum(order_documents_seal_pending(seller_id=seller_id) for seller_id in list(seller_ids))
+
+
 def order_documents_reseal(*, seller_id: Any, revoked_key_ids: list) -> int:
     """Re-seal the documents of open sub-orders (awaiting acceptance) that were sealed to keys now
     revoked (a password reset replaced the dashboard keys). Runs in the caller's transaction."""

@@ -541,3 +541,30 @@ def test_staff_cannot_capture_the_whole_payment_once_a_seller_captured_a_part(ke
             action(payment_id=payment.id, actor="staff:1")
         assert caught.value.code == "settled_per_sub_order"
     assert Payment.objects.get(pk=payment.id).captured_minor == 1500
+
+
+def test_a_document_waits_for_a_key_and_is_sealed_when_one_appears(key_pool):
+    from payments.acceptance_tasks import settle_sub_order_holds
+    from payments.order_documents import order_documents_seal_pending
+
+    seller = make_seller(key_pool, dashboard=False)
+    buyer = make_buyer()
+    order = place_order(buyer, [(make_product(seller, price=500), 1)])
+    pay_by_card(order, buyer)
+    document = SealedOrderDocument.objects.get(sub_order__order=order)
+    assert document.sealed is None and document.seller_key is None
+    assert settle_sub_order_holds()["sealed"] == 0  # still no key
+    keys = own_keys(key_pool, seller, encryption=True)
+    # The new key's on-commit hook seals it (run here by hand: this test is one transaction).
+    assert order_documents_seal_pending(seller_id=seller.pk) == 1
+    document.refresh_from_db()
+    assert document.seller_key == keys.encryption
+    assert (
+        crypto.open_sealed(
+            keys.encryption_private,
+            bytes(document.sealed),
+            associated_data=document_associated_data(document.sub_order_id),
+        )
+        == document.document_bytes
+    )
+    assert settle_sub_order_holds()["sealed"] == 0
