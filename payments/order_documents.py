@@ -263,8 +263,18 @@ def _reseal_on_reset(sender, *, seller, revoked, created, **kwargs) -> None:
     order_documents_reseal(seller_id=seller.pk, revoked_key_ids=[key.pk for key in revoked])
 
 
+def _on_new_encryption_key(seller_id: Any) -> None:
+    order_documents_seal_pending(seller_id=seller_id)
+    # Open orders sealed to a key the seller has since revoked move to the new key.
+    revoked = SellerKey.objects.filter(
+        seller_id=seller_id, purpose=KeyPurpose.ENCRYPTION, revoked_at__isnull=False
+    ).values_list("pk", flat=True)
+    with transaction.atomic():
+        order_documents_reseal(seller_id=seller_id, revoked_key_ids=list(revoked))
+
+
 @receiver(post_save, sender=SellerKey, dispatch_uid="payments.seal_pending_on_new_key")
 def _seal_pending_on_new_key(sender, instance: SellerKey, created: bool, **kwargs) -> None:
     if created and instance.purpose == KeyPurpose.ENCRYPTION:
         seller_id = instance.seller_id
-        transaction.on_commit(lambda: order_documents_seal_pending(seller_id=seller_id))
+        transaction.on_commit(lambda: _on_new_encryption_key(seller_id))

@@ -234,3 +234,26 @@ def test_login_replaces_keys_the_password_no_longer_opens(key_pool):
     assert new.complete and new.signing.pk != old.signing.pk
     assert SellerKey.objects.get(pk=old.signing.pk).revoked_at is not None
     assert dashboard_private_pem(key=new.signing, password=NEW_PASSWORD)
+
+
+@pytest.mark.django_db
+def test_a_revoked_dashboard_key_is_replaced_at_login_and_open_orders_follow(
+    key_pool, django_capture_on_commit_callbacks
+):
+    from accounts.services import seller_key_revoke
+
+    seller = make_seller(key_pool)
+    old = dashboard_keys_of(seller)
+    buyer = make_buyer()
+    order = place_order(buyer, [(make_product(seller, price=700), 1)])
+    pay_by_card(order, buyer)
+    seller_key_revoke(key=old.encryption)  # from the Keys page
+    with django_capture_on_commit_callbacks(execute=True):
+        Client().post(reverse("accounts:login"), {"username": seller.email, "password": PASSWORD})
+    new = dashboard_keys_of(seller)
+    assert new.encryption.pk != old.encryption.pk and new.signing == old.signing
+    sub_order = sub_order_of(order, seller)
+    assert SealedOrderDocument.objects.get(sub_order=sub_order).seller_key == new.encryption
+    assert sealed_document_open_with_password(
+        sub_order_id=sub_order.pk, seller=seller, password=PASSWORD
+    )
