@@ -4,3 +4,4 @@ modules (payment side and storefront side) known to every worker."""
 from payments.lifecycle_tasks import *  # noqa: F403
 from payments.order_tasks import *  # noqa: F403
 from payments.payment_tasks import *  # noqa: F403
+from payments.release_tasks import *  # noqa: F403
