@@ -255,3 +255,17 @@ def test_refund_task_is_enqueued_on_commit(buyer, monkeypatch, django_capture_on
     for callback in callbacks:
         callback()
     assert str(created.pk) in sent
+
+
+def test_rejected_bank_transfer_sub_order_is_refunded_and_stays_rejected(buyer, refund_tasks):
+    _order, _payment, [a, _b] = paid_order(
+        buyer=buyer, method="bank_transfer", amounts=(1500, 2500), status="awaiting_acceptance"
+    )
+    a.status = "rejected"
+    a.save(update_fields=["status"])  # as the accept side's rejection does
+    refund = refund_sub_order_remaining(sub_order_id=a.pk, reason="rejected", actor="seller:1")
+    run_refund_tasks(refund_tasks)
+    assert (reload(refund).status, refund.amount_minor) == ("succeeded", 1500)
+    assert reload(a).status == "rejected"  # final: the refund does not move it
+    assert balance("platform:escrow") == 2500  # the other seller's part stays held
+    assert refund_sub_order_remaining(sub_order_id=a.pk, reason="again", actor="x") is None
