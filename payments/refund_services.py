@@ -31,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
@@ -346,7 +346,7 @@ def refund_process(*, refund_id: Any) -> Refund:
     if refund.status != RefundStatus.PENDING:
         return refund
     payment = refund.payment
-    Refund.objects.filter(pk=refund.pk).update(attempts=refund.attempts + 1)
+    Refund.objects.filter(pk=refund.pk).update(attempts=F("attempts") + 1)
     provider = get_provider(payment.provider)
     try:
         result = provider.refund(

@@ -65,6 +65,9 @@ def paid_order(
         payment = payment_start(order=order, method="card", card=card(), actor="buyer:1").payment
         assert payment.status == "authorized", payment.failure_code
         payment = payment_capture(payment_id=payment.id, actor="system")
+    elif method == "wallet":
+        payment = _approved_wallet_payment(order)
+        payment = payment_capture(payment_id=payment.id, actor="system")
     else:
         payment = payment_start(order=order, method="bank_transfer", actor="buyer:1").payment
         bank_transfer_record_arrival(
@@ -82,6 +85,23 @@ def paid_order(
         fields.update(shipped_at=now, confirm_by=now + confirm_in if confirm_in else None)
     SubOrder.objects.filter(order=order).update(**fields)
     return order, payment, list(SubOrder.objects.filter(order=order).order_by("id"))
+
+
+def _approved_wallet_payment(order):
+    """Pay with the sandbox Alipay: the buyer approves, its signed notification is applied."""
+    from payments.notification_services import notification_receive
+    from payments.payment_models import SandboxWalletTrade
+    from payments.providers import sandbox_wallet
+
+    payment = payment_start(order=order, method="wallet", wallet="alipay", actor="buyer:1").payment
+    trade = SandboxWalletTrade.objects.get(out_trade_no=str(payment.id))
+    wallet = sandbox_wallet.wallets["alipay"]
+    wallet.buyer_decide(trade_no=trade.trade_no, approve=True)
+    trade.refresh_from_db()
+    notification_receive(provider_name="alipay", params=wallet.make_notice(trade).params)
+    payment.refresh_from_db()
+    assert payment.status == "authorized", payment.status
+    return payment
 
 
 def balance(code: str, currency: str = "EUR") -> int:

@@ -269,3 +269,23 @@ def test_rejected_bank_transfer_sub_order_is_refunded_and_stays_rejected(buyer, 
     assert reload(a).status == "rejected"  # final: the refund does not move it
     assert balance("platform:escrow") == 2500  # the other seller's part stays held
     assert refund_sub_order_remaining(sub_order_id=a.pk, reason="again", actor="x") is None
+
+
+def test_wallet_refunds_before_and_after_release(buyer, refund_tasks):
+    seller = make_seller("standard")
+    _order, _payment, [sub] = paid_order(
+        buyer=buyer, sellers=[seller], amounts=(10000,), method="wallet"
+    )
+    refund(sub, 1000)
+    run_refund_tasks(refund_tasks)
+    sub_order_confirm(sub_order_id=sub.pk, buyer=buyer, actor="b")
+    refund(sub, 9000)
+    run_refund_tasks(refund_tasks)
+    assert list(Refund.objects.values_list("status", "source").order_by("created_at")) == [
+        ("succeeded", "escrow"),
+        ("succeeded", "seller_balance"),
+    ]
+    assert balance("platform:fees") == 261
+    assert balance(f"seller:{seller.pk}:pending") == 9000 - 261 - 9000
+    assert reload(sub).status == "refunded"
+    assert_trial_balance_zero()
