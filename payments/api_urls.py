@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("payments.order_api_urls")),
     path("", include("payments.payment_api_urls")),
     path("", include("payments.seller_order_api_urls")),
+    path("", include("payments.buyer_order_api_urls")),
 ]

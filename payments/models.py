@@ -276,6 +276,9 @@ from payments.lifecycle_models import *  # noqa: E402, F403
 from payments.order_document_models import *  # noqa: E402, F403
 from payments.payment_models import *  # noqa: E402, F403
 
+# Refunds and disputes (the release side of the lifecycle).
+from payments.refund_models import *  # noqa: E402, F403
+
 # Storefront models (carts, checkout sessions) live in their own module; imported here so that
 # Django registers them with the payments app.
 from payments.storefront_models import *  # noqa: E402, F403

@@ -126,9 +126,11 @@ def order_is_live(order: Order, sub_orders: list[SubOrder], payment: Payment | N
 
 
 def order_awaits_sellers(order: Order, sub_orders: list[SubOrder]) -> bool:
-    """Paid and some seller has not acted yet: the page polls slowly (every 15 s) for it."""
+    """Paid and some seller has still to accept or ship: the page polls slowly (every 15 s), so
+    the buyer sees "Accepted by seller" and then "Shipped" appear without reloading."""
     return order.status == OrderStatus.PAID and any(
-        s.status == SubOrderStatus.AWAITING_ACCEPTANCE for s in sub_orders
+        s.status in (SubOrderStatus.AWAITING_ACCEPTANCE, SubOrderStatus.ACCEPTED)
+        for s in sub_orders
     )
 
 

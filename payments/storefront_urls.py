@@ -45,4 +45,6 @@ urlpatterns = [
         name="seller_product_stock",
     ),
     path("", include("payments.seller_order_urls")),
+    # Confirm receipt, disputes, seller refunds (release side).
+    path("", include("payments.release_urls")),
 ]

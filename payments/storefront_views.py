@@ -27,6 +27,7 @@ from payments.checkout_sessions import (
     checkout_session_start_order,
 )
 from payments.models import Order, OrderStatus, Product
+from payments.order_page import annotate_release_rows, order_timeline
 from payments.order_selectors import (
     escrow_holdings,
     order_awaits_sellers,
@@ -252,12 +253,14 @@ def _status_context(order: Order, *, status_url: str) -> dict:
     payment = order_latest_payment(order)
     holdings = escrow_holdings(sub_orders)
     rows = [{"sub_order": s, "escrow": holdings[s.id]} for s in sub_orders]
+    # Release side: actions (confirm, dispute), refunds, escrow left after refunds.
+    escrow_total_minor = annotate_release_rows(rows)
     live = order_is_live(order, sub_orders, payment)
     return {
         "order": order,
         "rows": rows,
         "payment": payment,
-        "escrow_total_minor": sum(h.amount_minor for h in holdings.values()),
+        "escrow_total_minor": escrow_total_minor,
         "live": live,
         "poll_seconds": 2 if live else (15 if order_awaits_sellers(order, sub_orders) else 0),
         "can_pay_again": order_can_pay_again(order, payment),
@@ -282,8 +285,23 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def order_detail(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
+    return order_detail_response(request, order_id)
+
+
+def order_detail_response(
+    request: HttpRequest, order_id: Any, *, dispute_forms: dict | None = None, status: int = 200
+) -> HttpResponse:
+    """The buyer's order page; the dispute view renders it again with its form's errors."""
+    from payments.release_views import DisputeForm
+
     order = _order_or_404(request, order_id)
-    return render(request, "orders/order_detail.html", _order_status_context(order))
+    context = _order_status_context(order)
+    dispute_forms = dispute_forms or {}
+    for row in context["rows"]:
+        pk = row["sub_order"].pk
+        row["dispute_form"] = dispute_forms.get(pk) or DisputeForm(prefix=f"dispute-{pk}")
+    context["timeline"] = order_timeline(order, viewer=request.user)
+    return render(request, "orders/order_detail.html", context, status=status)
 
 
 @login_required

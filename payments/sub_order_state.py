@@ -2,7 +2,8 @@
 
     awaiting_payment     -> awaiting_acceptance (paid) | cancelled
     awaiting_acceptance  -> accepted | rejected (seller said no, or the window lapsed) | cancelled
-    accepted             -> shipped | refunded | disputed
+    accepted             -> shipped | confirmed (buyer confirms before shipping) | refunded
+                            | disputed
     shipped              -> confirmed (buyer or auto-confirm) | disputed | refunded
     disputed             -> confirmed (resolved for the seller) | refunded (resolved for the buyer)
     confirmed            -> refunded (refunded in full after release)
@@ -29,7 +30,9 @@ SO = SubOrderStatus
 TRANSITIONS: dict[str, frozenset[str]] = {
     SO.AWAITING_PAYMENT: frozenset({SO.AWAITING_ACCEPTANCE, SO.CANCELLED}),
     SO.AWAITING_ACCEPTANCE: frozenset({SO.ACCEPTED, SO.REJECTED, SO.CANCELLED}),
-    SO.ACCEPTED: frozenset({SO.SHIPPED, SO.REFUNDED, SO.DISPUTED}),
+    # The buyer may confirm receipt before the seller marks it shipped (collected in person,
+    # digital goods): their own word releases the money (release_services.sub_order_confirm).
+    SO.ACCEPTED: frozenset({SO.SHIPPED, SO.CONFIRMED, SO.REFUNDED, SO.DISPUTED}),
     SO.SHIPPED: frozenset({SO.CONFIRMED, SO.DISPUTED, SO.REFUNDED}),
     SO.DISPUTED: frozenset({SO.CONFIRMED, SO.REFUNDED}),
     SO.CONFIRMED: frozenset({SO.REFUNDED}),

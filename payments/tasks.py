@@ -5,3 +5,4 @@ from payments.acceptance_tasks import *  # noqa: F403
 from payments.lifecycle_tasks import *  # noqa: F403
 from payments.order_tasks import *  # noqa: F403
 from payments.payment_tasks import *  # noqa: F403
+from payments.release_tasks import *  # noqa: F403

@@ -248,6 +248,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "payments.settle_sub_order_holds",
         "schedule": 60.0,
     },
+    # Release (issue 5): confirm receipt when the window lapses; re-drive refunds left pending.
+    "payments-auto-confirm-due": {"task": "payments.auto_confirm_due", "schedule": 60.0},
+    "payments-refunds-sweep": {"task": "payments.refunds_sweep", "schedule": 300.0},
 }
 # Issue 5 lifecycle windows (payments.conf reads them).
 CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS = env.float("CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS", default=48)
@@ -334,6 +337,17 @@ CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 # CLEARHOUSE_SIGNING_KEY: base64 of the platform's 32-byte Ed25519 seed (signs seals and receipts).
 CLEARHOUSE_MASTER_KEYS = env("CLEARHOUSE_MASTER_KEYS", default="")
 CLEARHOUSE_SIGNING_KEY = env("CLEARHOUSE_SIGNING_KEY", default="")
+
+# --- Fees and refunds (payments/fees.py, payments/refund_services.py) ----------------------------
+# Fee plans by name (SellerProfile.fee_plan), in basis points of the released amount (290 = 2.9 %).
+CLEARHOUSE_FEE_PLANS = {
+    "standard": {"bps": 290},
+    "reduced": {"bps": 150},
+    "zero": {"bps": 0},
+}
+CLEARHOUSE_DEFAULT_FEE_PLAN = "standard"
+# A refund still pending this many minutes after it was asked for is re-driven by the sweeper.
+CLEARHOUSE_REFUND_SWEEP_AFTER_MINUTES = env.int("CLEARHOUSE_REFUND_SWEEP_AFTER_MINUTES", default=10)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production

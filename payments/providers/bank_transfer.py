@@ -7,8 +7,9 @@ payments.bank_services.bank_transfer_record_arrival (staff in admin, `manage.py
 record_incoming_transfer`, or the bank's signed credit notification below).
 
 Features: the money is captured when it arrives (nothing to capture later, no partial capture);
-before it arrives the reference can be closed (void); refunds are outgoing bank payments, which
-belong to the settlement side's bank gateway, so `refund` is not supported here.
+before it arrives the reference can be closed (void); a refund is an outgoing bank payment back to
+the buyer. In the sandbox that payout is recorded (SandboxOperation, one per idempotency key) and
+reported paid at once; a real bank answers the same through the settlement side's gateway.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 
 from core import crypto
 from payments import conf
@@ -26,12 +28,14 @@ from payments.providers.base import (
     NotificationEvent,
     OperationNotSupported,
     PaymentProvider,
+    ProviderError,
     ProviderFeatures,
     ProviderResult,
 )
 from payments.rf_reference import is_valid, normalize
 
 NAME = "bank_transfer"
+SANDBOX_PROCESSOR = "sandbox_bank"
 
 
 def _feed_secret() -> bytes:
@@ -73,7 +77,7 @@ class BankTransferProvider(PaymentProvider):
         supports_partial_capture=False,
         may_require_action=True,
         supports_void=True,
-        supports_refund=False,
+        supports_refund=True,
     )
 
     def authorize(self, request: AuthorizeRequest) -> ProviderResult:
@@ -103,8 +107,46 @@ class BankTransferProvider(PaymentProvider):
         return ProviderResult(status="voided", reference=normalize(reference))
 
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
-        raise OperationNotSupported(
-            "Bank transfer refunds are paid out by staff through the bank gateway."
+        """A payout to the buyer (sandbox: recorded once per idempotency key, paid at once). The
+        platform bounds the amount by what arrived; the bank only refuses nonsense."""
+        from payments.payment_models import SandboxOperation
+
+        reference = normalize(reference or "")
+        if not is_valid(reference):
+            raise ProviderError("No such transfer reference.", code="no_such_reference")
+        if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+            raise ProviderError("Refund amount out of range.", code="amount_out_of_range")
+        try:
+            with transaction.atomic():
+                operation, _created = SandboxOperation.objects.get_or_create(
+                    processor=SANDBOX_PROCESSOR,
+                    idempotency_key=idempotency_key,
+                    defaults={
+                        "reference": reference,
+                        "kind": "refund",
+                        "amount_minor": amount_minor,
+                    },
+                )
+        except IntegrityError:  # a concurrent twin claimed the key first: answer with its record
+            operation = SandboxOperation.objects.get(
+                processor=SANDBOX_PROCESSOR, idempotency_key=idempotency_key
+            )
+        if operation.reference != reference or operation.amount_minor != amount_minor:
+            raise ProviderError("Idempotency key reused for another payout.", code="key_reused")
+        refunded = sum(
+            SandboxOperation.objects.filter(
+                processor=SANDBOX_PROCESSOR,
+                reference=reference,
+                kind="refund",
+                created_at__lte=operation.created_at,
+            ).values_list("amount_minor", flat=True)
+        )
+        return ProviderResult(
+            status="refunded",
+            reference=reference,
+            amount_minor=amount_minor,
+            refunded_minor=refunded,
+            raw={"refund_reference": f"payout-{operation.pk}"},
         )
 
     def handle_notification(self, params: dict) -> NotificationEvent:

@@ -1,0 +1,198 @@
+"""Fixtures for the release side's tests (confirm, auto-confirm, disputes, refunds, fees).
+
+Sub-orders are put into accepted/shipped state directly (the `accept` helper's services are not
+needed): the money is really paid and captured through the payment services (card: authorise
+then payment_capture; bank transfer: the arrival captures), then the status and the lifecycle
+fields are set as acceptance and shipping would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Role, SellerProfile
+from ledger.models import Account
+from ledger.selectors import ZERO, account_balance, trial_balance
+from payments import release_tasks
+from payments.bank_services import bank_transfer_record_arrival
+from payments.cards import validate_card
+from payments.models import Payment, SubOrder
+from payments.payment_flows import payment_capture, payment_start
+from tests.payments.pay_factories import make_order, make_user
+from tests.payments.pay_fixtures import SUCCESS, TEST_CVC, payment_side_settings
+
+
+def card():
+    return validate_card(
+        number=SUCCESS, exp_month=12, exp_year=2030, cvc=TEST_CVC, today=dt.date(2026, 1, 1)
+    )
+
+
+def make_seller(fee_plan: str | None = "standard", currency: str = "EUR"):
+    seller = make_user(Role.SELLER)
+    if fee_plan is not None:
+        SellerProfile.objects.create(
+            user=seller,
+            legal_name=f"Seller {seller.pk}",
+            country="DE",
+            default_currency=currency,
+            settlement_currency=currency,
+            fee_plan=fee_plan,
+        )
+    return seller
+
+
+def paid_order(
+    *,
+    buyer,
+    sellers=None,
+    amounts=(10000,),
+    currency: str = "EUR",
+    method: str = "card",
+    status: str = "shipped",
+    confirm_in: timedelta | None = timedelta(days=10),
+):
+    """An order paid and captured, each sub-order `status` (accepted/shipped) with shipped_at and
+    confirm_by set as shipping does. Returns (order, payment, sub_orders)."""
+    sellers = sellers or [make_seller(currency=currency) for _ in amounts]
+    order = make_order(buyer=buyer, sellers=sellers, amounts=tuple(amounts), currency=currency)
+    if method == "card":
+        payment = payment_start(order=order, method="card", card=card(), actor="buyer:1").payment
+        assert payment.status == "authorized", payment.failure_code
+        payment = payment_capture(payment_id=payment.id, actor="system")
+    elif method == "wallet":
+        payment = _approved_wallet_payment(order)
+        payment = payment_capture(payment_id=payment.id, actor="system")
+    else:
+        payment = payment_start(order=order, method="bank_transfer", actor="buyer:1").payment
+        bank_transfer_record_arrival(
+            reference=payment.bank_reference,
+            amount_minor=order.total_minor,
+            currency=currency,
+            bank_transaction_id=f"TX-{order.pk}",
+            actor="staff:1",
+        )
+        payment.refresh_from_db()
+    assert payment.status == "captured"
+    now = timezone.now()
+    fields = {"status": status, "accepted_at": now}
+    if status == "shipped":
+        fields.update(shipped_at=now, confirm_by=now + confirm_in if confirm_in else None)
+    SubOrder.objects.filter(order=order).update(**fields)
+    return order, payment, list(SubOrder.objects.filter(order=order).order_by("id"))
+
+
+def _approved_wallet_payment(order):
+    """Pay with the sandbox Alipay: the buyer approves, its signed notification is applied."""
+    from payments.notification_services import notification_receive
+    from payments.payment_models import SandboxWalletTrade
+    from payments.providers import sandbox_wallet
+
+    payment = payment_start(order=order, method="wallet", wallet="alipay", actor="buyer:1").payment
+    trade = SandboxWalletTrade.objects.get(out_trade_no=str(payment.id))
+    wallet = sandbox_wallet.wallets["alipay"]
+    wallet.buyer_decide(trade_no=trade.trade_no, approve=True)
+    trade.refresh_from_db()
+    notification_receive(provider_name="alipay", params=wallet.make_notice(trade).params)
+    payment.refresh_from_db()
+    assert payment.status == "authorized", payment.status
+    return payment
+
+
+def balance(code: str, currency: str = "EUR") -> int:
+    """An account's posted credit balance (0 for an account never used)."""
+    account = Account.objects.filter(currency=currency, code=code).first()
+    found = account_balance(account.id) if account else ZERO
+    return found.credit_balance
+
+
+def pending_debits(code: str, currency: str = "EUR") -> int:
+    account = Account.objects.filter(currency=currency, code=code).first()
+    return account_balance(account.id).debits_pending if account else 0
+
+
+def assert_trial_balance_zero() -> None:
+    for currency, totals in trial_balance().items():
+        assert totals.net_posted == 0, currency
+        assert totals.net_pending == 0, currency
+
+
+def reload(obj):
+    obj.refresh_from_db()
+    return obj
+
+
+@pytest.fixture
+def refund_tasks(monkeypatch):
+    """refund_execute messages (ids), recorded instead of sent; run them with run_refund_tasks.
+    Tests run in a transaction that never commits, so the on-commit hook records them at once
+    (test_refund_task_is_enqueued_on_commit checks the real hook)."""
+    from payments import refund_services
+
+    sent: list[str] = []
+    monkeypatch.setattr(release_tasks.refund_execute, "delay", sent.append)
+    monkeypatch.setattr(refund_services, "_enqueue", lambda refund_id: sent.append(str(refund_id)))
+    return sent
+
+
+def run_refund_tasks(sent: list[str]) -> None:
+    from payments.refund_services import refund_process
+
+    while sent:
+        refund_process(refund_id=sent.pop(0))
+
+
+@pytest.fixture
+def eager_refunds(monkeypatch):
+    """refund_execute runs at once when enqueued (after commit)."""
+    from payments.refund_services import refund_process
+
+    monkeypatch.setattr(
+        release_tasks.refund_execute, "delay", lambda rid: refund_process(refund_id=rid)
+    )
+
+
+@pytest.fixture
+def buyer(db):
+    return make_user(Role.BUYER)
+
+
+@pytest.fixture
+def other_buyer(db):
+    return make_user(Role.BUYER)
+
+
+@pytest.fixture
+def staff(db):
+    return make_user(Role.STAFF)
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+__all__ = [
+    "Payment",
+    "assert_trial_balance_zero",
+    "balance",
+    "buyer",
+    "card",
+    "client_for",
+    "eager_refunds",
+    "make_seller",
+    "other_buyer",
+    "paid_order",
+    "payment_side_settings",
+    "pending_debits",
+    "refund_tasks",
+    "reload",
+    "run_refund_tasks",
+    "staff",
+]
