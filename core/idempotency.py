@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.models import IdempotencyKey
@@ -86,8 +87,10 @@ def idempotency_key_claim(
     for _attempt in range(MAX_CLAIM_ATTEMPTS):
         now = timezone.now()
         try:
-            # Committed at once (autocommit): concurrent requests must see the claim.
-            with transaction.atomic():
+            # Committed at once (autocommit): concurrent requests must see the claim. A lone
+            # INSERT in autocommit is its own transaction, so no BEGIN/COMMIT round trips; inside
+            # a caller's transaction a savepoint keeps a lost race from breaking it.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 record = IdempotencyKey.objects.create(
                     scope_digest=digest,
                     key=key,

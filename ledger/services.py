@@ -38,6 +38,7 @@ __all__ = [
     "Balance",
     "TransferRequest",
     "account_balance",
+    "account_id",
     "create_transfer",
     "create_transfers",
     "get_or_create_account",
@@ -99,6 +100,46 @@ def get_or_create_account(
             field="owner_ref",
         )
     return account
+
+
+# Hot callers (every payment posts to the same few accounts) need only an account's id. The
+# (database, currency, code, limit flags) -> id mapping never changes once committed (accounts are
+# never deleted or renamed, flags are fixed at creation), so it is remembered per process, but
+# only after the transaction that saw the row commits: a row created by a transaction that rolls
+# back is never remembered. Tests that flush the database clear it (clear_account_id_cache).
+_ACCOUNT_IDS: dict[tuple[str, str, str, bool, bool], int] = {}
+
+
+def account_id(
+    *,
+    currency: str,
+    code: str,
+    debits_must_not_exceed_credits: bool = False,
+    credits_must_not_exceed_debits: bool = False,
+) -> int:
+    """get_or_create_account(...).id without a query once this process has seen it committed."""
+    key = (
+        str(connection.settings_dict["NAME"]),
+        currency,
+        code,
+        bool(debits_must_not_exceed_credits),
+        bool(credits_must_not_exceed_debits),
+    )
+    cached = _ACCOUNT_IDS.get(key)
+    if cached is not None:
+        return cached
+    found = get_or_create_account(
+        currency=currency,
+        code=code,
+        debits_must_not_exceed_credits=debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits=credits_must_not_exceed_debits,
+    ).id
+    transaction.on_commit(lambda: _ACCOUNT_IDS.__setitem__(key, found))
+    return found
+
+
+def clear_account_id_cache() -> None:
+    _ACCOUNT_IDS.clear()
 
 
 # --- transfers -----------------------------------------------------------------------------

@@ -180,7 +180,13 @@ def payment_start(
 
     with transaction.atomic():
         # The order row lock serialises payment starts: one active payment per order.
-        locked = Order.objects.select_for_update().filter(pk=order.pk).first()
+        # (The buyer comes in the same query: the vault records the card's owner.)
+        locked = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("buyer")
+            .filter(pk=order.pk)
+            .first()
+        )
         if locked is None:
             raise NotFound("No such order.", code="order_not_found")
         if locked.status != OrderStatus.AWAITING_PAYMENT:
@@ -224,7 +230,9 @@ def payment_start(
 
     # No transaction and no lock from here on: the provider is on the far side of a network.
     request = _authorize_request(payment, cvc=card.cvc if card is not None else "")
-    result = authorize_with_retries(payment_id=payment.id, request=request)
+    result = authorize_with_retries(
+        payment_id=payment.id, request=request, provider_name=payment.provider
+    )
     payment = apply_authorize_result(payment_id=payment.id, result=result, actor=actor)
     return PaymentStart(payment=payment, next_action=next_action_for(payment))
 
@@ -245,10 +253,14 @@ def _authorize_request(payment: Payment, *, cvc: str = "") -> AuthorizeRequest:
     )
 
 
-def authorize_with_retries(*, payment_id, request: AuthorizeRequest) -> ProviderResult:
+def authorize_with_retries(
+    *, payment_id, request: AuthorizeRequest, provider_name: str | None = None
+) -> ProviderResult:
     """Call the provider; retry a retryable failure a bounded number of times with exponential
     backoff, always with the same idempotency key (as Stripe's client libraries do)."""
-    provider = get_provider(Payment.objects.values_list("provider", flat=True).get(pk=payment_id))
+    if provider_name is None:
+        provider_name = Payment.objects.values_list("provider", flat=True).get(pk=payment_id)
+    provider = get_provider(provider_name)
     attempts = max(1, int(conf.get("PAYMENTS_PROVIDER_MAX_ATTEMPTS")))
     backoff_s = float(conf.get("PAYMENTS_PROVIDER_RETRY_BACKOFF_S"))
     result = None
@@ -274,16 +286,24 @@ def authorize_with_retries(*, payment_id, request: AuthorizeRequest) -> Provider
 
 
 def _transition_once(*, payment_id, to_status: str, actor: str, **kwargs) -> Payment:
-    """payment_transition, but a replay of a transition already made returns quietly."""
-    with transaction.atomic():
-        payment = lock_payment(payment_id)
-        if payment.status == to_status:
-            return payment
+    """payment_transition, but a replay of a transition already made returns quietly.
+
+    One transaction and one row lock (payment_transition's) in the usual case; only a refused
+    move looks again whether the payment already is where it should be."""
+    try:
         return payment_transition(payment_id=payment_id, to_status=to_status, actor=actor, **kwargs)
+    except IllegalTransition:
+        payment = Payment.objects.filter(pk=payment_id).first()
+        if payment is not None and payment.status == to_status:
+            return payment
+        raise
+
+
+def _payment_method(payment_id) -> str:
+    return Payment.objects.values_list("method", flat=True).get(pk=payment_id)
 
 
 def apply_authorize_result(*, payment_id, result: ProviderResult, actor: str) -> Payment:
-    payment = Payment.objects.get(pk=payment_id)
     data = {"provider_status": result.status, "failure_code": result.failure_code}
     if result.status == "authorized":
         return _transition_once(
@@ -303,7 +323,7 @@ def apply_authorize_result(*, payment_id, result: ProviderResult, actor: str) ->
             data=data,
             fields={
                 "provider_reference": result.reference,
-                "expires_at": _expiry_for(payment.method),
+                "expires_at": _expiry_for(_payment_method(payment_id)),
             },
         )
     if result.status == "pending":
@@ -313,7 +333,7 @@ def apply_authorize_result(*, payment_id, result: ProviderResult, actor: str) ->
             actor=actor,
             reason="waiting for the bank transfer",
             data=data,
-            fields={"expires_at": _expiry_for(payment.method)},
+            fields={"expires_at": _expiry_for(_payment_method(payment_id))},
         )
     code = result.failure_code or "failed"
     fields = {"failure_code": code, "failure_message": buyer_message(code)}

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import uuid
 
+from django.utils import timezone
+
 from core.errors import IntegrityViolation
-from ledger.services import TransferRequest, create_transfers, get_or_create_account
+from ledger.services import TransferRequest, account_id, create_transfers, get_or_create_account
 from payments.models import Payment, PaymentMethod, SubOrder
 
 ESCROW = "platform:escrow"
@@ -41,12 +43,17 @@ def external_code(provider: str) -> str:
     return f"external:{provider}"
 
 
-def _hold_source(payment: Payment):
+def _hold_source(payment: Payment) -> int:
+    """The id of the account the holds are taken from."""
     if payment.method == PaymentMethod.BANK_TRANSFER:
-        return get_or_create_account(
+        return account_id(
             currency=payment.currency, code=BANK_RECEIPTS, debits_must_not_exceed_credits=True
         )
-    return get_or_create_account(currency=payment.currency, code=external_code(payment.provider))
+    return account_id(currency=payment.currency, code=external_code(payment.provider))
+
+
+def _escrow(payment: Payment) -> int:
+    return account_id(currency=payment.currency, code=ESCROW)
 
 
 def _sub_orders(payment: Payment) -> list[SubOrder]:
@@ -72,12 +79,12 @@ def ledger_place_holds(payment: Payment) -> None:
     """Authorisation: one pending transfer per sub-order into escrow (all or none)."""
     sub_orders = _sub_orders(payment)
     source = _hold_source(payment)
-    escrow = get_or_create_account(currency=payment.currency, code=ESCROW)
+    escrow = _escrow(payment)
     requests = [
         TransferRequest(
             id=hold_transfer_id(payment.id, sub.id),
-            debit_account_id=source.id,
-            credit_account_id=escrow.id,
+            debit_account_id=source,
+            credit_account_id=escrow,
             amount_minor=sub.amount_minor,
             currency=payment.currency,
             reason="payment_authorized",
@@ -88,9 +95,12 @@ def ledger_place_holds(payment: Payment) -> None:
         for sub in sub_orders
     ]
     create_transfers(requests)
+    now = timezone.now()
     for sub in sub_orders:
         sub.escrow_transfer_id = hold_transfer_id(payment.id, sub.id)
-        sub.save(update_fields=["escrow_transfer_id", "updated_at"])
+        sub.updated_at = now
+    # One UPDATE for all sub-orders (rows locked by _sub_orders), not one per seller.
+    SubOrder.objects.bulk_update(sub_orders, ["escrow_transfer_id", "updated_at"])
 
 
 def ledger_capture_holds(payment: Payment, amounts: dict[int, int] | None = None) -> int:
@@ -98,14 +108,14 @@ def ledger_capture_holds(payment: Payment, amounts: dict[int, int] | None = None
     None; a sub-order missing from amounts or given 0 has its hold voided). Returns the total."""
     sub_orders = _sub_orders(payment)
     source = _hold_source(payment)
-    escrow = get_or_create_account(currency=payment.currency, code=ESCROW)
+    escrow = _escrow(payment)
     requests, total = [], 0
     for sub in sub_orders:
         amount = sub.amount_minor if amounts is None else amounts.get(sub.id, 0)
         assert 0 <= amount <= sub.amount_minor, "capture amount checked by the caller"
         common = {
-            "debit_account_id": source.id,
-            "credit_account_id": escrow.id,
+            "debit_account_id": source,
+            "credit_account_id": escrow,
             "currency": payment.currency,
             "pending_id": hold_transfer_id(payment.id, sub.id),
             "reference": _reference(payment),
@@ -133,9 +143,11 @@ def ledger_capture_holds(payment: Payment, amounts: dict[int, int] | None = None
             )
         total += amount
     create_transfers(requests)
+    now = timezone.now()
     for sub in sub_orders:
         sub.captured_minor = sub.amount_minor if amounts is None else amounts.get(sub.id, 0)
-        sub.save(update_fields=["captured_minor", "updated_at"])
+        sub.updated_at = now
+    SubOrder.objects.bulk_update(sub_orders, ["captured_minor", "updated_at"])
     return total
 
 
@@ -143,13 +155,13 @@ def ledger_void_holds(payment: Payment) -> None:
     """Void or failure after authorisation: release every sub-order's hold."""
     sub_orders = _sub_orders(payment)
     source = _hold_source(payment)
-    escrow = get_or_create_account(currency=payment.currency, code=ESCROW)
+    escrow = _escrow(payment)
     create_transfers(
         [
             TransferRequest(
                 id=transfer_id(payment.id, sub.id, "void"),
-                debit_account_id=source.id,
-                credit_account_id=escrow.id,
+                debit_account_id=source,
+                credit_account_id=escrow,
                 amount_minor=sub.amount_minor,
                 currency=payment.currency,
                 reason="payment_voided",
@@ -219,8 +231,8 @@ def any_hold_settled(payment: Payment) -> bool:
 
 def _sub_order_common(payment: Payment, sub_order: SubOrder) -> dict:
     return {
-        "debit_account_id": _hold_source(payment).id,
-        "credit_account_id": get_or_create_account(currency=payment.currency, code=ESCROW).id,
+        "debit_account_id": _hold_source(payment),
+        "credit_account_id": _escrow(payment),
         "currency": payment.currency,
         "pending_id": hold_transfer_id(payment.id, sub_order.id),
         "reference": _reference(payment),

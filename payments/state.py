@@ -60,7 +60,14 @@ def can_transition(from_status: str, to_status: str) -> bool:
 
 
 def lock_payment(payment_id) -> Payment:
-    payment = Payment.objects.select_for_update().filter(pk=payment_id).first()
+    # The order comes along unlocked (FOR UPDATE OF the payment only): the transition's order
+    # step and the API's answer read it, and the order step takes its own lock.
+    payment = (
+        Payment.objects.select_for_update(of=("self",))
+        .select_related("order")
+        .filter(pk=payment_id)
+        .first()
+    )
     if payment is None:
         raise NotFound("No such payment.", code="payment_not_found")
     return payment

@@ -80,3 +80,13 @@ def pytest_runtest_setup(item):
     if REQUIRE_FULL_STACK:
         pytest.fail(f"CLEARHOUSE_REQUIRE_FULL_STACK=1 but this test {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_ledger_account_ids():
+    """Test databases are rolled back or flushed between tests: forget remembered account ids."""
+    from ledger.services import clear_account_id_cache
+
+    clear_account_id_cache()
+    yield
+    clear_account_id_cache()

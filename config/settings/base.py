@@ -158,7 +158,7 @@ REDIS_SOCKET_TIMEOUT_S = env.float("REDIS_SOCKET_TIMEOUT_S", default=2.0)
 
 def redis_cache(url: str, **extra) -> dict:
     return {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "core.cache.RedisCache",  # one client per pool (see core/cache.py)
         "LOCATION": url,
         "OPTIONS": {
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT_S,

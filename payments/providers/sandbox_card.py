@@ -212,13 +212,10 @@ class SandboxCardProcessor:
         return {**params, "signature": _sign(params)}
 
     def _operation(self, *, kind: str, reference: str, amount_minor: int | None, key: str) -> dict:
-        done = SandboxOperation.objects.filter(processor=self.name, idempotency_key=key).first()
-        if done is not None:
-            return done.result
         try:
             with transaction.atomic():
-                # Claim the key first: a concurrent call with the same key waits on it, then
-                # fails the insert and answers with the winner's result.
+                # Claim the key first: a repeated call (or a concurrent one, after waiting on it)
+                # fails the insert and answers with the first call's result.
                 operation = SandboxOperation.objects.create(
                     processor=self.name,
                     idempotency_key=key,
@@ -233,15 +230,19 @@ class SandboxCardProcessor:
                 )
                 if charge is None:
                     raise ProviderError("No such charge.", code="no_such_charge")
-                released = sum(
-                    SandboxOperation.objects.filter(
-                        processor=self.name, reference=reference, kind="release_part"
+                released = 0
+                if kind in {"capture", "capture_part", "release_part"}:
+                    released = sum(
+                        SandboxOperation.objects.filter(
+                            processor=self.name, reference=reference, kind="release_part"
+                        )
+                        .exclude(pk=operation.pk)
+                        .values_list("amount_minor", flat=True)
                     )
-                    .exclude(pk=operation.pk)
-                    .values_list("amount_minor", flat=True)
-                )
                 _apply_operation(charge, kind, amount_minor, released=released)
-                charge.save()
+                charge.save(
+                    update_fields=["status", "captured_minor", "refunded_minor", "updated_at"]
+                )
                 operation.result = _charge_dict(charge)
                 operation.save(update_fields=["result"])
         except IntegrityError:

@@ -26,6 +26,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -75,14 +76,21 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 class ApiClient:
-    """One keep-alive HTTP/1.1 connection with one API key."""
+    """One keep-alive HTTP/1.1 connection; its API key, or another one per call."""
 
     def __init__(self, port: int, key: str) -> None:
         self.port, self.key = port, key
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def call(self, method: str, path: str, body: dict | None = None, idempotent: bool = True):
-        headers = {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        idempotent: bool = True,
+        key: str | None = None,
+    ):
+        headers = {"Authorization": f"Bearer {key or self.key}", "Accept": "application/json"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -122,6 +130,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=0, help="0: a free port")
         parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
         parser.add_argument(
+            "--work-rounds",
+            type=int,
+            default=20,
+            help="checkouts measured in process (statements, CPU) before the load phases",
+        )
+        parser.add_argument(
             "--seed-only",
             action="store_true",
             help="internal: seed the scratch database, print its keys",
@@ -131,7 +145,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         if options["seed_only"]:
-            self.stdout.write(json.dumps(_seed(clients=options["clients"])))
+            seed = _seed(clients=options["clients"])
+            seed["work"] = _measure_work(seed, rounds=options["work_rounds"])
+            self.stdout.write(json.dumps(seed))
             return
         if connection.vendor != "postgresql":
             raise CommandError("bench_checkout needs PostgreSQL: set DATABASE_URL=postgres://...")
@@ -161,10 +177,13 @@ class Command(BaseCommand):
                     "--seed-only",
                     "--clients",
                     str(clients),
+                    "--work-rounds",
+                    str(options["work_rounds"]),
                 ],
                 env=env,
             )
             seed = json.loads(seed_out.strip().splitlines()[-1])
+            self._log(f"work per checkout, in process: {json.dumps(seed.get('work', {}))}")
             self._log(
                 f"gunicorn: {options['workers']} workers x {options['threads']} threads on :{port}"
             )
@@ -174,9 +193,14 @@ class Command(BaseCommand):
             self._log(f"warm-up, then no-op API for {seconds:.0f} s with {clients} clients")
             _run_phase(port, seed, clients, 2.0, noop=True)
             _run_phase(port, seed, clients, 3.0, noop=False)
+            loadavg_start = os.getloadavg()
+            before = _cpu_snapshot(gunicorn.pid, scratch)
             noop = _run_phase(port, seed, clients, seconds, noop=True)
+            between = _cpu_snapshot(gunicorn.pid, scratch)
             self._log(f"checkouts (order + card payment + capture) for {seconds:.0f} s")
             checkout = _run_phase(port, seed, clients, seconds, noop=False)
+            after = _cpu_snapshot(gunicorn.pid, scratch)
+            loadavg_end = os.getloadavg()
             _stop(gunicorn)
             gunicorn = None
             self._log(f"pgbench tpcb-like, {clients} clients, {pgbench_seconds} s")
@@ -188,6 +212,10 @@ class Command(BaseCommand):
                 for name in (scratch, pgbench_db):
                     _drop_database(params, name)
 
+        noop_cpu = _per_op(before, between, noop.done)
+        checkout_cpu = _per_op(between, after, checkout.done)
+        own = ("server", "db")
+        checkout_own = sum(checkout_cpu.get(k, 0.0) for k in own)
         result = {
             "p1_capture_vs_noop_api": round(checkout.rate / noop.rate, 3) if noop.rate else 0.0,
             "p1b_capture_vs_pgbench": round(checkout.rate / pgbench_tps, 3) if pgbench_tps else 0.0,
@@ -207,6 +235,16 @@ class Command(BaseCommand):
             "noop_p50_ms": round(statistics.median(noop.latencies_ms), 2)
             if noop.latencies_ms
             else 0.0,
+            # CPU per operation of gunicorn, of the scratch database's backends and of the
+            # clients: what each costs whatever else the machine runs. p1_cpu is p1 on that basis.
+            "cpu_ms_per_noop": noop_cpu,
+            "cpu_ms_per_checkout": checkout_cpu,
+            "p1_cpu": round(sum(noop_cpu.get(k, 0.0) for k in own) / checkout_own, 3)
+            if checkout_own
+            else 0.0,
+            "work_in_process": seed.get("work", {}),
+            "loadavg_start": [round(x, 2) for x in loadavg_start],
+            "loadavg_end": [round(x, 2) for x in loadavg_end],
             "checkouts": checkout.done,
             "errors": checkout.errors + noop.errors,
             "clients": clients,
@@ -273,8 +311,9 @@ def _run_phase(port: int, seed: dict, clients: int, seconds: float, *, noop: boo
     deadline_box: list[float] = []
 
     def worker(index: int) -> None:
+        # One connection per client in both phases (the staff key rides on the buyer's
+        # connection), so that the no-op and the checkouts meet the same number of sockets.
         buyer = ApiClient(port, seed["buyers"][index]["key"])
-        staff = ApiClient(port, seed["staff_key"])
         local = Phase()
         start_barrier.wait()
         deadline = deadline_box[0]
@@ -282,7 +321,7 @@ def _run_phase(port: int, seed: dict, clients: int, seconds: float, *, noop: boo
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
                 try:
-                    ok, steps, error = _noop(buyer) if noop else _checkout(buyer, staff, seed)
+                    ok, steps, error = _noop(buyer) if noop else _checkout(buyer, seed)
                 except Exception as exc:  # a dead connection counts as an error, the run goes on
                     ok, steps, error = False, {}, repr(exc)
                 elapsed_ms = (time.perf_counter() - began) * 1000
@@ -296,7 +335,6 @@ def _run_phase(port: int, seed: dict, clients: int, seconds: float, *, noop: boo
                     local.first_error = local.first_error or error
         finally:
             buyer.close()
-            staff.close()
         with lock:
             phase.done += local.done
             phase.errors += local.errors
@@ -322,7 +360,7 @@ def _noop(client: ApiClient):
     return status == 200, {}, f"noop HTTP {status}: {payload}"
 
 
-def _checkout(buyer: ApiClient, staff: ApiClient, seed: dict):
+def _checkout(buyer: ApiClient, seed: dict):
     steps = {}
     t0 = time.perf_counter()
     status, order = buyer.call(
@@ -344,7 +382,9 @@ def _checkout(buyer: ApiClient, staff: ApiClient, seed: dict):
     steps["pay"] = (t2 - t1) * 1000
     if status != 201 or payment.get("status") != "authorized":
         return False, steps, f"pay HTTP {status}: {payment}"
-    status, captured = staff.call("POST", f"/api/v1/payments/{payment['id']}/capture/", {})
+    status, captured = buyer.call(
+        "POST", f"/api/v1/payments/{payment['id']}/capture/", {}, key=seed["staff_key"]
+    )
     steps["capture"] = (time.perf_counter() - t2) * 1000
     if status != 200 or captured.get("status") != "captured":
         return False, steps, f"capture HTTP {status}: {captured}"
@@ -383,6 +423,150 @@ def _seed(*, clients: int) -> dict:
         "staff_key": api_key_create(owner=staff, name="bench")[1],
         "products": [p.pk for p in products],
     }
+
+
+def _measure_work(seed: dict, *, rounds: int) -> dict:
+    """Statements and CPU per step of one checkout, in this process through Django's test client
+    (same settings, middleware and views as gunicorn runs, no HTTP): serial, so unlike the rates
+    these figures hardly move with the machine's load. CPU is this process's (the web side) and
+    the database backend's, read from /proc."""
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    if rounds <= 0:
+        return {}
+    client = Client()
+    buyer, staff = seed["buyers"][0]["key"], seed["staff_key"]
+
+    def call(key: str, path: str, body: dict | None = None):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+        if body is None:
+            return client.get(path, **headers)
+        return client.post(
+            path,
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+            **headers,
+        )
+
+    def steps():
+        yield (
+            "order",
+            lambda: call(
+                buyer,
+                "/api/v1/orders",
+                {
+                    "items": [{"product_id": pid, "quantity": 1} for pid in seed["products"]],
+                    "shipping_address": ADDRESS,
+                },
+            ),
+            201,
+        )
+        order_id = state["response"].json()["id"]
+        yield (
+            "pay",
+            lambda: call(
+                buyer, "/api/v1/payments/", {"order": order_id, "method": "card", "card": CARD}
+            ),
+            201,
+        )
+        payment_id = state["response"].json()["id"]
+        yield "capture", lambda: call(staff, f"/api/v1/payments/{payment_id}/capture/", {}), 200
+
+    state: dict = {}
+    totals: dict[str, dict[str, float]] = {}
+    for round_ in range(rounds + 3):  # three warm-up rounds
+        for name, run, expected in steps():
+            db_before = _backend_cpu_s()
+            cpu_before = time.process_time()
+            with CaptureQueriesContext(connection) as queries:
+                state["response"] = run()
+            cpu = time.process_time() - cpu_before
+            db = _backend_cpu_s() - db_before
+            if state["response"].status_code != expected:
+                raise CommandError(f"{name}: HTTP {state['response'].status_code}")
+            if round_ >= 3:
+                step = totals.setdefault(name, {"statements": 0, "web_cpu_ms": 0.0, "db_cpu_ms": 0})
+                step["statements"] = len(queries.captured_queries)
+                step["web_cpu_ms"] += cpu * 1000 / rounds
+                step["db_cpu_ms"] += db * 1000 / rounds
+    noop_cpu, noop_db, noop_statements = 0.0, 0.0, 0
+    for _ in range(rounds * 3):
+        db_before = _backend_cpu_s()
+        cpu_before = time.process_time()
+        with CaptureQueriesContext(connection) as queries:
+            response = call(buyer, "/api/v1/bench/noop")
+        noop_cpu += time.process_time() - cpu_before
+        noop_db += _backend_cpu_s() - db_before
+        noop_statements = len(queries.captured_queries)
+        if response.status_code != 200:
+            raise CommandError(f"noop: HTTP {response.status_code}")
+    totals["noop"] = {
+        "statements": noop_statements,
+        "web_cpu_ms": noop_cpu * 1000 / (rounds * 3),
+        "db_cpu_ms": noop_db * 1000 / (rounds * 3),
+    }
+    checkout = {
+        key: sum(totals[name][key] for name in ("order", "pay", "capture"))
+        for key in ("statements", "web_cpu_ms", "db_cpu_ms")
+    }
+    totals["checkout"] = checkout
+    return {
+        name: {key: round(value, 2) for key, value in values.items()}
+        for name, values in totals.items()
+    }
+
+
+def _backend_cpu_s() -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend (0.0 without /proc)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    return _proc_cpu_s(pid) or 0.0
+
+
+def _proc_cpu_s(pid: int | str) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu_snapshot(server_pgid: int, dbname: str) -> dict[str, float]:
+    """CPU seconds so far of the gunicorn processes (its process group), of the backends connected
+    to the scratch database, and of this process (the clients). Linux /proc; zeros elsewhere."""
+    totals = {"server": 0.0, "db": 0.0}
+    marker = f" {dbname} ".encode()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                if int(fields[2]) == server_pgid:
+                    kind = "server"
+                else:
+                    with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                        command = handle.read()
+                    if not command.startswith(b"postgres:") or marker not in command:
+                        continue
+                    kind = "db"
+                totals[kind] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, ValueError, IndexError):
+                continue
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    totals["client"] = usage.ru_utime + usage.ru_stime
+    return totals
+
+
+def _per_op(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
+    if not count:
+        return {}
+    return {key: round((after[key] - before[key]) * 1000 / count, 2) for key in after}
 
 
 # --- processes and databases ---------------------------------------------------------------------
