@@ -243,6 +243,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "payments.order_tasks.expire_checkout_sessions",
         "schedule": 60.0,
     },
+    # Order events whose dispatch was lost, and webhook deliveries whose retry is due.
+    "webhooks-sweep": {"task": "payments.webhook_sweep", "schedule": 30.0},
 }
 # A worker is "up" if it wrote its heartbeat (worker start, then core.tasks.heartbeat every 10 s
 # from beat) within this many seconds. Kept in this cache so web and workers on other hosts agree.
@@ -326,6 +328,11 @@ CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 # CLEARHOUSE_SIGNING_KEY: base64 of the platform's 32-byte Ed25519 seed (signs seals and receipts).
 CLEARHOUSE_MASTER_KEYS = env("CLEARHOUSE_MASTER_KEYS", default="")
 CLEARHOUSE_SIGNING_KEY = env("CLEARHOUSE_SIGNING_KEY", default="")
+
+# --- Outgoing webhooks --------------------------------------------------------------------------
+# May a webhook URL point to a private, loopback, link-local or reserved address? Never in
+# production (SSRF); local.py and test.py turn it on so receivers on 127.0.0.1 work.
+CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE = env.bool("CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE", default=False)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production
