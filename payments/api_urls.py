@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("payments.order_api_urls")),
     path("", include("payments.payment_api_urls")),
+    path("", include("payments.webhook_api_urls")),
 ]

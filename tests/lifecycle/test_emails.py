@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from payments.emails import SUBJECTS, BUYER, SELLER, Recipient, render_email
+from payments.emails import BUYER, SELLER, SUBJECTS, Recipient, render_email
 from payments.lifecycle_tasks import dispatch_order_event
 from payments.models import EmailNotification
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
