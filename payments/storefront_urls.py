@@ -1,6 +1,6 @@
 """Storefront pages; the project mounts these at / (namespace "payments")."""
 
-from django.urls import path
+from django.urls import include, path
 
 from payments import seller_product_views, storefront_views
 
@@ -44,4 +44,5 @@ urlpatterns = [
         seller_product_views.product_stock,
         name="seller_product_stock",
     ),
+    path("", include("payments.webhook_urls")),
 ]
