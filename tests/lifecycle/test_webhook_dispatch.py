@@ -229,3 +229,17 @@ def test_a_failed_payment_records_payment_failed(order):
     )
     event = OrderEvent.objects.get(order=order, kind="payment.failed")
     assert event.data["failure_code"] == "card_declined" and event.data["status"] == "failed"
+
+
+def test_the_sweeper_runs_from_beat_and_the_tasks_are_registered(settings):
+    import payments.tasks  # noqa: F401 - what the worker's autodiscovery imports
+    from config.celery import app
+
+    assert settings.CELERY_BEAT_SCHEDULE["webhooks-sweep"]["task"] == "payments.webhook_sweep"
+    for name in (
+        "payments.webhook_sweep",
+        "payments.deliver_webhook",
+        "payments.dispatch_order_event",
+    ):
+        assert name in app.tasks
+        assert app.tasks[name].acks_late is True
