@@ -382,7 +382,8 @@ def webhook_dispatch_event(event: OrderEvent) -> list[WebhookDelivery]:
         except IntegrityError:  # a concurrent dispatch made it first
             continue
         created.append(delivery)
-        transaction.on_commit(lambda delivery_id=delivery.pk: _enqueue(delivery_id))
+        # robust: a broker hiccup is logged, not raised; the sweeper enqueues it later.
+        transaction.on_commit(lambda delivery_id=delivery.pk: _enqueue(delivery_id), robust=True)
     return created
 
 
@@ -538,7 +539,7 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: str) -> Webhook
                 "updated_at",
             ]
         )
-        transaction.on_commit(lambda: _enqueue(delivery.pk))
+        transaction.on_commit(lambda: _enqueue(delivery.pk), robust=True)
     logger.info("webhooks: delivery %s resent by %s", delivery.pk, actor)
     return delivery
 
