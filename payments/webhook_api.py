@@ -5,7 +5,9 @@
     GET    webhook-endpoints/<id>/                     one endpoint (never its secret)
     PATCH  webhook-endpoints/<id>/                     url, description, event_types, is_active
     DELETE webhook-endpoints/<id>/                     soft delete: nothing more is sent to it
-    POST   webhook-endpoints/<id>/roll-secret/         a new secret (in the answer, this once)
+    POST   webhook-endpoints/<id>/roll-secret/         a new secret (in the answer, this once);
+                                                       the old one signs too for 24 h unless
+                                                       {"expire_old_now": true}
     GET    webhook-endpoints/<id>/deliveries/          its messages, newest first
     GET    webhook-endpoints/<id>/deliveries/<msg>/    one message with its attempt log
     POST   webhook-endpoints/<id>/deliveries/<msg>/resend/   send it again (same webhook-id)
@@ -97,6 +99,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "description",
             "event_types",
             "is_active",
+            "previous_secret_expires_at",
             "created_at",
             "updated_at",
         ]
@@ -123,6 +126,15 @@ class WebhookEndpointCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=64),
         required=False,
         help_text='Event type names, or [] / ["*"] for all.',
+    )
+
+
+class WebhookRollSecretSerializer(serializers.Serializer):
+    expire_old_now = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Stop signing with the old secret at once (it leaked). By default it keeps "
+        "signing alongside the new one for 24 hours.",
     )
 
 
@@ -271,17 +283,22 @@ class WebhookEndpointDetailApi(APIView):
 
 class WebhookEndpointRollSecretApi(SensitiveThrottleMixin, APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
+    parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
 
     @extend_schema(
         operation_id="webhook_endpoints_roll_secret",
-        request=None,
+        request=WebhookRollSecretSerializer,
         responses=WebhookEndpointSecretSerializer,
     )
     @method_decorator(sensitive_variables("secret"))
     def post(self, request: Request, endpoint_id: Any) -> Response:
         endpoint = _owned(request, endpoint_id)
-        secret = webhook_endpoint_roll_secret(endpoint=endpoint)
+        body = WebhookRollSecretSerializer(data=_body(request, {"expire_old_now"}))
+        body.is_valid(raise_exception=True)
+        secret = webhook_endpoint_roll_secret(
+            endpoint=endpoint, expire_old_now=body.validated_data["expire_old_now"]
+        )
         endpoint.refresh_from_db()
         response = Response(_with_secret(endpoint, secret))
         response["Cache-Control"] = "no-store"

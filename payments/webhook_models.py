@@ -52,6 +52,12 @@ class WebhookEndpoint(models.Model):
     secret_key_id = models.CharField(max_length=32)
     secret_wrapped_key = models.BinaryField()
     secret_ciphertext = models.BinaryField()
+    # After a roll the previous secret also signs (a second v1 signature) until this time, so a
+    # receiver can switch without dropping messages; same encryption and associated data.
+    previous_secret_key_id = models.CharField(max_length=32, blank=True, default="")
+    previous_secret_wrapped_key = models.BinaryField(null=True, blank=True)
+    previous_secret_ciphertext = models.BinaryField(null=True, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     # Soft delete: the row stays for the delivery log; nothing is sent to it any more.
     deleted_at = models.DateTimeField(null=True, blank=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from standardwebhooks.webhooks import Webhook
@@ -60,6 +61,8 @@ RETRY_WINDOW = dt.timedelta(days=3)
 # duplicate task message or the sweeper does not send it twice; longer than the HTTP timeout.
 LEASE = dt.timedelta(seconds=60)
 MAX_ENDPOINTS_PER_SELLER = 20
+# After a roll, the previous secret signs alongside the new one for this long.
+ROLL_GRACE = dt.timedelta(hours=24)
 
 
 class WebhookSecretUnreadable(ApplicationError):
@@ -93,25 +96,46 @@ def _seal_secret(endpoint: WebhookEndpoint, secret: str) -> None:
 
 
 @sensitive_variables("data_key")
-def endpoint_secret(endpoint: WebhookEndpoint) -> str:
-    """The endpoint's "whsec_..." secret, for signing. Never log or show it (except once)."""
+def _open_secret(endpoint: WebhookEndpoint, key_id: str, wrapped: bytes, ciphertext: bytes) -> str:
     associated_data = _associated_data(endpoint.id)
     try:
-        data_key = crypto.unwrap_data_key(
-            endpoint.secret_key_id,
-            bytes(endpoint.secret_wrapped_key),
-            associated_data=associated_data,
-        )
+        data_key = crypto.unwrap_data_key(key_id, bytes(wrapped), associated_data=associated_data)
         return crypto.aead_decrypt(
-            bytes(endpoint.secret_ciphertext), key=data_key, associated_data=associated_data
+            bytes(ciphertext), key=data_key, associated_data=associated_data
         ).decode()
     except crypto.CryptoError as exc:
         logger.error("webhooks: secret of endpoint %s unreadable: %s", endpoint.id, type(exc))
         raise WebhookSecretUnreadable() from exc
 
 
+def endpoint_secret(endpoint: WebhookEndpoint) -> str:
+    """The endpoint's "whsec_..." secret, for signing. Never log or show it (except once)."""
+    return _open_secret(
+        endpoint,
+        endpoint.secret_key_id,
+        endpoint.secret_wrapped_key,
+        endpoint.secret_ciphertext,
+    )
+
+
+def signing_secrets(endpoint: WebhookEndpoint, *, now: dt.datetime | None = None) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during its grace time."""
+    secrets_now = [endpoint_secret(endpoint)]
+    expires = endpoint.previous_secret_expires_at
+    if expires is not None and expires > (now or timezone.now()):
+        secrets_now.append(
+            _open_secret(
+                endpoint,
+                endpoint.previous_secret_key_id,
+                endpoint.previous_secret_wrapped_key,
+                endpoint.previous_secret_ciphertext,
+            )
+        )
+    return secrets_now
+
+
 def sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` header value ("v1,<base64>") for one attempt."""
+    """One `webhook-signature` value ("v1,<base64>") for one attempt."""
     when = dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
     return Webhook(secret).sign(msg_id=msg_id, timestamp=when, data=body.decode())
 
@@ -128,11 +152,14 @@ def webhook_rotate_keys() -> SecretRotationReport:
     their ciphertext stay the same). One short transaction per endpoint; safe while running."""
     newest = crypto.get_key_ring().newest_id
     report = SecretRotationReport(newest_key_id=newest)
-    stale = WebhookEndpoint.objects.exclude(secret_key_id=newest).values_list("pk", flat=True)
+    stale = WebhookEndpoint.objects.filter(
+        ~Q(secret_key_id=newest)
+        | (~Q(previous_secret_key_id="") & ~Q(previous_secret_key_id=newest))
+    ).values_list("pk", flat=True)
     for endpoint_id in list(stale):
         with transaction.atomic():
             endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
-            if endpoint.secret_key_id == newest:
+            if endpoint.secret_key_id == newest and endpoint.previous_secret_key_id in ("", newest):
                 continue
             associated_data = _associated_data(endpoint.id)
             try:
@@ -141,11 +168,29 @@ def webhook_rotate_keys() -> SecretRotationReport:
                     bytes(endpoint.secret_wrapped_key),
                     associated_data=associated_data,
                 )
+                if endpoint.previous_secret_wrapped_key:
+                    # Still within (or past) its grace time: re-wrapped too, or it would
+                    # become unreadable when the old master key leaves the ring.
+                    (
+                        endpoint.previous_secret_key_id,
+                        endpoint.previous_secret_wrapped_key,
+                    ) = crypto.rewrap_data_key(
+                        endpoint.previous_secret_key_id,
+                        bytes(endpoint.previous_secret_wrapped_key),
+                        associated_data=associated_data,
+                    )
             except crypto.CryptoError as exc:
                 report.failed += 1
                 logger.error("webhooks: cannot re-wrap endpoint %s: %s", endpoint_id, type(exc))
                 continue
-            endpoint.save(update_fields=["secret_key_id", "secret_wrapped_key"])
+            endpoint.save(
+                update_fields=[
+                    "secret_key_id",
+                    "secret_wrapped_key",
+                    "previous_secret_key_id",
+                    "previous_secret_wrapped_key",
+                ]
+            )
             report.rotated += 1
     return report
 
@@ -253,21 +298,41 @@ def webhook_endpoint_update(
 
 
 @sensitive_variables("secret")
-def webhook_endpoint_roll_secret(*, endpoint: WebhookEndpoint) -> str:
-    """A new secret replaces the old one at once (every later attempt is signed with it)."""
+def webhook_endpoint_roll_secret(*, endpoint: WebhookEndpoint, expire_old_now: bool = False) -> str:
+    """A new secret signs every later attempt. The old one keeps signing too (a second signature)
+    for ROLL_GRACE, so receivers can switch without losing messages, unless `expire_old_now`
+    (the old secret leaked): then it stops at once."""
     secret = new_secret()
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if expire_old_now:
+            endpoint.previous_secret_key_id = ""
+            endpoint.previous_secret_wrapped_key = None
+            endpoint.previous_secret_ciphertext = None
+            endpoint.previous_secret_expires_at = None
+        else:
+            endpoint.previous_secret_key_id = endpoint.secret_key_id
+            endpoint.previous_secret_wrapped_key = endpoint.secret_wrapped_key
+            endpoint.previous_secret_ciphertext = endpoint.secret_ciphertext
+            endpoint.previous_secret_expires_at = timezone.now() + ROLL_GRACE
         _seal_secret(endpoint, secret)
         endpoint.save(
             update_fields=[
                 "secret_key_id",
                 "secret_wrapped_key",
                 "secret_ciphertext",
+                "previous_secret_key_id",
+                "previous_secret_wrapped_key",
+                "previous_secret_ciphertext",
+                "previous_secret_expires_at",
                 "updated_at",
             ]
         )
-    logger.info("webhooks: endpoint %s secret rolled", endpoint.id)
+    logger.info(
+        "webhooks: endpoint %s secret rolled (old one %s)",
+        endpoint.id,
+        "expired now" if expire_old_now else f"valid until {endpoint.previous_secret_expires_at}",
+    )
     return secret
 
 
@@ -412,7 +477,7 @@ def _claim(delivery_id: str, now: dt.datetime) -> bool:
     )
 
 
-@sensitive_variables("secret")
+@sensitive_variables("secrets_now", "signature")
 def webhook_attempt_delivery(delivery_id: str) -> AttemptOutcome:
     """Make one attempt at a due delivery and record it; the caller schedules `retry_in`."""
     now = timezone.now()
@@ -423,17 +488,20 @@ def webhook_attempt_delivery(delivery_id: str) -> AttemptOutcome:
     body = canonical_json(delivery.payload)
     timestamp = int(now.timestamp())
     try:
-        secret = endpoint_secret(endpoint) if endpoint.is_live else ""
+        secrets_now = signing_secrets(endpoint, now=now) if endpoint.is_live else []
     except WebhookSecretUnreadable:
-        secret = ""  # logged there; retried on the usual schedule (a key may come back)
+        secrets_now = []  # logged there; retried on the usual schedule (a key may come back)
     if not endpoint.is_live:
         result_code, latency, error = None, None, "endpoint disabled"
         sent_ok, give_up = False, True
-    elif not secret:
+    elif not secrets_now:
         result_code, latency, error = None, None, "signing secret unreadable"
         sent_ok, give_up = False, False
     else:
-        signature = sign(secret=secret, msg_id=delivery.pk, timestamp=timestamp, body=body)
+        signature = " ".join(
+            sign(secret=secret, msg_id=delivery.pk, timestamp=timestamp, body=body)
+            for secret in secrets_now
+        )
         result = post_json(
             endpoint.url,
             body=body,

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -105,7 +106,8 @@ def webhook_detail(request: HttpRequest, endpoint_id) -> HttpResponse:
     endpoint = _endpoint_or_404(request, endpoint_id)
     deliveries = deliveries_of(endpoint).order_by("-created_at", "-pk")
     page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
-    return render(request, "seller/webhooks_detail.html", {"endpoint": endpoint, "page": page})
+    context = {"endpoint": endpoint, "page": page, "now": timezone.now()}
+    return render(request, "seller/webhooks_detail.html", context)
 
 
 @seller_required
@@ -113,7 +115,10 @@ def webhook_detail(request: HttpRequest, endpoint_id) -> HttpResponse:
 @sensitive_variables("secret")
 def webhook_roll(request: HttpRequest, endpoint_id) -> HttpResponse:
     endpoint = _endpoint_or_404(request, endpoint_id)
-    secret = webhook_endpoint_roll_secret(endpoint=endpoint)
+    secret = webhook_endpoint_roll_secret(
+        endpoint=endpoint, expire_old_now=request.POST.get("expire_old_now") == "1"
+    )
+    endpoint.refresh_from_db()
     return _secret_page(request, endpoint, secret, rolled=True)
 
 

@@ -104,6 +104,14 @@ def test_update_disable_roll_and_delete(seller_a):
     endpoint.refresh_from_db()
     assert endpoint_secret(endpoint) == new_secret
 
+    assert rolled.json()["previous_secret_expires_at"] is not None  # the old one signs 24 h
+    leaked = client.post(f"{url}roll-secret/", {"expire_old_now": True}, format="json")
+    assert leaked.status_code == 200 and leaked.json()["previous_secret_expires_at"] is None
+    bad = client.post(f"{url}roll-secret/", {"expire_old_now": "maybe"}, format="json")
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "expire_old_now"
+    endpoint.refresh_from_db()
+    assert endpoint_secret(endpoint) == leaked.json()["secret"]  # bad input changed nothing
+
     assert client.delete(url).status_code == 204
     assert client.get(url).status_code == 404
     assert client.get(BASE).json()["results"] == []

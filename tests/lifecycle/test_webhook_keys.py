@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from payments.lifecycle_tasks import dispatch_order_event
 from payments.models import WebhookDelivery, WebhookEndpoint
@@ -19,7 +20,7 @@ from payments.webhook_services import (
 )
 from payments.webhook_tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
-from tests.lifecycle.webhook_fixtures import make_endpoint, record, sub_order_of
+from tests.lifecycle.webhook_fixtures import make_endpoint, readme_verify, record, sub_order_of
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +113,65 @@ def test_admin_shows_endpoints_and_deliveries_without_the_secret(order, seller_a
         page = client.get(url)
         assert page.status_code == 200, url
         assert secret not in page.content.decode()
+
+
+def _deliver_one(order, seller, endpoint, kind="order.shipped"):
+    dispatch_order_event(record(order, kind, sub_order=sub_order_of(order, seller)).pk)
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint, event_type=kind)
+    assert deliver_webhook(delivery.pk) == "succeeded"
+    return delivery
+
+
+def test_after_a_roll_both_secrets_verify_for_24_hours_then_only_the_new_one(
+    order, seller_a, receiver, enqueued
+):
+    from freezegun import freeze_time
+
+    from payments.webhook_services import webhook_endpoint_roll_secret
+
+    T0 = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
+    with freeze_time(T0) as clock:
+        endpoint, old_secret = make_endpoint(seller_a, receiver.url)
+        new_secret = webhook_endpoint_roll_secret(endpoint=endpoint)
+        _deliver_one(order, seller_a, endpoint, "order.shipped")
+        request = receiver.requests[-1]
+        assert len(request.headers["webhook-signature"].split()) == 2
+        for secret in (old_secret, new_secret):
+            Webhook(secret).verify(request.body, dict(request.headers))
+            readme_verify()(secret, dict(request.headers), request.body)
+
+        clock.move_to(T0 + dt.timedelta(hours=24, seconds=1))
+        _deliver_one(order, seller_a, endpoint, "order.confirmed")
+        request = receiver.requests[-1]
+        assert len(request.headers["webhook-signature"].split()) == 1
+        Webhook(new_secret).verify(request.body, dict(request.headers))
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old_secret).verify(request.body, dict(request.headers))
+
+
+def test_a_leaked_secret_stops_signing_at_once(order, seller_a, receiver, enqueued):
+    from payments.webhook_services import webhook_endpoint_roll_secret
+
+    endpoint, old_secret = make_endpoint(seller_a, receiver.url)
+    webhook_endpoint_roll_secret(endpoint=endpoint)  # a normal roll first: grace for that one
+    newest = webhook_endpoint_roll_secret(endpoint=endpoint, expire_old_now=True)
+    _deliver_one(order, seller_a, endpoint)
+    request = receiver.requests[-1]
+    assert len(request.headers["webhook-signature"].split()) == 1
+    Webhook(newest).verify(request.body, dict(request.headers))
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old_secret).verify(request.body, dict(request.headers))
+
+
+def test_rotation_rewraps_the_previous_secret_too(seller_a, settings):
+    from payments.webhook_services import signing_secrets, webhook_endpoint_roll_secret
+
+    settings.CLEARHOUSE_MASTER_KEYS = OLD_RING
+    endpoint, old_secret = make_endpoint(seller_a, "https://a.example.test/")
+    new_secret = webhook_endpoint_roll_secret(endpoint=endpoint)
+    settings.CLEARHOUSE_MASTER_KEYS = f"{NEW_KEY},{OLD_RING}"
+    assert webhook_rotate_keys().rotated == 1
+    settings.CLEARHOUSE_MASTER_KEYS = NEW_KEY
+    endpoint.refresh_from_db()
+    assert endpoint.previous_secret_key_id == "test2"
+    assert signing_secrets(endpoint) == [new_secret, old_secret]

@@ -116,6 +116,13 @@ def test_roll_disable_enable_and_delete(seller_a):
     endpoint.refresh_from_db()
     new_secret = endpoint_secret(endpoint)
     assert new_secret != old_secret and new_secret in page.content.decode()
+    assert "The old secret keeps signing too" in page.content.decode()
+    page = client.post(
+        reverse("payments:seller_webhook_roll", args=[endpoint.pk]), {"expire_old_now": "1"}
+    )
+    assert "The old secret no longer signs" in page.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.previous_secret_expires_at is None
 
     client.post(reverse("payments:seller_webhook_toggle", args=[endpoint.pk]), {"active": "0"})
     endpoint.refresh_from_db()
