@@ -31,6 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.idempotency import WITHHOLD_ATTRIBUTE
 from core.api.mixins import SensitiveThrottleMixin
 from core.api.pagination import CreatedCursorPagination
 from core.errors import PermissionDenied, ValidationError
@@ -189,10 +190,14 @@ class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
         read_only_fields = fields
 
 
-def _with_secret(endpoint: WebhookEndpoint, secret: str) -> dict:
+def _secret_response(endpoint: WebhookEndpoint, secret: str, *, status_code: int) -> Response:
+    """The endpoint with its secret: not cached, and not kept by the Idempotency-Key store."""
     data = dict(WebhookEndpointSerializer(endpoint).data)
     data["secret"] = secret
-    return data
+    response = Response(data, status=status_code)
+    response["Cache-Control"] = "no-store"
+    setattr(response, WITHHOLD_ATTRIBUTE, True)
+    return response
 
 
 # --- endpoints -----------------------------------------------------------------------------------
@@ -240,9 +245,7 @@ class WebhookEndpointListCreateApi(SensitiveThrottleMixin, generics.ListAPIView)
             description=body.validated_data.get("description", ""),
             event_types=body.validated_data.get("event_types"),
         )
-        response = Response(_with_secret(endpoint, secret), status=status.HTTP_201_CREATED)
-        response["Cache-Control"] = "no-store"
-        return response
+        return _secret_response(endpoint, secret, status_code=status.HTTP_201_CREATED)
 
 
 class WebhookEndpointDetailApi(APIView):
@@ -300,9 +303,7 @@ class WebhookEndpointRollSecretApi(SensitiveThrottleMixin, APIView):
             endpoint=endpoint, expire_old_now=body.validated_data["expire_old_now"]
         )
         endpoint.refresh_from_db()
-        response = Response(_with_secret(endpoint, secret))
-        response["Cache-Control"] = "no-store"
-        return response
+        return _secret_response(endpoint, secret, status_code=status.HTTP_200_OK)
 
 
 # --- deliveries ----------------------------------------------------------------------------------

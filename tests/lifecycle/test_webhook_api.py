@@ -184,3 +184,27 @@ def test_staff_read_every_endpoint_but_do_not_change_it(seller_a, staff):
 
 def test_the_openapi_schema_validates_without_warnings():
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+def test_a_retry_with_the_same_idempotency_key_creates_nothing_and_never_stores_the_secret(
+    seller_a,
+):
+    from core.models import IdempotencyKey
+
+    client = api(seller_a)
+    body = {"url": URL}
+    first = client.post(BASE, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = client.post(BASE, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert first.status_code == 201
+    secret = first.json()["secret"]
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "idempotent_replay_withheld"
+    assert WebhookEndpoint.objects.count() == 1
+    stored = b"".join(bytes(row.response_body or b"") for row in IdempotencyKey.objects.all())
+    assert secret.encode() not in stored
+
+    rolled = client.post(f"{BASE}{first.json()['id']}/roll-secret/", HTTP_IDEMPOTENCY_KEY="k-2")
+    assert rolled.status_code == 200
+    stored = b"".join(bytes(row.response_body or b"") for row in IdempotencyKey.objects.all())
+    assert rolled.json()["secret"].encode() not in stored
