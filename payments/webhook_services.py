@@ -218,7 +218,9 @@ def _clean_description(description: Any) -> str:
     if description is None:
         return ""
     if not isinstance(description, str) or len(description) > 200:
-        raise ValidationError("The description is text of at most 200 characters.", "description")
+        raise ValidationError(
+            "The description is text of at most 200 characters.", field="description"
+        )
     return description.strip()
 
 

@@ -243,3 +243,20 @@ def test_the_sweeper_runs_from_beat_and_the_tasks_are_registered(settings):
     ):
         assert name in app.tasks
         assert app.tasks[name].acks_late is True
+
+
+def test_service_input_errors_name_their_field(seller_a, buyer):
+    from payments.webhook_services import webhook_endpoint_create
+
+    for kwargs, field in (
+        ({"url": URL, "description": "x" * 201}, "description"),
+        ({"url": URL, "event_types": ["nope"]}, "event_types"),
+        ({"url": URL, "event_types": [1]}, "event_types"),
+        ({"url": "mailto:a@b.test"}, "url"),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            webhook_endpoint_create(seller=seller_a, **kwargs)
+        assert caught.value.field == field
+    with pytest.raises(ValidationError):
+        webhook_endpoint_create(seller=buyer, url=URL)
+    assert not WebhookDelivery.objects.exists() and not seller_a.webhook_endpoints.exists()
