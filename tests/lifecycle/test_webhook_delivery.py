@@ -247,3 +247,33 @@ def test_payload_is_json_with_type_timestamp_and_data(order, seller_a, receiver,
     assert body["timestamp"].endswith("Z")
     assert body["data"]["order_id"] == str(order.pk)
     assert body["data"]["status"] == "accepted"
+
+
+def test_a_slow_endpoint_times_out_and_is_retried(order, seller_a, receiver, enqueued, monkeypatch):
+    from payments import webhook_http
+
+    monkeypatch.setattr(webhook_http, "TIMEOUT_S", 0.3)
+    receiver.delay_s = 1.0
+    _endpoint, _secret, delivery = accepted_delivery(order, seller_a, receiver.url)
+
+    assert deliver_webhook(delivery.pk) == "retry"
+
+    delivery.refresh_from_db()
+    assert delivery.last_error == "timed out" and delivery.last_response_code is None
+    assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None
+
+
+def test_a_closed_port_is_a_failed_attempt(order, seller_a, enqueued):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _endpoint, _secret, delivery = accepted_delivery(
+        order, seller_a, f"http://127.0.0.1:{port}/hook"
+    )
+
+    assert deliver_webhook(delivery.pk) == "retry"
+
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith("connection failed")

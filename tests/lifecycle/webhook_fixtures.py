@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,6 +48,7 @@ class Receiver:
     url: str = ""
     statuses: list[int] = field(default_factory=list)
     default: int = 200
+    delay_s: float = 0.0  # wait this long before answering (timeouts)
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -63,6 +65,8 @@ def _handler(receiver: Receiver):
             with receiver.lock:
                 receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
             status = receiver.next_status()
+            if receiver.delay_s:
+                time.sleep(receiver.delay_s)
             if status in (301, 302, 307, 308):
                 self.send_response(status)
                 self.send_header("Location", receiver.url + "redirected")
@@ -70,11 +74,14 @@ def _handler(receiver: Receiver):
                 self.end_headers()
                 return
             payload = b'{"ok": true}'
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the sender gave up (timeout tests)
 
         def log_message(self, format: str, *args) -> None:
             pass
