@@ -90,3 +90,22 @@ def test_every_email_renders_for_both_sides(order, seller_a, kind, role):
     assert "&amp;" not in body and "&#x27;" not in body  # plain text, not HTML-escaped
     if kind == "refund.succeeded":
         assert "7.00" in subject
+
+
+def test_emails_use_the_data_the_lifecycle_services_record(order, buyer, seller_a):
+    sub_order = sub_order_of(order, seller_a)
+    dispatch_order_event(
+        record(order, "order.shipped", sub_order=sub_order, data={"tracking": "DHL 123"}).pk
+    )
+    dispatch_order_event(
+        record(
+            order,
+            "dispute.resolved",
+            sub_order=sub_order,
+            data={"dispute": 1, "outcome": "buyer", "note": "Parcel lost"},
+        ).pk
+    )
+    [shipped, resolved] = sent_to(buyer.email)
+    assert "Tracking: DHL 123." in shipped.body
+    assert "in the buyer's favour" in resolved.body and "Parcel lost" in resolved.body
+    assert "refund follows" in resolved.body
