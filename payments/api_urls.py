@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("payments.payment_api_urls")),
     path("", include("payments.seller_order_api_urls")),
     path("", include("payments.buyer_order_api_urls")),
+    path("", include("payments.webhook_api_urls")),
 ]

@@ -282,3 +282,6 @@ from payments.refund_models import *  # noqa: E402, F403
 # Storefront models (carts, checkout sessions) live in their own module; imported here so that
 # Django registers them with the payments app.
 from payments.storefront_models import *  # noqa: E402, F403
+
+# Outgoing webhooks and the lifecycle's email log.
+from payments.webhook_models import *  # noqa: E402, F403

@@ -25,8 +25,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from core.errors import Conflict, NotFound
-from payments import order_services
-from payments.models import Payment, PaymentEvent, PaymentStatus
+from payments import order_events, order_services
+from payments.models import Payment, PaymentEvent, PaymentStatus, SubOrder
 from payments.payment_ledger import ledger_capture_holds, ledger_place_holds, ledger_void_holds
 
 S = PaymentStatus
@@ -71,6 +71,43 @@ def lock_payment(payment_id) -> Payment:
     if payment is None:
         raise NotFound("No such payment.", code="payment_not_found")
     return payment
+
+
+# The order timeline (and webhooks/emails) hears of these payment moves; expiry is a failure there.
+_ORDER_EVENT_KINDS = {
+    S.AUTHORIZED: order_events.PAYMENT_AUTHORIZED,
+    S.CAPTURED: order_events.PAYMENT_CAPTURED,
+    S.FAILED: order_events.PAYMENT_FAILED,
+    S.EXPIRED: order_events.PAYMENT_FAILED,
+}
+
+
+def _record_payment_order_event(payment: Payment, actor: str) -> None:
+    """payment.authorized / .captured / .failed on the order, in the transition's transaction.
+
+    Public data only (no card details): the sub-order shares let a seller see just its part."""
+    kind = _ORDER_EVENT_KINDS.get(payment.status)
+    if kind is None:
+        return
+    data = {
+        "payment_id": str(payment.id),
+        "order_id": str(payment.order_id),
+        "amount_minor": payment.amount_minor,
+        "currency": payment.currency,
+        "method": payment.method,
+        "status": payment.status,
+        "sub_orders": [
+            {"id": sub_id, "seller_id": seller_id, "amount_minor": amount}
+            for sub_id, seller_id, amount in SubOrder.objects.filter(order_id=payment.order_id)
+            .order_by("id")
+            .values_list("id", "seller_id", "amount_minor")
+        ],
+    }
+    if payment.status == S.CAPTURED:
+        data["captured_minor"] = payment.captured_minor
+    if kind == order_events.PAYMENT_FAILED:
+        data["failure_code"] = payment.failure_code or payment.status
+    order_events.record_order_event(order=payment.order, kind=kind, actor=actor, data=data)
 
 
 def payment_transition(
@@ -130,6 +167,7 @@ def payment_transition(
             reason=reason[:255],
             data=data or {},
         )
+        _record_payment_order_event(payment, actor)
         if to_status == S.AUTHORIZED:
             order_services.order_mark_paid(order=payment.order)
         elif to_status in {S.FAILED, S.EXPIRED}:

@@ -47,4 +47,5 @@ urlpatterns = [
     path("", include("payments.seller_order_urls")),
     # Confirm receipt, disputes, seller refunds (release side).
     path("", include("payments.release_urls")),
+    path("", include("payments.webhook_urls")),
 ]

@@ -251,6 +251,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Release (issue 5): confirm receipt when the window lapses; re-drive refunds left pending.
     "payments-auto-confirm-due": {"task": "payments.auto_confirm_due", "schedule": 60.0},
     "payments-refunds-sweep": {"task": "payments.refunds_sweep", "schedule": 300.0},
+    # Order events whose dispatch was lost, and webhook deliveries whose retry is due.
+    "webhooks-sweep": {"task": "payments.webhook_sweep", "schedule": 30.0},
 }
 # Issue 5 lifecycle windows (payments.conf reads them).
 CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS = env.float("CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS", default=48)
@@ -348,6 +350,10 @@ CLEARHOUSE_FEE_PLANS = {
 CLEARHOUSE_DEFAULT_FEE_PLAN = "standard"
 # A refund still pending this many minutes after it was asked for is re-driven by the sweeper.
 CLEARHOUSE_REFUND_SWEEP_AFTER_MINUTES = env.int("CLEARHOUSE_REFUND_SWEEP_AFTER_MINUTES", default=10)
+# --- Outgoing webhooks --------------------------------------------------------------------------
+# May a webhook URL point to a private, loopback, link-local or reserved address? Never in
+# production (SSRF); local.py and test.py turn it on so receivers on 127.0.0.1 work.
+CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE = env.bool("CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE", default=False)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production

@@ -14,3 +14,5 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default=_dev_keys["secret_key"])
 CLEARHOUSE_MASTER_KEYS = env("CLEARHOUSE_MASTER_KEYS", default=_dev_keys["master_keys"])
 CLEARHOUSE_SIGNING_KEY = env("CLEARHOUSE_SIGNING_KEY", default=_dev_keys["signing_key"])
 ALLOWED_HOSTS = ["*"]
+# Webhook receivers on 127.0.0.1 (the production default refuses private addresses).
+CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE = env.bool("CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE", default=True)

@@ -19,6 +19,8 @@ CLEARHOUSE_SIGNING_KEY = env(
     "CLEARHOUSE_SIGNING_KEY", default="ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 )
 ALLOWED_HOSTS = ["*"]
+# Webhook receivers on 127.0.0.1 (the production default refuses private addresses).
+CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE = env.bool("CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE", default=True)
 # Argon2 is the production hasher (tested in test_settings); tests hash thousands of passwords.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -17,12 +17,15 @@ Decisions:
 - Keys live IDEMPOTENCY_KEY_TTL_S (24 h); core.tasks.delete_expired_idempotency_keys (beat, hourly)
   deletes older ones, and an expired key found on lookup counts as unused.
 - A claim whose request died (killed process) is taken over after IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S.
+- A response flagged with WITHHOLD_ATTRIBUTE (it shows a secret once) is kept as a 409
+  `idempotent_replay_withheld` instead: the secret is never stored in the clear for replay.
 - Malformed key (empty, over 255 characters, anything but printable ASCII): 400
   invalid_idempotency_key, field "Idempotency-Key".
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -54,6 +57,17 @@ _VALID_KEY = re.compile(r"[\x20-\x7e]{1," + str(MAX_KEY_LENGTH) + "}")
 # Answers that mean the request did not get to act: the key is released, not kept.
 RELEASED_STATUSES = frozenset({401, 403, 429})
 REPLAYED_RESPONSE_HEADERS = ("Content-Type", "Location")
+# A view sets this attribute on a response that shows a secret once (e.g. a webhook signing
+# secret): the answer is not stored for replay, a retry with the key gets WITHHELD_PAYLOAD (409).
+WITHHOLD_ATTRIBUTE = "idempotency_withhold_body"
+WITHHELD_PAYLOAD = {
+    "error": {
+        "code": "idempotent_replay_withheld",
+        "message": "This request already ran. Its answer held a secret shown only once, which is "
+        "not kept for replay.",
+        "field": None,
+    }
+}
 
 
 def request_principal(request: HttpRequest) -> str:
@@ -152,11 +166,16 @@ class IdempotencyMiddleware:
                 for name in REPLAYED_RESPONSE_HEADERS
                 if response.has_header(name)
             }
+            status, body = response.status_code, response.content
+            if getattr(response, WITHHOLD_ATTRIBUTE, False):
+                # The answer carried a secret shown once: keep that the request ran, not the secret.
+                status, body = 409, json.dumps(WITHHELD_PAYLOAD).encode()
+                headers = {"Content-Type": "application/json"}
             try:
                 stored = idempotency_key_complete(
                     record=record,
-                    status=response.status_code,
-                    body=response.content,
+                    status=status,
+                    body=body,
                     headers=headers,
                 )
             except DatabaseError:

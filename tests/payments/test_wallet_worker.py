@@ -43,6 +43,10 @@ def test_wallet_notification_delivered_by_the_worker(celery_worker, live_server,
 
     authorised = wait_for(lambda: Payment.objects.get(pk=body["id"]).status == "authorized")
     assert authorised, celery_worker.log_tail()
+    # The worker records the acknowledgement once the HTTP answer is back, a moment after the
+    # payment's commit (the request still runs its on-commit work, e.g. order event dispatch).
+    acknowledged = wait_for(lambda: SandboxWalletNotice.objects.get().acknowledged_at is not None)
+    assert acknowledged, celery_worker.log_tail()
     notice = SandboxWalletNotice.objects.get()
     assert notice.acknowledged_at is not None and notice.attempts == 1
     assert WalletNotification.objects.get().outcome == "applied"

@@ -1,4 +1,5 @@
-"""Re-wrap every vaulted card's data key under the newest master key (CLEARHOUSE_MASTER_KEYS).
+"""Re-wrap every vaulted card's data key, and every webhook endpoint secret's data key, under the
+newest master key (CLEARHOUSE_MASTER_KEYS).
 
 Put the new key first in the ring (keep the old ones), deploy, run this; remove an old key only
 when this reports 0 failed. Safe while the site runs: one short transaction per card.
@@ -7,6 +8,7 @@ when this reports 0 failed. Safe while the site runs: one short transaction per 
 from django.core.management.base import BaseCommand, CommandError
 
 from payments.vault import vault_rotate_keys
+from payments.webhook_services import webhook_rotate_keys
 
 
 class Command(BaseCommand):
@@ -25,6 +27,12 @@ class Command(BaseCommand):
             f"newest key {report.newest_key_id}: {report.rotated} re-wrapped, "
             f"{report.already_current} already current, {report.failed} failed"
         )
+        webhooks = webhook_rotate_keys()
+        self.stdout.write(
+            f"webhook secrets: {webhooks.rotated} re-wrapped, {webhooks.failed} failed"
+        )
+        if webhooks.failed:
+            raise CommandError(f"{webhooks.failed} webhook secret(s) could not be re-wrapped")
         if report.failed:
             raise CommandError(
                 f"{report.failed} card(s) could not be re-wrapped (is their key still in the ring?): "
