@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from accounts import reference, selectors, services
 from accounts.models import ApiKey, KeyPurpose, SellerKey, SellerProfile, SettlementSchedule
 from accounts.validation import PROFILE_FIELDS
+from core.api.idempotency import WITHHOLD_ATTRIBUTE
 from core.errors import ApplicationError
 
 
@@ -179,6 +180,8 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         api_key.key = full_key
         response = Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
+        # The key is shown once: the idempotency store keeps that this ran, never the key.
+        setattr(response, WITHHOLD_ATTRIBUTE, True)
         return response
 
     @extend_schema(request=None, responses={200: ApiKeySerializer})
@@ -229,6 +232,8 @@ class SellerKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         key.private_pem = private_pem
         response = Response(SellerKeyGeneratedSerializer(key).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
+        # The private half is shown once: never kept for an idempotent replay.
+        setattr(response, WITHHOLD_ATTRIBUTE, True)
         return response
 
     @extend_schema(request=None, responses={200: SellerKeySerializer})

@@ -201,3 +201,24 @@ def test_session_api_writes_need_csrf(buyer):
     response = csrf_client.post(ENDPOINT, {"name": "x"}, content_type="application/json")
     assert response.status_code == 403
     assert ApiKey.objects.count() == 0
+
+
+def test_api_key_created_with_an_idempotency_key_is_never_kept_for_replay(buyer_client):
+    from core.models import IdempotencyKey
+
+    headers = {"HTTP_IDEMPOTENCY_KEY": "create-key-1"}
+    first = buyer_client.post(
+        "/api/v1/api-keys/", {"name": "ci"}, content_type="application/json", **headers
+    )
+    assert first.status_code == 201
+    full_key = first.json()["key"]
+    stored = b"".join(bytes(row.response_body) for row in IdempotencyKey.objects.all())
+    assert full_key.encode() not in stored
+    assert full_key.rsplit("_", 1)[1].encode() not in stored
+
+    again = buyer_client.post(
+        "/api/v1/api-keys/", {"name": "ci"}, content_type="application/json", **headers
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "idempotent_replay_withheld"
+    assert ApiKey.objects.count() == 1  # the retry made no second key
