@@ -4,11 +4,9 @@ change, replaced (and open orders re-sealed) on a password reset; and concurrent
 from __future__ import annotations
 
 import base64
-import threading
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -26,6 +24,7 @@ from payments.acceptance_services import (
 )
 from payments.lifecycle_models import OrderEvent
 from payments.order_document_models import SealedOrderDocument
+from tests.concurrency import run_together
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,
     key_pool_fixture,  # noqa: F401  (the key_pool fixture)
@@ -165,27 +164,6 @@ def test_password_reset_retires_the_keys_and_reseals_open_orders(key_pool):
         sub_order_id=open_sub.pk, seller=seller, password=NEW_PASSWORD, actor="s"
     )
     assert accepted.acceptance_key == new.signing
-
-
-def run_together(*functions):
-    barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
-
-    def runner(index, function):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = function()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.mark.postgres

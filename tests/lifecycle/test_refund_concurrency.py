@@ -3,14 +3,12 @@ non-failed refunds never passes what was captured. PostgreSQL (row locks), own c
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from payments.refund_models import Refund
 from payments.refund_services import RefundExceedsCaptured, refund_create
 from payments.release_services import RefundInProgress, sub_order_confirm
+from tests.concurrency import run_together
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     assert_trial_balance_zero,
@@ -20,27 +18,6 @@ from tests.lifecycle.release_fixtures import (
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*functions):
-    barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
-
-    def runner(index, function):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = function()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def test_two_concurrent_refunds_never_exceed_what_was_captured(buyer, refund_tasks):

@@ -3,39 +3,16 @@ delivery per endpoint and one email per recipient, settled by unique constraints
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from django.core import mail
-from django.db import connection
 
 from payments.lifecycle_tasks import dispatch_order_event
 from payments.models import EmailNotification, WebhookDelivery
+from tests.concurrency import run_together
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, payment_data, record
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*functions):
-    barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
-
-    def runner(index, function):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = function()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def test_concurrent_dispatches_make_one_delivery_per_endpoint_and_one_email_each(

@@ -3,10 +3,7 @@ is a no-op on SQLite)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.models import Role
 from core.errors import Conflict
@@ -17,31 +14,10 @@ from payments.notification_services import notification_receive
 from payments.payment_flows import payment_start
 from payments.payment_models import BankTransferArrival, SandboxWalletTrade, WalletNotification
 from payments.providers import sandbox_wallet
+from tests.concurrency import run_together
 from tests.payments.pay_factories import make_order, make_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*functions):
-    """Start all at once (a barrier), collect results or exceptions."""
-    barrier = threading.Barrier(len(functions))
-    results: list = [None] * len(functions)
-
-    def runner(index, function):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = function()
-        except Exception as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def test_two_payment_starts_on_one_order_make_one_payment():
