@@ -4,6 +4,7 @@ document. Thin: forms collect, payments.acceptance_services decides. Another sel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -119,70 +120,82 @@ def order_detail(request: HttpRequest, sub_order_id: int) -> HttpResponse:
     return _detail(request, _own(request, sub_order_id))
 
 
-@seller_required
-@require_POST
-def order_accept(request: HttpRequest, sub_order_id: int) -> HttpResponse:
+def _form_action(
+    request: HttpRequest,
+    sub_order_id: int,
+    *,
+    form_class: type[forms.Form],
+    form_name: str,
+    act: Callable[[SubOrder, dict], object],
+    done: str,
+) -> HttpResponse:
+    """One seller action from a form on the order page: run the service, or show the form again
+    with the error beside its field (status 400, nothing changed)."""
     sub_order = _own(request, sub_order_id)
-    form = AcceptForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            sub_order_accept_with_password(
-                sub_order_id=sub_order.pk,
-                seller=request.user,
-                password=form.cleaned_data["password"],
-                actor=_actor(request),
-            )
+            act(sub_order, form.cleaned_data)
         except ApplicationError as error:
             _apply_error(form, error)
         else:
-            messages.success(request, f"You accepted order {sub_order.order.number}: it is signed.")
+            messages.success(request, done.format(number=sub_order.order.number))
             return redirect("payments:seller_order", sub_order.pk)
-    return _detail(request, sub_order, status=400, accept_form=form)
+    return _detail(request, sub_order, status=400, **{form_name: form})
+
+
+@seller_required
+@require_POST
+def order_accept(request: HttpRequest, sub_order_id: int) -> HttpResponse:
+    return _form_action(
+        request,
+        sub_order_id,
+        form_class=AcceptForm,
+        form_name="accept_form",
+        act=lambda sub_order, data: sub_order_accept_with_password(
+            sub_order_id=sub_order.pk,
+            seller=request.user,
+            password=data["password"],
+            actor=_actor(request),
+        ),
+        done="You accepted order {number}: it is signed.",
+    )
 
 
 @seller_required
 @require_POST
 def order_reject(request: HttpRequest, sub_order_id: int) -> HttpResponse:
-    sub_order = _own(request, sub_order_id)
-    form = RejectForm(request.POST)
-    if form.is_valid():
-        try:
-            sub_order_reject(
-                sub_order_id=sub_order.pk,
-                seller=request.user,
-                reason=form.cleaned_data["reason"],
-                actor=_actor(request),
-            )
-        except ApplicationError as error:
-            _apply_error(form, error)
-        else:
-            messages.success(
-                request,
-                f"You rejected order {sub_order.order.number}; the buyer gets the money back.",
-            )
-            return redirect("payments:seller_order", sub_order.pk)
-    return _detail(request, sub_order, status=400, reject_form=form)
+    return _form_action(
+        request,
+        sub_order_id,
+        form_class=RejectForm,
+        form_name="reject_form",
+        act=lambda sub_order, data: sub_order_reject(
+            sub_order_id=sub_order.pk,
+            seller=request.user,
+            reason=data["reason"],
+            actor=_actor(request),
+        ),
+        done="You rejected order {number}; the buyer gets the money back.",
+    )
 
 
 @seller_required
 @require_POST
 def order_ship(request: HttpRequest, sub_order_id: int) -> HttpResponse:
-    sub_order = _own(request, sub_order_id)
-    form = ShipForm(request.POST)
-    if form.is_valid():
-        try:
-            sub_order_mark_shipped(
-                sub_order_id=sub_order.pk,
-                seller=request.user,
-                tracking=form.cleaned_data["tracking"],
-                actor=_actor(request),
-            )
-        except ApplicationError as error:
-            _apply_error(form, error)
-        else:
-            messages.success(request, f"Order {sub_order.order.number} is marked shipped.")
-            return redirect("payments:seller_order", sub_order.pk)
-    return _detail(request, sub_order, status=400, ship_form=form)
+    return _form_action(
+        request,
+        sub_order_id,
+        form_class=ShipForm,
+        form_name="ship_form",
+        act=lambda sub_order, data: sub_order_mark_shipped(
+            sub_order_id=sub_order.pk,
+            seller=request.user,
+            tracking=data["tracking"],
+            actor=_actor(request),
+        ),
+        done="Order {number} is marked shipped.",
+    )
 
 
 @seller_required
