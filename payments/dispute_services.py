@@ -18,7 +18,7 @@ from core.errors import Conflict, NotFound, ValidationError
 from payments.models import SubOrder, SubOrderStatus
 from payments.order_events import DISPUTE_OPENED, DISPUTE_RESOLVED, record_order_event
 from payments.refund_models import Dispute, DisputeOutcome, DisputeStatus
-from payments.release_services import _release, lock_order_payment
+from payments.release_services import _release, buyer_order_id_of, lock_order_payment
 from payments.sub_order_state import lock_sub_order, sub_order_transition
 
 SO = SubOrderStatus
@@ -40,15 +40,9 @@ def dispute_open(*, sub_order_id: Any, buyer: Any, reason: str, actor: str) -> D
         raise ValidationError("Tell us what went wrong.", field="reason")
     if len(reason) > MAX_REASON:
         raise ValidationError(f"At most {MAX_REASON} characters.", field="reason")
-    row = (
-        SubOrder.objects.filter(pk=sub_order_id, order__buyer_id=getattr(buyer, "pk", None))
-        .values("order_id")
-        .first()
-    )
-    if row is None:
-        raise NotFound("No such order.", code="order_not_found")
+    order_id = buyer_order_id_of(sub_order_id=sub_order_id, buyer=buyer)
     with transaction.atomic():
-        lock_order_payment(row["order_id"])
+        lock_order_payment(order_id)
         sub_order = lock_sub_order(sub_order_id)
         if sub_order.status == SO.DISPUTED:
             raise Conflict("A dispute is already open for this order.", code="dispute_open")

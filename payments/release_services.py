@@ -159,9 +159,8 @@ def _release(*, sub_order: SubOrder, actor: str, event: str, data: dict | None =
     return sub_order
 
 
-def sub_order_confirm(*, sub_order_id: Any, buyer: Any, actor: str) -> SubOrder:
-    """The buyer confirms receipt: escrow goes to the seller (less the fee). Another buyer's
-    sub-order is NotFound. Confirming again changes nothing."""
+def buyer_order_id_of(*, sub_order_id: Any, buyer: Any) -> Any:
+    """The order id of the buyer's own sub-order; another buyer's (or none) is NotFound."""
     row = (
         SubOrder.objects.filter(pk=sub_order_id, order__buyer_id=getattr(buyer, "pk", None))
         .values("order_id")
@@ -169,8 +168,15 @@ def sub_order_confirm(*, sub_order_id: Any, buyer: Any, actor: str) -> SubOrder:
     )
     if row is None:
         raise NotFound("No such order.", code="order_not_found")
+    return row["order_id"]
+
+
+def sub_order_confirm(*, sub_order_id: Any, buyer: Any, actor: str) -> SubOrder:
+    """The buyer confirms receipt: escrow goes to the seller (less the fee). Another buyer's
+    sub-order is NotFound. Confirming again changes nothing."""
+    order_id = buyer_order_id_of(sub_order_id=sub_order_id, buyer=buyer)
     with transaction.atomic():
-        lock_order_payment(row["order_id"])
+        lock_order_payment(order_id)
         sub_order = lock_sub_order(sub_order_id)
         if sub_order.status == SO.CONFIRMED:
             return sub_order
