@@ -49,12 +49,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="keep the scratch database afterwards"
         )
+        parser.add_argument(
+            "--database",
+            default=BENCH_DB,
+            help=f"scratch database for the ledger (default {BENCH_DB}; dropped at the end)",
+        )
+        parser.add_argument(
+            "--pgbench-database",
+            default=PGBENCH_DB,
+            help=f"scratch database for pgbench (default {PGBENCH_DB}; dropped at the end)",
+        )
 
     def handle(self, *args, quick: bool = False, keep: bool = False, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_ledger needs PostgreSQL: set DATABASE_URL=postgres://...")
         base = dict(connection.settings_dict)
-        if base["NAME"] in (BENCH_DB, PGBENCH_DB):
+        self.bench_db = options.get("database") or BENCH_DB
+        self.pgbench_db = options.get("pgbench_database") or PGBENCH_DB
+        if base["NAME"] in (self.bench_db, self.pgbench_db) or self.bench_db == self.pgbench_db:
             raise CommandError("point DATABASE_URL at your own database, not the bench's")
         duration_s = 5 if quick else 20
         scale = 2 if quick else 10
@@ -67,7 +79,7 @@ class Command(BaseCommand):
         self.use_scratch_database(base)
         try:
             source_id, hot_id, account_ids = self.make_accounts()
-            url = bench.database_url(base, BENCH_DB)
+            url = bench.database_url(base, self.bench_db)
             single = self.phase(url, "single", duration_s, account_ids, hot_id)
             self.out(
                 f"(b) single transfers: {single['tps']:.0f}/s, p50 {single['p50_ms']:.2f} ms, "
@@ -89,7 +101,7 @@ class Command(BaseCommand):
         finally:
             connections["default"].close()
             if not keep:
-                self.drop_database(base, BENCH_DB)
+                self.drop_database(base, self.bench_db)
 
         def ratio(a, b):
             return round(a / b, 3) if a is not None and b else None
@@ -172,15 +184,15 @@ class Command(BaseCommand):
         return float(match.group(1))
 
     def pgbench(self, base: dict, *, scale: int, duration_s: int) -> float:
-        self.create_database(base, PGBENCH_DB)
+        self.create_database(base, self.pgbench_db)
         try:
-            self.run_pgbench(base, PGBENCH_DB, "-i", "-q", "-s", str(scale))
+            self.run_pgbench(base, self.pgbench_db, "-i", "-q", "-s", str(scale))
             out = self.run_pgbench(
-                base, PGBENCH_DB, "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
+                base, self.pgbench_db, "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
                 "-T", str(duration_s),
             )  # fmt: skip
         finally:
-            self.drop_database(base, PGBENCH_DB)
+            self.drop_database(base, self.pgbench_db)
         return self.tps(out)
 
     def sql_only(self, base: dict, duration_s: int, account_ids: list[int]) -> float | None:
@@ -200,7 +212,7 @@ class Command(BaseCommand):
             handle.flush()
             try:
                 out = self.run_pgbench(
-                    base, BENCH_DB, "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
+                    base, self.bench_db, "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
                     "-T", str(duration_s), "-f", handle.name,
                 )  # fmt: skip
             except CommandError as error:  # a reference figure only: report, carry on
@@ -210,10 +222,10 @@ class Command(BaseCommand):
 
     def use_scratch_database(self, base: dict) -> None:
         """Create the bench database and point this process's connection at it."""
-        self.create_database(base, BENCH_DB)
+        self.create_database(base, self.bench_db)
         connections["default"].close()
-        connections["default"].settings_dict["NAME"] = BENCH_DB
-        self.out(f"scratch database {BENCH_DB}: migrating")
+        connections["default"].settings_dict["NAME"] = self.bench_db
+        self.out(f"scratch database {self.bench_db}: migrating")
         call_command("migrate", verbosity=0, interactive=False)
         call_command("createcachetable", verbosity=0)
 
