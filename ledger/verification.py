@@ -199,6 +199,44 @@ GROUP BY a.currency ORDER BY a.currency"""
             )
 
 
+def _check_references(problems: _Problems, limit: int) -> None:
+    """Every account and transfer a row names exists (no FOREIGN KEY declares it: migration 0003)."""
+    t = _tables()
+    for transfer_id, debit_id, credit_id in _fetch(
+        f"""
+SELECT tr.id, tr.debit_account_id, tr.credit_account_id FROM {t["transfer"]} tr
+WHERE NOT EXISTS (SELECT 1 FROM {t["account"]} a WHERE a.id = tr.debit_account_id)
+   OR NOT EXISTS (SELECT 1 FROM {t["account"]} a WHERE a.id = tr.credit_account_id)
+LIMIT %s""",
+        [limit + 1],
+    ):
+        problems.add(
+            "references",
+            f"transfer {_uuid(transfer_id)}: names an account that does not exist "
+            f"(debit {debit_id}, credit {credit_id})",
+        )
+    for (account_id,) in _fetch(
+        f"""
+SELECT DISTINCT d.account_id FROM {t["delta"]} d
+WHERE NOT EXISTS (SELECT 1 FROM {t["account"]} a WHERE a.id = d.account_id)
+LIMIT %s""",
+        [limit + 1],
+    ):
+        problems.add(
+            "references", f"balance deltas name account {account_id}, which does not exist"
+        )
+    for (transfer_id,) in _fetch(
+        f"""
+SELECT q.transfer_id FROM {t["queue"]} q
+WHERE NOT EXISTS (SELECT 1 FROM {t["transfer"]} tr WHERE tr.id = q.transfer_id)
+LIMIT %s""",
+        [limit + 1],
+    ):
+        problems.add(
+            "references", f"log queue names transfer {_uuid(transfer_id)}, which does not exist"
+        )
+
+
 def _check_transfers(problems: _Problems, limit: int) -> None:
     t = _tables()
     for transfer_id, currency, debit_currency, credit_currency in _fetch(
@@ -502,6 +540,7 @@ def _verify(
     timed("counts", counts)
     timed("counters", lambda: _check_counters(problems, limit))
     timed("trial_balance", lambda: _check_trial_balance(problems))
+    timed("references", lambda: _check_references(problems, limit))
     timed("transfers", lambda: _check_transfers(problems, limit))
     timed("log_membership", lambda: _check_log_membership(problems, limit))
     timed(
