@@ -1,6 +1,6 @@
-"""The batch function's two ways through pass 2 (PL/pgSQL version 2): set-wise when the batch
-provably cannot cross a limit, request by request otherwise. Both must give what the portable path
-gives: the same refusals, counters, times a microsecond apart, and pending timeouts."""
+"""Linked batches against the limits, in request order: a batch far from its limits posts every
+transfer with times a microsecond apart; a credit that comes first covers a later debit; a debit
+that comes first is refused even if a later credit would cover it. Portable and PL/pgSQL paths."""
 
 import datetime as dt
 import itertools
