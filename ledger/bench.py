@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 BULK_REASON = "bench_bulk"
 BULK_CHUNK = 100_000
+MIX_LIMITED_SHARE = 0.1
 
 
 def database_url(settings_dict: dict, name: str) -> str:
@@ -36,8 +37,16 @@ def worker_main(
     seed: int,
     barrier,
     results,
+    free_ids: list[int] | None = None,
 ) -> None:
-    """One client: post for duration_s seconds after the barrier; put a report on `results`."""
+    """One client: post for duration_s seconds after the barrier; put a report on `results`.
+
+    Modes: "single" and "batch" move money between the limited accounts `account_ids` (every
+    transfer locks two rows); "hot" credits `hot_id` (no limit) each time; "batch_mix" is the
+    marketplace's mix in batches: MIX_LIMITED_SHARE of the transfers debit a limited account
+    (a payout from a seller's available balance), the rest move between the accounts without a
+    limit `free_ids` (escrow, pending balances, fees: BalanceDelta rows, no lock).
+    """
     os.environ["DATABASE_URL"] = url
     import django
 
@@ -53,6 +62,19 @@ def worker_main(
     rng = random.Random(seed)  # noqa: S311 - a benchmark workload
 
     def one() -> TransferRequest:
+        if mode == "batch_mix":
+            if rng.random() < MIX_LIMITED_SHARE:
+                debit, credit = rng.choice(account_ids), rng.choice(free_ids)
+            else:
+                debit, credit = rng.sample(free_ids, 2)
+            return TransferRequest(
+                id=uuid.uuid4(),
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount_minor=rng.randint(1, 100),
+                currency="USD",
+                reason="bench",
+            )
         debit = rng.choice(account_ids)
         credit = hot_id if mode == "hot" else rng.choice(account_ids)
         while credit == debit:
@@ -73,10 +95,11 @@ def worker_main(
     start = time.perf_counter()
     deadline = start + duration_s
     while time.perf_counter() < deadline:
-        requests = [one() for _ in range(batch_size)] if mode == "batch" else [one()]
+        batched = mode in ("batch", "batch_mix")
+        requests = [one() for _ in range(batch_size)] if batched else [one()]
         began = time.perf_counter()
         try:
-            if mode == "batch":
+            if batched:
                 create_transfers(requests)
             else:
                 create_transfer(requests[0])

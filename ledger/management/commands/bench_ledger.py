@@ -8,7 +8,11 @@ In one run, on the configured PostgreSQL server but never in its database:
       the server's share of (b) ("single_sql_tps");
   (c) the same with every transfer crediting one hot account without a limit (a BalanceDelta
       row instead of an update; the folder runs meanwhile, as beat would run it);
-  (d) linked batches of 1,000 transfers per call, 4 clients: transfers/s;
+  (d) linked batches of 1,000 transfers per call, 4 clients, between the limited accounts of (b):
+      transfers/s (the worst case: a batch locks most of the 1,000 accounts, so batches queue);
+  (d') the same with the marketplace's mix: 10% of the transfers debit a limited account (a
+      payout), the rest move between 1,000 accounts without a limit (escrow, pending balances,
+      fees), which take BalanceDelta rows and no lock ("batch_mix_tps", "p3_mix_vs_pgbench");
   (e) ledger_verify over 100k and then 1M transfers (bulk-loaded with consistent counters, then
       sealed): seconds and peak RSS of the verifying process; null when ledger_verify is absent.
 Commits are durable (synchronous_commit stays on). The last line printed is one JSON object.
@@ -49,12 +53,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="keep the scratch database afterwards"
         )
+        parser.add_argument(
+            "--database",
+            default=BENCH_DB,
+            help=f"scratch database for the ledger (default {BENCH_DB}; dropped at the end)",
+        )
+        parser.add_argument(
+            "--pgbench-database",
+            default=PGBENCH_DB,
+            help=f"scratch database for pgbench (default {PGBENCH_DB}; dropped at the end)",
+        )
 
     def handle(self, *args, quick: bool = False, keep: bool = False, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_ledger needs PostgreSQL: set DATABASE_URL=postgres://...")
         base = dict(connection.settings_dict)
-        if base["NAME"] in (BENCH_DB, PGBENCH_DB):
+        self.bench_db = options.get("database") or BENCH_DB
+        self.pgbench_db = options.get("pgbench_database") or PGBENCH_DB
+        if base["NAME"] in (self.bench_db, self.pgbench_db) or self.bench_db == self.pgbench_db:
             raise CommandError("point DATABASE_URL at your own database, not the bench's")
         duration_s = 5 if quick else 20
         scale = 2 if quick else 10
@@ -66,8 +82,8 @@ class Command(BaseCommand):
 
         self.use_scratch_database(base)
         try:
-            source_id, hot_id, account_ids = self.make_accounts()
-            url = bench.database_url(base, BENCH_DB)
+            source_id, hot_id, account_ids, free_ids = self.make_accounts()
+            url = bench.database_url(base, self.bench_db)
             single = self.phase(url, "single", duration_s, account_ids, hot_id)
             self.out(
                 f"(b) single transfers: {single['tps']:.0f}/s, p50 {single['p50_ms']:.2f} ms, "
@@ -85,11 +101,16 @@ class Command(BaseCommand):
             )
             batch = self.phase(url, "batch", duration_s, account_ids, hot_id)
             self.out(f"(d) batches of {BATCH_SIZE}: {batch['tps']:.0f} transfers/s")
+            mix = self.phase(url, "batch_mix", duration_s, account_ids, hot_id, free_ids)
+            self.out(
+                f"(d') batches of {BATCH_SIZE}, marketplace mix ({bench.MIX_LIMITED_SHARE:.0%} "
+                f"debit a limited account): {mix['tps']:.0f} transfers/s"
+            )
             verify = self.verify(url, source_id, account_ids, verify_sizes)
         finally:
             connections["default"].close()
             if not keep:
-                self.drop_database(base, BENCH_DB)
+                self.drop_database(base, self.bench_db)
 
         def ratio(a, b):
             return round(a / b, 3) if a is not None and b else None
@@ -99,10 +120,12 @@ class Command(BaseCommand):
             "p2_single_vs_pgbench": ratio(single["tps"], pgbench_tps),
             "p3_batch_vs_pgbench": ratio(batch["tps"], pgbench_tps),
             "p4_hot_vs_uniform": ratio(hot["tps"], single["tps"]),
+            "p3_mix_vs_pgbench": ratio(mix["tps"], pgbench_tps),
             "p9_verify_1m_vs_100k": ratio(large and large["seconds"], small and small["seconds"]),
             "single_tps": round(single["tps"], 1),
             "hot_tps": round(hot["tps"], 1),
             "batch_tps": round(batch["tps"], 1),
+            "batch_mix_tps": round(mix["tps"], 1),
             "pgbench_tps": round(pgbench_tps, 1),
             "single_sql_tps": sql_tps and round(sql_tps, 1),
             "p50_ms": round(single["p50_ms"], 3),
@@ -172,15 +195,15 @@ class Command(BaseCommand):
         return float(match.group(1))
 
     def pgbench(self, base: dict, *, scale: int, duration_s: int) -> float:
-        self.create_database(base, PGBENCH_DB)
+        self.create_database(base, self.pgbench_db)
         try:
-            self.run_pgbench(base, PGBENCH_DB, "-i", "-q", "-s", str(scale))
+            self.run_pgbench(base, self.pgbench_db, "-i", "-q", "-s", str(scale))
             out = self.run_pgbench(
-                base, PGBENCH_DB, "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
+                base, self.pgbench_db, "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
                 "-T", str(duration_s),
             )  # fmt: skip
         finally:
-            self.drop_database(base, PGBENCH_DB)
+            self.drop_database(base, self.pgbench_db)
         return self.tps(out)
 
     def sql_only(self, base: dict, duration_s: int, account_ids: list[int]) -> float | None:
@@ -200,7 +223,7 @@ class Command(BaseCommand):
             handle.flush()
             try:
                 out = self.run_pgbench(
-                    base, BENCH_DB, "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
+                    base, self.bench_db, "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
                     "-T", str(duration_s), "-f", handle.name,
                 )  # fmt: skip
             except CommandError as error:  # a reference figure only: report, carry on
@@ -210,14 +233,14 @@ class Command(BaseCommand):
 
     def use_scratch_database(self, base: dict) -> None:
         """Create the bench database and point this process's connection at it."""
-        self.create_database(base, BENCH_DB)
+        self.create_database(base, self.bench_db)
         connections["default"].close()
-        connections["default"].settings_dict["NAME"] = BENCH_DB
-        self.out(f"scratch database {BENCH_DB}: migrating")
+        connections["default"].settings_dict["NAME"] = self.bench_db
+        self.out(f"scratch database {self.bench_db}: migrating")
         call_command("migrate", verbosity=0, interactive=False)
         call_command("createcachetable", verbosity=0)
 
-    def make_accounts(self) -> tuple[int, int, list[int]]:
+    def make_accounts(self) -> tuple[int, int, list[int], list[int]]:
         from ledger.services import TransferRequest, create_transfers, get_or_create_account
 
         source = get_or_create_account(currency="USD", code="bench:source")
@@ -227,6 +250,9 @@ class Command(BaseCommand):
                 currency="USD", code=f"bench:{i}", debits_must_not_exceed_credits=True
             )
             for i in range(ACCOUNTS)
+        ]
+        free = [
+            get_or_create_account(currency="USD", code=f"bench:free:{i}") for i in range(ACCOUNTS)
         ]
         # Fund every limited account so that no benchmark transfer meets its limit.
         create_transfers(
@@ -242,9 +268,11 @@ class Command(BaseCommand):
                 for account in accounts
             ]
         )
-        return source.id, hot.id, [account.id for account in accounts]
+        return source.id, hot.id, [a.id for a in accounts], [a.id for a in free]
 
-    def phase(self, url: str, mode: str, duration_s: int, account_ids, hot_id) -> dict:
+    def phase(
+        self, url: str, mode: str, duration_s: int, account_ids, hot_id, free_ids=None
+    ) -> dict:
         from ledger.services import ledger_fold_deltas
 
         context = multiprocessing.get_context("spawn")
@@ -263,6 +291,7 @@ class Command(BaseCommand):
                     seed,
                     barrier,
                     results,
+                    free_ids,
                 ),
             )
             for seed in range(CLIENTS)
