@@ -39,6 +39,9 @@ DEFAULTS: dict[str, object] = {
     # Wrong dashboard passwords (accept / open document) per seller before a lockout, and its length.
     "CLEARHOUSE_DASHBOARD_PASSWORD_FAILURES": 5,
     "CLEARHOUSE_DASHBOARD_PASSWORD_LOCKOUT_S": 15 * 60,
+    # The buyer's order page asks for itself again every this many seconds while a seller has
+    # still to accept or ship (the browser tests lower it).
+    "ORDER_PAGE_SELLER_POLL_S": 15,
 }
 
 

@@ -25,6 +25,7 @@ from payments.acceptance_services import (
 from payments.lifecycle_models import OrderEvent
 from payments.models import SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
+from payments.seller_balance_selectors import seller_balances
 from payments.seller_product_views import seller_required
 
 
@@ -90,7 +91,12 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "seller/orders.html",
-        {"page": page, "status": status, "statuses": SubOrderStatus.choices},
+        {
+            "page": page,
+            "status": status,
+            "statuses": SubOrderStatus.choices,
+            "balances": seller_balances(seller_id=request.user.pk),
+        },
     )
 
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.errors import ApplicationError, NotFound
 from payments import cart as carts
+from payments import conf
 from payments.checkout_payment import checkout_pay
 from payments.checkout_sessions import (
     checkout_session_get_public,
@@ -256,13 +257,18 @@ def _status_context(order: Order, *, status_url: str) -> dict:
     # Release side: actions (confirm, dispute), refunds, escrow left after refunds.
     escrow_total_minor = annotate_release_rows(rows)
     live = order_is_live(order, sub_orders, payment)
+    poll_seconds = 0
+    if live:
+        poll_seconds = 2
+    elif order_awaits_sellers(order, sub_orders):
+        poll_seconds = int(conf.get("ORDER_PAGE_SELLER_POLL_S"))
     return {
         "order": order,
         "rows": rows,
         "payment": payment,
         "escrow_total_minor": escrow_total_minor,
         "live": live,
-        "poll_seconds": 2 if live else (15 if order_awaits_sellers(order, sub_orders) else 0),
+        "poll_seconds": poll_seconds,
         "can_pay_again": order_can_pay_again(order, payment),
         "status_url": status_url,
     }
