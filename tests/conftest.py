@@ -13,7 +13,10 @@ import os
 
 import pytest
 
-from tests.integration.worker import celery_worker  # noqa: F401  (the fixture, for every folder)
+from tests.integration.worker import (  # noqa: F401  (the fixtures, for every folder)
+    _celery_worker_process,
+    celery_worker,
+)
 
 REQUIRE_FULL_STACK = os.environ.get("CLEARHOUSE_REQUIRE_FULL_STACK") == "1"
 

@@ -84,8 +84,10 @@ def _wait_until_ready(handle: WorkerHandle) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Start one real worker (prefork, 2 processes, late acks as in production) for this session."""
+def _celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Start one real worker (prefork, 2 processes, late acks as in production) for this session.
+    It starts idle (consuming a queue nobody publishes to): `celery_worker` points it at the
+    test queue for one test at a time, so it never runs tasks that other tests publish."""
     from django.conf import settings
     from django.db import connection
 
@@ -124,7 +126,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         "worker",
         "--pool=prefork",
         "--concurrency=2",
-        f"--queues={queue}",
+        f"--queues={queue}-idle",
         f"--hostname={nodename}",
         "--without-gossip",
         "--without-mingle",
@@ -146,3 +148,26 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     finally:
         _stop(process)
         app.control.purge()
+
+
+@pytest.fixture
+def celery_worker(_celery_worker_process):
+    """The real worker, consuming this process's test queue for the length of one test only.
+
+    Between such tests it consumes nothing: a transactional test that merely publishes a task
+    (on commit) must not have it run by a worker in its database behind its back."""
+    from config.celery import app
+
+    handle = _celery_worker_process
+    app.control.purge()  # what earlier tests published and nobody ran
+    replies = app.control.add_consumer(
+        handle.queue, destination=[handle.nodename], reply=True, timeout=10
+    )
+    if not replies:
+        pytest.fail(f"the Celery worker did not start consuming:\n{handle.log_tail()}")
+    try:
+        yield handle
+    finally:
+        app.control.cancel_consumer(
+            handle.queue, destination=[handle.nodename], reply=True, timeout=10
+        )
