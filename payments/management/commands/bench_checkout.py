@@ -395,6 +395,7 @@ def _checkout(buyer: ApiClient, seed: dict):
 
 
 def _seed(*, clients: int) -> dict:
+    from accounts.dashboard_keys import dashboard_keys_ensure
     from accounts.models import Role, User
     from accounts.services import api_key_create
     from payments.models import Product
@@ -403,6 +404,9 @@ def _seed(*, clients: int) -> dict:
         return User.objects.create_user(email, None, role=role, is_staff=role == Role.STAFF)
 
     sellers = [user(f"bench-seller-{i}@bench.test", Role.SELLER) for i in range(2)]
+    # Real sellers have keys: every paid order is then sealed to them, as in production.
+    for seller in sellers:
+        dashboard_keys_ensure(seller=seller, password="bench-seller-password")
     products = [
         Product.objects.create(
             seller=seller,
