@@ -251,6 +251,19 @@ def sub_order_accept(
     with transaction.atomic():
         locked = _lock_chain(sub_order)
         _check_open(locked)  # again, under the lock: a concurrent accept or reject won
+        # The key too, after the sub-order (revocation takes the same row lock): a key revoked
+        # since the signature was checked does not accept.
+        still_active = (
+            SellerKey.objects.select_for_update(no_key=True)
+            .filter(pk=key.pk, revoked_at__isnull=True)
+            .first()
+        )
+        if still_active is None:
+            raise ValidationError(
+                "This key was revoked; sign with an active signing key.",
+                code="key_revoked",
+                field="key_id",
+            )
         sub_order = sub_order_transition(
             sub_order_id=locked.pk,
             to_status=SO.ACCEPTED,

@@ -568,3 +568,31 @@ def test_a_document_waits_for_a_key_and_is_sealed_when_one_appears(key_pool):
         == document.document_bytes
     )
     assert settle_sub_order_holds()["sealed"] == 0
+
+
+def test_a_key_revoked_after_the_signature_was_checked_does_not_accept(key_pool, monkeypatch):
+    from payments import acceptance_services
+
+    seller, keys, _order, payment, sub_order, _ = one_seller_card_order(key_pool)
+    document = SealedOrderDocument.objects.get(sub_order=sub_order)
+    signature = sign_b64(keys.signing_private, document, crypto.ED25519)
+    verify = acceptance_services._verify
+
+    def verify_then_revoked_meanwhile(key, document, signature):
+        verify(key, document, signature)
+        seller_key_revoke(key=key)  # another request of the seller's, between check and commit
+
+    monkeypatch.setattr(acceptance_services, "_verify", verify_then_revoked_meanwhile)
+    before = snapshot(sub_order)
+    with pytest.raises(ApplicationError) as caught:
+        sub_order_accept(
+            sub_order_id=sub_order.pk,
+            seller=seller,
+            key_id=str(keys.signing.id),
+            signature_b64=signature,
+            actor=f"seller:{seller.pk}",
+        )
+    assert (caught.value.code, caught.value.field) == ("key_revoked", "key_id")
+    assert snapshot(sub_order) == before
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_minor) == ("authorized", 0)
