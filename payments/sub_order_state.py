@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound
-from payments.models import SubOrder, SubOrderStatus
+from payments.models import Order, OrderStatus, SubOrder, SubOrderStatus
 from payments.order_events import record_order_event
 
 SO = SubOrderStatus
@@ -47,6 +47,21 @@ class IllegalSubOrderTransition(Conflict):
     """This sub-order cannot move to that state from the state it is in."""
 
     code = "illegal_order_transition"
+
+
+# A sub-order in one of these still waits for someone (seller, buyer, staff or the clock).
+OPEN = frozenset(
+    {SO.AWAITING_PAYMENT, SO.AWAITING_ACCEPTANCE, SO.ACCEPTED, SO.SHIPPED, SO.DISPUTED}
+)
+
+
+def _complete_order_if_settled(order_id: Any) -> None:
+    """A paid order whose every seller's part has ended (confirmed, refunded, rejected) is
+    completed, so the buyer no longer reads "held in escrow" once the money has moved on. Callers
+    hold the Payment lock first (the project's lock order), which serialises this per order."""
+    Order.objects.filter(pk=order_id, status=OrderStatus.PAID).exclude(
+        sub_orders__status__in=OPEN
+    ).update(status=OrderStatus.COMPLETED, updated_at=timezone.now())
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -92,6 +107,7 @@ def sub_order_transition(
         sub_order.status = to_status
         sub_order.updated_at = timezone.now()
         sub_order.save(update_fields=["status", "updated_at", *(fields or {})])
+        _complete_order_if_settled(sub_order.order_id)
         record_order_event(
             order=sub_order.order,
             sub_order=sub_order,

@@ -62,3 +62,22 @@ def test_a_part_accepted_while_the_other_seller_waits_can_be_refunded(key_pool):
     escrow = balance("platform:escrow")
     assert (escrow.credits_pending, escrow.credits_posted - escrow.debits_posted) == (0, 900)
     assert all(t.net_posted == 0 and t.net_pending == 0 for t in trial_balance().values())
+
+
+def test_the_order_completes_when_every_seller_part_has_ended(key_pool):
+    from payments.models import Order
+    from payments.release_services import sub_order_confirm
+
+    first, second = make_seller(key_pool), make_seller(key_pool)
+    buyer = make_buyer()
+    mug, lamp = make_product(first, price=1500), make_product(second, price=2500)
+    order = place_order(buyer, [(mug, 1), (lamp, 1)])
+    pay_by_card(order, buyer)
+    one, two = sub_order_of(order, first), sub_order_of(order, second)
+    sub_order_accept_with_password(sub_order_id=one.pk, seller=first, password=PASSWORD, actor="a")
+    sub_order_confirm(sub_order_id=one.pk, buyer=buyer, actor=f"buyer:{buyer.pk}")
+    # The second seller has still to answer: the order is paid, not complete.
+    assert Order.objects.get(pk=order.pk).status == "paid"
+
+    sub_order_reject(sub_order_id=two.pk, seller=second, reason="Sold out", actor="b")
+    assert Order.objects.get(pk=order.pk).status == "completed"
