@@ -38,7 +38,7 @@ EVENT_WORDS = {
 
 
 def actor_words(actor: str, *, viewer: Any, order: Order) -> str:
-    """'You', 'Seller', 'Clearhouse' or 'Staff' (the buyer, seen by staff: 'Buyer')."""
+    """'You' (the viewer's own steps), 'Buyer', 'Seller', 'Clearhouse' or 'Staff'."""
     role, _, ident = actor.partition(":")
     if role == "buyer":
         mine = viewer is not None and (
@@ -46,7 +46,7 @@ def actor_words(actor: str, *, viewer: Any, order: Order) -> str:
         )
         return "You" if mine and not getattr(viewer, "is_platform_staff", False) else "Buyer"
     if role == "seller":
-        return "Seller"
+        return "You" if viewer is not None and ident == str(getattr(viewer, "pk", "")) else "Seller"
     if role == "staff":
         return "Staff"
     return "Clearhouse"  # system, provider:<name>
@@ -67,10 +67,13 @@ def _detail(event: OrderEvent) -> str:
         return "in favour of the buyer" if data["outcome"] == "buyer" else "in favour of the seller"
     if event.kind.startswith("dispute.opened") or event.kind == "order.rejected":
         return str(data.get("reason") or "")
+    if event.kind == "order.shipped":
+        return str(data.get("tracking") or "")
     return ""
 
 
-def order_timeline(order: Order, *, viewer: Any) -> list[TimelineEntry]:
+def timeline_entries(events, *, viewer: Any, order: Order) -> list[TimelineEntry]:
+    """OrderEvents in words, each with who did it as `viewer` sees it."""
     return [
         TimelineEntry(
             at=event.created_at,
@@ -79,8 +82,12 @@ def order_timeline(order: Order, *, viewer: Any) -> list[TimelineEntry]:
             sub_order_id=event.sub_order_id,
             detail=_detail(event),
         )
-        for event in OrderEvent.objects.filter(order=order).order_by("created_at", "id")
+        for event in events.order_by("created_at", "id")
     ]
+
+
+def order_timeline(order: Order, *, viewer: Any) -> list[TimelineEntry]:
+    return timeline_entries(OrderEvent.objects.filter(order=order), viewer=viewer, order=order)
 
 
 def annotate_release_rows(rows: list[dict], *, now: datetime | None = None) -> int:

@@ -25,6 +25,7 @@ from payments.acceptance_services import (
 from payments.lifecycle_models import OrderEvent
 from payments.models import SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
+from payments.order_page import timeline_entries
 from payments.seller_balance_selectors import seller_balances
 from payments.seller_product_views import seller_required
 
@@ -107,7 +108,12 @@ def _detail(
         "sub_order": sub_order,
         "order": sub_order.order,
         "lines": sub_order.lines.order_by("id"),
-        "events": OrderEvent.objects.filter(sub_order=sub_order).order_by("created_at", "id"),
+        # This seller's part only: order-level payment events carry the whole order's figures.
+        "timeline": timeline_entries(
+            OrderEvent.objects.filter(sub_order=sub_order),
+            viewer=request.user,
+            order=sub_order.order,
+        ),
         "document": SealedOrderDocument.objects.filter(sub_order=sub_order)
         .select_related("seller_key")
         .first(),

@@ -61,7 +61,7 @@ def test_the_detail_shows_lines_address_document_and_timeline(scene):
     document = SealedOrderDocument.objects.get(sub_order=sub_order)
     assert document.sha256 in page
     assert "Hauptstr. 1" in page and "Berlin" in page
-    assert "order.paid" in page and "order.sealed" in page
+    assert "Order paid (held in escrow)" in page and "Order sent to the seller" in page
     assert url("seller_order_document", sub_order) in page
 
 

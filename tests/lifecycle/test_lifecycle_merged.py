@@ -81,3 +81,23 @@ def test_the_order_completes_when_every_seller_part_has_ended(key_pool):
 
     sub_order_reject(sub_order_id=two.pk, seller=second, reason="Sold out", actor="b")
     assert Order.objects.get(pk=order.pk).status == "completed"
+
+
+def test_the_seller_timeline_is_in_words_with_who_did_it(key_pool, client):
+    from django.urls import reverse
+
+    seller = make_seller(key_pool)
+    buyer = make_buyer()
+    order = place_order(buyer, [(make_product(seller, price=1500), 1)])
+    pay_by_card(order, buyer)
+    sub_order = sub_order_of(order, seller)
+    sub_order_accept_with_password(
+        sub_order_id=sub_order.pk, seller=seller, password=PASSWORD, actor=f"seller:{seller.pk}"
+    )
+    client.force_login(seller)
+
+    page = client.get(reverse("payments:seller_order", args=[sub_order.pk])).content.decode()
+
+    assert 'Order sent to the seller <span class="muted">(Clearhouse)</span>' in page
+    assert 'Accepted by seller <span class="muted">(You)</span>' in page
+    assert "order.accepted" not in page  # no raw event codes for people
