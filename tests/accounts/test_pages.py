@@ -28,7 +28,14 @@ def test_buyer_nav(buyer_client):
 
 def test_seller_nav(seller_client):
     html = seller_client.get("/").content.decode()
-    for name in ("accounts:seller_keys", "accounts:api_keys", "accounts:seller_profile"):
+    for name in (
+        "payments:seller_orders",
+        "payments:seller_products",
+        "payments:seller_webhooks",
+        "accounts:seller_keys",
+        "accounts:api_keys",
+        "accounts:seller_profile",
+    ):
         assert reverse(name) in html
     assert reverse("admin:index") not in html
 
