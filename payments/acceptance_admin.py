@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.admin_base import ReadOnlyAdmin
 from payments.order_document_models import SealedOrderDocument
 
 
 @admin.register(SealedOrderDocument)
-class SealedOrderDocumentAdmin(admin.ModelAdmin):
+class SealedOrderDocumentAdmin(ReadOnlyAdmin):
     list_display = ("sub_order", "sha256", "seller_key", "sealed_at", "created_at")
     search_fields = ("sha256", "sub_order__order__number")
     readonly_fields = (
@@ -21,12 +22,3 @@ class SealedOrderDocumentAdmin(admin.ModelAdmin):
         "created_at",
     )
     exclude = ("sealed",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

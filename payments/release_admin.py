@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from core.admin_base import ReadOnlyAdmin
 from core.errors import ApplicationError
 from payments.dispute_services import dispute_resolve
-from payments.payment_admin import ReadOnlyAdmin
 from payments.refund_models import Dispute, DisputeOutcome, DisputeStatus, Refund
 
 

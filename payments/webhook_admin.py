@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from payments.webhook_models import (
     EmailNotification,
     WebhookAttempt,
@@ -13,19 +14,8 @@ from payments.webhook_models import (
 )
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(_ReadOnly):
+class WebhookEndpointAdmin(ReadOnlyAdmin):
     list_display = ["url", "seller", "is_active", "deleted_at", "created_at"]
     list_filter = ["is_active"]
     search_fields = ["url", "seller__email", "id"]
@@ -44,19 +34,13 @@ class WebhookEndpointAdmin(_ReadOnly):
     ]
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(ReadOnlyInline):
     model = WebhookAttempt
-    extra = 0
-    can_delete = False
     fields = ["number", "attempted_at", "response_code", "latency_ms", "succeeded", "error"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(_ReadOnly):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "event_type",
@@ -73,6 +57,6 @@ class WebhookDeliveryAdmin(_ReadOnly):
 
 
 @admin.register(EmailNotification)
-class EmailNotificationAdmin(_ReadOnly):
+class EmailNotificationAdmin(ReadOnlyAdmin):
     list_display = ["event", "recipient", "role", "subject", "sent_at"]
     search_fields = ["recipient", "event__order__number"]
