@@ -103,75 +103,75 @@ def ledger_place_holds(payment: Payment) -> None:
     SubOrder.objects.bulk_update(sub_orders, ["escrow_transfer_id", "updated_at"])
 
 
+def _close_hold(
+    payment: Payment,
+    sub: SubOrder,
+    *,
+    capture_minor: int,
+    void_reason: str = "payment_voided",
+    accounts: tuple[int, int] | None = None,
+) -> TransferRequest:
+    """Post `capture_minor` of one sub-order's hold, or void it when that is 0. The ids are the
+    same whether the whole payment or one sub-order is settled, so a hold closes only once.
+    `accounts` (hold source, escrow): looked up once by callers that close many holds."""
+    source, escrow = accounts or (_hold_source(payment), _escrow(payment))
+    common = {
+        "debit_account_id": source,
+        "credit_account_id": escrow,
+        "currency": payment.currency,
+        "pending_id": hold_transfer_id(payment.id, sub.id),
+        "reference": _reference(payment),
+        "metadata": {"order": str(payment.order_id), "sub_order": sub.id},
+    }
+    if capture_minor:
+        return TransferRequest(
+            id=transfer_id(payment.id, sub.id, "capture"),
+            amount_minor=capture_minor,
+            reason="payment_captured",
+            kind="post_pending",
+            **common,
+        )
+    return TransferRequest(
+        id=transfer_id(payment.id, sub.id, "void"),
+        amount_minor=sub.amount_minor,
+        reason=void_reason,
+        kind="void_pending",
+        **common,
+    )
+
+
 def ledger_capture_holds(payment: Payment, amounts: dict[int, int] | None = None) -> int:
     """Capture: post each sub-order's hold for `amounts[sub_order_id]` (all of it when amounts is
     None; a sub-order missing from amounts or given 0 has its hold voided). Returns the total."""
     sub_orders = _sub_orders(payment)
-    source = _hold_source(payment)
-    escrow = _escrow(payment)
-    requests, total = [], 0
+    accounts = (_hold_source(payment), _escrow(payment))
+    now = timezone.now()
+    requests = []
     for sub in sub_orders:
         amount = sub.amount_minor if amounts is None else amounts.get(sub.id, 0)
         assert 0 <= amount <= sub.amount_minor, "capture amount checked by the caller"
-        common = {
-            "debit_account_id": source,
-            "credit_account_id": escrow,
-            "currency": payment.currency,
-            "pending_id": hold_transfer_id(payment.id, sub.id),
-            "reference": _reference(payment),
-            "metadata": {"order": str(payment.order_id), "sub_order": sub.id},
-        }
-        if amount:
-            requests.append(
-                TransferRequest(
-                    id=transfer_id(payment.id, sub.id, "capture"),
-                    amount_minor=amount,
-                    reason="payment_captured",
-                    kind="post_pending",
-                    **common,
-                )
+        requests.append(
+            _close_hold(
+                payment,
+                sub,
+                capture_minor=amount,
+                void_reason="payment_capture_released",
+                accounts=accounts,
             )
-        else:
-            requests.append(
-                TransferRequest(
-                    id=transfer_id(payment.id, sub.id, "void"),
-                    amount_minor=sub.amount_minor,
-                    reason="payment_capture_released",
-                    kind="void_pending",
-                    **common,
-                )
-            )
-        total += amount
-    create_transfers(requests)
-    now = timezone.now()
-    for sub in sub_orders:
-        sub.captured_minor = sub.amount_minor if amounts is None else amounts.get(sub.id, 0)
+        )
+        sub.captured_minor = amount
         sub.updated_at = now
+    create_transfers(requests)
     SubOrder.objects.bulk_update(sub_orders, ["captured_minor", "updated_at"])
-    return total
+    return sum(sub.captured_minor for sub in sub_orders)
 
 
 def ledger_void_holds(payment: Payment) -> None:
     """Void or failure after authorisation: release every sub-order's hold."""
     sub_orders = _sub_orders(payment)
-    source = _hold_source(payment)
-    escrow = _escrow(payment)
+    accounts = (_hold_source(payment), _escrow(payment))
     create_transfers(
-        [
-            TransferRequest(
-                id=transfer_id(payment.id, sub.id, "void"),
-                debit_account_id=source,
-                credit_account_id=escrow,
-                amount_minor=sub.amount_minor,
-                currency=payment.currency,
-                reason="payment_voided",
-                kind="void_pending",
-                pending_id=hold_transfer_id(payment.id, sub.id),
-                reference=_reference(payment),
-                metadata={"order": str(payment.order_id), "sub_order": sub.id},
-            )
-            for sub in sub_orders
-        ]
+        [_close_hold(payment, sub, capture_minor=0, accounts=accounts) for sub in sub_orders]
     )
 
 
@@ -229,44 +229,15 @@ def any_hold_settled(payment: Payment) -> bool:
     return Transfer.objects.filter(pending_id__in=hold_ids).exists()
 
 
-def _sub_order_common(payment: Payment, sub_order: SubOrder) -> dict:
-    return {
-        "debit_account_id": _hold_source(payment),
-        "credit_account_id": _escrow(payment),
-        "currency": payment.currency,
-        "pending_id": hold_transfer_id(payment.id, sub_order.id),
-        "reference": _reference(payment),
-        "metadata": {"order": str(payment.order_id), "sub_order": sub_order.id},
-    }
-
-
 def ledger_capture_sub_order_hold(payment: Payment, sub_order: SubOrder, amount_minor: int) -> None:
     """Post one sub-order's hold (its seller accepted). Same transfer id as a whole-payment capture,
     so the two can never both happen. Caller holds Payment -> Order -> SubOrder locks."""
     assert 0 < amount_minor <= sub_order.amount_minor
-    create_transfers(
-        [
-            TransferRequest(
-                id=transfer_id(payment.id, sub_order.id, "capture"),
-                amount_minor=amount_minor,
-                reason="payment_captured",
-                kind="post_pending",
-                **_sub_order_common(payment, sub_order),
-            )
-        ]
-    )
+    create_transfers([_close_hold(payment, sub_order, capture_minor=amount_minor)])
 
 
 def ledger_void_sub_order_hold(payment: Payment, sub_order: SubOrder) -> None:
     """Void one sub-order's hold (its seller rejected, or the acceptance window lapsed)."""
     create_transfers(
-        [
-            TransferRequest(
-                id=transfer_id(payment.id, sub_order.id, "void"),
-                amount_minor=sub_order.amount_minor,
-                reason="payment_sub_order_released",
-                kind="void_pending",
-                **_sub_order_common(payment, sub_order),
-            )
-        ]
+        [_close_hold(payment, sub_order, capture_minor=0, void_reason="payment_sub_order_released")]
     )
