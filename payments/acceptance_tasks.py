@@ -10,25 +10,15 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import OperationalError
+
+from payments.order_tasks import SWEEP_TASK_OPTIONS
 
 __all__ = ["expire_acceptance", "settle_sub_order_holds"]
 
 logger = logging.getLogger(__name__)
 
-_TASK_OPTIONS = {
-    "acks_late": True,
-    "ignore_result": True,
-    "autoretry_for": (OperationalError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 60,
-    "max_retries": 3,
-    "soft_time_limit": 50,
-    "time_limit": 60,
-}
 
-
-@shared_task(name="payments.expire_acceptance", **_TASK_OPTIONS)
+@shared_task(name="payments.expire_acceptance", **SWEEP_TASK_OPTIONS)
 def expire_acceptance() -> int:
     """Sub-orders past accept_by: rejected (order.acceptance_expired), money released, restocked."""
     from payments.acceptance_services import acceptance_expire_due
@@ -39,7 +29,7 @@ def expire_acceptance() -> int:
     return count
 
 
-@shared_task(name="payments.settle_sub_order_holds", **_TASK_OPTIONS)
+@shared_task(name="payments.settle_sub_order_holds", **SWEEP_TASK_OPTIONS)
 def settle_sub_order_holds() -> dict:
     """Re-drive per-sub-order captures/releases whose provider call failed or was lost, and seal
     order documents that waited for a seller's key."""

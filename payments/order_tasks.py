@@ -12,7 +12,8 @@ from django.db import OperationalError
 from payments.checkout_sessions import checkout_session_expire_due
 from payments.order_services import order_expire_unpaid
 
-_TASK_OPTIONS = {
+# Options of bounded, idempotent beat sweeps (also used by payments.acceptance_tasks).
+SWEEP_TASK_OPTIONS = {
     "acks_late": True,
     "ignore_result": True,
     "autoretry_for": (OperationalError,),
@@ -24,11 +25,11 @@ _TASK_OPTIONS = {
 }
 
 
-@shared_task(name="payments.order_tasks.expire_unpaid_orders", **_TASK_OPTIONS)
+@shared_task(name="payments.order_tasks.expire_unpaid_orders", **SWEEP_TASK_OPTIONS)
 def expire_unpaid_orders() -> int:
     return order_expire_unpaid(limit=500)
 
 
-@shared_task(name="payments.order_tasks.expire_checkout_sessions", **_TASK_OPTIONS)
+@shared_task(name="payments.order_tasks.expire_checkout_sessions", **SWEEP_TASK_OPTIONS)
 def expire_checkout_sessions() -> int:
     return checkout_session_expire_due(limit=500)
