@@ -89,12 +89,23 @@ def dashboard_keys_of(seller: User) -> DashboardKeys:
     return DashboardKeys(found.get(KeyPurpose.SIGNING), found.get(KeyPurpose.ENCRYPTION))
 
 
-def _create(seller: User, password: str, purposes: list[str]) -> None:
-    """Register a dashboard key for each purpose in `purposes`. Caller holds the seller's lock."""
+def _create_missing(seller: User, password: str) -> None:
+    """Register whichever dashboard keys the seller lacks. Caller holds the seller's lock."""
     from accounts.services import _register_key
 
+    current = dashboard_keys_of(seller)
+    missing = [
+        purpose
+        for purpose, key in (
+            (KeyPurpose.SIGNING, current.signing),
+            (KeyPurpose.ENCRYPTION, current.encryption),
+        )
+        if key is None
+    ]
+    if not missing:
+        return
     pairs = _generate_pairs()
-    for purpose in purposes:
+    for purpose in missing:
         private_pem, public_pem = pairs[purpose]
         info = crypto.inspect_public_key(public_pem, purpose=purpose)
         key = _register_key(
@@ -120,17 +131,7 @@ def dashboard_keys_ensure(*, seller: User, password: str) -> DashboardKeys:
         return current
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=seller.pk).first()  # one creator at a time
-        current = dashboard_keys_of(seller)
-        missing = [
-            purpose
-            for purpose, key in (
-                (KeyPurpose.SIGNING, current.signing),
-                (KeyPurpose.ENCRYPTION, current.encryption),
-            )
-            if key is None
-        ]
-        if missing:
-            _create(seller, password, missing)
+        _create_missing(seller, password)
     return dashboard_keys_of(seller)
 
 
@@ -213,17 +214,7 @@ def _replace(*, seller: User, password: str, revoke: list[SellerKey]) -> Dashboa
         SellerKey.objects.filter(pk__in=[key.pk for key in revoke], revoked_at__isnull=True).update(
             revoked_at=now
         )
-        current = dashboard_keys_of(seller)
-        missing = [
-            purpose
-            for purpose, key in (
-                (KeyPurpose.SIGNING, current.signing),
-                (KeyPurpose.ENCRYPTION, current.encryption),
-            )
-            if key is None
-        ]
-        if missing:
-            _create(seller, password, missing)
+        _create_missing(seller, password)
         created = dashboard_keys_of(seller)
         revoked = list(SellerKey.objects.filter(pk__in=[key.pk for key in revoke]))
         # Receivers (payments: re-seal open orders) run in this transaction: all or nothing.
