@@ -24,7 +24,6 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from accounts.dashboard_keys import WrongPassword, dashboard_keys_of, dashboard_private_pem
@@ -32,7 +31,7 @@ from accounts.models import KeyOrigin, KeyPurpose, SellerKey
 from core import crypto
 from core.errors import ApplicationError, Conflict, NotFound, ValidationError
 from payments import conf
-from payments.models import Order, OrderLine, OrderStatus, Product, SubOrder, SubOrderStatus
+from payments.models import Order, OrderStatus, SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
 from payments.order_documents import document_associated_data
 from payments.order_events import (
@@ -41,6 +40,7 @@ from payments.order_events import (
     ORDER_REJECTED,
     ORDER_SHIPPED,
 )
+from payments.order_services import sub_order_restock_locked
 from payments.providers.base import ProviderError
 from payments.sub_order_money import (
     paid_payment_of,
@@ -384,18 +384,6 @@ def sealed_document_open_with_password(*, sub_order_id: Any, seller: Any, passwo
 # --- reject and lapse ----------------------------------------------------------------------------
 
 
-def _restock_locked(sub_order: SubOrder) -> None:
-    """Return the sub-order's units to stock (once: the caller just moved it to rejected)."""
-    quantities: dict[int, int] = {}
-    for product_id, quantity in OrderLine.objects.filter(
-        sub_order=sub_order, product__isnull=False
-    ).values_list("product_id", "quantity"):
-        quantities[product_id] = quantities.get(product_id, 0) + quantity
-    for product_id in sorted(quantities):  # ascending ids: the products' lock order
-        Product.objects.select_for_update().filter(pk=product_id).first()
-        Product.objects.filter(pk=product_id).update(stock=F("stock") + quantities[product_id])
-
-
 def _close(
     sub_order: SubOrder, *, event: str, reason: str, actor: str, only_if_due: bool = False
 ) -> SubOrder | None:
@@ -418,7 +406,7 @@ def _close(
             fields={"rejected_at": timezone.now(), "rejection_reason": reason[:MAX_REASON_CHARS]},
             data={"reason": reason[:MAX_REASON_CHARS], "amount_minor": locked.amount_minor},
         )
-        _restock_locked(closed)
+        sub_order_restock_locked(closed)
         order = Order.objects.get(pk=closed.order_id)
         if not order.sub_orders.exclude(status__in=[SO.REJECTED, SO.CANCELLED]).exists():
             order.status = OrderStatus.CANCELLED

@@ -226,24 +226,39 @@ def _per_product(quantities: dict[int, int]) -> Case:
     )
 
 
-def _order_product_quantities(order: Order) -> dict[int, int]:
+def _product_quantities(**line_filter: Any) -> dict[int, int]:
+    """{product id: units} over the order lines matching `line_filter`."""
     quantities: dict[int, int] = {}
     for product_id, quantity in OrderLine.objects.filter(
-        sub_order__order=order, product__isnull=False
+        product__isnull=False, **line_filter
     ).values_list("product_id", "quantity"):
         quantities[product_id] = quantities.get(product_id, 0) + quantity
     return quantities
+
+
+def _order_product_quantities(order: Order) -> dict[int, int]:
+    return _product_quantities(sub_order__order=order)
+
+
+def _give_back_stock(quantities: dict[int, int]) -> None:
+    """Return units to stock: product locks in id order, then one UPDATE for all of them."""
+    _lock_products(quantities)
+    if quantities:
+        given_back = _per_product(quantities)
+        Product.objects.filter(id__in=list(quantities)).update(stock=F("stock") + given_back)
+
+
+def sub_order_restock_locked(sub_order: SubOrder) -> None:
+    """Give one seller's units back (its part was rejected). Caller holds the order's row lock
+    and has just moved the sub-order to a final state, so this runs once per sub-order."""
+    _give_back_stock(_product_quantities(sub_order=sub_order))
 
 
 def _release_stock_locked(order: Order) -> bool:
     """Give the order's units back. Caller holds the order's row lock. Returns True if released."""
     if not order.stock_reserved:
         return False
-    quantities = _order_product_quantities(order)
-    _lock_products(quantities)
-    if quantities:
-        given_back = _per_product(quantities)
-        Product.objects.filter(id__in=list(quantities)).update(stock=F("stock") + given_back)
+    _give_back_stock(_order_product_quantities(order))
     order.stock_reserved = False
     order.save(update_fields=["stock_reserved", "updated_at"])
     return True
