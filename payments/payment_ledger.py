@@ -216,17 +216,34 @@ def sub_order_hold_state(payment: Payment, sub_order: SubOrder) -> str:
     return "posted" if close == TransferKind.POST_PENDING else "voided"
 
 
-def any_hold_settled(payment: Payment) -> bool:
-    """Whether some sub-order's hold was already captured or released on its own."""
-    from ledger.models import Transfer
-
-    hold_ids = [
+def _hold_ids(payment: Payment) -> list[uuid.UUID]:
+    return [
         hold_transfer_id(payment.id, sub_order_id)
         for sub_order_id in SubOrder.objects.filter(order_id=payment.order_id).values_list(
             "id", flat=True
         )
     ]
-    return Transfer.objects.filter(pending_id__in=hold_ids).exists()
+
+
+def any_hold_settled(payment: Payment) -> bool:
+    """Whether some sub-order's hold was already captured or released on its own."""
+    from ledger.models import Transfer
+
+    return Transfer.objects.filter(pending_id__in=_hold_ids(payment)).exists()
+
+
+def any_hold_pending(payment: Payment) -> bool:
+    """Whether some sub-order's hold is placed and neither captured nor released yet (one query
+    for all sub-orders: sub_order_hold_state(...) == "pending" for any of them)."""
+    from ledger.models import Transfer, TransferKind
+
+    hold_ids = _hold_ids(payment)
+    closed = Transfer.objects.filter(pending_id__in=hold_ids).values("pending_id")
+    return (
+        Transfer.objects.filter(id__in=hold_ids, kind=TransferKind.PENDING)
+        .exclude(id__in=closed)
+        .exists()
+    )
 
 
 def ledger_capture_sub_order_hold(payment: Payment, sub_order: SubOrder, amount_minor: int) -> None:

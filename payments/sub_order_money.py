@@ -25,6 +25,7 @@ from django.db import transaction
 
 from payments.models import Order, Payment, PaymentStatus, SubOrder, SubOrderStatus
 from payments.payment_ledger import (
+    any_hold_pending,
     ledger_capture_sub_order_hold,
     ledger_void_sub_order_hold,
     sub_order_hold_state,
@@ -128,10 +129,11 @@ def _apply(payment_id: Any, sub_order_id: Any, *, capture: bool, actor: str) -> 
 def _end_payment_if_settled(payment: Payment, *, actor: str) -> None:
     from payments.state import payment_transition
 
-    sub_orders = list(SubOrder.objects.filter(order_id=payment.order_id).order_by("id"))
-    if any(sub_order_hold_state(payment, sub) == "pending" for sub in sub_orders):
+    if any_hold_pending(payment):
         return
-    captured = sum(sub.captured_minor for sub in sub_orders)
+    captured = sum(
+        SubOrder.objects.filter(order_id=payment.order_id).values_list("captured_minor", flat=True)
+    )
     payment_transition(
         payment_id=payment.id,
         to_status=S.CAPTURED if captured else S.VOIDED,
