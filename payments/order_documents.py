@@ -33,9 +33,10 @@ from accounts.models import KeyOrigin, KeyPurpose, SellerKey
 from core import crypto
 from core.canonical import canonical_json
 from payments import conf
-from payments.models import Order, Payment, PaymentStatus, SubOrder, SubOrderStatus
+from payments.models import Order, Payment, SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
 from payments.order_events import ORDER_PAID, ORDER_SEALED, record_order_event
+from payments.sub_order_money import paid_payment_of
 
 logger = logging.getLogger(__name__)
 
@@ -106,16 +107,6 @@ def seal_key_for(seller_id: Any) -> SellerKey | None:
     return keys.filter(origin=KeyOrigin.PLATFORM_HELD, held_material__isnull=False).first()
 
 
-def _paid_payment(order: Order) -> Payment | None:
-    return (
-        Payment.objects.filter(
-            order=order, status__in=[PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED]
-        )
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def _seal(document: SealedOrderDocument, key: SellerKey, *, actor: str, resealed: bool) -> None:
     """Seal `document` to `key` and record order.sealed. Caller holds the document's row lock."""
     sealed = crypto.seal(
@@ -173,7 +164,7 @@ def order_document_create(*, sub_order: SubOrder, payment: Payment | None) -> Se
 def on_order_paid(*, order: Order) -> None:
     """Called by order_mark_paid in its transaction (order row locked): start each sub-order's
     acceptance window and seal its document. Idempotent: a sub-order with accept_by set is done."""
-    payment = _paid_payment(order)
+    payment = paid_payment_of(order.pk)
     now = timezone.now()
     sub_orders = (
         SubOrder.objects.select_for_update(of=("self",))
