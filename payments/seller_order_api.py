@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import CreatedCursorPagination as _Pagination
 from core.errors import ValidationError
 from payments.acceptance_services import (
     sub_order_accept,
@@ -36,11 +37,6 @@ from payments.acceptance_services import (
 from payments.models import SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
 from payments.order_documents import document_associated_data
-
-try:  # the API pagination class of the project
-    from core.api.pagination import CreatedCursorPagination as _Pagination
-except ImportError:  # pragma: no cover
-    from rest_framework.pagination import CursorPagination as _Pagination
 
 
 class IsSeller(BasePermission):
@@ -80,9 +76,16 @@ def _document_json(document: SealedOrderDocument | None, sub_order: SubOrder) ->
     }
 
 
+def _sealed_document(sub_order: SubOrder) -> SealedOrderDocument | None:
+    try:
+        return sub_order.sealed_document  # select_related by the list: no query there
+    except SealedOrderDocument.DoesNotExist:
+        return None
+
+
 def seller_order_json(sub_order: SubOrder) -> dict:
     order = sub_order.order
-    document = SealedOrderDocument.objects.filter(sub_order=sub_order).first()
+    document = _sealed_document(sub_order)
     return {
         "id": sub_order.pk,
         "object": "seller_order",
@@ -103,7 +106,8 @@ def seller_order_json(sub_order: SubOrder) -> dict:
                 "quantity": line.quantity,
                 "amount_minor": line.amount_minor,
             }
-            for line in sub_order.lines.order_by("id")
+            # Sorted here, not in SQL, so the list's prefetched lines are used as they are.
+            for line in sorted(sub_order.lines.all(), key=lambda line: line.pk)
         ],
         "shipping_address": order.shipping_address,
         "accept_by": _iso(sub_order.accept_by),
@@ -145,7 +149,8 @@ class SellerOrderListApi(APIView):
         sub_orders = (
             SubOrder.objects.filter(seller=request.user)
             .exclude(status=SubOrderStatus.AWAITING_PAYMENT)
-            .select_related("order")
+            .select_related("order", "sealed_document")
+            .prefetch_related("lines")
         )
         status = request.query_params.get("status")
         if status:
