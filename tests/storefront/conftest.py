@@ -61,5 +61,4 @@ def _payment_side_for_storefront(settings, monkeypatch):
         }
         for wallet in ("alipay", "wechat")
     }
-    settings.PAYMENTS_CREATE_THROTTLE = "100000/min"
     monkeypatch.setattr(payment_flows, "sleep", lambda _seconds: None)
