@@ -455,15 +455,12 @@ def acceptance_expire_due(*, now: Any = None, limit: int = 200) -> int:
     transaction per sub-order, re-checked under its lock; bounded per run. Returns how many."""
     now = now or timezone.now()
     due = list(
-        SubOrder.objects.filter(status=SO.AWAITING_ACCEPTANCE, accept_by__lte=now)
-        .order_by("accept_by", "id")
-        .values_list("id", flat=True)[:limit]
+        SubOrder.objects.filter(status=SO.AWAITING_ACCEPTANCE, accept_by__lte=now).order_by(
+            "accept_by", "id"
+        )[:limit]
     )
     expired = 0
-    for sub_order_id in due:
-        sub_order = SubOrder.objects.filter(pk=sub_order_id).first()
-        if sub_order is None:
-            continue
+    for sub_order in due:  # _close re-reads each under its locks
         try:
             if _close(
                 sub_order,
@@ -474,7 +471,7 @@ def acceptance_expire_due(*, now: Any = None, limit: int = 200) -> int:
             ):
                 expired += 1
         except ApplicationError as exc:  # one bad row must not stop the batch
-            logger.error("sub-order %s: acceptance expiry failed: %s", sub_order_id, exc)
+            logger.error("sub-order %s: acceptance expiry failed: %s", sub_order.pk, exc)
     return expired
 
 
