@@ -42,6 +42,7 @@ from payments.order_events import (
 )
 from payments.order_services import sub_order_restock_locked
 from payments.providers.base import ProviderError
+from payments.refund_services import refund_sub_order_remaining
 from payments.sub_order_money import (
     paid_payment_of,
     sub_order_capture,
@@ -423,13 +424,6 @@ def _close(
 
 def _refund_captured(sub_order: SubOrder, *, reason: str, actor: str) -> None:
     """The money was already taken (bank transfer): give it back through the refund service."""
-    try:
-        from payments.refund_services import refund_sub_order_remaining
-    except ImportError:  # `release` not merged yet: staff refund it by hand
-        logger.error(
-            "sub-order %s rejected with captured money and no refund service", sub_order.pk
-        )
-        return
     try:
         refund_sub_order_remaining(sub_order_id=sub_order.pk, reason=reason, actor=actor)
     except (ApplicationError, ProviderError) as exc:
