@@ -368,33 +368,33 @@ def refund_process(*, refund_id: Any) -> Refund:
     return refund_mark_succeeded(refund_id=refund.pk, provider_reference=reference)
 
 
-def _lock_refund(refund_id: Any) -> tuple[Payment, Refund]:
+def _close_reservation(
+    refund_id: Any, *, step: str, kind: str, reason: str
+) -> tuple[Payment, Refund, SubOrder | None]:
+    """In the caller's transaction, lock Payment -> Refund -> SubOrder and post or void the
+    refund's reserved transfer. The sub-order is None (nothing written) when the refund is no
+    longer pending: settled meanwhile by another worker."""
     payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
     if payment_id is None:
         raise NotFound("No such refund.", code="refund_not_found")
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     refund = Refund.objects.select_for_update().get(pk=refund_id)
-    return payment, refund
+    if refund.status != RefundStatus.PENDING:
+        return payment, refund, None
+    sub_order = lock_sub_order(refund.sub_order_id)
+    create_transfers(
+        [_refund_transfer(refund, sub_order, payment, step=step, kind=kind, reason=reason)]
+    )
+    return payment, refund, sub_order
 
 
 def refund_mark_succeeded(*, refund_id: Any, provider_reference: str = "") -> Refund:
     with transaction.atomic():
-        payment, refund = _lock_refund(refund_id)
-        if refund.status != RefundStatus.PENDING:
-            return refund
-        sub_order = lock_sub_order(refund.sub_order_id)
-        create_transfers(
-            [
-                _refund_transfer(
-                    refund,
-                    sub_order,
-                    payment,
-                    step="post",
-                    kind="post_pending",
-                    reason="refund_paid",
-                )
-            ]
+        _payment, refund, sub_order = _close_reservation(
+            refund_id, step="post", kind="post_pending", reason="refund_paid"
         )
+        if sub_order is None:
+            return refund
         refund.status = RefundStatus.SUCCEEDED
         refund.provider_reference = provider_reference[:128]
         refund.save(update_fields=["status", "provider_reference", "updated_at"])
@@ -421,22 +421,11 @@ def refund_mark_succeeded(*, refund_id: Any, provider_reference: str = "") -> Re
 
 def refund_mark_failed(*, refund_id: Any, code: str, message: str = "") -> Refund:
     with transaction.atomic():
-        payment, refund = _lock_refund(refund_id)
-        if refund.status != RefundStatus.PENDING:
-            return refund
-        sub_order = lock_sub_order(refund.sub_order_id)
-        create_transfers(
-            [
-                _refund_transfer(
-                    refund,
-                    sub_order,
-                    payment,
-                    step="void",
-                    kind="void_pending",
-                    reason="refund_failed",
-                )
-            ]
+        payment, refund, sub_order = _close_reservation(
+            refund_id, step="void", kind="void_pending", reason="refund_failed"
         )
+        if sub_order is None:
+            return refund
         refund.status = RefundStatus.FAILED
         refund.failure_code = (code or "refund_failed")[:64]
         refund.failure_message = (message or "")[:255]
