@@ -35,7 +35,6 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
-from ledger.models import Transfer
 from ledger.services import TransferRequest, create_transfers, get_or_create_account
 from payments.models import Payment, PaymentStatus, SubOrder, SubOrderStatus
 from payments.order_events import (
@@ -44,7 +43,12 @@ from payments.order_events import (
     REFUND_SUCCEEDED,
     record_order_event,
 )
-from payments.payment_ledger import ESCROW, external_code, hold_transfer_id, transfer_id
+from payments.payment_ledger import (
+    ESCROW,
+    external_code,
+    ledger_void_sub_order_hold,
+    sub_order_hold_state,
+)
 from payments.providers.base import ProviderError, ProviderUnavailable
 from payments.providers.registry import get_provider
 from payments.refund_models import Refund, RefundSource, RefundStatus
@@ -256,35 +260,10 @@ def refund_create(
             raise Conflict("This refund was made already.", code="refund_exists") from None
 
 
-def _hold_is_open(payment: Payment, sub_order: SubOrder) -> bool:
-    pending_id = hold_transfer_id(payment.pk, sub_order.pk)
-    return (
-        Transfer.objects.filter(id=pending_id, kind="pending").exists()
-        and not Transfer.objects.filter(pending_id=pending_id).exists()
-    )
-
-
 def _release_hold(*, payment: Payment, sub_order: SubOrder, reason: str, actor: str) -> Refund:
-    """A card hold still pending for this sub-order: void it in the ledger (the same transfer a
-    capture that leaves this sub-order out would write, so that capture replays it)."""
-    create_transfers(
-        [
-            TransferRequest(
-                id=transfer_id(payment.pk, sub_order.pk, "void"),
-                debit_account_id=get_or_create_account(
-                    currency=payment.currency, code=external_code(payment.provider)
-                ).id,
-                credit_account_id=get_or_create_account(currency=payment.currency, code=ESCROW).id,
-                amount_minor=sub_order.amount_minor,
-                currency=payment.currency,
-                reason="payment_capture_released",
-                kind="void_pending",
-                pending_id=hold_transfer_id(payment.pk, sub_order.pk),
-                reference=f"payment:{payment.pk}",
-                metadata={"order": str(payment.order_id), "sub_order": sub_order.pk},
-            )
-        ]
-    )
+    """A card hold still pending for this sub-order: void it in the ledger with the very transfer
+    a seller's rejection writes (payments.sub_order_money), so the two are one and the same."""
+    ledger_void_sub_order_hold(payment, sub_order)
     refund = Refund.objects.create(
         payment=payment,
         sub_order=sub_order,
@@ -318,7 +297,10 @@ def refund_sub_order_remaining(*, sub_order_id: Any, reason: str, actor: str) ->
             return None
         sub_order = lock_sub_order(sub_order_id)
         if sub_order.captured_minor == 0:
-            if payment.status == PaymentStatus.AUTHORIZED and _hold_is_open(payment, sub_order):
+            if (
+                payment.status == PaymentStatus.AUTHORIZED
+                and sub_order_hold_state(payment, sub_order) == "pending"
+            ):
                 return _release_hold(
                     payment=payment, sub_order=sub_order, reason=reason, actor=actor
                 )
