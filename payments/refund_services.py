@@ -35,7 +35,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
-from ledger.services import TransferRequest, create_transfers, get_or_create_account
+from ledger.services import TransferRequest, account_id, create_transfers
 from payments.models import Payment, PaymentStatus, SubOrder, SubOrderStatus
 from payments.order_events import (
     REFUND_CREATED,
@@ -105,11 +105,11 @@ def _check_reason(reason: Any) -> str:
     return reason
 
 
-def _source_account(refund_source: str, sub_order: SubOrder):
+def _source_account_id(refund_source: str, sub_order: SubOrder) -> int:
     code = (
         ESCROW if refund_source == RefundSource.ESCROW else seller_pending_code(sub_order.seller_id)
     )
-    return get_or_create_account(currency=sub_order.currency, code=code)
+    return account_id(currency=sub_order.currency, code=code)
 
 
 def _refund_transfer(
@@ -118,10 +118,10 @@ def _refund_transfer(
     """The refund's ledger step: reserve (pending), then post or void that pending transfer."""
     return TransferRequest(
         id=refund_transfer_id(refund.pk, step),
-        debit_account_id=_source_account(refund.source, sub_order).id,
-        credit_account_id=get_or_create_account(
+        debit_account_id=_source_account_id(refund.source, sub_order),
+        credit_account_id=account_id(
             currency=refund.currency, code=external_code(payment.provider)
-        ).id,
+        ),
         amount_minor=refund.amount_minor,
         currency=refund.currency,
         reason=reason,
