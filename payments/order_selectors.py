@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 
 from core.errors import NotFound
 from ledger.models import Transfer, TransferKind
@@ -46,11 +46,9 @@ def order_get_visible(*, user: Any, order_id: Any) -> Order:
 
 
 def order_get_for_buyer(*, user: Any, order_id: Any) -> Order:
-    """Pages for the buyer (and staff): the order with its sub-orders, lines and payments."""
-    orders = Order.objects.prefetch_related(
-        Prefetch("sub_orders", queryset=SubOrder.objects.select_related("seller").order_by("id")),
-        "sub_orders__lines",
-    )
+    """Pages for the buyer (and staff): the order alone. The status panel reads its sub-orders
+    and lines itself, after the on-access expiry check may have changed them."""
+    orders = Order.objects.all()
     if not getattr(user, "is_platform_staff", False):
         orders = orders.filter(buyer=user)
     order = orders.filter(pk=order_id).first()

@@ -35,8 +35,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
-from ledger.models import Transfer
-from ledger.services import TransferRequest, create_transfers, get_or_create_account
+from ledger.services import TransferRequest, account_id, create_transfers
 from payments.models import Payment, PaymentStatus, SubOrder, SubOrderStatus
 from payments.order_events import (
     REFUND_CREATED,
@@ -44,7 +43,12 @@ from payments.order_events import (
     REFUND_SUCCEEDED,
     record_order_event,
 )
-from payments.payment_ledger import ESCROW, external_code, hold_transfer_id, transfer_id
+from payments.payment_ledger import (
+    ESCROW,
+    external_code,
+    ledger_void_sub_order_hold,
+    sub_order_hold_state,
+)
 from payments.providers.base import ProviderError, ProviderUnavailable
 from payments.providers.registry import get_provider
 from payments.refund_models import Refund, RefundSource, RefundStatus
@@ -101,11 +105,11 @@ def _check_reason(reason: Any) -> str:
     return reason
 
 
-def _source_account(refund_source: str, sub_order: SubOrder):
+def _source_account_id(refund_source: str, sub_order: SubOrder) -> int:
     code = (
         ESCROW if refund_source == RefundSource.ESCROW else seller_pending_code(sub_order.seller_id)
     )
-    return get_or_create_account(currency=sub_order.currency, code=code)
+    return account_id(currency=sub_order.currency, code=code)
 
 
 def _refund_transfer(
@@ -114,10 +118,10 @@ def _refund_transfer(
     """The refund's ledger step: reserve (pending), then post or void that pending transfer."""
     return TransferRequest(
         id=refund_transfer_id(refund.pk, step),
-        debit_account_id=_source_account(refund.source, sub_order).id,
-        credit_account_id=get_or_create_account(
+        debit_account_id=_source_account_id(refund.source, sub_order),
+        credit_account_id=account_id(
             currency=refund.currency, code=external_code(payment.provider)
-        ).id,
+        ),
         amount_minor=refund.amount_minor,
         currency=refund.currency,
         reason=reason,
@@ -256,35 +260,10 @@ def refund_create(
             raise Conflict("This refund was made already.", code="refund_exists") from None
 
 
-def _hold_is_open(payment: Payment, sub_order: SubOrder) -> bool:
-    pending_id = hold_transfer_id(payment.pk, sub_order.pk)
-    return (
-        Transfer.objects.filter(id=pending_id, kind="pending").exists()
-        and not Transfer.objects.filter(pending_id=pending_id).exists()
-    )
-
-
 def _release_hold(*, payment: Payment, sub_order: SubOrder, reason: str, actor: str) -> Refund:
-    """A card hold still pending for this sub-order: void it in the ledger (the same transfer a
-    capture that leaves this sub-order out would write, so that capture replays it)."""
-    create_transfers(
-        [
-            TransferRequest(
-                id=transfer_id(payment.pk, sub_order.pk, "void"),
-                debit_account_id=get_or_create_account(
-                    currency=payment.currency, code=external_code(payment.provider)
-                ).id,
-                credit_account_id=get_or_create_account(currency=payment.currency, code=ESCROW).id,
-                amount_minor=sub_order.amount_minor,
-                currency=payment.currency,
-                reason="payment_capture_released",
-                kind="void_pending",
-                pending_id=hold_transfer_id(payment.pk, sub_order.pk),
-                reference=f"payment:{payment.pk}",
-                metadata={"order": str(payment.order_id), "sub_order": sub_order.pk},
-            )
-        ]
-    )
+    """A card hold still pending for this sub-order: void it in the ledger with the very transfer
+    a seller's rejection writes (payments.sub_order_money), so the two are one and the same."""
+    ledger_void_sub_order_hold(payment, sub_order)
     refund = Refund.objects.create(
         payment=payment,
         sub_order=sub_order,
@@ -318,7 +297,10 @@ def refund_sub_order_remaining(*, sub_order_id: Any, reason: str, actor: str) ->
             return None
         sub_order = lock_sub_order(sub_order_id)
         if sub_order.captured_minor == 0:
-            if payment.status == PaymentStatus.AUTHORIZED and _hold_is_open(payment, sub_order):
+            if (
+                payment.status == PaymentStatus.AUTHORIZED
+                and sub_order_hold_state(payment, sub_order) == "pending"
+            ):
                 return _release_hold(
                     payment=payment, sub_order=sub_order, reason=reason, actor=actor
                 )
@@ -368,33 +350,33 @@ def refund_process(*, refund_id: Any) -> Refund:
     return refund_mark_succeeded(refund_id=refund.pk, provider_reference=reference)
 
 
-def _lock_refund(refund_id: Any) -> tuple[Payment, Refund]:
+def _close_reservation(
+    refund_id: Any, *, step: str, kind: str, reason: str
+) -> tuple[Payment, Refund, SubOrder | None]:
+    """In the caller's transaction, lock Payment -> Refund -> SubOrder and post or void the
+    refund's reserved transfer. The sub-order is None (nothing written) when the refund is no
+    longer pending: settled meanwhile by another worker."""
     payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
     if payment_id is None:
         raise NotFound("No such refund.", code="refund_not_found")
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     refund = Refund.objects.select_for_update().get(pk=refund_id)
-    return payment, refund
+    if refund.status != RefundStatus.PENDING:
+        return payment, refund, None
+    sub_order = lock_sub_order(refund.sub_order_id)
+    create_transfers(
+        [_refund_transfer(refund, sub_order, payment, step=step, kind=kind, reason=reason)]
+    )
+    return payment, refund, sub_order
 
 
 def refund_mark_succeeded(*, refund_id: Any, provider_reference: str = "") -> Refund:
     with transaction.atomic():
-        payment, refund = _lock_refund(refund_id)
-        if refund.status != RefundStatus.PENDING:
-            return refund
-        sub_order = lock_sub_order(refund.sub_order_id)
-        create_transfers(
-            [
-                _refund_transfer(
-                    refund,
-                    sub_order,
-                    payment,
-                    step="post",
-                    kind="post_pending",
-                    reason="refund_paid",
-                )
-            ]
+        _payment, refund, sub_order = _close_reservation(
+            refund_id, step="post", kind="post_pending", reason="refund_paid"
         )
+        if sub_order is None:
+            return refund
         refund.status = RefundStatus.SUCCEEDED
         refund.provider_reference = provider_reference[:128]
         refund.save(update_fields=["status", "provider_reference", "updated_at"])
@@ -421,22 +403,11 @@ def refund_mark_succeeded(*, refund_id: Any, provider_reference: str = "") -> Re
 
 def refund_mark_failed(*, refund_id: Any, code: str, message: str = "") -> Refund:
     with transaction.atomic():
-        payment, refund = _lock_refund(refund_id)
-        if refund.status != RefundStatus.PENDING:
-            return refund
-        sub_order = lock_sub_order(refund.sub_order_id)
-        create_transfers(
-            [
-                _refund_transfer(
-                    refund,
-                    sub_order,
-                    payment,
-                    step="void",
-                    kind="void_pending",
-                    reason="refund_failed",
-                )
-            ]
+        payment, refund, sub_order = _close_reservation(
+            refund_id, step="void", kind="void_pending", reason="refund_failed"
         )
+        if sub_order is None:
+            return refund
         refund.status = RefundStatus.FAILED
         refund.failure_code = (code or "refund_failed")[:64]
         refund.failure_message = (message or "")[:255]

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, NotFound
 from core.money import Money
-from ledger.services import TransferRequest, create_transfers, get_or_create_account
+from ledger.services import TransferRequest, account_id, create_transfers
 from payments.fees import fee_for
 from payments.models import Payment, PaymentStatus, SubOrder, SubOrderStatus
 from payments.order_events import (
@@ -95,7 +95,7 @@ def _release(*, sub_order: SubOrder, actor: str, event: str, data: dict | None =
     currency = sub_order.currency
     fee = fee_for(sub_order.seller, Money(releasable, currency)).amount_minor
     net = releasable - fee
-    escrow = get_or_create_account(currency=currency, code=ESCROW)
+    escrow = account_id(currency=currency, code=ESCROW)
     common = {
         "currency": currency,
         "reference": f"sub_order:{sub_order.pk}",
@@ -107,26 +107,24 @@ def _release(*, sub_order: SubOrder, actor: str, event: str, data: dict | None =
     }
     requests = []
     if net:
-        seller = get_or_create_account(
-            currency=currency, code=seller_pending_code(sub_order.seller_id)
-        )
+        seller = account_id(currency=currency, code=seller_pending_code(sub_order.seller_id))
         requests.append(
             TransferRequest(
                 id=release_transfer_id(sub_order.pk, "release:net"),
-                debit_account_id=escrow.id,
-                credit_account_id=seller.id,
+                debit_account_id=escrow,
+                credit_account_id=seller,
                 amount_minor=net,
                 reason="escrow_released",
                 **common,
             )
         )
     if fee:
-        fees = get_or_create_account(currency=currency, code=FEES)
+        fees = account_id(currency=currency, code=FEES)
         requests.append(
             TransferRequest(
                 id=release_transfer_id(sub_order.pk, "release:fee"),
-                debit_account_id=escrow.id,
-                credit_account_id=fees.id,
+                debit_account_id=escrow,
+                credit_account_id=fees,
                 amount_minor=fee,
                 reason="platform_fee",
                 **common,
