@@ -203,16 +203,12 @@ def _secret_response(endpoint: WebhookEndpoint, secret: str, *, status_code: int
 # --- endpoints -----------------------------------------------------------------------------------
 
 
-class EndpointPagination(CreatedCursorPagination):
-    ordering = ("-created_at", "-pk")
-
-
 class WebhookEndpointListCreateApi(SensitiveThrottleMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
     serializer_class = WebhookEndpointSerializer
-    pagination_class = EndpointPagination
+    pagination_class = CreatedCursorPagination
 
     def get_queryset(self):
         return endpoints_visible_to(self.request.user)
@@ -309,15 +305,11 @@ class WebhookEndpointRollSecretApi(SensitiveThrottleMixin, APIView):
 # --- deliveries ----------------------------------------------------------------------------------
 
 
-class DeliveryPagination(CreatedCursorPagination):
-    ordering = ("-created_at", "-pk")
-
-
 class WebhookDeliveryListApi(generics.ListAPIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
     renderer_classes = [JSONRenderer]
     serializer_class = WebhookDeliverySerializer
-    pagination_class = DeliveryPagination
+    pagination_class = CreatedCursorPagination
 
     @extend_schema(operation_id="webhook_deliveries_list")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
