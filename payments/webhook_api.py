@@ -36,6 +36,7 @@ from core.api.mixins import SensitiveThrottleMixin
 from core.api.pagination import CreatedCursorPagination
 from core.errors import PermissionDenied, ValidationError
 from payments.order_events import EVENT_TYPES
+from payments.payment_api import actor_for
 from payments.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from payments.webhook_services import (
     deliveries_of,
@@ -56,10 +57,6 @@ class IsSellerOrStaff(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and (user.is_seller or user.is_platform_staff))
-
-
-def actor_for(user: Any) -> str:
-    return f"{getattr(user, 'role', 'user') or 'user'}:{user.pk}"
 
 
 def _owned(request: Request, endpoint_id: Any) -> WebhookEndpoint:
