@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -86,10 +87,14 @@ class Recipient:
 
 
 def _sub_orders_of(event: OrderEvent) -> list[SubOrder]:
-    """The sub-orders the event concerns (its own, or all of the order's), with their sellers."""
+    """The sub-orders the event concerns (its own, or all of the order's), with their sellers
+    and lines (emails list them), loaded once for all the event's emails."""
     if event.sub_order_id is not None:
-        return [event.sub_order]
-    return list(event.order.sub_orders.select_related("seller").order_by("id"))
+        sub_orders = [event.sub_order]
+    else:
+        sub_orders = list(event.order.sub_orders.select_related("seller").order_by("id"))
+    prefetch_related_objects(sub_orders, "lines")
+    return sub_orders
 
 
 def recipients_for(
