@@ -612,7 +612,8 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: str) -> Webhook
 
 
 def deliveries_of(endpoint: WebhookEndpoint):
-    return WebhookDelivery.objects.filter(endpoint=endpoint).select_related("event")
+    # No join to the event: a delivery carries its own event_type and payload.
+    return WebhookDelivery.objects.filter(endpoint=endpoint)
 
 
 def webhook_delivery_get(*, endpoint: WebhookEndpoint, delivery_id: str) -> WebhookDelivery:
