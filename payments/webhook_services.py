@@ -426,11 +426,11 @@ def webhook_dispatch_event(event: OrderEvent) -> list[WebhookDelivery]:
     endpoints = WebhookEndpoint.objects.filter(
         seller_id__in=sellers, is_active=True, deleted_at__isnull=True
     ).order_by("created_at", "id")
+    # One read for the endpoints already served by an earlier run of this dispatch.
+    done = set(WebhookDelivery.objects.filter(event=event).values_list("endpoint_id", flat=True))
     now = timezone.now()
     for endpoint in endpoints:
-        if not endpoint.subscribes_to(event.kind):
-            continue
-        if WebhookDelivery.objects.filter(endpoint=endpoint, event=event).exists():
+        if not endpoint.subscribes_to(event.kind) or endpoint.pk in done:
             continue
         payload = event_payload(event, seller_id=endpoint.seller_id)
         try:
