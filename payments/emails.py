@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -85,14 +86,25 @@ class Recipient:
     seller_id: int | None = None
 
 
-def recipients_for(event: OrderEvent) -> list[Recipient]:
-    """The buyer, then each seller concerned (the sub-order's, or all of the order's)."""
-    order = event.order
-    people = [Recipient(order.buyer_email, BUYER)] if order.buyer_email else []
+def _sub_orders_of(event: OrderEvent) -> list[SubOrder]:
+    """The sub-orders the event concerns (its own, or all of the order's), with their sellers
+    and lines (emails list them), loaded once for all the event's emails."""
     if event.sub_order_id is not None:
         sub_orders = [event.sub_order]
     else:
-        sub_orders = list(order.sub_orders.select_related("seller").order_by("id"))
+        sub_orders = list(event.order.sub_orders.select_related("seller").order_by("id"))
+    prefetch_related_objects(sub_orders, "lines")
+    return sub_orders
+
+
+def recipients_for(
+    event: OrderEvent, *, sub_orders: list[SubOrder] | None = None
+) -> list[Recipient]:
+    """The buyer, then each seller concerned (the sub-order's, or all of the order's)."""
+    order = event.order
+    people = [Recipient(order.buyer_email, BUYER)] if order.buyer_email else []
+    if sub_orders is None:
+        sub_orders = _sub_orders_of(event)
     for sub_order in sub_orders:
         people.append(Recipient(sub_order.seller.email, SELLER, sub_order.seller_id))
     seen: set[str] = set()
@@ -122,15 +134,10 @@ def _seller_name(seller: Any) -> str:
     return legal_name or getattr(seller, "display_name", "") or "The seller"
 
 
-def _context(event: OrderEvent, recipient: Recipient) -> dict[str, Any]:
+def _context(event: OrderEvent, recipient: Recipient, sub_orders: list[SubOrder]) -> dict[str, Any]:
     from payments.webhook_services import event_data_for
 
     order = event.order
-    sub_orders = list(
-        SubOrder.objects.filter(order=order).select_related("seller").order_by("id")
-        if event.sub_order_id is None
-        else [event.sub_order]
-    )
     if recipient.role == SELLER:
         sub_orders = [s for s in sub_orders if s.seller_id == recipient.seller_id]
     data = event_data_for(
@@ -157,9 +164,14 @@ def _context(event: OrderEvent, recipient: Recipient) -> dict[str, Any]:
     }
 
 
-def render_email(event: OrderEvent, recipient: Recipient) -> tuple[str, str]:
-    """(subject, body) of the email about `event` for `recipient`."""
-    context = _context(event, recipient)
+def render_email(
+    event: OrderEvent, recipient: Recipient, *, sub_orders: list[SubOrder] | None = None
+) -> tuple[str, str]:
+    """(subject, body) of the email about `event` for `recipient`; `sub_orders` as loaded by
+    the caller for this event (else they are loaded here)."""
+    if sub_orders is None:
+        sub_orders = _sub_orders_of(event)
+    context = _context(event, recipient, sub_orders)
     buyer_subject, seller_subject = SUBJECTS[event.kind]
     subject = (buyer_subject if recipient.role == BUYER else seller_subject).format(
         number=event.order.number, amount=context["amount"] or "the amount"
@@ -173,10 +185,12 @@ def send_event_emails(event: OrderEvent) -> list[EmailNotification]:
     if event.kind not in SUBJECTS:
         return []
     sent = []
-    for recipient in recipients_for(event):
+    # Loaded once for every recipient's email, not again per recipient.
+    sub_orders = _sub_orders_of(event)
+    for recipient in recipients_for(event, sub_orders=sub_orders):
         if EmailNotification.objects.filter(event=event, recipient=recipient.email).exists():
             continue
-        subject, body = render_email(event, recipient)
+        subject, body = render_email(event, recipient, sub_orders=sub_orders)
         try:
             with transaction.atomic():
                 # Inserted first: a concurrent dispatcher waits on the unique row, then skips.

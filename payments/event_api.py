@@ -67,15 +67,11 @@ class EventSerializer(serializers.ModelSerializer):
         return event_data_for(event, seller_id=seller_id)
 
 
-class EventPagination(CreatedCursorPagination):
-    ordering = ("-created_at", "-pk")
-
-
 class EventListApi(generics.ListAPIView):
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
     serializer_class = EventSerializer
-    pagination_class = EventPagination
+    pagination_class = CreatedCursorPagination
 
     @extend_schema(
         operation_id="events_list",

@@ -8,25 +8,15 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-# The webhook tasks ride along: payments/tasks.py imports this module for Celery.
-from payments.webhook_tasks import *  # noqa: F403
+from payments.webhook_tasks import RETRYING_TASK_OPTIONS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["deliver_webhook", "dispatch_order_event", "webhook_sweep"]  # noqa: F405
+__all__ = ["dispatch_order_event"]
 
 
-@shared_task(
-    bind=True,
-    name="payments.dispatch_order_event",
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=10,
-    ignore_result=True,
-)
-def dispatch_order_event(self, event_id: int) -> None:
+@shared_task(name="payments.dispatch_order_event", max_retries=10, **RETRYING_TASK_OPTIONS)
+def dispatch_order_event(event_id: int) -> None:
     """One webhook delivery per subscribed endpoint of the sellers concerned, the emails to buyer
     and sellers, then `dispatched_at`. Safe to run again: deliveries are unique per (endpoint,
     event) and emails per (event, recipient)."""

@@ -6,3 +6,4 @@ from payments.lifecycle_tasks import *  # noqa: F403
 from payments.order_tasks import *  # noqa: F403
 from payments.payment_tasks import *  # noqa: F403
 from payments.release_tasks import *  # noqa: F403
+from payments.webhook_tasks import *  # noqa: F403

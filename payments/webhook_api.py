@@ -36,6 +36,7 @@ from core.api.mixins import SensitiveThrottleMixin
 from core.api.pagination import CreatedCursorPagination
 from core.errors import PermissionDenied, ValidationError
 from payments.order_events import EVENT_TYPES
+from payments.payment_api import actor_for
 from payments.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from payments.webhook_services import (
     deliveries_of,
@@ -56,10 +57,6 @@ class IsSellerOrStaff(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and (user.is_seller or user.is_platform_staff))
-
-
-def actor_for(user: Any) -> str:
-    return f"{getattr(user, 'role', 'user') or 'user'}:{user.pk}"
 
 
 def _owned(request: Request, endpoint_id: Any) -> WebhookEndpoint:
@@ -203,16 +200,12 @@ def _secret_response(endpoint: WebhookEndpoint, secret: str, *, status_code: int
 # --- endpoints -----------------------------------------------------------------------------------
 
 
-class EndpointPagination(CreatedCursorPagination):
-    ordering = ("-created_at", "-pk")
-
-
 class WebhookEndpointListCreateApi(SensitiveThrottleMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]
     serializer_class = WebhookEndpointSerializer
-    pagination_class = EndpointPagination
+    pagination_class = CreatedCursorPagination
 
     def get_queryset(self):
         return endpoints_visible_to(self.request.user)
@@ -309,15 +302,11 @@ class WebhookEndpointRollSecretApi(SensitiveThrottleMixin, APIView):
 # --- deliveries ----------------------------------------------------------------------------------
 
 
-class DeliveryPagination(CreatedCursorPagination):
-    ordering = ("-created_at", "-pk")
-
-
 class WebhookDeliveryListApi(generics.ListAPIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
     renderer_classes = [JSONRenderer]
     serializer_class = WebhookDeliverySerializer
-    pagination_class = DeliveryPagination
+    pagination_class = CreatedCursorPagination
 
     @extend_schema(operation_id="webhook_deliveries_list")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -22,18 +22,19 @@ __all__ = ["deliver_webhook", "webhook_sweep"]
 # Retries at most this far away ride on the task message; later ones wait for the sweeper.
 MAX_COUNTDOWN = dt.timedelta(minutes=10)
 
+# The fan-out tasks (this one and payments.dispatch_order_event): idempotent, so any error is
+# retried with backoff (5 s doubling, at most 10 min); the sweeper re-drives what still fails.
+RETRYING_TASK_OPTIONS = {
+    "acks_late": True,
+    "autoretry_for": (Exception,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,
+    "ignore_result": True,
+}
 
-@shared_task(
-    bind=True,
-    name="payments.deliver_webhook",
-    acks_late=True,
-    autoretry_for=(Exception,),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=5,
-    ignore_result=True,
-)
-def deliver_webhook(self, delivery_id: str) -> str:
+
+@shared_task(name="payments.deliver_webhook", max_retries=5, **RETRYING_TASK_OPTIONS)
+def deliver_webhook(delivery_id: str) -> str:
     """Attempt one delivery if it is pending and due (idempotent: otherwise nothing happens)."""
     from payments.webhook_services import _enqueue, webhook_attempt_delivery
 

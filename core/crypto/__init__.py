@@ -8,7 +8,15 @@ docstring states its formats and parameters.
 from .aead import aead_decrypt, aead_encrypt, new_data_key
 from .errors import CryptoError, DecryptionFailed, InvalidKey, InvalidSignature
 from .hashing import SCRYPT_N, constant_time_equal, derive_key_scrypt, hmac_sha256, sha256
-from .keyring import KeyRing, get_key_ring, rewrap_data_key, unwrap_data_key, wrap_data_key
+from .keyring import (
+    KeyRing,
+    envelope_decrypt,
+    envelope_encrypt,
+    get_key_ring,
+    rewrap_data_key,
+    unwrap_data_key,
+    wrap_data_key,
+)
 from .keys import (
     ED25519,
     RSA_OAEP_SHA256,
@@ -41,6 +49,8 @@ __all__ = [
     "aead_encrypt",
     "constant_time_equal",
     "derive_key_scrypt",
+    "envelope_decrypt",
+    "envelope_encrypt",
     "generate_encryption_key",
     "generate_signing_key",
     "get_key_ring",

@@ -16,8 +16,9 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
-from .aead import AES_KEY_BYTES, aead_decrypt, aead_encrypt
+from .aead import AES_KEY_BYTES, aead_decrypt, aead_encrypt, new_data_key
 from .errors import CryptoError, DecryptionFailed
 
 _SETTING = "CLEARHOUSE_MASTER_KEYS"
@@ -131,3 +132,23 @@ def rewrap_data_key(key_id: str, wrapped: bytes, *, associated_data: bytes) -> t
     """Re-wrap a data key under the newest master key (rotation). Returns (new key id, wrapped)."""
     data_key = unwrap_data_key(key_id, wrapped, associated_data=associated_data)
     return wrap_data_key(data_key, associated_data=associated_data)
+
+
+@sensitive_variables("plaintext", "data_key")
+def envelope_encrypt(plaintext: bytes, *, associated_data: bytes) -> tuple[str, bytes, bytes]:
+    """Envelope encryption of one record: `plaintext` sealed (AES-256-GCM) under a fresh data key,
+    the data key wrapped under the newest master key; both seals bind `associated_data`.
+    Returns (master key id, wrapped data key, ciphertext): store all three with the record."""
+    data_key = new_data_key()
+    ciphertext = aead_encrypt(plaintext, key=data_key, associated_data=associated_data)
+    key_id, wrapped = wrap_data_key(data_key, associated_data=associated_data)
+    return key_id, wrapped, ciphertext
+
+
+@sensitive_variables("data_key")
+def envelope_decrypt(
+    key_id: str, wrapped: bytes, ciphertext: bytes, *, associated_data: bytes
+) -> bytes:
+    """The plaintext of an `envelope_encrypt` record; CryptoError if anything does not match."""
+    data_key = unwrap_data_key(key_id, wrapped, associated_data=associated_data)
+    return aead_decrypt(ciphertext, key=data_key, associated_data=associated_data)

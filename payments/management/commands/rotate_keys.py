@@ -12,7 +12,7 @@ from payments.webhook_services import webhook_rotate_keys
 
 
 class Command(BaseCommand):
-    help = "Re-wrap vaulted cards' data keys under the newest master key."
+    help = "Re-wrap vaulted cards' and webhook secrets' data keys under the newest master key."
 
     def add_arguments(self, parser):
         parser.add_argument(
