@@ -399,10 +399,12 @@ class _SealChecker:
         self.public_pem = public_pem
         self.platform_key_id = crypto.platform_key_id() if public_pem is None else None
         self.previous: Seal | None = None
+        self.previous_head_hash = GENESIS_PREVIOUS_HASH  # what this seal's previous_hash must be
         self.checked = 0
 
     def check(self, seal: Seal, root: bytes | None, log_size: int) -> None:
         name = f"seal size={seal.tree_size}"
+        head = seal_head_bytes(seal)  # signed here, and chained to by the next seal
         self.checked += 1
         if root is None:
             self.problems.add(
@@ -411,12 +413,12 @@ class _SealChecker:
         elif bytes(seal.root_hash) != root:
             self.problems.add("seals", f"{name}: root_hash does not match the log")
         if self.previous is None:
-            if bytes(seal.previous_hash) != GENESIS_PREVIOUS_HASH:
+            if bytes(seal.previous_hash) != self.previous_head_hash:
                 self.problems.add(
                     "seals", f"{name}: previous_hash of the first seal is not 32 zero bytes"
                 )
         else:
-            if bytes(seal.previous_hash) != hashlib.sha256(seal_head_bytes(self.previous)).digest():
+            if bytes(seal.previous_hash) != self.previous_head_hash:
                 self.problems.add(
                     "seals",
                     f"{name}: previous_hash does not chain to seal size={self.previous.tree_size}",
@@ -430,12 +432,11 @@ class _SealChecker:
             self.problems.add("seals", f"{name}: bad signature (unknown key id {seal.key_id})")
         else:
             try:
-                crypto.platform_verify(
-                    seal_head_bytes(seal), bytes(seal.signature), public_pem=self.public_pem
-                )
+                crypto.platform_verify(head, bytes(seal.signature), public_pem=self.public_pem)
             except crypto.CryptoError:
                 self.problems.add("seals", f"{name}: bad signature")
         self.previous = seal
+        self.previous_head_hash = hashlib.sha256(head).digest()
 
 
 def _check_log_and_seals(

@@ -15,7 +15,7 @@ from core import crypto
 from ledger import merkle, seals
 from ledger.canonical_transfer import transfer_canonical_bytes, transfer_leaf_hash
 from ledger.models import LogEntry, LogQueue, Seal, Transfer
-from ledger.seal_tasks import seal_ledger
+from ledger.tasks import seal_ledger
 from tests.ledger.seal_factories import make_account, post, some_transfers
 
 pytestmark = pytest.mark.django_db

@@ -42,6 +42,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from ledger.bench import database_url
+
 ADDRESS = {
     "name": "Bench Buyer",
     "line1": "1 Load Street",
@@ -166,7 +168,7 @@ class Command(BaseCommand):
         try:
             self._log(f"scratch database {scratch}: create and migrate")
             _recreate_database(params, scratch)
-            env = self._server_env(params, scratch)
+            env = self._server_env(scratch)
             _run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env)
             _run([sys.executable, "manage.py", "createcachetable"], env=env)  # without Redis
             seed_out = _run(
@@ -267,9 +269,9 @@ class Command(BaseCommand):
     def _log(self, message: str) -> None:
         self.stderr.write(f"[bench_checkout] {message}")
 
-    def _server_env(self, params: dict, dbname: str) -> dict:
+    def _server_env(self, dbname: str) -> dict:
         env = dict(os.environ)
-        env["DATABASE_URL"] = _url(params, dbname)
+        env["DATABASE_URL"] = database_url(connection.settings_dict, dbname)
         env["DJANGO_SETTINGS_MODULE"] = "bench.checkout_settings"
         env["DJANGO_DEBUG"] = "false"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -612,13 +614,6 @@ def _stop(process) -> None:
     except (ProcessLookupError, subprocess.TimeoutExpired):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-
-
-def _url(params: dict, dbname: str) -> str:
-    user = params.get("user") or "postgres"
-    password = params.get("password") or ""
-    auth = f"{user}:{password}@" if password else f"{user}@"
-    return f"postgres://{auth}{params.get('host') or '127.0.0.1'}:{params.get('port') or 5432}/{dbname}"
 
 
 def _admin_connection(params: dict):
