@@ -49,16 +49,21 @@ def _site_urls(settings):
     settings.ROOT_URLCONF = "tests.storefront.urls"
 
 
+# Card number and CVC inputs are painted over in screenshots: a PAN must not stay on disk.
+CARD_INPUTS = "input[name$='card_number'], input[name$='card_cvc']"
+
+
 @pytest.fixture
 def shots(request):
-    """shots("name") saves a full-page screenshot under test-artifacts/<test name>/."""
+    """shots("name") saves a full-page screenshot under test-artifacts/<test name>/ (card fields
+    masked)."""
     folder = ARTIFACTS / request.node.name.replace("[", "-").replace("]", "")
     folder.mkdir(parents=True, exist_ok=True)
     counter = iter(range(1, 100))
 
     def take(page, name: str) -> Path:
         path = folder / f"{next(counter):02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, mask=[page.locator(CARD_INPUTS)])
         return path
 
     return take
