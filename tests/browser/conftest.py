@@ -8,6 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from tests.storefront.factories import BuyerFactory
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -47,6 +51,25 @@ def _async_unsafe_allowed():
 @pytest.fixture(autouse=True)
 def _site_urls(settings):
     settings.ROOT_URLCONF = "tests.storefront.urls"
+
+
+@pytest.fixture
+def signed_in_page(page, live_server):
+    """A browser page signed in as a fresh buyer (session cookie from Django's test client)."""
+    buyer = BuyerFactory()
+    client = Client()
+    client.force_login(buyer)
+    page.context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page.set_default_timeout(15_000)
+    return page
 
 
 # Card number and CVC inputs are painted over in screenshots: a PAN must not stay on disk.
