@@ -8,6 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from tests.storefront.factories import BuyerFactory
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -50,15 +54,39 @@ def _site_urls(settings):
 
 
 @pytest.fixture
+def signed_in_page(page, live_server):
+    """A browser page signed in as a fresh buyer (session cookie from Django's test client)."""
+    buyer = BuyerFactory()
+    client = Client()
+    client.force_login(buyer)
+    page.context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page.set_default_timeout(15_000)
+    return page
+
+
+# Card number and CVC inputs are painted over in screenshots: a PAN must not stay on disk.
+CARD_INPUTS = "input[name$='card_number'], input[name$='card_cvc']"
+
+
+@pytest.fixture
 def shots(request):
-    """shots("name") saves a full-page screenshot under test-artifacts/<test name>/."""
+    """shots("name") saves a full-page screenshot under test-artifacts/<test name>/ (card fields
+    masked)."""
     folder = ARTIFACTS / request.node.name.replace("[", "-").replace("]", "")
     folder.mkdir(parents=True, exist_ok=True)
     counter = iter(range(1, 100))
 
     def take(page, name: str) -> Path:
         path = folder / f"{next(counter):02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, mask=[page.locator(CARD_INPUTS)])
         return path
 
     return take

@@ -12,13 +12,11 @@ import re
 import subprocess
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
-from django.test import Client
 from playwright.sync_api import expect
 
 from payments.models import Order, OrderStatus, Payment, PaymentStatus, Product
-from tests.storefront.factories import BuyerFactory, ProductFactory, SellerFactory
+from tests.storefront.factories import ProductFactory, SellerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,25 +31,6 @@ def catalogue():
     mug = ProductFactory(seller=seller_a, title="Ceramic mug", price_minor=2200, stock=5)
     towel = ProductFactory(seller=seller_b, title="Tea towel", price_minor=1450, stock=4)
     return mug, towel
-
-
-@pytest.fixture
-def signed_in_page(page, live_server):
-    """A browser page signed in as a fresh buyer (session cookie from Django's test client)."""
-    buyer = BuyerFactory()
-    client = Client()
-    client.force_login(buyer)
-    page.context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page.set_default_timeout(15_000)
-    return page
 
 
 @pytest.fixture

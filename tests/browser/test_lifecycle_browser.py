@@ -14,18 +14,15 @@ import re
 import time
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from accounts.dashboard_keys import dashboard_keys_of
 from accounts.models import Role, SellerProfile, User
 from core.money import Money
-from ledger.models import Account
-from ledger.selectors import ZERO, account_balance
 from payments.fees import fee_for
 from payments.models import Order, Payment, SubOrder
-from tests.storefront.factories import BuyerFactory, ProductFactory
+from tests.lifecycle.release_fixtures import balance as credit  # posted credit, 0 if unused
+from tests.storefront.factories import ProductFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -58,26 +55,8 @@ def seller():
 
 
 @pytest.fixture
-def buyer_page(page, live_server):
-    buyer = BuyerFactory()
-    client = Client()
-    client.force_login(buyer)
-    page.context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    page.set_default_timeout(15_000)
-    return page
-
-
-def credit(code: str) -> int:
-    account = Account.objects.filter(currency="EUR", code=code).first()
-    return (account_balance(account.id) if account else ZERO).credit_balance
+def buyer_page(signed_in_page):
+    return signed_in_page
 
 
 def _buy_and_pay(page, live_server, product) -> None:

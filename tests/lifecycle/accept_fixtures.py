@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from dataclasses import dataclass
 
 import pytest
-from django.utils import timezone
 
 from accounts import dashboard_keys
 from accounts.models import KeyPurpose, Role, SellerKey, User
-from accounts.services import _register_key
+from accounts.services import seller_key_upload
 from core import crypto
 from ledger.selectors import account_balance, account_by_code
-from payments.bank_services import bank_transfer_record_arrival
-from payments.cards import validate_card
 from payments.models import Order, Payment, Product, SubOrder
-from payments.notification_services import notification_receive
 from payments.order_services import order_create_from_cart
-from payments.payment_flows import payment_start
-from payments.payment_models import SandboxWalletTrade
-from payments.providers import sandbox_wallet
+from tests.lifecycle.lifecycle_fixtures import (  # noqa: F401  (imported from here by the tests)
+    make_buyer,
+    pay_by_bank_transfer,
+    pay_by_card,
+    pay_by_wallet,
+    sub_order_of,
+)
+from tests.payments.pay_factories import make_user
 
 PASSWORD = "correct horse battery staple"
 ADDRESS = {
@@ -76,14 +76,12 @@ class OwnKeys:
 
 
 def register(seller: User, purpose: str, public_pem: str) -> SellerKey:
-    info = crypto.inspect_public_key(public_pem, purpose=purpose)
-    return _register_key(seller=seller, purpose=purpose, info=info, label="own", origin="uploaded")
+    """The seller uploads its own public key (the service the key pages use)."""
+    return seller_key_upload(seller=seller, purpose=purpose, public_pem=public_pem, label="own")
 
 
 def make_seller(key_pool: KeyPool, *, dashboard: bool = True) -> User:
-    seller = User.objects.create_user(
-        f"seller{next(_numbers)}-{uuid.uuid4().hex[:6]}@example.test", PASSWORD, role=Role.SELLER
-    )
+    seller = make_user(Role.SELLER)  # its password is PASSWORD
     if dashboard:
         dashboard_keys.dashboard_keys_ensure(seller=seller, password=PASSWORD)
     return seller
@@ -99,10 +97,6 @@ def own_keys(
         keys.encryption = register(seller, "encryption", enc_public)
         keys.encryption_private = enc_private
     return keys
-
-
-def make_buyer() -> User:
-    return User.objects.create_user(f"buyer{next(_numbers)}@example.test", PASSWORD)
 
 
 def make_product(seller: User, *, price: int, stock: int = 10, currency: str = "EUR") -> Product:
@@ -123,51 +117,8 @@ def place_order(buyer: User, lines: list[tuple[Product, int]]) -> Order:
     )
 
 
-def pay_by_card(order: Order, buyer: User) -> Payment:
-    card = validate_card(
-        number="4242424242424242", exp_month=12, exp_year=timezone.now().year + 3, cvc="947"
-    )
-    payment = payment_start(
-        order=order, method="card", card=card, actor=f"buyer:{buyer.pk}"
-    ).payment
-    assert payment.status == "authorized", payment.failure_code
-    return payment
-
-
-def pay_by_wallet(order: Order, buyer: User) -> Payment:
-    payment = payment_start(
-        order=order, method="wallet", wallet="alipay", actor=f"buyer:{buyer.pk}"
-    ).payment
-    trade = SandboxWalletTrade.objects.get(out_trade_no=str(payment.id))
-    trade.status = sandbox_wallet.TRADE_SUCCESS
-    trade.save(update_fields=["status"])
-    params = sandbox_wallet.wallets["alipay"].make_notice(trade).params
-    assert notification_receive(provider_name="alipay", params=params).accepted
-    payment.refresh_from_db()
-    assert payment.status == "authorized"
-    return payment
-
-
-def pay_by_bank_transfer(order: Order, buyer: User) -> Payment:
-    payment = payment_start(order=order, method="bank_transfer", actor=f"buyer:{buyer.pk}").payment
-    bank_transfer_record_arrival(
-        reference=payment.bank_reference,
-        amount_minor=payment.amount_minor,
-        currency=payment.currency,
-        bank_transaction_id=f"TX-{payment.id}",
-        actor="staff:1",
-    )
-    payment.refresh_from_db()
-    assert payment.status == "captured"
-    return payment
-
-
 def balance(code: str, currency: str = "EUR"):
     return account_balance(account_by_code(currency=currency, code=code).id)
-
-
-def sub_order_of(order: Order, seller: User) -> SubOrder:
-    return SubOrder.objects.get(order=order, seller=seller)
 
 
 def snapshot(sub_order: SubOrder) -> dict:

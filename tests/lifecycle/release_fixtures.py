@@ -8,29 +8,25 @@ fields are set as acceptance and shipping would.
 
 from __future__ import annotations
 
-import datetime as dt
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role, SellerProfile
 from ledger.models import Account
 from ledger.selectors import ZERO, account_balance, trial_balance
 from payments import release_tasks
-from payments.bank_services import bank_transfer_record_arrival
-from payments.cards import validate_card
-from payments.models import Payment, SubOrder
-from payments.payment_flows import payment_capture, payment_start
+from payments.models import SubOrder
+from payments.payment_flows import payment_capture
+from tests.lifecycle.lifecycle_fixtures import (
+    card,
+    client_for,
+    pay_by_bank_transfer,
+    pay_by_card,
+    pay_by_wallet,
+)
 from tests.payments.pay_factories import make_order, make_user
-from tests.payments.pay_fixtures import SUCCESS, TEST_CVC, payment_side_settings
-
-
-def card():
-    return validate_card(
-        number=SUCCESS, exp_month=12, exp_year=2030, cvc=TEST_CVC, today=dt.date(2026, 1, 1)
-    )
 
 
 def make_seller(fee_plan: str | None = "standard", currency: str = "EUR"):
@@ -61,23 +57,11 @@ def paid_order(
     confirm_by set as shipping does. Returns (order, payment, sub_orders)."""
     sellers = sellers or [make_seller(currency=currency) for _ in amounts]
     order = make_order(buyer=buyer, sellers=sellers, amounts=tuple(amounts), currency=currency)
-    if method == "card":
-        payment = payment_start(order=order, method="card", card=card(), actor="buyer:1").payment
-        assert payment.status == "authorized", payment.failure_code
-        payment = payment_capture(payment_id=payment.id, actor="system")
-    elif method == "wallet":
-        payment = _approved_wallet_payment(order)
-        payment = payment_capture(payment_id=payment.id, actor="system")
+    if method == "bank_transfer":
+        payment = pay_by_bank_transfer(order)  # the arrival captures
     else:
-        payment = payment_start(order=order, method="bank_transfer", actor="buyer:1").payment
-        bank_transfer_record_arrival(
-            reference=payment.bank_reference,
-            amount_minor=order.total_minor,
-            currency=currency,
-            bank_transaction_id=f"TX-{order.pk}",
-            actor="staff:1",
-        )
-        payment.refresh_from_db()
+        paid = pay_by_card(order) if method == "card" else pay_by_wallet(order)
+        payment = payment_capture(payment_id=paid.id, actor="system")
     assert payment.status == "captured"
     now = timezone.now()
     fields = {"status": status, "accepted_at": now}
@@ -85,23 +69,6 @@ def paid_order(
         fields.update(shipped_at=now, confirm_by=now + confirm_in if confirm_in else None)
     SubOrder.objects.filter(order=order).update(**fields)
     return order, payment, list(SubOrder.objects.filter(order=order).order_by("id"))
-
-
-def _approved_wallet_payment(order):
-    """Pay with the sandbox Alipay: the buyer approves, its signed notification is applied."""
-    from payments.notification_services import notification_receive
-    from payments.payment_models import SandboxWalletTrade
-    from payments.providers import sandbox_wallet
-
-    payment = payment_start(order=order, method="wallet", wallet="alipay", actor="buyer:1").payment
-    trade = SandboxWalletTrade.objects.get(out_trade_no=str(payment.id))
-    wallet = sandbox_wallet.wallets["alipay"]
-    wallet.buyer_decide(trade_no=trade.trade_no, approve=True)
-    trade.refresh_from_db()
-    notification_receive(provider_name="alipay", params=wallet.make_notice(trade).params)
-    payment.refresh_from_db()
-    assert payment.status == "authorized", payment.status
-    return payment
 
 
 def balance(code: str, currency: str = "EUR") -> int:
@@ -157,42 +124,16 @@ def eager_refunds(monkeypatch):
     )
 
 
-@pytest.fixture
-def buyer(db):
-    return make_user(Role.BUYER)
-
-
-@pytest.fixture
-def other_buyer(db):
-    return make_user(Role.BUYER)
-
-
-@pytest.fixture
-def staff(db):
-    return make_user(Role.STAFF)
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 __all__ = [
-    "Payment",
     "assert_trial_balance_zero",
     "balance",
-    "buyer",
     "card",
     "client_for",
     "eager_refunds",
     "make_seller",
-    "other_buyer",
     "paid_order",
-    "payment_side_settings",
     "pending_debits",
     "refund_tasks",
     "reload",
     "run_refund_tasks",
-    "staff",
 ]

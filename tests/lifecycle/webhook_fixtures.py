@@ -16,18 +16,17 @@ from django.db import transaction
 from accounts.models import Role
 from payments.order_events import record_order_event
 from payments.webhook_services import webhook_endpoint_create
+from tests.lifecycle.lifecycle_fixtures import sub_order_of  # noqa: F401  (for the tests)
 from tests.payments.pay_factories import make_order, make_user
 
-# The fixtures, for `from tests.lifecycle.webhook_fixtures import *` in test modules.
+# The fixtures, for `from tests.lifecycle.webhook_fixtures import *` in test modules (buyer,
+# other_buyer and staff come from tests/lifecycle/conftest.py).
 __all__ = [
-    "buyer",
     "enqueued",
     "order",
-    "other_buyer",
     "receiver",
     "seller_a",
     "seller_b",
-    "staff",
 ]
 
 README = Path(__file__).resolve().parent.parent.parent / "README.md"
@@ -120,16 +119,6 @@ def enqueued(monkeypatch):
 
 
 @pytest.fixture
-def buyer(db):
-    return make_user(Role.BUYER)
-
-
-@pytest.fixture
-def other_buyer(db):
-    return make_user(Role.BUYER)
-
-
-@pytest.fixture
 def seller_a(db):
     return make_user(Role.SELLER)
 
@@ -140,18 +129,9 @@ def seller_b(db):
 
 
 @pytest.fixture
-def staff(db):
-    return make_user(Role.STAFF)
-
-
-@pytest.fixture
 def order(buyer, seller_a, seller_b):
     """One order, two sellers: A's sub-order 1500, B's 2500."""
     return make_order(buyer=buyer, sellers=[seller_a, seller_b], amounts=(1500, 2500))
-
-
-def sub_order_of(order, seller):
-    return order.sub_orders.get(seller=seller)
 
 
 def make_endpoint(seller, url: str, event_types=None, **fields):
