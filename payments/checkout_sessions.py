@@ -380,11 +380,19 @@ def checkout_session_latest_payment(session: CheckoutSession) -> Payment | None:
     return Payment.objects.filter(order_id=session.order_id).order_by("-created_at").first()
 
 
-def checkout_session_payment_status(session: CheckoutSession) -> str:
-    """unpaid | processing | paid | failed — what a shop needs to decide whether to ship."""
+_UNREAD: Any = object()
+
+
+def checkout_session_payment_status(
+    session: CheckoutSession, *, latest_payment: Payment | None = _UNREAD
+) -> str:
+    """unpaid | processing | paid | failed — what a shop needs to decide whether to ship.
+    Pass `latest_payment` when it is already at hand (it is read here otherwise)."""
     if session.status == CheckoutSessionStatus.COMPLETE:
         return "paid"
-    payment = checkout_session_latest_payment(session)
+    payment = latest_payment
+    if payment is _UNREAD:
+        payment = checkout_session_latest_payment(session)
     if payment is None:
         return "unpaid"
     if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED):

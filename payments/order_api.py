@@ -138,6 +138,7 @@ def _order_json(
 
 def session_json(session: CheckoutSession, *, request: Request) -> dict:
     order = session.order
+    payment = checkout_session_latest_payment(session)
     return {
         "id": str(session.id),
         "object": "checkout.session",
@@ -145,7 +146,7 @@ def session_json(session: CheckoutSession, *, request: Request) -> dict:
             reverse("payments:session", kwargs={"session_id": session.id})
         ),
         "status": session.status,
-        "payment_status": checkout_session_payment_status(session),
+        "payment_status": checkout_session_payment_status(session, latest_payment=payment),
         "currency": session.currency,
         "amount_total_minor": session.amount_total_minor,
         "line_items": session.line_items,
@@ -160,7 +161,7 @@ def session_json(session: CheckoutSession, *, request: Request) -> dict:
         "order": None
         if order is None
         else {"id": str(order.id), "number": order.number, "status": order.status},
-        "payment": _payment_json(checkout_session_latest_payment(session)),
+        "payment": _payment_json(payment),
     }
 
 
