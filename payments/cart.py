@@ -132,10 +132,6 @@ def cart_lines(*, request: HttpRequest) -> list[CartLine]:
     return [CartLine(product_id=pid, quantity=q) for pid, q in _current_quantities(request).items()]
 
 
-def cart_count(*, request: HttpRequest) -> int:
-    return sum(_current_quantities(request).values())
-
-
 def _sellable_product(product_id: Any) -> Product:
     try:
         product_id = int(product_id)
