@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 
 from core.errors import NotFound, ValidationError
+from core.money import Money, currency_exponent
 from payments.models import Product
 
 MAX_PRICE_MINOR = 10**10
@@ -27,14 +28,10 @@ _IMAGE_SIGNATURES = {
 
 def parse_price(*, text: Any, currency: str) -> int:
     """ "12.50" EUR -> 1250; refuses negatives, zero, too many decimals, junk, absurd sizes."""
-    from core.money import Money
-
     if not isinstance(text, str) or not text.strip():
         raise ValidationError("Enter a price, e.g. 12.50.", field="price")
     if len(text) > 32:
         raise ValidationError("Enter a sensible price.", field="price")
-    from core.money import currency_exponent
-
     text = text.strip()
     decimals = len(text.partition(".")[2])
     exponent = currency_exponent(currency)
@@ -59,14 +56,14 @@ def parse_price(*, text: Any, currency: str) -> int:
 
 
 def parse_currency(code: Any) -> str:
-    from core.money import currency_exponent
-
-    if not isinstance(code, str) or len(code.strip()) != 3 or not code.strip().isalpha():
-        raise ValidationError("Use a three-letter currency code, e.g. EUR.", field="currency")
-    code = code.strip().upper()
+    """ "eur" -> "EUR"; refuses anything that is not a known ISO 4217 code (the product form
+    and the checkout-session API share this)."""
+    if not isinstance(code, str) or len(code) != 3 or not code.isalpha():
+        raise ValidationError("Use a three-letter ISO 4217 code, e.g. EUR.", field="currency")
+    code = code.upper()
     try:
         currency_exponent(code)
-    except Exception:
+    except ValueError:
         raise ValidationError(f"Unknown currency {code}.", field="currency") from None
     return code
 
