@@ -158,11 +158,10 @@ def product_update(
     image: UploadedFile | None = None,
     remove_image: bool = False,
 ) -> Product:
-    """Edit the listing. Stock is not set here (see product_adjust_stock): a reservation running
-    at the same moment must never be overwritten by a stale number from a form."""
-    product = Product.objects.select_for_update().filter(pk=product_id, seller=seller).first()
-    if product is None:
-        raise NotFound("No such product.")
+    """Edit the listing. Stock is not written here (see product_adjust_stock): saving only the
+    listing's fields means a reservation running at the same moment keeps its units, without
+    holding the product's row lock while the input is checked and the image stored."""
+    product = product_get_for_seller(seller=seller, product_id=product_id)
     title, description = _check_text(title, description)
     currency = parse_currency(currency)
     product.title, product.description = title, description
@@ -174,7 +173,17 @@ def product_update(
         product.image = image
     elif remove_image:
         product.image = ""
-    product.save()
+    product.save(
+        update_fields=[
+            "title",
+            "description",
+            "currency",
+            "price_minor",
+            "is_active",
+            "image",
+            "updated_at",
+        ]
+    )
     return product
 
 
