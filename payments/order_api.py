@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import CreatedCursorPagination
 from core.errors import PermissionDenied, ValidationError
 from payments.checkout_sessions import (
     checkout_session_create,
@@ -40,11 +41,6 @@ from payments.order_selectors import (
 )
 from payments.order_services import order_create_from_cart
 from payments.storefront_models import CheckoutSession
-
-try:  # the API pagination class of the project
-    from core.api.pagination import CreatedCursorPagination as _Pagination
-except ImportError:  # pragma: no cover
-    from rest_framework.pagination import CursorPagination as _Pagination
 
 
 class IsSellerOrStaff(BasePermission):
@@ -172,9 +168,6 @@ class CheckoutSessionListCreateApi(APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
     parser_classes = [JSONParser]
 
-    class Pagination(_Pagination):
-        ordering = "-created_at"
-
     @extend_schema(
         operation_id="checkout_sessions_create",
         request=OpenApiTypes.OBJECT,
@@ -226,7 +219,7 @@ class CheckoutSessionListCreateApi(APIView):
         sessions = CheckoutSession.objects.select_related("order")
         if not request.user.is_platform_staff:
             sessions = sessions.filter(seller=request.user)
-        paginator = self.Pagination()
+        paginator = CreatedCursorPagination()
         page = paginator.paginate_queryset(sessions, request, view=self)
         return paginator.get_paginated_response(
             [
@@ -267,16 +260,13 @@ class OrderListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
 
-    class Pagination(_Pagination):
-        ordering = "-created_at"
-
     @extend_schema(operation_id="orders_list", request=None, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         orders = orders_visible_to(request.user)
         order_status = request.query_params.get("status")
         if order_status:
             orders = orders.filter(status=order_status)
-        paginator = self.Pagination()
+        paginator = CreatedCursorPagination()
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(
             [order_json(order, user=request.user) for order in page]
