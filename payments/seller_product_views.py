@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError, NotFound
+from payments.amounts import minor_to_decimal
 from payments.models import Product
 from payments.product_services import (
     MAX_STOCK,
@@ -24,7 +25,6 @@ from payments.product_services import (
     product_get_for_seller,
     product_update,
 )
-from payments.templatetags.storefront_tags import minor_to_decimal_text
 
 
 def seller_required(view: Callable) -> Callable:
@@ -130,7 +130,7 @@ def product_edit(request: HttpRequest, product_id: int) -> HttpResponse:
             initial={
                 "title": product.title,
                 "description": product.description,
-                "price": minor_to_decimal_text(product.price_minor, product.currency),
+                "price": minor_to_decimal(product.price_minor, product.currency),
                 "currency": product.currency,
                 "is_active": product.is_active,
             }
