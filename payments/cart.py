@@ -112,8 +112,8 @@ def _merge_guest_cart(request: HttpRequest, user: Any) -> None:
 
 
 def _lock_cart(user: Any) -> Cart:
-    Cart.objects.get_or_create(user=user)
-    return Cart.objects.select_for_update().get(user=user)
+    # A cart just created is locked by its own insert; an existing one by the SELECT ... FOR UPDATE.
+    return Cart.objects.select_for_update().get_or_create(user=user)[0]
 
 
 def _current_quantities(request: HttpRequest) -> dict[int, int]:
