@@ -112,8 +112,8 @@ def _merge_guest_cart(request: HttpRequest, user: Any) -> None:
 
 
 def _lock_cart(user: Any) -> Cart:
-    Cart.objects.get_or_create(user=user)
-    return Cart.objects.select_for_update().get(user=user)
+    # A cart just created is locked by its own insert; an existing one by the SELECT ... FOR UPDATE.
+    return Cart.objects.select_for_update().get_or_create(user=user)[0]
 
 
 def _current_quantities(request: HttpRequest) -> dict[int, int]:
@@ -130,10 +130,6 @@ def _current_quantities(request: HttpRequest) -> dict[int, int]:
 
 def cart_lines(*, request: HttpRequest) -> list[CartLine]:
     return [CartLine(product_id=pid, quantity=q) for pid, q in _current_quantities(request).items()]
-
-
-def cart_count(*, request: HttpRequest) -> int:
-    return sum(_current_quantities(request).values())
 
 
 def _sellable_product(product_id: Any) -> Product:

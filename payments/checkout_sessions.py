@@ -29,6 +29,7 @@ from payments.order_services import (
     AdHocLine,
     CurrencyMismatch,
     OrderNotPayable,
+    OutOfStock,
     UnknownProduct,
     order_create_for_seller,
     order_expire,
@@ -36,6 +37,7 @@ from payments.order_services import (
     parse_positive_amount_minor,
     parse_quantity,
 )
+from payments.product_services import parse_currency
 from payments.storefront_models import MAX_LINES, CheckoutSession, CheckoutSessionStatus
 
 DEFAULT_SESSION_LIFETIME = timedelta(hours=24)
@@ -54,19 +56,6 @@ class SessionNotOpen(OrderNotPayable):
     """This checkout session is no longer open."""
 
     code = "session_not_open"
-
-
-def _validate_currency(currency: Any) -> str:
-    from core.money import currency_exponent
-
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-        raise ValidationError("Use a three-letter ISO 4217 code, e.g. EUR.", field="currency")
-    currency = currency.upper()
-    try:
-        currency_exponent(currency)
-    except Exception:
-        raise ValidationError(f"Unknown currency {currency}.", field="currency") from None
-    return currency
 
 
 def _validate_url(value: Any, *, field: str) -> str:
@@ -182,8 +171,6 @@ def _normalise_line_items(*, seller: Any, currency: str, line_items: Any) -> _No
                 field="currency",
             )
         if product.stock < quantity:
-            from payments.order_services import OutOfStock
-
             raise OutOfStock(
                 f"Only {product.stock} of product {product_id} left.",
                 field="quantity",
@@ -236,7 +223,7 @@ def checkout_session_create(
     if not getattr(seller, "is_seller", False):
         raise ValidationError("Only sellers create checkout sessions.", code="not_a_seller")
     now = timezone.now()
-    currency = _validate_currency(currency)
+    currency = parse_currency(currency)
     success_url = _validate_url(success_url, field="success_url")
     cancel_url = _validate_url(cancel_url, field="cancel_url")
     metadata = _validate_metadata(metadata)
@@ -380,11 +367,19 @@ def checkout_session_latest_payment(session: CheckoutSession) -> Payment | None:
     return Payment.objects.filter(order_id=session.order_id).order_by("-created_at").first()
 
 
-def checkout_session_payment_status(session: CheckoutSession) -> str:
-    """unpaid | processing | paid | failed — what a shop needs to decide whether to ship."""
+_UNREAD: Any = object()
+
+
+def checkout_session_payment_status(
+    session: CheckoutSession, *, latest_payment: Payment | None = _UNREAD
+) -> str:
+    """unpaid | processing | paid | failed — what a shop needs to decide whether to ship.
+    Pass `latest_payment` when it is already at hand (it is read here otherwise)."""
     if session.status == CheckoutSessionStatus.COMPLETE:
         return "paid"
-    payment = checkout_session_latest_payment(session)
+    payment = latest_payment
+    if payment is _UNREAD:
+        payment = checkout_session_latest_payment(session)
     if payment is None:
         return "unpaid"
     if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED):

@@ -22,6 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import CreatedCursorPagination
 from core.errors import PermissionDenied, ValidationError
 from payments.checkout_sessions import (
     checkout_session_create,
@@ -40,11 +41,6 @@ from payments.order_selectors import (
 )
 from payments.order_services import order_create_from_cart
 from payments.storefront_models import CheckoutSession
-
-try:  # the API pagination class of the project
-    from core.api.pagination import CreatedCursorPagination as _Pagination
-except ImportError:  # pragma: no cover
-    from rest_framework.pagination import CursorPagination as _Pagination
 
 
 class IsSellerOrStaff(BasePermission):
@@ -138,6 +134,7 @@ def _order_json(
 
 def session_json(session: CheckoutSession, *, request: Request) -> dict:
     order = session.order
+    payment = checkout_session_latest_payment(session)
     return {
         "id": str(session.id),
         "object": "checkout.session",
@@ -145,7 +142,7 @@ def session_json(session: CheckoutSession, *, request: Request) -> dict:
             reverse("payments:session", kwargs={"session_id": session.id})
         ),
         "status": session.status,
-        "payment_status": checkout_session_payment_status(session),
+        "payment_status": checkout_session_payment_status(session, latest_payment=payment),
         "currency": session.currency,
         "amount_total_minor": session.amount_total_minor,
         "line_items": session.line_items,
@@ -160,7 +157,7 @@ def session_json(session: CheckoutSession, *, request: Request) -> dict:
         "order": None
         if order is None
         else {"id": str(order.id), "number": order.number, "status": order.status},
-        "payment": _payment_json(checkout_session_latest_payment(session)),
+        "payment": _payment_json(payment),
     }
 
 
@@ -170,9 +167,6 @@ def session_json(session: CheckoutSession, *, request: Request) -> dict:
 class CheckoutSessionListCreateApi(APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
     parser_classes = [JSONParser]
-
-    class Pagination(_Pagination):
-        ordering = "-created_at"
 
     @extend_schema(
         operation_id="checkout_sessions_create",
@@ -225,7 +219,7 @@ class CheckoutSessionListCreateApi(APIView):
         sessions = CheckoutSession.objects.select_related("order")
         if not request.user.is_platform_staff:
             sessions = sessions.filter(seller=request.user)
-        paginator = self.Pagination()
+        paginator = CreatedCursorPagination()
         page = paginator.paginate_queryset(sessions, request, view=self)
         return paginator.get_paginated_response(
             [
@@ -266,16 +260,13 @@ class OrderListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]
 
-    class Pagination(_Pagination):
-        ordering = "-created_at"
-
     @extend_schema(operation_id="orders_list", request=None, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         orders = orders_visible_to(request.user)
         order_status = request.query_params.get("status")
         if order_status:
             orders = orders.filter(status=order_status)
-        paginator = self.Pagination()
+        paginator = CreatedCursorPagination()
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(
             [order_json(order, user=request.user) for order in page]

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 
 from core.errors import NotFound, ValidationError
+from core.money import Money, currency_exponent
 from payments.models import Product
 
 MAX_PRICE_MINOR = 10**10
@@ -27,14 +28,10 @@ _IMAGE_SIGNATURES = {
 
 def parse_price(*, text: Any, currency: str) -> int:
     """ "12.50" EUR -> 1250; refuses negatives, zero, too many decimals, junk, absurd sizes."""
-    from core.money import Money
-
     if not isinstance(text, str) or not text.strip():
         raise ValidationError("Enter a price, e.g. 12.50.", field="price")
     if len(text) > 32:
         raise ValidationError("Enter a sensible price.", field="price")
-    from core.money import currency_exponent
-
     text = text.strip()
     decimals = len(text.partition(".")[2])
     exponent = currency_exponent(currency)
@@ -59,14 +56,14 @@ def parse_price(*, text: Any, currency: str) -> int:
 
 
 def parse_currency(code: Any) -> str:
-    from core.money import currency_exponent
-
-    if not isinstance(code, str) or len(code.strip()) != 3 or not code.strip().isalpha():
-        raise ValidationError("Use a three-letter currency code, e.g. EUR.", field="currency")
-    code = code.strip().upper()
+    """ "eur" -> "EUR"; refuses anything that is not a known ISO 4217 code (the product form
+    and the checkout-session API share this)."""
+    if not isinstance(code, str) or len(code) != 3 or not code.isalpha():
+        raise ValidationError("Use a three-letter ISO 4217 code, e.g. EUR.", field="currency")
+    code = code.upper()
     try:
         currency_exponent(code)
-    except Exception:
+    except ValueError:
         raise ValidationError(f"Unknown currency {code}.", field="currency") from None
     return code
 
@@ -161,11 +158,10 @@ def product_update(
     image: UploadedFile | None = None,
     remove_image: bool = False,
 ) -> Product:
-    """Edit the listing. Stock is not set here (see product_adjust_stock): a reservation running
-    at the same moment must never be overwritten by a stale number from a form."""
-    product = Product.objects.select_for_update().filter(pk=product_id, seller=seller).first()
-    if product is None:
-        raise NotFound("No such product.")
+    """Edit the listing. Stock is not written here (see product_adjust_stock): saving only the
+    listing's fields means a reservation running at the same moment keeps its units, without
+    holding the product's row lock while the input is checked and the image stored."""
+    product = product_get_for_seller(seller=seller, product_id=product_id)
     title, description = _check_text(title, description)
     currency = parse_currency(currency)
     product.title, product.description = title, description
@@ -177,7 +173,17 @@ def product_update(
         product.image = image
     elif remove_image:
         product.image = ""
-    product.save()
+    product.save(
+        update_fields=[
+            "title",
+            "description",
+            "currency",
+            "price_minor",
+            "is_active",
+            "image",
+            "updated_at",
+        ]
+    )
     return product
 
 

@@ -16,14 +16,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError, NotFound
+from payments.amounts import minor_to_decimal
 from payments.models import Product
 from payments.product_services import (
+    MAX_STOCK,
     product_adjust_stock,
     product_create,
     product_get_for_seller,
     product_update,
 )
-from payments.templatetags.storefront_tags import minor_to_decimal_text
 
 
 def seller_required(view: Callable) -> Callable:
@@ -65,7 +66,7 @@ class ProductForm(forms.Form):
 
 
 class NewProductForm(ProductForm):
-    stock = forms.IntegerField(label="Units in stock", min_value=0, max_value=1_000_000, initial=0)
+    stock = forms.IntegerField(label="Units in stock", min_value=0, max_value=MAX_STOCK, initial=0)
 
 
 class EditProductForm(ProductForm):
@@ -74,7 +75,7 @@ class EditProductForm(ProductForm):
 
 class StockForm(forms.Form):
     change = forms.IntegerField(
-        label="Add units (negative to remove)", min_value=-1_000_000, max_value=1_000_000
+        label="Add units (negative to remove)", min_value=-MAX_STOCK, max_value=MAX_STOCK
     )
 
 
@@ -129,7 +130,7 @@ def product_edit(request: HttpRequest, product_id: int) -> HttpResponse:
             initial={
                 "title": product.title,
                 "description": product.description,
-                "price": minor_to_decimal_text(product.price_minor, product.currency),
+                "price": minor_to_decimal(product.price_minor, product.currency),
                 "currency": product.currency,
                 "is_active": product.is_active,
             }

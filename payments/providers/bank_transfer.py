@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from core import crypto
 from payments import conf
@@ -116,21 +115,12 @@ class BankTransferProvider(PaymentProvider):
             raise ProviderError("No such transfer reference.", code="no_such_reference")
         if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
             raise ProviderError("Refund amount out of range.", code="amount_out_of_range")
-        try:
-            with transaction.atomic():
-                operation, _created = SandboxOperation.objects.get_or_create(
-                    processor=SANDBOX_PROCESSOR,
-                    idempotency_key=idempotency_key,
-                    defaults={
-                        "reference": reference,
-                        "kind": "refund",
-                        "amount_minor": amount_minor,
-                    },
-                )
-        except IntegrityError:  # a concurrent twin claimed the key first: answer with its record
-            operation = SandboxOperation.objects.get(
-                processor=SANDBOX_PROCESSOR, idempotency_key=idempotency_key
-            )
+        # get_or_create already answers a concurrent twin that claimed the key first with its row.
+        operation, _created = SandboxOperation.objects.get_or_create(
+            processor=SANDBOX_PROCESSOR,
+            idempotency_key=idempotency_key,
+            defaults={"reference": reference, "kind": "refund", "amount_minor": amount_minor},
+        )
         if operation.reference != reference or operation.amount_minor != amount_minor:
             raise ProviderError("Idempotency key reused for another payout.", code="key_reused")
         refunded = sum(

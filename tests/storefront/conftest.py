@@ -48,7 +48,7 @@ def product_b(seller_b):
 
 @pytest.fixture(autouse=True)
 def _payment_side_for_storefront(settings, monkeypatch):
-    """The payment side's fixed test wallet keys, a high create throttle, no real retry sleeps."""
+    """The payment side's fixed test wallet keys, no real retry sleeps."""
     try:
         from payments import payment_flows
         from tests.payments.pay_fixtures import test_key
