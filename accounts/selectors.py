@@ -30,17 +30,13 @@ def seller_profile_of(user: User) -> SellerProfile | None:
     return SellerProfile.objects.filter(user=user).first()
 
 
-def seller_active_key(*, seller: User, purpose: str) -> SellerKey | None:
-    """The seller's newest active key for `purpose` (what the platform seals to / expects)."""
-    return (
-        SellerKey.objects.filter(seller=seller, purpose=purpose, revoked_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def seller_active_keys(*, seller: User, purpose: str) -> QuerySet[SellerKey]:
     """All of the seller's active keys for `purpose`, newest first (any may verify a signature)."""
     return SellerKey.objects.filter(
         seller=seller, purpose=purpose, revoked_at__isnull=True
     ).order_by("-created_at")
+
+
+def seller_active_key(*, seller: User, purpose: str) -> SellerKey | None:
+    """The seller's newest active key for `purpose`."""
+    return seller_active_keys(seller=seller, purpose=purpose).first()

@@ -30,6 +30,7 @@ from accounts.models import (
     SellerProfile,
     User,
 )
+from accounts.selectors import seller_active_keys
 from accounts.validation import clean_seller_profile
 from core import crypto
 from core.errors import ValidationError
@@ -157,8 +158,7 @@ def _check_label(label: str) -> str:
 
 
 def _check_room(seller: User, purpose: str) -> None:
-    active = SellerKey.objects.filter(seller=seller, purpose=purpose, revoked_at__isnull=True)
-    if active.count() >= MAX_ACTIVE_KEYS_PER_PURPOSE:
+    if seller_active_keys(seller=seller, purpose=purpose).count() >= MAX_ACTIVE_KEYS_PER_PURPOSE:
         raise ValidationError(
             f"You have {MAX_ACTIVE_KEYS_PER_PURPOSE} active {purpose} keys: revoke one first.",
             field="purpose",
