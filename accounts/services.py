@@ -194,7 +194,6 @@ def _register_key(
     return key
 
 
-@transaction.atomic
 def seller_key_upload(*, seller: User, purpose: str, public_pem: str, label: str = "") -> SellerKey:
     """Register a seller's own public key after core.crypto has checked its type and size."""
     _require_seller(seller)
@@ -241,10 +240,9 @@ def seller_key_generate(
     else:
         private_pem, public_pem = crypto.generate_encryption_key()
     info = crypto.inspect_public_key(public_pem, purpose=purpose)
-    with transaction.atomic():
-        key = _register_key(
-            seller=seller, purpose=purpose, info=info, label=label, origin=KeyOrigin.GENERATED
-        )
+    key = _register_key(
+        seller=seller, purpose=purpose, info=info, label=label, origin=KeyOrigin.GENERATED
+    )
     return key, private_pem
 
 
