@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.models import ApiKey, Role, SellerKey, SellerProfile, User
+from accounts.models import ApiKey, SellerKey, SellerProfile, User
 
 
 def _is_staff(user: User) -> bool:
-    return user.is_authenticated and user.role == Role.STAFF
+    # AnonymousUser has no is_platform_staff.
+    return getattr(user, "is_platform_staff", False)
 
 
 def seller_keys_visible_to(user: User) -> QuerySet[SellerKey]:
