@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts import services
 from accounts.models import ApiKey, SellerKey, SellerProfile, User
+from core.admin_base import ReadOnlyAdmin
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -86,7 +87,10 @@ def revoke_seller_keys(modeladmin, request, queryset):
 
 
 @admin.register(SellerKey)
-class SellerKeyAdmin(admin.ModelAdmin):
+class SellerKeyAdmin(ReadOnlyAdmin):
+    """Keys are registered through the seller's pages or the API (validated) and revoked, never
+    deleted (old signatures must stay verifiable): the admin only lists and revokes."""
+
     list_display = ("id", "seller", "purpose", "algorithm", "size_bits", "created_at", "revoked_at")
     list_filter = ("purpose", "algorithm", "origin")
     search_fields = ("id", "fingerprint", "seller__email", "label")
@@ -105,12 +109,6 @@ class SellerKeyAdmin(admin.ModelAdmin):
         "revoked_at",
     )
 
-    def has_add_permission(self, request) -> bool:
-        return False  # keys are registered through the seller's pages or the API (validated)
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # revoke instead: old signatures must stay verifiable
-
 
 @admin.action(description="Revoke the selected API keys")
 def revoke_api_keys(modeladmin, request, queryset):
@@ -120,7 +118,9 @@ def revoke_api_keys(modeladmin, request, queryset):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ReadOnlyAdmin):
+    """The owner creates keys (and sees the secret once); the admin only lists and revokes."""
+
     list_display = ("prefix", "name", "owner", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("prefix", "name", "owner__email")
@@ -128,9 +128,3 @@ class ApiKeyAdmin(admin.ModelAdmin):
     # The hash is never shown; the whole key was shown to its owner once.
     fields = ("id", "prefix", "name", "owner", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False  # the owner creates keys, and sees the secret once
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

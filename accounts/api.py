@@ -6,7 +6,6 @@ revoke any key (an incident response), but only its owner creates keys or edits 
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -16,23 +15,14 @@ from accounts import reference, selectors, services
 from accounts.models import ApiKey, KeyPurpose, SellerKey, SellerProfile, SettlementSchedule
 from accounts.validation import PROFILE_FIELDS
 from core.api.idempotency import WITHHOLD_ATTRIBUTE
-from core.errors import ApplicationError
+from core.errors import ValidationError
 
 
-def _api_error(exc: Exception) -> exceptions.APIException:
-    """A service error as the DRF exception the API error handler renders."""
-    if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-        return exceptions.ValidationError(detail)
-    if isinstance(exc, ApplicationError):
-        if exc.http_status == 403:
-            return exceptions.PermissionDenied(exc.message, code=exc.code)
-        if exc.http_status == 404:
-            return exceptions.NotFound(exc.message, code=exc.code)
-        if exc.field:
-            return exceptions.ValidationError({exc.field: [exc.message]}, code=exc.code)
-        return exceptions.ValidationError(exc.message, code=exc.code)
-    raise exc
+def _as_input_error(exc: ValidationError) -> exceptions.ValidationError:
+    """A service's ValidationError in the shape of input the serializer refused (with "details").
+    Other service errors (NotASeller, Django ValidationError) go to the API error handler as is."""
+    detail = {exc.field: [exc.message]} if exc.field else exc.message
+    return exceptions.ValidationError(detail, code=exc.code)
 
 
 # --- Serializers -------------------------------------------------------------------------------
@@ -175,8 +165,8 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             api_key, full_key = services.api_key_create(
                 owner=request.user, name=payload.validated_data["name"]
             )
-        except ApplicationError as exc:
-            raise _api_error(exc) from exc
+        except ValidationError as exc:
+            raise _as_input_error(exc) from exc
         api_key.key = full_key
         response = Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
@@ -212,8 +202,8 @@ class SellerKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         payload.is_valid(raise_exception=True)
         try:
             key = services.seller_key_upload(seller=request.user, **payload.validated_data)
-        except ApplicationError as exc:
-            raise _api_error(exc) from exc
+        except ValidationError as exc:
+            raise _as_input_error(exc) from exc
         return Response(SellerKeySerializer(key).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -227,8 +217,8 @@ class SellerKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             key, private_pem = services.seller_key_generate(
                 seller=request.user, **payload.validated_data
             )
-        except ApplicationError as exc:
-            raise _api_error(exc) from exc
+        except ValidationError as exc:
+            raise _as_input_error(exc) from exc
         key.private_pem = private_pem
         response = Response(SellerKeyGeneratedSerializer(key).data, status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
@@ -265,10 +255,7 @@ class SellerProfileViewSet(
             raise exceptions.ValidationError(
                 {name: ["This field cannot be changed here."] for name in unknown}
             )
-        try:
-            saved = services.seller_profile_save(seller=request.user, data=payload.validated_data)
-        except (DjangoValidationError, ApplicationError) as exc:
-            raise _api_error(exc) from exc
+        saved = services.seller_profile_save(seller=request.user, data=payload.validated_data)
         return Response(SellerProfileSerializer(saved).data)
 
     @extend_schema(request=SellerProfileSerializer, responses={200: SellerProfileSerializer})

@@ -15,7 +15,7 @@ from functools import cache
 from babel import Locale
 from babel.numbers import get_territory_currencies
 
-from core.money import currency_exponent
+from core.money import Money, currency_exponent
 
 # Codes babel lists as territories that are not countries (or are only "exceptionally reserved"
 # in ISO 3166-1). XK (Kosovo) stays: banks and the IBAN registry use it.
@@ -101,5 +101,4 @@ def parse_amount_to_minor(text: str, currency: str) -> int:
 
 def format_minor(amount_minor: int, currency: str) -> str:
     """2550 EUR -> "25.50" (plain, for form fields; not localised)."""
-    exponent = currency_exponent(currency)
-    return f"{Decimal(amount_minor).scaleb(-exponent):.{exponent}f}"
+    return str(Money(amount_minor, currency).to_decimal())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from accounts.models import ApiKey, Role, SellerKey, SellerProfile, User
+from accounts.models import ApiKey, SellerKey, SellerProfile, User
 
 
 def _is_staff(user: User) -> bool:
-    return user.is_authenticated and user.role == Role.STAFF
+    # AnonymousUser has no is_platform_staff.
+    return getattr(user, "is_platform_staff", False)
 
 
 def seller_keys_visible_to(user: User) -> QuerySet[SellerKey]:
@@ -30,17 +31,13 @@ def seller_profile_of(user: User) -> SellerProfile | None:
     return SellerProfile.objects.filter(user=user).first()
 
 
-def seller_active_key(*, seller: User, purpose: str) -> SellerKey | None:
-    """The seller's newest active key for `purpose` (what the platform seals to / expects)."""
-    return (
-        SellerKey.objects.filter(seller=seller, purpose=purpose, revoked_at__isnull=True)
-        .order_by("-created_at")
-        .first()
-    )
-
-
 def seller_active_keys(*, seller: User, purpose: str) -> QuerySet[SellerKey]:
     """All of the seller's active keys for `purpose`, newest first (any may verify a signature)."""
     return SellerKey.objects.filter(
         seller=seller, purpose=purpose, revoked_at__isnull=True
     ).order_by("-created_at")
+
+
+def seller_active_key(*, seller: User, purpose: str) -> SellerKey | None:
+    """The seller's newest active key for `purpose`."""
+    return seller_active_keys(seller=seller, purpose=purpose).first()

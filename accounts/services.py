@@ -30,6 +30,7 @@ from accounts.models import (
     SellerProfile,
     User,
 )
+from accounts.selectors import seller_active_keys
 from accounts.validation import clean_seller_profile
 from core import crypto
 from core.errors import ValidationError
@@ -157,8 +158,7 @@ def _check_label(label: str) -> str:
 
 
 def _check_room(seller: User, purpose: str) -> None:
-    active = SellerKey.objects.filter(seller=seller, purpose=purpose, revoked_at__isnull=True)
-    if active.count() >= MAX_ACTIVE_KEYS_PER_PURPOSE:
+    if seller_active_keys(seller=seller, purpose=purpose).count() >= MAX_ACTIVE_KEYS_PER_PURPOSE:
         raise ValidationError(
             f"You have {MAX_ACTIVE_KEYS_PER_PURPOSE} active {purpose} keys: revoke one first.",
             field="purpose",
@@ -194,7 +194,6 @@ def _register_key(
     return key
 
 
-@transaction.atomic
 def seller_key_upload(*, seller: User, purpose: str, public_pem: str, label: str = "") -> SellerKey:
     """Register a seller's own public key after core.crypto has checked its type and size."""
     _require_seller(seller)
@@ -241,10 +240,9 @@ def seller_key_generate(
     else:
         private_pem, public_pem = crypto.generate_encryption_key()
     info = crypto.inspect_public_key(public_pem, purpose=purpose)
-    with transaction.atomic():
-        key = _register_key(
-            seller=seller, purpose=purpose, info=info, label=label, origin=KeyOrigin.GENERATED
-        )
+    key = _register_key(
+        seller=seller, purpose=purpose, info=info, label=label, origin=KeyOrigin.GENERATED
+    )
     return key, private_pem
 
 
