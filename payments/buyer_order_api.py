@@ -27,17 +27,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.pagination import CreatedCursorPagination
 from core.errors import NotFound, ValidationError
 from payments.dispute_services import dispute_open
 from payments.models import SubOrder
 from payments.refund_models import Dispute, Refund
 from payments.refund_services import refund_create
 from payments.release_services import sub_order_confirm
-
-try:
-    from core.api.pagination import CreatedCursorPagination as _Pagination
-except ImportError:  # pragma: no cover
-    from rest_framework.pagination import CursorPagination as _Pagination
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -216,16 +212,13 @@ class SubOrderRefundsApi(APIView):
 class RefundListApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class Pagination(_Pagination):
-        ordering = ("-created_at", "-pk")
-
     @extend_schema(operation_id="refunds_list", request=None, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         refunds = refunds_visible_to(request.user)
         wanted = request.query_params.get("status")
         if wanted:
             refunds = refunds.filter(status=wanted)
-        paginator = self.Pagination()
+        paginator = CreatedCursorPagination()
         page = paginator.paginate_queryset(refunds, request, view=self)
         return paginator.get_paginated_response([refund_json(r) for r in page])
 

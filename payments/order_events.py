@@ -84,5 +84,7 @@ def record_order_event(
         actor=actor[:64],
         data=data or {},
     )
-    transaction.on_commit(lambda: _enqueue_dispatch(event.pk))
+    # robust: a broker outage must not turn a committed step into an error for the caller; the
+    # webhook sweeper dispatches events left undispatched.
+    transaction.on_commit(lambda: _enqueue_dispatch(event.pk), robust=True)
     return event
