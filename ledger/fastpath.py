@@ -40,7 +40,7 @@ def fast_path_enabled() -> bool:
     )
 
 
-def _cursor(conn):
+def prepared_cursor(conn):
     """A cursor for the call: (wrapped cursor, whether to close it after)."""
     if not getattr(settings, "LEDGER_FAST_PATH_PREPARE", True):
         return conn.cursor(), True
@@ -57,7 +57,7 @@ def _cursor(conn):
 
 
 def _call(conn, requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tuple]:
-    cursor, close = _cursor(conn)
+    cursor, close = prepared_cursor(conn)
     try:
         return _execute(cursor, requests, batch_id)
     finally:

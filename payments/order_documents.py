@@ -193,6 +193,20 @@ def on_order_paid(*, order: Order) -> None:
         order_document_create(sub_order=sub_order, payment=payment)
 
 
+def seal_after_commit(*, order_id: Any) -> None:
+    """Make and seal the documents of the order's paid sub-orders (the payment fast path marks an
+    order paid in SQL and calls this instead of on_order_paid's sealing)."""
+
+    def seal() -> None:
+        payment = paid_payment_of(order_id)
+        for sub_order in SubOrder.objects.select_related("order").filter(
+            order_id=order_id, status=SubOrderStatus.AWAITING_ACCEPTANCE
+        ):
+            order_document_create(sub_order=sub_order, payment=payment)
+
+    transaction.on_commit(seal)
+
+
 def order_documents_seal_pending(*, seller_id: Any) -> int:
     """Seal documents that waited for this seller to have an encryption key. Returns how many."""
     key = seal_key_for(seller_id)

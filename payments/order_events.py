@@ -88,3 +88,10 @@ def record_order_event(
     # webhook sweeper dispatches events left undispatched.
     transaction.on_commit(lambda: _enqueue_dispatch(event.pk), robust=True)
     return event
+
+
+def dispatch_after_commit(event_ids: list[int]) -> None:
+    """Dispatch events written by SQL (the payment fast path) after the current transaction
+    commits (at once outside one), as record_order_event does for the events it writes."""
+    for event_id in event_ids:
+        transaction.on_commit(lambda event_id=event_id: _enqueue_dispatch(event_id), robust=True)

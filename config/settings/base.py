@@ -388,3 +388,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie
+
+# The payment fast path (payments/fastpath.py): one PL/pgSQL call per hot payment step on
+# PostgreSQL; False takes the Python path everywhere (the reference for the rules).
+PAYMENTS_FAST_PATH = env.bool("PAYMENTS_FAST_PATH", default=True)

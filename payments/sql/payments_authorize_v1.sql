@@ -1,0 +1,2 @@
+-- The card authorisation fast path (filled in by the authorize work; see payments/fastpath.py).
+SELECT 1;

@@ -1,0 +1,2 @@
+-- The capture fast path (filled in by the capture work; see payments/fastpath.py).
+SELECT 1;
