@@ -1,22 +1,26 @@
-"""Benchmark card checkouts through the API on gunicorn + PostgreSQL, against two baselines.
+"""Benchmark card payments through the API on gunicorn + PostgreSQL, against two baselines.
 
     manage.py bench_checkout [--quick] [--clients 4] [--workers N] [--seconds S]
 
 One run, on a scratch database of its own (dropped at the end unless --keep):
  1. migrate the scratch database, seed sellers, buyers (one per client), staff, products, API keys;
+    measure statements and CPU per step in process (order, pay, capture);
  2. start gunicorn (bench.checkout_settings: DEBUG off, throttles high, in-memory broker);
- 3. baseline: an authenticated no-op DRF endpoint (/api/v1/bench/noop) with N keep-alive clients;
- 4. checkouts with N keep-alive clients, each checkout being three API calls with an API key and
-    an Idempotency-Key each: create the order (two sellers, stock reserved), pay it by card
-    (validated, vaulted, authorised, one escrow hold per sub-order in the ledger), and capture it
-    (staff API key; the holds are posted);
- 5. baseline: pgbench tpcb-like on another scratch database (`-i -s 10`, `-M prepared -c N -j 2`).
+ 3. warm up; each client creates, through the API, the orders it will pay (two sellers, stock
+    reserved): enough for the measured phase at 1.5x the warm-up payment rate (order_rps is
+    reported, but orders are the storefront's step, not part of the payment);
+ 4. baseline: an authenticated no-op DRF endpoint (/api/v1/bench/noop) with N keep-alive clients;
+ 5. card payments with N keep-alive clients, each payment being two API calls with an API key and
+    an Idempotency-Key each: pay the order by card (validated, vaulted, authorised by the sandbox
+    processor, one escrow hold per sub-order in the ledger, order paid) and capture it (staff API
+    key; processor capture, the holds posted);
+ 6. baseline: pgbench tpcb-like on another scratch database (`-i -s 10`, `-M prepared -c N -j 2`).
 
 The last line printed is one JSON object:
     {"p1_capture_vs_noop_api", "p1b_capture_vs_pgbench", "capture_rps", "noop_rps", "pgbench_tps",
      "p50_ms", "p99_ms", ...}
-where capture_rps is completed checkouts (order + pay + capture) per second and p50/p99 are the
-latencies of one whole checkout (three calls). Results are also written to var/bench/.
+where capture_rps is completed payments (authorise + capture) per second and p50/p99 are the
+latencies of one whole payment (both calls). Results are also written to var/bench/.
 """
 
 from __future__ import annotations
@@ -192,15 +196,23 @@ class Command(BaseCommand):
             gunicorn = self._start_gunicorn(env, port, options["workers"], options["threads"])
             _wait_ready(port, seed["buyers"][0]["key"], gunicorn)
 
-            self._log(f"warm-up, then no-op API for {seconds:.0f} s with {clients} clients")
-            _run_phase(port, seed, clients, 2.0, noop=True)
-            _run_phase(port, seed, clients, 3.0, noop=False)
+            pools: list[list] = [[] for _ in range(clients)]
+            self._log("warm-up: no-op, orders, payments (the payment rate sizes the order stock)")
+            _run_phase(port, seed, clients, 2.0, op=_noop)
+            _make_orders(port, seed, clients, pools, 40)
+            calibration = _run_phase(port, seed, clients, 3.0, op=_payment, pools=pools)
+            # Orders for the measured phase are made before it (they are the storefront's work,
+            # not the payment's): enough for `seconds` at 1.5x the warm-up rate.
+            per_client = max(50, int(calibration.rate * seconds * 1.5 / clients) + 1)
+            self._log(f"orders for the payment phase: {per_client} per client (made via the API)")
+            orders = _make_orders(port, seed, clients, pools, per_client)
+            self._log(f"no-op API for {seconds:.0f} s with {clients} clients")
             loadavg_start = os.getloadavg()
             before = _cpu_snapshot(gunicorn.pid, scratch)
-            noop = _run_phase(port, seed, clients, seconds, noop=True)
+            noop = _run_phase(port, seed, clients, seconds, op=_noop)
             between = _cpu_snapshot(gunicorn.pid, scratch)
-            self._log(f"checkouts (order + card payment + capture) for {seconds:.0f} s")
-            checkout = _run_phase(port, seed, clients, seconds, noop=False)
+            self._log(f"card payments (authorise + capture) for {seconds:.0f} s")
+            checkout = _run_phase(port, seed, clients, seconds, op=_payment, pools=pools)
             after = _cpu_snapshot(gunicorn.pid, scratch)
             loadavg_end = os.getloadavg()
             _stop(gunicorn)
@@ -215,7 +227,7 @@ class Command(BaseCommand):
                     _drop_database(params, name)
 
         noop_cpu = _per_op(before, between, noop.done)
-        checkout_cpu = _per_op(between, after, checkout.done)
+        checkout_cpu = _per_op(between, after, checkout.done)  # per payment (pay + capture)
         own = ("server", "db")
         checkout_own = sum(checkout_cpu.get(k, 0.0) for k in own)
         result = {
@@ -240,15 +252,19 @@ class Command(BaseCommand):
             # CPU per operation of gunicorn, of the scratch database's backends and of the
             # clients: what each costs whatever else the machine runs. p1_cpu is p1 on that basis.
             "cpu_ms_per_noop": noop_cpu,
-            "cpu_ms_per_checkout": checkout_cpu,
+            "cpu_ms_per_payment": checkout_cpu,
             "p1_cpu": round(sum(noop_cpu.get(k, 0.0) for k in own) / checkout_own, 3)
             if checkout_own
             else 0.0,
             "work_in_process": seed.get("work", {}),
             "loadavg_start": [round(x, 2) for x in loadavg_start],
             "loadavg_end": [round(x, 2) for x in loadavg_end],
-            "checkouts": checkout.done,
-            "errors": checkout.errors + noop.errors,
+            "payments": checkout.done,
+            "payment_phase_s": round(checkout.seconds, 1),
+            # The storefront's step before paying, made ahead of the payment phase (not in p1).
+            "order_rps": round(orders.rate, 1),
+            "orders_made": orders.done,
+            "errors": checkout.errors + noop.errors + orders.errors,
             "clients": clients,
             "gunicorn_workers": options["workers"],
             "gunicorn_threads": options["threads"],
@@ -256,12 +272,13 @@ class Command(BaseCommand):
             "quick": quick,
             "wall_s": round(time.monotonic() - started, 1),
         }
-        if checkout.first_error or noop.first_error:
-            self._log(f"first error: {checkout.first_error or noop.first_error}")
+        first_error = checkout.first_error or noop.first_error or orders.first_error
+        if first_error:
+            self._log(f"first error: {first_error}")
         _save(result)
         self.stdout.write(
-            f"checkouts/s {result['capture_rps']}  no-op/s {result['noop_rps']}  "
-            f"pgbench tps {result['pgbench_tps']}  checkout p50 {result['p50_ms']} ms  "
+            f"payments/s {result['capture_rps']}  no-op/s {result['noop_rps']}  "
+            f"pgbench tps {result['pgbench_tps']}  payment p50 {result['p50_ms']} ms  "
             f"p99 {result['p99_ms']} ms  errors {result['errors']}"
         )
         self.stdout.write(json.dumps(result, sort_keys=False))
@@ -306,24 +323,42 @@ class Command(BaseCommand):
 # --- phases --------------------------------------------------------------------------------------
 
 
-def _run_phase(port: int, seed: dict, clients: int, seconds: float, *, noop: bool) -> Phase:
+class OutOfOrders(Exception):
+    """A payment client used up the orders made for it: the phase ends for every client."""
+
+
+def _run_phase(
+    port: int, seed: dict, clients: int, seconds: float, *, op, pools: list[list] | None = None
+) -> Phase:
+    """`clients` keep-alive clients each loop `op(client, seed, pool)` until `seconds` pass or a
+    client's pool of orders runs dry (then all stop: the rate is what was done in the time
+    taken). `pools[i]` is client i's list (orders made, or orders to pay)."""
     phase = Phase()
     lock = threading.Lock()
     start_barrier = threading.Barrier(clients + 1)
     deadline_box: list[float] = []
+    stop = threading.Event()
+    stopped_at: list[float] = []
+    pools = pools if pools is not None else [[] for _ in range(clients)]
 
     def worker(index: int) -> None:
-        # One connection per client in both phases (the staff key rides on the buyer's
-        # connection), so that the no-op and the checkouts meet the same number of sockets.
+        # One connection per client in every phase (the staff key rides on the buyer's
+        # connection), so that the no-op and the payments meet the same number of sockets.
         buyer = ApiClient(port, seed["buyers"][index]["key"])
         local = Phase()
         start_barrier.wait()
         deadline = deadline_box[0]
         try:
-            while time.perf_counter() < deadline:
+            while time.perf_counter() < deadline and not stop.is_set():
                 began = time.perf_counter()
                 try:
-                    ok, steps, error = _noop(buyer) if noop else _checkout(buyer, seed)
+                    ok, steps, error = op(buyer, seed, pools[index])
+                except OutOfOrders:
+                    with lock:
+                        if not stop.is_set():
+                            stopped_at.append(time.perf_counter())
+                            stop.set()
+                    break
                 except Exception as exc:  # a dead connection counts as an error, the run goes on
                     ok, steps, error = False, {}, repr(exc)
                 elapsed_ms = (time.perf_counter() - began) * 1000
@@ -353,19 +388,18 @@ def _run_phase(port: int, seed: dict, clients: int, seconds: float, *, noop: boo
     start_barrier.wait()
     for thread in threads:
         thread.join(timeout=seconds + 120)
-    phase.seconds = time.perf_counter() - began
+    phase.seconds = (stopped_at[0] if stopped_at else time.perf_counter()) - began
     return phase
 
 
-def _noop(client: ApiClient):
+def _noop(client: ApiClient, seed: dict, pool: list):
     status, payload = client.call("GET", "/api/v1/bench/noop")
     return status == 200, {}, f"noop HTTP {status}: {payload}"
 
 
-def _checkout(buyer: ApiClient, seed: dict):
-    steps = {}
-    t0 = time.perf_counter()
-    status, order = buyer.call(
+def _order(client: ApiClient, seed: dict, pool: list):
+    """Create one order (two sellers, stock reserved) and keep its id for the payment phase."""
+    status, order = client.call(
         "POST",
         "/api/v1/orders",
         {
@@ -373,24 +407,50 @@ def _checkout(buyer: ApiClient, seed: dict):
             "shipping_address": ADDRESS,
         },
     )
-    t1 = time.perf_counter()
-    steps["order"] = (t1 - t0) * 1000
     if status != 201:
-        return False, steps, f"order HTTP {status}: {order}"
-    status, payment = buyer.call(
-        "POST", "/api/v1/payments/", {"order": order["id"], "method": "card", "card": CARD}
+        return False, {}, f"order HTTP {status}: {order}"
+    pool.append(order["id"])
+    return True, {}, ""
+
+
+def _payment(client: ApiClient, seed: dict, pool: list):
+    """One card payment of an order made beforehand: authorise (pay) then capture."""
+    if not pool:
+        raise OutOfOrders
+    order_id = pool.pop()
+    steps = {}
+    t1 = time.perf_counter()
+    status, payment = client.call(
+        "POST", "/api/v1/payments/", {"order": order_id, "method": "card", "card": CARD}
     )
     t2 = time.perf_counter()
     steps["pay"] = (t2 - t1) * 1000
     if status != 201 or payment.get("status") != "authorized":
         return False, steps, f"pay HTTP {status}: {payment}"
-    status, captured = buyer.call(
+    status, captured = client.call(
         "POST", f"/api/v1/payments/{payment['id']}/capture/", {}, key=seed["staff_key"]
     )
     steps["capture"] = (time.perf_counter() - t2) * 1000
     if status != 200 or captured.get("status") != "captured":
         return False, steps, f"capture HTTP {status}: {captured}"
     return True, steps, ""
+
+
+def _make_orders(port: int, seed: dict, clients: int, pools: list[list], per_client: int) -> Phase:
+    """Fill every client's pool up to `per_client` orders (each client makes its own buyer's)."""
+    orders = Phase()
+    while min(len(pool) for pool in pools) < per_client:
+        missing = per_client - min(len(pool) for pool in pools)
+        made = _run_phase(
+            port, seed, clients, max(1.0, missing / 20), op=_order, pools=pools
+        )  # ~20 orders/s per client at worst; loop until every pool is full
+        orders.done += made.done
+        orders.errors += made.errors
+        orders.seconds += made.seconds
+        orders.first_error = orders.first_error or made.first_error
+        if made.done == 0:
+            raise CommandError(f"could not create orders: {made.first_error}")
+    return orders
 
 
 # --- setup inside the scratch database (runs in a subprocess with its DATABASE_URL) ---------------
@@ -513,11 +573,14 @@ def _measure_work(seed: dict, *, rounds: int) -> dict:
         "web_cpu_ms": noop_cpu * 1000 / (rounds * 3),
         "db_cpu_ms": noop_db * 1000 / (rounds * 3),
     }
-    checkout = {
-        key: sum(totals[name][key] for name in ("order", "pay", "capture"))
-        for key in ("statements", "web_cpu_ms", "db_cpu_ms")
-    }
-    totals["checkout"] = checkout
+    for total, names in (
+        ("payment", ("pay", "capture")),
+        ("checkout", ("order", "pay", "capture")),
+    ):
+        totals[total] = {
+            key: sum(totals[name][key] for name in names)
+            for key in ("statements", "web_cpu_ms", "db_cpu_ms")
+        }
     return {
         name: {key: round(value, 2) for key, value in values.items()}
         for name, values in totals.items()
