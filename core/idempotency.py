@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.fast_sql import fetch_all
 from core.models import IdempotencyKey
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,52 @@ def _abandoned(record: IdempotencyKey, now: datetime) -> bool:
     return record.locked_at <= now - timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S)
 
 
+# PostgreSQL: the claim and the answer are one prepared statement each (every API write pays
+# them); ON CONFLICT leaves a taken key to the lookup below, with no error and no savepoint.
+_CLAIM_SQL = (
+    "INSERT INTO core_idempotencykey (scope_digest, key, principal, method, path, request_fingerprint, "
+    "status, response_body, response_headers, created_at, locked_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, 'in_flight', '\\x'::bytea, '{}'::jsonb, %s, %s) "
+    "ON CONFLICT (scope_digest) DO NOTHING RETURNING id"
+)
+_COMPLETE_SQL = (
+    "UPDATE core_idempotencykey SET status = 'completed', response_status = %s, response_body = %s, "
+    "response_headers = %s::jsonb, completed_at = %s "
+    "WHERE id = %s AND status = 'in_flight' AND locked_at = %s RETURNING 1"
+)
+
+
+def _insert_claim(fields: dict) -> IdempotencyKey | None:
+    """Insert the in-flight row; None when the scope's key already exists."""
+    if connection.vendor == "postgresql":
+        rows = fetch_all(
+            _CLAIM_SQL,
+            [
+                fields["scope_digest"],
+                fields["key"],
+                fields["principal"],
+                fields["method"],
+                fields["path"],
+                fields["request_fingerprint"],
+                fields["created_at"],
+                fields["locked_at"],
+            ],
+        )
+        if not rows:
+            return None
+        record = IdempotencyKey(id=rows[0][0], **fields)
+        record._state.adding = False
+        record._state.db = connection.alias
+        return record
+    try:
+        # A lone INSERT in autocommit is its own transaction; inside a caller's transaction a
+        # savepoint keeps a lost race from breaking it.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            return IdempotencyKey.objects.create(**fields)
+    except IntegrityError:
+        return None
+
+
 def idempotency_key_claim(
     *, key: str, principal: str, method: str, path: str, fingerprint: str
 ) -> ClaimResult:
@@ -86,24 +134,21 @@ def idempotency_key_claim(
     digest = scope_digest(principal=principal, method=method, path=path, key=key)
     for _attempt in range(MAX_CLAIM_ATTEMPTS):
         now = timezone.now()
-        try:
-            # Committed at once (autocommit): concurrent requests must see the claim. A lone
-            # INSERT in autocommit is its own transaction, so no BEGIN/COMMIT round trips; inside
-            # a caller's transaction a savepoint keeps a lost race from breaking it.
-            with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                record = IdempotencyKey.objects.create(
-                    scope_digest=digest,
-                    key=key,
-                    principal=principal,
-                    method=method,
-                    path=path,
-                    request_fingerprint=fingerprint,
-                    created_at=now,
-                    locked_at=now,
-                )
+        # Committed at once (autocommit): concurrent requests must see the claim.
+        record = _insert_claim(
+            {
+                "scope_digest": digest,
+                "key": key,
+                "principal": principal,
+                "method": method,
+                "path": path,
+                "request_fingerprint": fingerprint,
+                "created_at": now,
+                "locked_at": now,
+            }
+        )
+        if record is not None:
             return Claimed(record)
-        except IntegrityError:
-            pass
         existing = IdempotencyKey.objects.filter(scope_digest=digest).first()
         if existing is None:
             continue  # released between our insert and this read: try again
@@ -140,6 +185,12 @@ def idempotency_key_complete(
     *, record: IdempotencyKey, status: int, body: bytes, headers: dict[str, str]
 ) -> bool:
     """Store the final answer for replays. False if the claim was lost meanwhile (taken over)."""
+    if connection.vendor == "postgresql":
+        rows = fetch_all(
+            _COMPLETE_SQL,
+            [status, body, json.dumps(headers), timezone.now(), record.pk, record.locked_at],
+        )
+        return len(rows) == 1
     updated = _owned(record).update(
         status=IdempotencyKey.Status.COMPLETED,
         response_status=status,

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import uuid
 
-import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
+from core.fast_sql import prepared_cursor
 from ledger.models import Transfer
 from ledger.posting import Refusal
 from ledger.requests import ValidRequest
@@ -38,22 +38,6 @@ def fast_path_enabled() -> bool:
     return connections[DEFAULT_DB_ALIAS].vendor == "postgresql" and getattr(
         settings, "LEDGER_FAST_PATH", True
     )
-
-
-def prepared_cursor(conn):
-    """A cursor for the call: (wrapped cursor, whether to close it after)."""
-    if not getattr(settings, "LEDGER_FAST_PATH_PREPARE", True):
-        return conn.cursor(), True
-    conn.ensure_connection()
-    conn.validate_thread_sharing()
-    # One server-binding cursor per database connection, reused (building one costs more than
-    # the call's own client work); Django's wrapper around it is cheap and keeps error
-    # translation and query logging.
-    raw = getattr(conn, "_ledger_cursor", None)
-    if raw is None or raw.closed or raw.connection is not conn.connection:
-        raw = psycopg.Cursor(conn.connection)
-        conn._ledger_cursor = raw
-    return (conn.make_debug_cursor(raw) if conn.queries_logged else conn.make_cursor(raw)), False
 
 
 def _call(conn, requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[tuple]:
