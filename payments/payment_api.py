@@ -24,7 +24,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.api.throttling import SensitiveRateThrottle
-from core.errors import NotFound, PermissionDenied
+from core.errors import ApplicationError, NotFound, PermissionDenied
 from payments.cards import CardInput, validate_card
 from payments.fastpath import fast_path_enabled
 from payments.models import Order, Payment, PaymentMethod
@@ -188,7 +188,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         try:
             card = self._card_of(data)
             return_url = check_return_url(data.get("return_url", ""))
-        except Exception:
+        except (serializers.ValidationError, ApplicationError):
             self._buyers_order(request, data["order"])
             raise
         return payment_start_card_for_buyer(
