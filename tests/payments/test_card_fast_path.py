@@ -49,6 +49,12 @@ def card():
     )
 
 
+@pytest.fixture(autouse=True)
+def fast_path_on(settings):
+    """These tests are about the fast path: on even where the suite runs with it off."""
+    settings.PAYMENTS_FAST_PATH = True
+
+
 @pytest.fixture
 def dispatched(monkeypatch):
     """Order events handed to the dispatcher (after commit), by id."""
