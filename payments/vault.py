@@ -69,19 +69,37 @@ class DetokenizedCard:
         raise TypeError("DetokenizedCard holds card data and must never be serialised")
 
 
+@dataclass(frozen=True, repr=False)
+class SealedCard:
+    """A card encrypted for its vault row (id and token chosen here), not yet stored: the payment
+    fast path inserts it in the same statement as the payment."""
+
+    id: uuid.UUID
+    token: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    key_id: str
+    wrapped_key: bytes = field(repr=False)
+    ciphertext: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"SealedCard(token={self.token!r}, brand={self.brand!r}, last4={self.last4!r})"
+
+
 @sensitive_variables("card", "plaintext", "data_key")
-def vault_store_card(*, card: CardInput, owner=None) -> VaultedCard:
-    """Encrypt and store a card; returns the row (token, brand, last4, expiry are safe to show)."""
+def vault_seal_card(*, card: CardInput) -> SealedCard:
+    """Encrypt a card for a new vault row (pure: no database)."""
     card_id = uuid.uuid4()
     associated_data = _associated_data(card_id)
     plaintext = json.dumps({"number": card.number, "holder": card.holder}).encode()
     data_key = crypto.new_data_key()
     ciphertext = crypto.aead_encrypt(plaintext, key=data_key, associated_data=associated_data)
     key_id, wrapped_key = crypto.wrap_data_key(data_key, associated_data=associated_data)
-    vaulted = VaultedCard.objects.create(
+    return SealedCard(
         id=card_id,
         token=new_token(),
-        owner=owner if owner is not None and owner.is_authenticated else None,
         brand=card.brand,
         last4=card.last4,
         exp_month=card.exp_month,
@@ -90,7 +108,29 @@ def vault_store_card(*, card: CardInput, owner=None) -> VaultedCard:
         wrapped_key=wrapped_key,
         ciphertext=ciphertext,
     )
-    logger.info("vault: stored card %s (%s ****%s)", vaulted.token, card.brand, card.last4)
+
+
+def vault_log_stored(sealed: SealedCard) -> None:
+    logger.info("vault: stored card %s (%s ****%s)", sealed.token, sealed.brand, sealed.last4)
+
+
+@sensitive_variables("card")
+def vault_store_card(*, card: CardInput, owner=None) -> VaultedCard:
+    """Encrypt and store a card; returns the row (token, brand, last4, expiry are safe to show)."""
+    sealed = vault_seal_card(card=card)
+    vaulted = VaultedCard.objects.create(
+        id=sealed.id,
+        token=sealed.token,
+        owner=owner if owner is not None and owner.is_authenticated else None,
+        brand=sealed.brand,
+        last4=sealed.last4,
+        exp_month=sealed.exp_month,
+        exp_year=sealed.exp_year,
+        key_id=sealed.key_id,
+        wrapped_key=sealed.wrapped_key,
+        ciphertext=sealed.ciphertext,
+    )
+    vault_log_stored(sealed)
     return vaulted
 
 
