@@ -42,6 +42,14 @@ pytestmark = pytest.mark.postgres
 API = "/api/v1/payments/"
 
 
+@pytest.fixture(autouse=True)
+def _fast_path_on(settings):
+    """These tests are about the fast path: on, whatever the environment says (tests that compare
+    switch it off themselves)."""
+    settings.PAYMENTS_FAST_PATH = True
+    settings.LEDGER_FAST_PATH = True
+
+
 def card():
     return validate_card(
         number=SUCCESS, exp_month=12, exp_year=2030, cvc=TEST_CVC, today=dt.date(2026, 1, 1)
