@@ -27,7 +27,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import Conflict, NotFound, ValidationError
-from payments import conf, fast_authorize
+from payments import conf, fast_authorize, fast_capture
 from payments.cards import CardInput
 from payments.failure_messages import buyer_message
 from payments.fastpath import fast_path_enabled
@@ -505,11 +505,22 @@ def payment_complete_challenge(*, payment_id, outcome: str, actor: str) -> Payme
 
 # --- capture and void ---------------------------------------------------------------------------
 def payment_capture(
-    *, payment_id, actor: str, sub_order_amounts: dict[int, int] | None = None
+    *,
+    payment_id,
+    actor: str,
+    sub_order_amounts: dict[int, int] | None = None,
+    loaded: fast_capture.CaptureTarget | None = None,
 ) -> Payment:
     """Take the authorised money: all of it (None), or {sub_order_id: amount_minor} per seller
     (a sub-order left out or given 0 is released). The provider takes the total; the rest is
-    released there too."""
+    released there too.
+
+    A full capture on PostgreSQL takes the fast path (payments/fast_capture.py); `loaded` is the
+    payment as the caller already read it with fast_capture.load_for_capture."""
+    if sub_order_amounts is None:
+        target = loaded or fast_capture.load_for_capture(payment_id)
+        if target is not None:
+            return _capture_full_fast(target, actor=actor)
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None:
         raise NotFound("No such payment.", code="payment_not_found")
@@ -566,15 +577,51 @@ def payment_capture(
     )
 
 
+def _capture_full_fast(target: fast_capture.CaptureTarget, *, actor: str) -> Payment:
+    """payment_capture(sub_order_amounts=None) with the payment read in one statement, the
+    processor's capture and the transition each one call (same checks, same order, same errors)."""
+    payment = target.payment
+    if payment.status != S.AUTHORIZED:
+        raise IllegalTransition(f"A payment that is {payment.status} cannot be captured.")
+    provider = get_provider(payment.provider)
+    if provider.features.captures_on_authorize:
+        raise Conflict("This payment was captured when the money arrived.", code="already_captured")
+    if target.settled:
+        raise _settled_per_sub_order()
+    result = provider.capture(
+        reference=payment.provider_reference,
+        amount_minor=None,
+        idempotency_key=f"payment:{payment.id}:capture",
+    )
+    if result.status not in {"captured", "refunded"}:
+        raise ProviderError(f"The provider did not capture ({result.status}).")
+    captured = fast_capture.apply_full_capture(
+        target, actor=actor, captured_minor=result.captured_minor
+    )
+    if captured is not None:
+        return captured
+    return _transition_once(
+        payment_id=payment.id,
+        to_status=S.CAPTURED,
+        actor=actor,
+        reason="captured",
+        data={"captured_minor": result.captured_minor},
+    )
+
+
+def _settled_per_sub_order() -> Conflict:
+    return Conflict(
+        "Sellers are capturing or releasing this payment one sub-order at a time "
+        "(acceptance); capture or release each sub-order instead.",
+        code="settled_per_sub_order",
+    )
+
+
 def _refuse_if_settled_per_sub_order(payment: Payment) -> None:
     from payments.payment_ledger import any_hold_settled
 
     if any_hold_settled(payment):
-        raise Conflict(
-            "Sellers are capturing or releasing this payment one sub-order at a time "
-            "(acceptance); capture or release each sub-order instead.",
-            code="settled_per_sub_order",
-        )
+        raise _settled_per_sub_order()
 
 
 def payment_void(*, payment_id, actor: str, reason: str = "voided") -> Payment:

@@ -370,9 +370,26 @@ class SandboxCardProcessor:
         return operation.result
 
     def capture(self, *, reference: str, amount_minor: int | None, idempotency_key: str) -> dict:
+        if fast_path_enabled() and (
+            amount_minor is None or (type(amount_minor) is int and 0 <= amount_minor < 2**63)
+        ):
+            return self._capture_fast(
+                reference=reference, amount_minor=amount_minor, key=idempotency_key
+            )
         return self._operation(
             kind="capture", reference=reference, amount_minor=amount_minor, key=idempotency_key
         )
+
+    def _capture_fast(self, *, reference: str, amount_minor: int | None, key: str) -> dict:
+        """_operation(kind="capture") as one call of payments_sandbox_capture (PostgreSQL): the
+        same claim, rules, stored result and refusals (which leave nothing behind)."""
+        outcome, result = fast_call(
+            "SELECT * FROM payments_sandbox_capture(%s::text, %s::text, %s::text, %s::bigint)",
+            [self.name, key, reference, amount_minor],
+        )[0]
+        if outcome in {"captured", "replay"}:
+            return json.loads(result) if isinstance(result, str | bytes) else result
+        raise ProviderError(_CAPTURE_REFUSALS[outcome], code=outcome)
 
     def void(self, *, reference: str, idempotency_key: str) -> dict:
         return self._operation(
@@ -396,6 +413,14 @@ class SandboxCardProcessor:
 
 
 processor = SandboxCardProcessor()
+
+# The capture refusals of _apply_operation, by code (the fast path answers with the code).
+_CAPTURE_REFUSALS = {
+    "no_such_charge": "No such charge.",
+    "multicapture": "This charge is being captured in parts.",
+    "not_authorized": "Only an authorised charge can be captured.",
+    "amount_out_of_range": "Capture amount out of range.",
+}
 
 
 def _apply_operation(

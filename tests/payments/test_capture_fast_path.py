@@ -1,0 +1,631 @@
+"""The capture fast path (payments/fast_capture.py, payments/sql/payments_capture_v1.sql): taken on
+PostgreSQL, declining to the Python path with nothing written, writing what the Python path writes,
+and the sandbox processor's capture function agreeing with SandboxCardProcessor._operation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Role
+from accounts.services import api_key_create
+from ledger.errors import BatchFailed
+from ledger.models import Transfer
+from ledger.selectors import account_balance, account_by_code
+from payments import fast_capture, order_events
+from payments.cards import validate_card
+from payments.lifecycle_models import OrderEvent
+from payments.models import Payment, PaymentEvent, SubOrder
+from payments.payment_flows import payment_capture, payment_start, payment_void
+from payments.payment_ledger import (
+    hold_transfer_id,
+    ledger_capture_sub_order_hold,
+    ledger_void_sub_order_hold,
+    transfer_id,
+)
+from payments.payment_models import SandboxCardCharge, SandboxOperation
+from payments.providers.base import ProviderError
+from payments.providers.sandbox_card import processor
+from payments.state import IllegalTransition, payment_transition
+from payments.vault import vault_store_card
+from tests.concurrency import run_together
+from tests.payments.pay_factories import make_order, make_user
+from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
+
+pytestmark = pytest.mark.postgres
+API = "/api/v1/payments/"
+
+
+@pytest.fixture(autouse=True)
+def _fast_path_on(settings):
+    """These tests are about the fast path: on, whatever the environment says (tests that compare
+    switch it off themselves)."""
+    settings.PAYMENTS_FAST_PATH = True
+    settings.LEDGER_FAST_PATH = True
+
+
+def card():
+    return validate_card(
+        number=SUCCESS, exp_month=12, exp_year=2030, cvc=TEST_CVC, today=dt.date(2026, 1, 1)
+    )
+
+
+def authorized_payment(amounts=(1500, 2500)) -> Payment:
+    order = make_order(buyer=make_user(Role.BUYER), amounts=amounts)
+    payment = payment_start(order=order, method="card", actor="buyer:1", card=card()).payment
+    assert payment.status == "authorized"
+    return payment
+
+
+def staff_client() -> Client:
+    client = Client()
+    client.force_login(make_user(Role.STAFF))
+    return client
+
+
+def capture(client: Client, payment_id, **headers):
+    return client.post(f"{API}{payment_id}/capture/", **headers)
+
+
+def nothing_captured(payment: Payment) -> bool:
+    payment.refresh_from_db()
+    return (
+        payment.status == "authorized"
+        and payment.captured_minor == 0
+        and not Transfer.objects.filter(reference=f"payment:{payment.id}", pending__isnull=False)
+        and not PaymentEvent.objects.filter(payment=payment, to_status="captured")
+        and not OrderEvent.objects.filter(order_id=payment.order_id, kind="payment.captured")
+        and not SubOrder.objects.filter(order_id=payment.order_id, captured_minor__gt=0)
+    )
+
+
+# --- the fast path is taken -------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_capture_request_is_at_most_seven_statements():
+    payment = authorized_payment()
+    staff = make_user(Role.STAFF)
+    _key, raw = api_key_create(owner=staff, name="ops")
+    client = Client()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    assert client.get(f"{API}{payment.id}/", **auth).status_code == 200  # key's last use noted
+
+    with CaptureQueriesContext(connection) as queries:
+        response = capture(client, payment.id, HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()), **auth)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["captured_minor"]) == ("captured", 4000)
+    assert body["order_number"] == payment.order.number
+    assert body["card"]["last4"] == "4242"
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) <= 7, "\n".join(statements)
+    assert any("payments_capture_full" in sql for sql in statements)
+    assert any("payments_sandbox_capture" in sql for sql in statements)
+    # The answer is what a fresh read gives.
+    assert client.get(f"{API}{payment.id}/", **auth).json() == body
+
+
+@pytest.mark.django_db
+def test_payment_capture_uses_the_fast_path(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # ledger account ids remembered
+        payment = authorized_payment()
+    with CaptureQueriesContext(connection) as queries:
+        captured = payment_capture(payment_id=payment.id, actor="staff:1")
+    assert (captured.status, captured.captured_minor) == ("captured", 4000)
+    statements = [
+        q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]
+    ]  # the call runs in a savepoint here because the test holds a transaction
+    assert len(statements) == 3, statements
+    assert "ledger_transfer" in statements[0]  # the read (with the settled-holds check)
+    assert "payments_sandbox_capture" in statements[1]
+    assert "payments_capture_full" in statements[2]
+
+
+# --- the same answers as the Python path ------------------------------------------------------
+
+
+def _bank_payment_marked_authorized() -> Payment:
+    order = make_order(buyer=make_user(Role.BUYER))
+    return Payment.objects.create(
+        order=order,
+        method="bank_transfer",
+        provider="bank_transfer",
+        status="authorized",
+        amount_minor=order.total_minor,
+        currency=order.currency,
+    )
+
+
+def _voided() -> Payment:
+    payment = authorized_payment()
+    return payment_void(payment_id=payment.id, actor="staff:1")
+
+
+def _settled_per_sub_order() -> Payment:
+    payment = authorized_payment()
+    sub = SubOrder.objects.filter(order_id=payment.order_id).order_by("id").first()
+    ledger_capture_sub_order_hold(payment, sub, sub.amount_minor)
+    return payment
+
+
+SCENARIOS = {
+    "missing": (lambda: uuid.uuid4(), 404, "payment_not_found"),
+    "voided": (lambda: _voided().id, 409, "illegal_transition"),
+    "captured_on_arrival": (lambda: _bank_payment_marked_authorized().id, 409, "already_captured"),
+    "settled_per_sub_order": (lambda: _settled_per_sub_order().id, 409, "settled_per_sub_order"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "python"])
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_refusals_are_the_python_paths(settings, fast, scenario):
+    settings.PAYMENTS_FAST_PATH = fast
+    make_id, status, code = SCENARIOS[scenario]
+    payment_id = make_id()
+    response = capture(staff_client(), payment_id)
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "python"])
+def test_staff_only_and_404_first(settings, fast):
+    settings.PAYMENTS_FAST_PATH = fast
+    payment = authorized_payment()
+    buyer_client = Client()
+    buyer_client.force_login(Payment.objects.get(pk=payment.id).order.buyer)
+    assert capture(buyer_client, payment.id).status_code == 403
+    stranger = Client()
+    stranger.force_login(make_user(Role.BUYER))
+    assert capture(stranger, payment.id).status_code == 404
+    assert nothing_captured(payment)
+
+
+@pytest.mark.django_db
+def test_a_replayed_capture_returns_quietly():
+    payment = authorized_payment()
+    target = fast_capture.load_for_capture(payment.id)
+    first = payment_capture(payment_id=payment.id, actor="staff:1")
+    # A second call that read the payment before the first one committed: the processor answers
+    # the first result (same key), the transition finds it captured and returns quietly.
+    again = fast_capture.apply_full_capture(target, actor="staff:2", captured_minor=4000)
+    assert (again.status, again.captured_minor, again.updated_at) == (
+        "captured",
+        4000,
+        first.updated_at,
+    )
+    assert PaymentEvent.objects.filter(payment=payment, to_status="captured").count() == 1
+    assert Transfer.objects.filter(kind="post_pending").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_illegal_move_raises_as_payment_transition_does():
+    payment = authorized_payment()
+    target = fast_capture.load_for_capture(payment.id)
+    payment_void(payment_id=payment.id, actor="staff:1")
+    with pytest.raises(IllegalTransition) as fast:
+        fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=4000)
+    with pytest.raises(IllegalTransition) as python:
+        payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1")
+    assert (fast.value.message, fast.value.extra) == (python.value.message, python.value.extra)
+
+
+# --- fallback: nothing written, the Python path does it -----------------------------------------
+
+
+@pytest.mark.django_db
+def test_fallback_when_the_sub_orders_are_not_as_read():
+    payment = authorized_payment()
+    target = fast_capture.load_for_capture(payment.id)
+    target.sub_order_amounts = [1000, 3000]
+    assert fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=4000) is None
+    assert nothing_captured(payment)
+
+
+@pytest.mark.django_db
+def test_fallback_when_the_sub_orders_do_not_add_up_and_python_refuses():
+    order = make_order(buyer=make_user(Role.BUYER))
+    payment = Payment.objects.create(
+        order=order,
+        method="card",
+        provider="sandbox_card",
+        status="authorized",
+        amount_minor=order.total_minor + 1,
+        currency=order.currency,
+    )
+    target = fast_capture.load_for_capture(payment.id)
+    assert fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=1) is None
+    assert nothing_captured(payment)
+    with pytest.raises(Exception) as python:
+        payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1")
+    assert python.value.code == "sub_orders_do_not_match_payment"
+
+
+@pytest.mark.django_db
+def test_fallback_on_a_ledger_refusal_then_python_raises_it():
+    payment = authorized_payment()
+    target = fast_capture.load_for_capture(payment.id)
+    assert not target.settled
+    # A seller's hold is released after the read (rejection): the ledger refuses to post it.
+    sub = SubOrder.objects.get(pk=target.sub_order_ids[1])
+    ledger_void_sub_order_hold(payment, sub)
+    posted = Transfer.objects.count()
+    assert fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=4000) is None
+    assert Transfer.objects.count() == posted
+    payment.refresh_from_db()
+    assert payment.status == "authorized"
+    assert not PaymentEvent.objects.filter(payment=payment, to_status="captured")
+    with pytest.raises(BatchFailed):
+        payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1")
+
+
+@pytest.mark.django_db
+def test_fallback_when_switched_off_or_not_a_uuid(settings):
+    payment = authorized_payment()
+    assert fast_capture.load_for_capture("not-a-uuid") is None
+    target = fast_capture.load_for_capture(payment.id)
+    settings.LEDGER_FAST_PATH = False
+    assert fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=4000) is None
+    settings.PAYMENTS_FAST_PATH = False
+    assert fast_capture.load_for_capture(payment.id) is None
+    assert nothing_captured(payment)
+    captured = payment_capture(payment_id=payment.id, actor="staff:1")  # the Python path
+    assert captured.status == "captured"
+
+
+@pytest.mark.django_db
+def test_a_partial_capture_takes_the_python_path():
+    payment = authorized_payment()
+    first = SubOrder.objects.filter(order_id=payment.order_id).order_by("id").first()
+    response = staff_client().post(
+        f"{API}{payment.id}/capture/",
+        json.dumps({"sub_order_amounts": {str(first.id): 1000}}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["captured_minor"]) == ("captured", 1000)
+
+
+# --- the rows written: fast path on vs off ------------------------------------------------------
+
+
+def _balances() -> dict[str, tuple[int, int, int, int]]:
+    out = {}
+    for code in ("platform:escrow", "external:sandbox_card"):
+        b = account_balance(account_by_code(currency="EUR", code=code).id)
+        out[code] = (b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
+    return out
+
+
+def _capture_and_snapshot(settings, monkeypatch, capture_fixture, client, *, fast: bool) -> dict:
+    settings.PAYMENTS_FAST_PATH = True  # both start from the same authorisation
+    payment = authorized_payment()
+    settings.PAYMENTS_FAST_PATH = fast
+    before = _balances()
+    dispatched: list[int] = []
+    monkeypatch.setattr(order_events, "_enqueue_dispatch", dispatched.append)
+    with capture_fixture(execute=True):
+        response = capture(client, payment.id)
+    assert response.status_code == 200, response.content
+    after = _balances()
+
+    payment.refresh_from_db()
+    subs = list(SubOrder.objects.filter(order_id=payment.order_id).order_by("id"))
+    seller = {sub.seller_id: f"seller{i}" for i, sub in enumerate(subs)}
+    sub_name = {sub.id: f"sub{i}" for i, sub in enumerate(subs)}
+
+    def norm(value):
+        """Ids of this scenario's rows replaced by their roles, so two scenarios compare."""
+        if isinstance(value, dict):
+            out = {}
+            for key, item in value.items():
+                if key in ("seller_id", "seller"):
+                    out[key] = seller[item]
+                elif key in ("id", "sub_order") and item in sub_name:
+                    out[key] = sub_name[item]
+                else:
+                    out[key] = norm(item)
+            return out
+        if isinstance(value, list):
+            return [norm(item) for item in value]
+        if isinstance(value, str):
+            for real, role in (
+                (str(payment.id), "PAYMENT"),
+                (str(payment.order_id), "ORDER"),
+                (payment.provider_reference, "REF"),
+                (payment.order.number, "NUMBER"),
+            ):
+                value = value.replace(real, role)
+        return value
+
+    body = response.json()
+    assert client.get(f"{API}{payment.id}/").json() == body  # answered as a fresh read would
+    transfers = Transfer.objects.filter(reference=f"payment:{payment.id}").order_by(
+        "created_at", "id"
+    )
+    charge = SandboxCardCharge.objects.get(reference=payment.provider_reference)
+    order_event = OrderEvent.objects.get(order_id=payment.order_id, kind="payment.captured")
+    return {
+        "response": norm(
+            {k: v for k, v in body.items() if k not in {"created_at", "updated_at", "expires_at"}}
+        ),
+        "payment": norm(
+            {
+                f: getattr(payment, f)
+                for f in ("status", "amount_minor", "captured_minor", "failure_code", "method")
+            }
+        ),
+        "payment_updated_later": payment.updated_at > payment.created_at,
+        "payment_events": [
+            norm([e.from_status, e.to_status, e.actor, e.reason, e.data])
+            for e in PaymentEvent.objects.filter(payment=payment).order_by("created_at", "id")
+        ],
+        "order_events": [e.kind for e in OrderEvent.objects.filter(order_id=payment.order_id)],
+        "captured_event": norm(
+            [
+                order_event.kind,
+                order_event.actor,
+                order_event.sub_order_id,
+                order_event.data,
+                order_event.dispatched_at,
+            ]
+        ),
+        "dispatched": order_event.pk in dispatched,
+        "sub_orders": [
+            [
+                sub_name[s.id],
+                s.status,
+                s.amount_minor,
+                s.captured_minor,
+                s.updated_at > s.created_at,
+            ]
+            for s in subs
+        ],
+        "transfers": [
+            [
+                t.kind,
+                t.amount_minor,
+                t.currency,
+                t.reason,
+                norm(t.reference),
+                norm(t.metadata),
+                t.debit_account_id,
+                t.credit_account_id,
+                t.batch_id is not None,
+                t.timeout_at,
+            ]
+            for t in transfers
+        ],
+        "transfer_ids": [
+            t.id
+            == (
+                hold_transfer_id(payment.id, t.metadata["sub_order"])
+                if t.kind == "pending"
+                else transfer_id(payment.id, t.metadata["sub_order"], "capture")
+            )
+            and t.pending_id
+            == (
+                None
+                if t.kind == "pending"
+                else hold_transfer_id(payment.id, t.metadata["sub_order"])
+            )
+            for t in transfers
+        ],
+        "one_batch": len({t.batch_id for t in transfers if t.kind == "post_pending"}) == 1,
+        "balance_change": {
+            code: tuple(a - b for a, b in zip(after[code], before[code], strict=True))
+            for code in after
+        },
+        "charge": [
+            charge.status,
+            charge.amount_minor,
+            charge.captured_minor,
+            charge.refunded_minor,
+        ],
+        "operations": [
+            [
+                o.processor,
+                norm(o.idempotency_key),
+                o.kind,
+                o.amount_minor,
+                norm(o.reference),
+                norm(o.result),
+            ]
+            for o in SandboxOperation.objects.filter(reference=payment.provider_reference)
+        ],
+    }
+
+
+@pytest.mark.django_db
+def test_fast_and_python_paths_write_the_same_rows(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    client = staff_client()
+    fast = _capture_and_snapshot(
+        settings, monkeypatch, django_capture_on_commit_callbacks, client, fast=True
+    )
+    python = _capture_and_snapshot(
+        settings, monkeypatch, django_capture_on_commit_callbacks, client, fast=False
+    )
+    assert fast.keys() == python.keys()
+    for key in fast:
+        assert fast[key] == python[key], key
+    assert fast["dispatched"] and fast["one_batch"] and all(fast["transfer_ids"])
+    assert fast["order_events"][-1] == fast["captured_event"][0] == "payment.captured"
+    assert fast["balance_change"]["platform:escrow"] == (0, 0, -4000, 4000)
+
+
+@pytest.mark.django_db
+def test_one_sub_order_is_posted_by_the_single_transfer_call_as_in_python(settings):
+    rows = {}
+    for fast in (True, False):
+        settings.PAYMENTS_FAST_PATH = True
+        payment = authorized_payment(amounts=(4000,))
+        settings.PAYMENTS_FAST_PATH = fast
+        payment_capture(payment_id=payment.id, actor="staff:1")
+        close = Transfer.objects.get(
+            pending_id=hold_transfer_id(payment.id, payment.order.sub_orders.get().id)
+        )
+        rows[fast] = (close.kind, close.amount_minor, close.batch_id, close.reason)
+    assert rows[True] == rows[False] == ("post_pending", 4000, None, "payment_captured")
+
+
+# --- the processor: the capture function vs SandboxCardProcessor._operation ---------------------
+
+
+def _charge(key: str) -> str:
+    token = vault_store_card(card=card()).token
+    return processor.create_charge(
+        idempotency_key=key, card_token=token, cvc=TEST_CVC, amount_minor=4000, currency="EUR"
+    )["reference"]
+
+
+def _python_capture(reference, amount_minor, key):
+    return processor._operation(
+        kind="capture", reference=reference, amount_minor=amount_minor, key=key
+    )
+
+
+def _fast_capture(reference, amount_minor, key):
+    return processor._capture_fast(reference=reference, amount_minor=amount_minor, key=key)
+
+
+def _attempt(call, reference, amount_minor, key):
+    try:
+        result = call(reference, amount_minor, key)
+    except ProviderError as exc:
+        return ("refused", exc.code, exc.message)
+    return {k: v for k, v in result.items() if k != "reference"} | {
+        "reference_matches": result["reference"] == reference
+    }
+
+
+def _state(reference: str) -> tuple:
+    charge = SandboxCardCharge.objects.get(reference=reference)
+    ops = [
+        (o.kind, o.amount_minor, {k: v for k, v in o.result.items() if k != "reference"})
+        for o in SandboxOperation.objects.filter(reference=reference).order_by("id")
+    ]
+    return (charge.status, charge.captured_minor, charge.refunded_minor, ops)
+
+
+STEPS = {
+    # name: setup(reference) run before the capture attempts, then the attempts (amount, key).
+    "full_then_replay_then_new_key": (None, [(None, "c1"), (None, "c1"), (None, "c2")]),
+    "partial_then_replay": (None, [(1500, "c1"), (1500, "c1"), (100, "c2")]),
+    "out_of_range_then_retry_same_key": (None, [(4001, "c1"), (0, "c1"), (4000, "c1")]),
+    "voided": ("void", [(None, "c1")]),
+    "after_release_part": ("release_part", [(None, "c1"), (1000, "c2")]),
+    "after_capture_part": ("capture_part", [(None, "c1")]),
+    "refunded": ("capture_refund", [(None, "c1")]),
+}
+
+
+def _setup(kind: str | None, reference: str, prefix: str) -> None:
+    if kind == "void":
+        processor.void(reference=reference, idempotency_key=f"{prefix}-s1")
+    elif kind == "release_part":
+        processor.release_part(
+            reference=reference, amount_minor=1000, idempotency_key=f"{prefix}-s1"
+        )
+    elif kind == "capture_part":
+        processor.capture_part(
+            reference=reference, amount_minor=1000, idempotency_key=f"{prefix}-s1"
+        )
+    elif kind == "capture_refund":
+        _python_capture(reference, None, f"{prefix}-s0")
+        processor.refund(reference=reference, amount_minor=4000, idempotency_key=f"{prefix}-s1")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("steps", sorted(STEPS))
+def test_the_processor_capture_function_agrees_with_the_python_operation(steps):
+    setup, attempts = STEPS[steps]
+    seen = {}
+    for name, call in (("python", _python_capture), ("fast", _fast_capture)):
+        reference = _charge(f"auth-{name}")
+        _setup(setup, reference, name)
+        answers = [_attempt(call, reference, amount, f"{name}-{key}") for amount, key in attempts]
+        seen[name] = (answers, _state(reference))
+    assert seen["fast"] == seen["python"]
+
+
+@pytest.mark.django_db
+def test_the_processor_capture_function_refuses_an_unknown_charge():
+    for call in (_python_capture, _fast_capture):
+        assert _attempt(call, "ch_nope", None, "k") == (
+            "refused",
+            "no_such_charge",
+            "No such charge.",
+        )
+    assert not SandboxOperation.objects.filter(reference="ch_nope").exists()
+
+
+@pytest.mark.django_db
+def test_the_provider_capture_goes_through_the_function(django_assert_num_queries):
+    reference = _charge("auth-1")
+    from payments.providers.registry import get_provider
+
+    provider = get_provider("sandbox_card")
+    with django_assert_num_queries(1):
+        result = provider.capture(reference=reference, amount_minor=None, idempotency_key="c1")
+    assert (result.status, result.captured_minor) == ("captured", 4000)
+    with django_assert_num_queries(1):
+        assert (
+            provider.capture(reference=reference, amount_minor=None, idempotency_key="c1") == result
+        )
+
+
+# --- concurrency -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_captures_at_once_capture_once():
+    payment = authorized_payment()
+    staff = make_user(Role.STAFF)
+    _key, raw = api_key_create(owner=staff, name="ops")
+
+    def call():
+        return Client().post(
+            f"{API}{payment.id}/capture/",
+            HTTP_AUTHORIZATION=f"Bearer {raw}",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        )
+
+    responses = run_together(call, call)
+    assert all(not isinstance(r, Exception) for r in responses), responses
+    assert [r.status_code for r in responses] == [200, 200], [r.content for r in responses]
+    assert {r.json()["status"] for r in responses} == {"captured"}
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_minor) == ("captured", 4000)
+    assert PaymentEvent.objects.filter(payment=payment, to_status="captured").count() == 1
+    assert (
+        OrderEvent.objects.filter(order_id=payment.order_id, kind="payment.captured").count() == 1
+    )
+    assert Transfer.objects.filter(kind="post_pending").count() == 2
+    assert SandboxOperation.objects.filter(kind="capture").count() == 1
+    escrow = account_balance(account_by_code(currency="EUR", code="platform:escrow").id)
+    assert (escrow.credits_pending, escrow.credits_posted) == (0, 4000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processor_captures_at_once_answer_the_first_result():
+    reference = _charge("auth-1")
+    results = run_together(
+        *[
+            lambda: processor.capture(reference=reference, amount_minor=None, idempotency_key="c1")
+            for _ in range(3)
+        ]
+    )
+    assert all(isinstance(r, dict) for r in results), results
+    assert results[0] == results[1] == results[2]
+    assert SandboxOperation.objects.filter(idempotency_key="c1").count() == 1
