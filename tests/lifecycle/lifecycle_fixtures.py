@@ -1,7 +1,11 @@
 """What the accept, release and webhooks tests all build the same way: buyers, a sub-order looked
 up by seller, a logged-in client, and an order paid through the real payment services (card,
 sandbox wallet, bank transfer). The buyer/other_buyer/staff fixtures come from
-tests/payments/pay_fixtures.py through tests/lifecycle/conftest.py."""
+tests/payments/pay_fixtures.py through tests/lifecycle/conftest.py.
+
+A test runs in one transaction that never commits, so the sealing task that paying publishes on
+commit never runs: the pay_by_* helpers run it (`run_sealing_task`), as a worker would right after
+the payment. Tests of what happens without it pay through payment_start themselves."""
 
 from __future__ import annotations
 
@@ -42,6 +46,13 @@ def card() -> CardInput:
     )
 
 
+def run_sealing_task(order: Order) -> int:
+    """What the worker does with the task seal_after_commit publishes when the order is paid."""
+    from payments.document_tasks import seal_order_documents
+
+    return seal_order_documents(str(order.pk))
+
+
 def _actor(order: Order, buyer: User | None) -> str:
     return f"buyer:{buyer.pk if buyer else order.buyer_id}"
 
@@ -52,6 +63,7 @@ def pay_by_card(order: Order, buyer: User | None = None) -> Payment:
         order=order, method="card", card=card(), actor=_actor(order, buyer)
     ).payment
     assert payment.status == "authorized", payment.failure_code
+    run_sealing_task(order)
     return payment
 
 
@@ -66,6 +78,7 @@ def pay_by_wallet(order: Order, buyer: User | None = None) -> Payment:
     assert notification_receive(provider_name="alipay", params=notice.params).accepted
     payment.refresh_from_db()
     assert payment.status == "authorized", payment.status
+    run_sealing_task(order)
     return payment
 
 
@@ -81,4 +94,5 @@ def pay_by_bank_transfer(order: Order, buyer: User | None = None) -> Payment:
     )
     payment.refresh_from_db()
     assert payment.status == "captured"
+    run_sealing_task(order)
     return payment
