@@ -72,19 +72,19 @@ def test_an_event_rolled_back_with_a_savepoint_is_not_dispatched(
         kept = event(order)
         try:
             with transaction.atomic():
-                lost = event(order)
+                event(order, kind="order.rejected")
                 raise Rollback
         except Rollback:
             pass
         after = event(order)
     assert len(published) == 1  # still one task for the transaction
-    assert not OrderEvent.objects.filter(pk=lost.pk).exists()
+    assert not OrderEvent.objects.filter(kind="order.rejected").exists()
     # The dispatcher skips the id whose row was rolled back.
     assert dispatch_order_events(published[0]) == 2
     dispatched = OrderEvent.objects.filter(dispatched_at__isnull=False)
     assert set(dispatched.values_list("pk", flat=True)) == {kept.pk, after.pk}
     assert set(WebhookDelivery.objects.values_list("event_id", flat=True)) == {kept.pk, after.pk}
-    assert lost.pk not in EmailNotification.objects.values_list("event_id", flat=True)
+    assert set(EmailNotification.objects.values_list("event_id", flat=True)) <= {kept.pk, after.pk}
 
 
 def test_a_transaction_whose_first_events_were_rolled_back_publishes_only_the_rest(
@@ -93,13 +93,13 @@ def test_a_transaction_whose_first_events_were_rolled_back_publishes_only_the_re
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         try:
             with transaction.atomic():
-                lost = [event(order), event(order)]
+                event(order)
+                event(order)
                 raise Rollback
         except Rollback:
             pass
         kept = event(order)
     assert published == [[kept.pk]]
-    assert kept.pk not in [e.pk for e in lost]
 
 
 def test_a_savepoint_rolling_back_every_event_publishes_nothing(
