@@ -33,7 +33,7 @@ from core.errors import ApplicationError, Conflict, NotFound, ValidationError
 from payments import conf
 from payments.models import Order, OrderStatus, SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
-from payments.order_documents import document_associated_data
+from payments.order_documents import document_associated_data, order_document_ensure
 from payments.order_events import (
     ORDER_ACCEPTANCE_EXPIRED,
     ORDER_ACCEPTED,
@@ -119,7 +119,8 @@ def sub_order_get_for_seller(*, seller: Any, sub_order_id: Any) -> SubOrder:
 
 
 def _document_of(sub_order: SubOrder) -> SealedOrderDocument:
-    document = SealedOrderDocument.objects.filter(sub_order=sub_order).first()
+    # Made now if the sealing task has not run yet (a paid sub-order always has its document).
+    document = order_document_ensure(sub_order)
     if document is None:
         raise NotAwaitingAcceptance(
             "This order has no order document yet (it is not paid).", code="document_missing"

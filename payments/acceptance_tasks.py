@@ -31,13 +31,11 @@ def expire_acceptance() -> int:
 
 @shared_task(name="payments.settle_sub_order_holds", **SWEEP_TASK_OPTIONS)
 def settle_sub_order_holds() -> dict:
-    """Re-drive per-sub-order captures/releases whose provider call failed or was lost, and seal
-    order documents that waited for a seller's key."""
-    from payments.order_documents import order_documents_seal_due
+    """Re-drive per-sub-order captures/releases whose provider call failed or was lost (order
+    documents have their own sweep: payments.document_tasks)."""
     from payments.sub_order_money import sub_order_holds_settle
 
     counts = sub_order_holds_settle(limit=200)
-    counts["sealed"] = order_documents_seal_due(limit=200)
     if any(counts.values()):
         logger.info("payments.settle_sub_order_holds: %s", counts)
     return counts

@@ -2,7 +2,8 @@
 order or one of its sub-orders (paid, sealed, accepted, shipped, confirmed, disputed, refunded...).
 
 The order page shows these as the timeline; `payments.order_events.record_order_event` writes them
-and, after commit, hands each to `payments.dispatch_order_event` (webhooks and emails).
+and, after commit, hands those of the transaction to one `payments.dispatch_order_events` task
+(webhooks and emails).
 """
 
 from __future__ import annotations

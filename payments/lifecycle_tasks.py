@@ -1,4 +1,10 @@
-"""Order lifecycle tasks. `dispatch_order_event` fans one OrderEvent out to webhooks and emails."""
+"""Order lifecycle tasks: fan OrderEvents out to webhooks and emails.
+
+payments.dispatch_order_events(event_ids)   the events one transaction recorded (published once
+                                            on its commit by payments.order_events)
+payments.dispatch_order_event(event_id)     one event (the webhook sweeper's re-drive; also
+                                            consumes messages published before the batches)
+"""
 
 from __future__ import annotations
 
@@ -12,11 +18,10 @@ from payments.webhook_tasks import RETRYING_TASK_OPTIONS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dispatch_order_event"]
+__all__ = ["dispatch_order_event", "dispatch_order_events"]
 
 
-@shared_task(name="payments.dispatch_order_event", max_retries=10, **RETRYING_TASK_OPTIONS)
-def dispatch_order_event(event_id: int) -> None:
+def _dispatch(event) -> None:
     """One webhook delivery per subscribed endpoint of the sellers concerned, the emails to buyer
     and sellers, then `dispatched_at`. Safe to run again: deliveries are unique per (endpoint,
     event) and emails per (event, recipient)."""
@@ -24,13 +29,56 @@ def dispatch_order_event(event_id: int) -> None:
     from payments.lifecycle_models import OrderEvent
     from payments.webhook_services import webhook_dispatch_event
 
+    with transaction.atomic():
+        webhook_dispatch_event(event)
+    send_event_emails(event)
+    OrderEvent.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(
+        dispatched_at=timezone.now()
+    )
+
+
+@shared_task(name="payments.dispatch_order_event", max_retries=10, **RETRYING_TASK_OPTIONS)
+def dispatch_order_event(event_id: int) -> None:
+    """Dispatch one event (see _dispatch); an id with no row is skipped."""
+    from payments.lifecycle_models import OrderEvent
+
     event = OrderEvent.objects.select_related("order", "sub_order").filter(pk=event_id).first()
     if event is None:
         logger.warning("dispatch: no order event %s", event_id)
         return
-    with transaction.atomic():
-        webhook_dispatch_event(event)
-    send_event_emails(event)
-    OrderEvent.objects.filter(pk=event_id, dispatched_at__isnull=True).update(
-        dispatched_at=timezone.now()
+    _dispatch(event)
+
+
+@shared_task(name="payments.dispatch_order_events", max_retries=10, **RETRYING_TASK_OPTIONS)
+def dispatch_order_events(event_ids: list[int]) -> int:
+    """Dispatch the events of one transaction, oldest first; returns how many were dispatched.
+
+    An id with no row was rolled back with a savepoint after it was recorded: skipped. Events
+    already stamped `dispatched_at` are skipped too (a retry of this task, or the sweeper was
+    first). One event failing does not hold up the others: the task is retried (backoff) after
+    the rest went out, and the retry only finds what is still undispatched.
+    """
+    from payments.lifecycle_models import OrderEvent
+
+    wanted = {int(event_id) for event_id in event_ids}
+    events = list(
+        OrderEvent.objects.select_related("order", "sub_order")
+        .filter(pk__in=wanted, dispatched_at__isnull=True)
+        .order_by("pk")
     )
+    if len(events) < len(wanted):
+        logger.debug(
+            "dispatch: %d of %d order events absent or already dispatched",
+            len(wanted) - len(events),
+            len(wanted),
+        )
+    failure: Exception | None = None
+    for event in events:
+        try:
+            _dispatch(event)
+        except Exception as exc:
+            logger.warning("dispatch: order event %s failed, to be retried: %r", event.pk, exc)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return len(events)

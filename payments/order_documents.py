@@ -1,7 +1,11 @@
 """The order document: what a seller is asked to accept, made once per sub-order when it is paid.
 
-    order paid -> for each sub-order: order.paid (accept_by = now + window), the canonical document
-                  (core.canonical), sealed to the seller's encryption key -> order.sealed
+    order paid (in the payment's transaction) -> for each sub-order: accept_by = now + window,
+                  order.paid; on commit ONE task payments.seal_order_documents(order_id)
+    the task      -> for each paid sub-order without one: the canonical document (core.canonical),
+                  sealed to the seller's encryption key -> order.sealed (one transaction each)
+    re-driven by  the documents sweeper (beat), and made on demand by every reader
+                  (order_document_ensure: seller order page and API, acceptance services)
 
 The document is canonical JSON (the exact bytes the seller signs; its SHA-256 identifies it):
 
@@ -13,12 +17,13 @@ The document is canonical JSON (the exact bytes the seller signs; its SHA-256 id
 Sealing: core.crypto.seal (RSA-OAEP-SHA256 wrapping AES-256-GCM) with associated data
 "clearhouse:order-document:<sub-order id>", to the seller's newest own encryption key, else to
 their dashboard encryption key (accounts.dashboard_keys). A seller with neither gets the document
-sealed as soon as a key appears (post_save receiver below, and the settle sweeper).
+sealed as soon as a key appears (post_save receiver below, and the documents sweeper).
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import logging
 from typing import Any
 
@@ -35,7 +40,12 @@ from core.canonical import canonical_json
 from payments import conf
 from payments.models import Order, Payment, SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
-from payments.order_events import ORDER_PAID, ORDER_SEALED, record_order_event
+from payments.order_events import (
+    ORDER_PAID,
+    ORDER_SEALED,
+    record_order_event,
+    record_order_events,
+)
 from payments.sub_order_money import paid_payment_of
 
 logger = logging.getLogger(__name__)
@@ -137,11 +147,12 @@ def _seal(document: SealedOrderDocument, key: SellerKey, *, actor: str, resealed
     )
 
 
-def order_document_create(*, sub_order: SubOrder, payment: Payment | None) -> SealedOrderDocument:
-    """The sub-order's document, made once (unique per sub-order) and sealed if a key exists."""
+def _document_create(
+    sub_order: SubOrder, payment: Payment | None
+) -> tuple[SealedOrderDocument, bool]:
     existing = SealedOrderDocument.objects.filter(sub_order=sub_order).first()
     if existing is not None:
-        return existing
+        return existing, False
     text = canonical_json(build_order_document(sub_order, payment)).decode("utf-8")
     try:
         with transaction.atomic():
@@ -152,59 +163,139 @@ def order_document_create(*, sub_order: SubOrder, payment: Payment | None) -> Se
                 sha256=crypto.sha256(text.encode("utf-8")).hex(),
             )
     except IntegrityError:  # made meanwhile by someone else: theirs stands
-        return SealedOrderDocument.objects.get(sub_order=sub_order)
+        return SealedOrderDocument.objects.get(sub_order=sub_order), False
     key = seal_key_for(sub_order.seller_id)
     if key is not None:
         _seal(document, key, actor="system", resealed=False)
     else:
         logger.warning("sub-order %s: seller has no encryption key yet; sealed later", sub_order.pk)
-    return document
+    return document, True
+
+
+def order_document_create(*, sub_order: SubOrder, payment: Payment | None) -> SealedOrderDocument:
+    """The sub-order's document, made once (unique per sub-order) and sealed if a key exists."""
+    return _document_create(sub_order, payment)[0]
+
+
+def _document_make(
+    sub_order: SubOrder, payment: Payment | None
+) -> tuple[SealedOrderDocument, bool]:
+    # One transaction: the document, its sealed copy and order.sealed commit together.
+    with transaction.atomic():
+        return _document_create(sub_order, payment)
 
 
 def on_order_paid(*, order: Order) -> None:
     """Called by order_mark_paid in its transaction (order row locked): start each sub-order's
-    acceptance window and seal its document. Idempotent: a sub-order with accept_by set is done."""
-    payment = paid_payment_of(order.pk)
+    acceptance window (order.paid), and have its document made and sealed after commit
+    (seal_after_commit). Idempotent: a sub-order with accept_by set is done."""
     now = timezone.now()
-    sub_orders = (
+    sub_orders = list(
         SubOrder.objects.select_for_update(of=("self",))
-        .select_related("order")
         .filter(
             order_id=order.pk, status=SubOrderStatus.AWAITING_ACCEPTANCE, accept_by__isnull=True
         )
         .order_by("id")
     )
-    for sub_order in sub_orders:
-        sub_order.accept_by = now + conf.acceptance_window()
-        sub_order.save(update_fields=["accept_by", "updated_at"])
-        record_order_event(
-            order=sub_order.order,
-            sub_order=sub_order,
-            kind=ORDER_PAID,
-            actor="system",
-            data={
-                "sub_order": sub_order.pk,
-                "seller": sub_order.seller_id,
-                "amount_minor": sub_order.amount_minor,
-                "currency": sub_order.currency,
-                "accept_by": sub_order.accept_by.isoformat(),
-            },
-        )
-        order_document_create(sub_order=sub_order, payment=payment)
+    if not sub_orders:
+        return
+    accept_by = now + conf.acceptance_window()
+    SubOrder.objects.filter(pk__in=[sub_order.pk for sub_order in sub_orders]).update(
+        accept_by=accept_by, updated_at=now
+    )
+    record_order_events(
+        order=order,
+        actor="system",
+        entries=[
+            (
+                ORDER_PAID,
+                sub_order,
+                {
+                    "sub_order": sub_order.pk,
+                    "seller": sub_order.seller_id,
+                    "amount_minor": sub_order.amount_minor,
+                    "currency": sub_order.currency,
+                    "accept_by": accept_by.isoformat(),
+                },
+            )
+            for sub_order in sub_orders
+        ],
+    )
+    seal_after_commit(order_id=order.pk)
+
+
+def _enqueue_seal(order_id: str) -> None:
+    from payments.tasks import seal_order_documents
+
+    seal_order_documents.delay(order_id)
 
 
 def seal_after_commit(*, order_id: Any) -> None:
-    """Make and seal the documents of the order's paid sub-orders (the payment fast path marks an
-    order paid in SQL and calls this instead of on_order_paid's sealing)."""
+    """After the current transaction commits (at once outside one), publish ONE
+    `payments.seal_order_documents` task that makes and seals the documents of the order's paid
+    sub-orders. Called by on_order_paid, and by the payment fast path that marks an order paid in
+    SQL. Robust: a broker outage does not fail the payment; the documents sweeper makes what a
+    lost task left, and every reader makes the document on demand (order_document_ensure)."""
+    order_id = str(order_id)
+    transaction.on_commit(lambda: _enqueue_seal(order_id), robust=True)
 
-    def seal() -> None:
-        payment = paid_payment_of(order_id)
-        for sub_order in SubOrder.objects.select_related("order").filter(
-            order_id=order_id, status=SubOrderStatus.AWAITING_ACCEPTANCE
-        ):
-            order_document_create(sub_order=sub_order, payment=payment)
 
-    transaction.on_commit(seal)
+def order_documents_make(*, order_id: Any) -> int:
+    """The task's work: make and seal the document of each paid sub-order (accept_by set) of the
+    order that has none, one transaction each. Idempotent (one document per sub-order: a replay
+    or a concurrent reader changes nothing). Returns how many this call made."""
+    sub_orders = list(
+        SubOrder.objects.select_related("order")
+        .filter(order_id=order_id, accept_by__isnull=False, sealed_document__isnull=True)
+        .order_by("id")
+    )
+    if not sub_orders:
+        return 0
+    payment = paid_payment_of(order_id)
+    return sum(_document_make(sub_order, payment)[1] for sub_order in sub_orders)
+
+
+def order_document_ensure(sub_order: SubOrder) -> SealedOrderDocument | None:
+    """The sub-order's document (seller_key loaded), made and sealed now if the sub-order is paid
+    and the after-commit task has not made it yet; None for a sub-order not paid. Every reader that
+    shows, opens or verifies against the document calls this, so a seller never sees "no document"
+    because the task is late or was lost."""
+    document = (
+        SealedOrderDocument.objects.select_related("seller_key")
+        .filter(sub_order_id=sub_order.pk)
+        .first()
+    )
+    if document is not None or sub_order.accept_by is None:
+        return document
+    logger.info("sub-order %s: document made on read (the sealing task has not run)", sub_order.pk)
+    return _document_make(sub_order, paid_payment_of(sub_order.order_id))[0]
+
+
+def order_documents_make_missing(
+    *, limit: int = 200, older_than: dt.timedelta = dt.timedelta(minutes=1)
+) -> int:
+    """Sweeper: paid sub-orders awaiting acceptance for more than `older_than` with no document
+    (their sealing task was lost) get one, oldest first, at most `limit`. Returns how many."""
+    due = list(
+        SubOrder.objects.select_related("order")
+        .filter(
+            status=SubOrderStatus.AWAITING_ACCEPTANCE,
+            accept_by__isnull=False,
+            sealed_document__isnull=True,
+            updated_at__lte=timezone.now() - older_than,
+        )
+        .order_by("accept_by", "id")[:limit]
+    )
+    payments: dict[Any, Payment | None] = {}
+    made = 0
+    for sub_order in due:
+        if sub_order.order_id not in payments:
+            payments[sub_order.order_id] = paid_payment_of(sub_order.order_id)
+        try:
+            made += _document_make(sub_order, payments[sub_order.order_id])[1]
+        except Exception:  # one bad row must not stop the batch; the next run tries again
+            logger.exception("sub-order %s: making its order document failed", sub_order.pk)
+    return made
 
 
 def order_documents_seal_pending(*, seller_id: Any) -> int:

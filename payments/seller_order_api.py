@@ -36,7 +36,7 @@ from payments.acceptance_services import (
 )
 from payments.models import SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
-from payments.order_documents import document_associated_data
+from payments.order_documents import document_associated_data, order_document_ensure
 
 
 class IsSeller(BasePermission):
@@ -80,7 +80,8 @@ def _sealed_document(sub_order: SubOrder) -> SealedOrderDocument | None:
     try:
         return sub_order.sealed_document  # select_related by the list: no query there
     except SealedOrderDocument.DoesNotExist:
-        return None
+        # Paid, but the sealing task has not run yet: made now rather than shown as missing.
+        return order_document_ensure(sub_order) if sub_order.accept_by is not None else None
 
 
 def seller_order_json(sub_order: SubOrder) -> dict:

@@ -24,7 +24,7 @@ from payments.acceptance_services import (
 )
 from payments.lifecycle_models import OrderEvent
 from payments.models import SubOrder, SubOrderStatus
-from payments.order_document_models import SealedOrderDocument
+from payments.order_documents import order_document_ensure
 from payments.order_page import timeline_entries
 from payments.seller_balance_selectors import seller_balances
 from payments.seller_product_views import seller_required
@@ -114,9 +114,7 @@ def _detail(
             viewer=request.user,
             order=sub_order.order,
         ),
-        "document": SealedOrderDocument.objects.filter(sub_order=sub_order)
-        .select_related("seller_key")
-        .first(),
+        "document": order_document_ensure(sub_order),
         "accept_form": forms_.get("accept_form") or AcceptForm(),
         "reject_form": forms_.get("reject_form") or RejectForm(),
         "ship_form": forms_.get("ship_form") or ShipForm(),
@@ -214,9 +212,7 @@ def order_ship(request: HttpRequest, sub_order_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def order_document(request: HttpRequest, sub_order_id: int) -> HttpResponse:
     sub_order = _own(request, sub_order_id)
-    document = (
-        SealedOrderDocument.objects.filter(sub_order=sub_order).select_related("seller_key").first()
-    )
+    document = order_document_ensure(sub_order)
     form = PasswordForm(request.POST or None)
     context: dict[str, Any] = {"sub_order": sub_order, "document": document, "form": form}
     status = 200

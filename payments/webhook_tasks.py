@@ -22,8 +22,9 @@ __all__ = ["deliver_webhook", "webhook_sweep"]
 # Retries at most this far away ride on the task message; later ones wait for the sweeper.
 MAX_COUNTDOWN = dt.timedelta(minutes=10)
 
-# The fan-out tasks (this one and payments.dispatch_order_event): idempotent, so any error is
-# retried with backoff (5 s doubling, at most 10 min); the sweeper re-drives what still fails.
+# The fan-out tasks (this one, payments.dispatch_order_event(s), payments.seal_order_documents):
+# idempotent, so any error is retried with backoff (5 s doubling, at most 10 min); the sweepers
+# re-drive what still fails.
 RETRYING_TASK_OPTIONS = {
     "acks_late": True,
     "autoretry_for": (Exception,),

@@ -248,6 +248,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "payments.settle_sub_order_holds",
         "schedule": 60.0,
     },
+    # Order documents a lost sealing task left unmade, and those waiting for a seller's key.
+    "payments-order-documents-sweep": {"task": "payments.order_documents_sweep", "schedule": 60.0},
     # Release (issue 5): confirm receipt when the window lapses; re-drive refunds left pending.
     "payments-auto-confirm-due": {"task": "payments.auto_confirm_due", "schedule": 60.0},
     "payments-refunds-sweep": {"task": "payments.refunds_sweep", "schedule": 300.0},

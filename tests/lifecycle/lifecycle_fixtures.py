@@ -1,21 +1,23 @@
 """What the accept, release and webhooks tests all build the same way: buyers, a sub-order looked
 up by seller, a logged-in client, and an order paid through the real payment services (card,
 sandbox wallet, bank transfer). The buyer/other_buyer/staff fixtures come from
-tests/payments/pay_fixtures.py through tests/lifecycle/conftest.py."""
+tests/payments/pay_fixtures.py through tests/lifecycle/conftest.py.
+
+A test runs in one transaction that never commits, so the sealing task that paying publishes on
+commit never runs: the pay_by_* helpers run it (`run_sealing_task`), as a worker would right after
+the payment. Tests of what happens without it pay through payment_start themselves."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection
-from django.test import Client, TestCase
+from django.test import Client
 
 from accounts.models import Role, User
 from payments.bank_services import bank_transfer_record_arrival
 from payments.cards import CardInput, validate_card
 from payments.models import Order, Payment, SubOrder
 from payments.notification_services import notification_receive
-from payments.order_documents import seal_after_commit
 from payments.payment_flows import payment_start
 from payments.payment_models import SandboxWalletTrade
 from payments.providers import sandbox_wallet
@@ -44,6 +46,13 @@ def card() -> CardInput:
     )
 
 
+def run_sealing_task(order: Order) -> int:
+    """What the worker does with the task seal_after_commit publishes when the order is paid."""
+    from payments.document_tasks import seal_order_documents
+
+    return seal_order_documents(str(order.pk))
+
+
 def _actor(order: Order, buyer: User | None) -> str:
     return f"buyer:{buyer.pk if buyer else order.buyer_id}"
 
@@ -54,16 +63,8 @@ def pay_by_card(order: Order, buyer: User | None = None) -> Payment:
         order=order, method="card", card=card(), actor=_actor(order, buyer)
     ).payment
     assert payment.status == "authorized", payment.failure_code
-    _documents_made(order)
+    run_sealing_task(order)
     return payment
-
-
-def _documents_made(order: Order) -> None:
-    """The payment fast path makes a paid order's documents after commit, and a test's
-    transaction never commits: make them now, as the commit would (a no-op where they exist)."""
-    if connection.in_atomic_block:
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            seal_after_commit(order_id=order.pk)
 
 
 def pay_by_wallet(order: Order, buyer: User | None = None) -> Payment:
@@ -77,6 +78,7 @@ def pay_by_wallet(order: Order, buyer: User | None = None) -> Payment:
     assert notification_receive(provider_name="alipay", params=notice.params).accepted
     payment.refresh_from_db()
     assert payment.status == "authorized", payment.status
+    run_sealing_task(order)
     return payment
 
 
@@ -92,4 +94,5 @@ def pay_by_bank_transfer(order: Order, buyer: User | None = None) -> Payment:
     )
     payment.refresh_from_db()
     assert payment.status == "captured"
+    run_sealing_task(order)
     return payment

@@ -544,7 +544,7 @@ def test_staff_cannot_capture_the_whole_payment_once_a_seller_captured_a_part(ke
 
 
 def test_a_document_waits_for_a_key_and_is_sealed_when_one_appears(key_pool):
-    from payments.acceptance_tasks import settle_sub_order_holds
+    from payments.document_tasks import order_documents_sweep
     from payments.order_documents import order_documents_seal_pending
 
     seller = make_seller(key_pool, dashboard=False)
@@ -553,7 +553,7 @@ def test_a_document_waits_for_a_key_and_is_sealed_when_one_appears(key_pool):
     pay_by_card(order, buyer)
     document = SealedOrderDocument.objects.get(sub_order__order=order)
     assert document.sealed is None and document.seller_key is None
-    assert settle_sub_order_holds()["sealed"] == 0  # still no key
+    assert order_documents_sweep()["sealed"] == 0  # still no key
     keys = own_keys(key_pool, seller, encryption=True)
     # The new key's on-commit hook seals it (run here by hand: this test is one transaction).
     assert order_documents_seal_pending(seller_id=seller.pk) == 1
@@ -567,7 +567,7 @@ def test_a_document_waits_for_a_key_and_is_sealed_when_one_appears(key_pool):
         )
         == document.document_bytes
     )
-    assert settle_sub_order_holds()["sealed"] == 0
+    assert order_documents_sweep()["sealed"] == 0
 
 
 def test_a_key_revoked_after_the_signature_was_checked_does_not_accept(key_pool, monkeypatch):
