@@ -39,6 +39,7 @@ from payments.payment_flows import (
     payment_start_card_for_buyer,
     payment_void,
 )
+from payments.payment_json import payment_json
 from payments.payment_models import VaultedCard
 from payments.payment_selectors import is_platform_staff, payments_visible_to, vaulted_cards_of
 from payments.vault import vault_delete_card
@@ -160,8 +161,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 return_url=data.get("return_url", ""),
             )
         return Response(
-            PaymentSerializer(start.payment, context=self.get_serializer_context()).data,
-            status=status.HTTP_201_CREATED,
+            payment_json(start.payment, viewer_id=request.user.pk), status=status.HTTP_201_CREATED
         )
 
     def _buyers_order(self, request, order_id) -> Order:
@@ -233,14 +233,14 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             sub_order_amounts=amounts,
             loaded=loaded,
         )
-        return Response(PaymentSerializer(payment, context=self.get_serializer_context()).data)
+        return Response(payment_json(payment, viewer_id=request.user.pk))
 
     @extend_schema(request=None, responses=PaymentSerializer)
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
         payment = self._staff_payment(request, pk)
         payment = payment_void(payment_id=payment.id, actor=actor_for(request.user))
-        return Response(PaymentSerializer(payment, context=self.get_serializer_context()).data)
+        return Response(payment_json(payment, viewer_id=request.user.pk))
 
 
 class VaultedCardSerializer(serializers.ModelSerializer):

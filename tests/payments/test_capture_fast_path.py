@@ -312,7 +312,7 @@ def _capture_and_snapshot(settings, monkeypatch, capture_fixture, client, *, fas
     settings.PAYMENTS_FAST_PATH = fast
     before = _balances()
     dispatched: list[int] = []
-    monkeypatch.setattr(order_events, "_enqueue_dispatch", dispatched.append)
+    monkeypatch.setattr(order_events, "_enqueue_dispatch", lambda ids: dispatched.extend(ids))
     with capture_fixture(execute=True):
         response = capture(client, payment.id)
     assert response.status_code == 200, response.content
