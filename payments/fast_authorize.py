@@ -109,6 +109,7 @@ def start_card_payment(
     return_url: str,
     buyer_id: int | None = None,
     check_buyer: bool = False,
+    capture_method: str = "manual",
 ) -> CardStart:
     """payment_start's transaction for a card, in one statement. With check_buyer the order must
     be buyer_id's (the API's lookup: anyone else's order is "not found", field "order")."""
@@ -125,6 +126,8 @@ def start_card_payment(
             "exp_year": sealed.exp_year,
         },
     }
+    if capture_method == "automatic":
+        details["capture_method"] = capture_method
     now = timezone.now()
     rows = _call(
         _START_SQL,

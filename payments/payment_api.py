@@ -30,6 +30,8 @@ from payments.fast_capture import load_for_capture
 from payments.fastpath import fast_path_enabled
 from payments.models import Order, Payment, PaymentMethod
 from payments.payment_flows import (
+    CAPTURE_MANUAL,
+    CAPTURE_METHODS,
     PaymentStart,
     bank_received_minor,
     check_return_url,
@@ -125,6 +127,10 @@ class PaymentCreateSerializer(serializers.Serializer):
     wallet = serializers.ChoiceField(choices=["alipay", "wechat"], required=False, allow_null=True)
     card = CardInputSerializer(required=False, allow_null=True)
     return_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    # "automatic": authorise and capture (into escrow) in this call, as Stripe's default.
+    capture_method = serializers.ChoiceField(
+        choices=list(CAPTURE_METHODS), required=False, default=CAPTURE_MANUAL
+    )
 
 
 @method_decorator(sensitive_post_parameters("card", "number", "cvc"), name="dispatch")
@@ -159,6 +165,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 card=card,
                 wallet=data.get("wallet"),
                 return_url=data.get("return_url", ""),
+                capture_method=data["capture_method"],
             )
         return Response(
             payment_json(start.payment, viewer_id=request.user.pk), status=status.HTTP_201_CREATED
@@ -198,6 +205,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             actor=actor_for(request.user),
             card=card,
             return_url=return_url,
+            capture_method=data["capture_method"],
         )
 
     def _staff_payment(self, request, pk) -> Payment:

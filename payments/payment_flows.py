@@ -67,6 +67,25 @@ class PaymentStart:
     next_action: dict | None
 
 
+# Capture methods (as Stripe's): "manual" leaves the money authorised until it is captured (staff,
+# or each seller's acceptance, one sub-order at a time); "automatic" captures into escrow as soon
+# as the payment is authorised, in the same request when the provider answers at once (else by
+# the payments.capture_automatic task, re-driven by the expiry sweeper). Either way the money
+# stays in platform:escrow until the order's release; a seller's rejection then refunds it.
+CAPTURE_MANUAL = "manual"
+CAPTURE_AUTOMATIC = "automatic"
+CAPTURE_METHODS = (CAPTURE_MANUAL, CAPTURE_AUTOMATIC)
+
+
+def _check_capture_method(capture_method: str) -> None:
+    if capture_method not in CAPTURE_METHODS:
+        raise ValidationError("Choose manual or automatic capture.", field="capture_method")
+
+
+def captures_automatically(payment: Payment) -> bool:
+    return (payment.details or {}).get("capture_method") == CAPTURE_AUTOMATIC
+
+
 # --- links to the payment pages ---------------------------------------------------------------
 _PAGE_SALT = "clearhouse.payments.page"
 
@@ -166,6 +185,7 @@ def payment_start(
     card: CardInput | None = None,
     wallet: str | None = None,
     return_url: str = "",
+    capture_method: str = CAPTURE_MANUAL,
 ) -> PaymentStart:
     """Start paying `order` by card, wallet or bank transfer.
 
@@ -180,6 +200,7 @@ def payment_start(
     if method != PaymentMethod.CARD and card is not None:
         raise ValidationError("Card details are only for card payments.", field="card")
     return_url = check_return_url(return_url)
+    _check_capture_method(capture_method)
     provider = provider_for(method, wallet)
     if method == PaymentMethod.CARD and fast_path_enabled():
         return _authorize_started(
@@ -189,6 +210,7 @@ def payment_start(
                 actor=actor,
                 card=card,
                 return_url=return_url,
+                capture_method=capture_method,
             ),
             card=card,
             actor=actor,
@@ -230,6 +252,8 @@ def payment_start(
             }
         if method == PaymentMethod.WALLET:
             details["wallet"] = provider.name
+        if capture_method == CAPTURE_AUTOMATIC:
+            details["capture_method"] = capture_method
         payment = Payment.objects.create(
             order=locked,
             method=method,
@@ -250,11 +274,18 @@ def payment_start(
         payment_id=payment.id, request=request, provider_name=payment.provider
     )
     payment = apply_authorize_result(payment_id=payment.id, result=result, actor=actor)
+    payment = capture_if_automatic(payment, actor=actor)
     return PaymentStart(payment=payment, next_action=next_action_for(payment))
 
 
 def payment_start_card_for_buyer(
-    *, order_id, buyer_id: int, actor: str, card: CardInput, return_url: str = ""
+    *,
+    order_id,
+    buyer_id: int,
+    actor: str,
+    card: CardInput,
+    return_url: str = "",
+    capture_method: str = CAPTURE_MANUAL,
 ) -> PaymentStart:
     """The API's card payment on the fast path: payment_start for the buyer's own order, the
     order lookup folded into the start statement (anyone else's order: NotFound, field "order").
@@ -268,6 +299,7 @@ def payment_start_card_for_buyer(
         return_url=return_url,
         buyer_id=buyer_id,
         check_buyer=True,
+        capture_method=capture_method,
     )
     return _authorize_started(started, card=card, actor=actor)
 
@@ -287,6 +319,7 @@ def _authorize_started(
     payment = apply_authorize_result(
         payment_id=payment.id, result=result, actor=actor, started=started
     )
+    payment = capture_if_automatic(payment, actor=actor, started=started)
     return PaymentStart(payment=payment, next_action=next_action_for(payment))
 
 
@@ -456,6 +489,8 @@ def apply_provider_event(
                     reason="authorised by the provider",
                     data=data,
                 )
+                if captures_automatically(payment):
+                    _enqueue_automatic_capture(payment.id)
                 return payment, "applied"
             if status in {S.AUTHORIZED, S.CAPTURED}:
                 return payment, "duplicate"
@@ -617,6 +652,77 @@ def _settled_per_sub_order() -> Conflict:
     )
 
 
+def capture_if_automatic(
+    payment: Payment, *, actor: str, started: fast_authorize.CardStart | None = None
+) -> Payment:
+    """Capture an automatic-capture payment that has just been authorised. A provider that
+    refuses or is down leaves it authorised: the payments.capture_automatic task retries (and the
+    expiry sweeper re-drives), so the caller still gets an answer."""
+    if payment.status != S.AUTHORIZED or not captures_automatically(payment):
+        return payment
+    if get_provider(payment.provider).features.captures_on_authorize:
+        return payment
+    loaded = None
+    if started is not None and fast_path_enabled():
+        # Just authorised by this request: its sub-orders are the ones started, nothing settled.
+        loaded = fast_capture.CaptureTarget(
+            payment=payment,
+            sub_order_ids=[sub[0] for sub in started.sub_orders],
+            sub_order_amounts=[sub[2] for sub in started.sub_orders],
+            settled=False,
+        )
+    try:
+        return payment_capture(payment_id=payment.id, actor=actor, loaded=loaded)
+    except (ProviderError, IllegalTransition, Conflict) as exc:
+        logger.warning("payment %s: automatic capture deferred: %s", payment.id, exc)
+        _enqueue_automatic_capture(payment.id)
+        return Payment.objects.select_related("order").get(pk=payment.id)
+
+
+def _enqueue_automatic_capture(payment_id) -> None:
+    from payments.payment_tasks import payment_capture_automatic
+
+    payment_id_text = str(payment_id)
+    transaction.on_commit(lambda: payment_capture_automatic.delay(payment_id_text), robust=True)
+
+
+def payment_capture_automatic(*, payment_id) -> bool:
+    """The task's work: capture an authorised automatic-capture payment. True when captured now,
+    False when there is nothing to do (not automatic, not authorised any more). Raises
+    ProviderError for a retry."""
+    payment = Payment.objects.select_related("order").filter(pk=payment_id).first()
+    if (
+        payment is None
+        or payment.status != S.AUTHORIZED
+        or not captures_automatically(payment)
+        or get_provider(payment.provider).features.captures_on_authorize
+    ):
+        return False
+    try:
+        payment_capture(payment_id=payment.id, actor="system")
+    except IllegalTransition:
+        return False  # captured or ended meanwhile
+    return True
+
+
+def payments_capture_automatic_due(*, now=None, older_than_s: int = 60, limit: int = 100) -> int:
+    """Sweeper: automatic-capture payments still authorised a while after authorisation (a lost
+    task, a provider that was down). Returns how many were captured."""
+    now = now or timezone.now()
+    due = Payment.objects.filter(
+        status=S.AUTHORIZED,
+        details__capture_method=CAPTURE_AUTOMATIC,
+        updated_at__lte=now - timedelta(seconds=older_than_s),
+    ).order_by("updated_at")
+    captured = 0
+    for payment_id in due.values_list("id", flat=True)[:limit]:
+        try:
+            captured += payment_capture_automatic(payment_id=payment_id)
+        except (ProviderError, Conflict) as exc:
+            logger.warning("payment %s: automatic capture failed again: %s", payment_id, exc)
+    return captured
+
+
 def _refuse_if_settled_per_sub_order(payment: Payment) -> None:
     from payments.payment_ledger import any_hold_settled
 
@@ -668,6 +774,7 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
     limit = limit or int(conf.get("PAYMENTS_BATCH_SIZE"))
     counts = {"bank_transfer": 0, "three_d_secure": 0, "wallet": 0, "recovered": 0, "skipped": 0}
     counts["recovered"] = payments_recover_stale(now=now, limit=limit)
+    counts["captured"] = payments_capture_automatic_due(now=now, limit=limit)
     due = Payment.objects.filter(expires_at__lte=now).order_by("expires_at")
 
     for payment_id in due.filter(status=S.AWAITING_TRANSFER).values_list("id", flat=True)[:limit]:

@@ -70,3 +70,22 @@ def payments_expire_due_task() -> dict:
     if any(counts.values()):
         logger.info("payments.expire_due: %s", counts)
     return counts
+
+
+@shared_task(
+    bind=True,
+    name="payments.capture_automatic",
+    acks_late=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def payment_capture_automatic(self, payment_id: str) -> bool:
+    """Capture an automatic-capture payment authorised outside its request (3-D Secure, wallet)
+    or whose capture failed there. Idempotent: a payment already captured is left alone."""
+    from payments.payment_flows import payment_capture_automatic as capture
+    from payments.providers.base import ProviderError
+
+    try:
+        return capture(payment_id=payment_id)
+    except ProviderError as exc:
+        raise self.retry(countdown=notify_backoff_s(self.request.retries)) from exc
