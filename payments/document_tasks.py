@@ -1,7 +1,8 @@
 """Order documents, made and sealed off the payment's request path.
 
-    payments.seal_order_documents(order_id)   published once on commit by seal_after_commit (the
-                                              order was just paid): make and seal its documents
+    payments.seal_order_documents(order_id)   make and seal an order's documents (published by
+                                              seal_after_commit; paying itself seals through the
+                                              dispatch of its order.paid events)
     payments.order_documents_sweep()          beat: documents a lost task left unmade, and
                                               documents waiting for a seller's key
 

@@ -344,11 +344,10 @@ def apply_authorized(
         logger.info("payment %s: fast authorisation declined (%s)", payment_id, detail)
         return None
 
-    from payments.order_documents import seal_after_commit
     from payments.order_events import dispatch_after_commit
 
+    # One task: the dispatch of the order.paid events makes and seals the documents first.
     dispatch_after_commit(list(event_ids))
-    seal_after_commit(order_id=payment.order_id)
     payment.status = PaymentStatus.AUTHORIZED
     payment.provider_reference = reference
     payment.updated_at = now

@@ -4,6 +4,11 @@ payments.dispatch_order_events(event_ids)   the events one transaction recorded 
                                             on its commit by payments.order_events)
 payments.dispatch_order_event(event_id)     one event (the webhook sweeper's re-drive; also
                                             consumes messages published before the batches)
+
+Sealing rides on the dispatch: an order.paid event's dispatch first makes and seals the order's
+documents (order_documents.order_documents_make, idempotent), so paying publishes one task, not a
+dispatch and a sealing task. The payments.seal_order_documents task, the documents sweeper and the
+readers (order_document_ensure) still cover a dispatch that is late or lost.
 """
 
 from __future__ import annotations
@@ -19,6 +24,23 @@ from payments.webhook_tasks import RETRYING_TASK_OPTIONS
 logger = logging.getLogger(__name__)
 
 __all__ = ["dispatch_order_event", "dispatch_order_events"]
+
+
+def _seal_paid_orders(events) -> Exception | None:
+    """Make and seal the documents of the orders these order.paid events paid, before the events
+    fan out (the seller's webhook for order.paid finds the document made). Returns the first
+    error, having tried every order: the caller dispatches anyway and then raises it (a retry)."""
+    from payments.order_documents import order_documents_make
+    from payments.order_events import ORDER_PAID
+
+    failure = None
+    for order_id in dict.fromkeys(e.order_id for e in events if e.kind == ORDER_PAID):
+        try:
+            order_documents_make(order_id=order_id)
+        except Exception as exc:
+            logger.warning("dispatch: sealing order %s failed, to be retried: %r", order_id, exc)
+            failure = failure or exc
+    return failure
 
 
 def _dispatch(event) -> None:
@@ -46,7 +68,10 @@ def dispatch_order_event(event_id: int) -> None:
     if event is None:
         logger.warning("dispatch: no order event %s", event_id)
         return
+    failure = _seal_paid_orders([event])
     _dispatch(event)
+    if failure is not None:
+        raise failure
 
 
 @shared_task(name="payments.dispatch_order_events", max_retries=10, **RETRYING_TASK_OPTIONS)
@@ -61,18 +86,18 @@ def dispatch_order_events(event_ids: list[int]) -> int:
     from payments.lifecycle_models import OrderEvent
 
     wanted = {int(event_id) for event_id in event_ids}
-    events = list(
-        OrderEvent.objects.select_related("order", "sub_order")
-        .filter(pk__in=wanted, dispatched_at__isnull=True)
-        .order_by("pk")
+    found = list(
+        OrderEvent.objects.select_related("order", "sub_order").filter(pk__in=wanted).order_by("pk")
     )
+    # Sealing first, also for events already dispatched (a retry after sealing failed).
+    failure = _seal_paid_orders(found)
+    events = [event for event in found if event.dispatched_at is None]
     if len(events) < len(wanted):
         logger.debug(
             "dispatch: %d of %d order events absent or already dispatched",
             len(wanted) - len(events),
             len(wanted),
         )
-    failure: Exception | None = None
     for event in events:
         try:
             _dispatch(event)

@@ -1,11 +1,14 @@
 """The order document: what a seller is asked to accept, made once per sub-order when it is paid.
 
     order paid (in the payment's transaction) -> for each sub-order: accept_by = now + window,
-                  order.paid; on commit ONE task payments.seal_order_documents(order_id)
-    the task      -> for each paid sub-order without one: the canonical document (core.canonical),
+                  order.paid; on commit the transaction's ONE dispatch task
+                  (payments.dispatch_order_events) seals before it fans the events out
+    sealing       -> for each paid sub-order without one: the canonical document (core.canonical),
                   sealed to the seller's encryption key -> order.sealed (one transaction each)
-    re-driven by  the documents sweeper (beat), and made on demand by every reader
-                  (order_document_ensure: seller order page and API, acceptance services)
+                  (order_documents_make; also the payments.seal_order_documents task's work)
+    re-driven by  the documents sweeper (beat), the webhook sweeper's re-dispatch of order.paid,
+                  and made on demand by every reader (order_document_ensure: seller order page
+                  and API, acceptance services)
 
 The document is canonical JSON (the exact bytes the seller signs; its SHA-256 identifies it):
 
@@ -187,8 +190,9 @@ def _document_make(
 
 def on_order_paid(*, order: Order) -> None:
     """Called by order_mark_paid in its transaction (order row locked): start each sub-order's
-    acceptance window (order.paid), and have its document made and sealed after commit
-    (seal_after_commit). Idempotent: a sub-order with accept_by set is done."""
+    acceptance window (order.paid). The document is made and sealed after commit by the dispatch
+    of those order.paid events (no task of its own). Idempotent: a sub-order with accept_by set is
+    done."""
     now = timezone.now()
     sub_orders = list(
         SubOrder.objects.select_for_update(of=("self",))
@@ -221,7 +225,6 @@ def on_order_paid(*, order: Order) -> None:
             for sub_order in sub_orders
         ],
     )
-    seal_after_commit(order_id=order.pk)
 
 
 def _enqueue_seal(order_id: str) -> None:
@@ -233,9 +236,10 @@ def _enqueue_seal(order_id: str) -> None:
 def seal_after_commit(*, order_id: Any) -> None:
     """After the current transaction commits (at once outside one), publish ONE
     `payments.seal_order_documents` task that makes and seals the documents of the order's paid
-    sub-orders. Called by on_order_paid, and by the payment fast path that marks an order paid in
-    SQL. Robust: a broker outage does not fail the payment; the documents sweeper makes what a
-    lost task left, and every reader makes the document on demand (order_document_ensure)."""
+    sub-orders. Paying does not need it (the dispatch of order.paid seals); for a caller that
+    marks sub-orders paid without an order.paid event. Robust: a broker outage fails nothing; the
+    documents sweeper makes what a lost task left, and every reader makes the document on demand
+    (order_document_ensure)."""
     order_id = str(order_id)
     transaction.on_commit(lambda: _enqueue_seal(order_id), robust=True)
 

@@ -8,7 +8,11 @@ an idempotency key derived from the payment ("payment:<id>:authorize"), so a ret
 or a crash gets the first answer back instead of a second authorisation.
 
 On PostgreSQL a card payment's two transactions (start; authorised) are one statement each
-(payments/fast_authorize.py), declining to the code here for whatever they do not replicate.
+(payments/fast_authorize.py), declining to the code here for whatever they do not replicate. An
+automatic-capture payment whose provider can authorise and capture in one call (a "sale",
+ProviderFeatures.captures_with_authorize) asks for it and applies the "captured" answer in one
+transaction (_apply_sale; one statement on PostgreSQL, payments/fast_sale.py); with any other
+provider it is authorised, then captured (capture_if_automatic).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import Conflict, NotFound, ValidationError
-from payments import conf, fast_authorize, fast_capture
+from payments import conf, fast_authorize, fast_capture, fast_sale
 from payments.cards import CardInput
 from payments.failure_messages import buyer_message
 from payments.fastpath import fast_path_enabled
@@ -84,6 +88,15 @@ def _check_capture_method(capture_method: str) -> None:
 
 def captures_automatically(payment: Payment) -> bool:
     return (payment.details or {}).get("capture_method") == CAPTURE_AUTOMATIC
+
+
+def _sale_wanted(payment: Payment) -> bool:
+    """An automatic-capture payment whose provider authorises and captures in one call (a
+    "sale"): asked for with AuthorizeRequest(capture=True), answered "captured"."""
+    return (
+        captures_automatically(payment)
+        and get_provider(payment.provider).features.captures_with_authorize
+    )
 
 
 # --- links to the payment pages ---------------------------------------------------------------
@@ -269,7 +282,9 @@ def payment_start(
         )
 
     # No transaction and no lock from here on: the provider is on the far side of a network.
-    request = _authorize_request(payment, cvc=card.cvc if card is not None else "")
+    request = _authorize_request(
+        payment, cvc=card.cvc if card is not None else "", capture=_sale_wanted(payment)
+    )
     result = authorize_with_retries(
         payment_id=payment.id, request=request, provider_name=payment.provider
     )
@@ -312,7 +327,7 @@ def _authorize_started(
     payment = started.payment
     result = authorize_with_retries(
         payment_id=payment.id,
-        request=_authorize_request(payment, cvc=card.cvc),
+        request=_authorize_request(payment, cvc=card.cvc, capture=_sale_wanted(payment)),
         provider_name=payment.provider,
         attempts_recorded=payment.provider_attempts,
     )
@@ -323,7 +338,9 @@ def _authorize_started(
     return PaymentStart(payment=payment, next_action=next_action_for(payment))
 
 
-def _authorize_request(payment: Payment, *, cvc: str = "") -> AuthorizeRequest:
+def _authorize_request(
+    payment: Payment, *, cvc: str = "", capture: bool = False
+) -> AuthorizeRequest:
     return AuthorizeRequest(
         payment_id=str(payment.id),
         amount_minor=payment.amount_minor,
@@ -336,6 +353,7 @@ def _authorize_request(payment: Payment, *, cvc: str = "") -> AuthorizeRequest:
         notify_url=conf.get("PAYMENTS_PUBLIC_BASE_URL").rstrip("/")
         + reverse("pay:notify", args=[payment.provider]),
         reference=payment.bank_reference or "",
+        capture=capture,
     )
 
 
@@ -406,6 +424,10 @@ def apply_authorize_result(
     """Apply the provider's answer to the payment (`started`: the fast path's start, which saves
     reading the payment and its sub-orders again)."""
     data = {"provider_status": result.status, "failure_code": result.failure_code}
+    if result.status == "captured":
+        return _apply_sale(
+            payment_id=payment_id, result=result, actor=actor, data=data, started=started
+        )
     if result.status == "authorized":
         if fast_path_enabled():
             payment = fast_authorize.apply_authorized(
@@ -459,6 +481,52 @@ def apply_authorize_result(
         data=data,
         fields=fields,
     )
+
+
+def _apply_sale(
+    *,
+    payment_id,
+    result: ProviderResult,
+    actor: str,
+    data: dict,
+    started: fast_authorize.CardStart | None = None,
+) -> Payment:
+    """The provider authorised and captured at once (a sale): authorized then captured in ONE
+    transaction, with the same rows as the two steps made separately (holds placed then posted,
+    both PaymentEvents, payment.authorized, order.paid, payment.captured). A replay of a payment
+    already captured returns it quietly. On PostgreSQL one statement (fast_sale)."""
+    if fast_path_enabled():
+        payment = fast_sale.apply_sale(
+            payment_id=payment_id,
+            reference=result.reference,
+            actor=actor,
+            reason="authorised by the provider",
+            data=data,
+            captured_minor=result.captured_minor,
+            started=started,
+        )
+        if payment is not None:
+            return payment
+    with transaction.atomic():
+        payment = lock_payment(payment_id)
+        if payment.status == S.CAPTURED:
+            return payment  # a replay
+        if payment.status != S.AUTHORIZED:
+            payment_transition(
+                payment_id=payment_id,
+                to_status=S.AUTHORIZED,
+                actor=actor,
+                reason="authorised by the provider",
+                data=data,
+                fields={"provider_reference": result.reference},
+            )
+        return payment_transition(
+            payment_id=payment_id,
+            to_status=S.CAPTURED,
+            actor=actor,
+            reason="captured",
+            data={"captured_minor": result.captured_minor},
+        )
 
 
 # --- provider events (3-D Secure result, wallet notifications) ----------------------------------
@@ -655,7 +723,8 @@ def _settled_per_sub_order() -> Conflict:
 def capture_if_automatic(
     payment: Payment, *, actor: str, started: fast_authorize.CardStart | None = None
 ) -> Payment:
-    """Capture an automatic-capture payment that has just been authorised. A provider that
+    """Capture an automatic-capture payment that has just been authorised (a sale arrives here
+    captured already: nothing to do). A provider that
     refuses or is down leaves it authorised: the payments.capture_automatic task retries (and the
     expiry sweeper re-drives), so the caller still gets an answer."""
     if payment.status != S.AUTHORIZED or not captures_automatically(payment):

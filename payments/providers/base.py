@@ -72,6 +72,11 @@ class ProviderFeatures:
     # Several partial captures of one authorisation (Stripe "multicapture"), and releasing part of
     # what is still uncaptured: one capture or release per sub-order, as each seller decides.
     supports_multicapture: bool = False
+    # A "sale": AuthorizeRequest(capture=True) authorises and captures in one call when the
+    # authorisation succeeds at once (Stripe's capture_method=automatic); the answer is then
+    # "captured". One that needs the buyer first (3-D Secure) still answers requires_action and
+    # is captured later on its own.
+    captures_with_authorize: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ class AuthorizeRequest:
     notify_url: str = ""
     # Bank transfer: the reference the buyer will quote.
     reference: str = ""
+    # Capture at once if authorised at once (only for a provider with captures_with_authorize).
+    capture: bool = False
 
     def __reduce_ex__(self, protocol):
         raise TypeError("AuthorizeRequest may hold a CVC and must never be serialised")

@@ -18,6 +18,11 @@ Test cards (Stripe's well-known numbers; any future expiry and any CVC of the ri
 Any other valid number succeeds. A processing error is not a final answer: it is not stored under
 the idempotency key, so the platform's retry with the same key is processed again.
 
+A "sale" (create_charge(capture=True), AuthorizeRequest.capture): a charge that succeeds at once is
+authorised and captured in the same statement ("captured", captured_minor = amount); a 3-D Secure
+card still answers requires_action (the platform captures after the challenge), a decline
+declines. The answer under the key is the stored charge, as for any authorisation.
+
 `SandboxCardProvider` is the platform side (the PaymentProvider). 3-D Secure outcomes come back as
 a notification the processor signs with HMAC-SHA256 (as Stripe signs webhooks); the provider
 verifies it before anything is believed.
@@ -107,10 +112,11 @@ INSERT INTO payments_sandboxcardcharge AS c (
     reference, idempotency_key, card_token, brand, last4, amount_minor, currency, status,
     captured_minor, refunded_minor, failure_code, challenge_expires_at, attempts, created_at,
     updated_at)
-VALUES (%s::text, %s::text, %s::text, %s::text, %s::text, %s::bigint, %s::text, %s::text, 0, 0,
-        %s::text, %s::timestamptz, 1, %s::timestamptz, %s::timestamptz)
+VALUES (%s::text, %s::text, %s::text, %s::text, %s::text, %s::bigint, %s::text, %s::text,
+        %s::bigint, 0, %s::text, %s::timestamptz, 1, %s::timestamptz, %s::timestamptz)
 ON CONFLICT (idempotency_key) DO UPDATE
    SET attempts = c.attempts + 1, status = EXCLUDED.status, failure_code = EXCLUDED.failure_code,
+       captured_minor = EXCLUDED.captured_minor,
        challenge_expires_at = EXCLUDED.challenge_expires_at, updated_at = EXCLUDED.updated_at
  WHERE c.failure_code = ANY (%s::text[]) AND c.amount_minor = EXCLUDED.amount_minor
    AND c.currency = EXCLUDED.currency
@@ -149,7 +155,10 @@ class SandboxCardProcessor:
         amount_minor: int,
         currency: str,
         description: str = "",
+        capture: bool = False,
     ) -> dict:
+        """Authorise (a "sale" with capture=True: authorise and capture at once, when no 3-D
+        Secure challenge stands in the way). Same key, same answer."""
         from payments.vault import VaultError, vault_detokenize  # the processor's PAN feed
 
         if fast_path_enabled():
@@ -159,6 +168,7 @@ class SandboxCardProcessor:
                 cvc=cvc,
                 amount_minor=amount_minor,
                 currency=currency,
+                capture=capture,
             )
         with transaction.atomic():
             charge = (
@@ -193,7 +203,10 @@ class SandboxCardProcessor:
             charge.attempts += 1
             charge.failure_code = ""
             charge.challenge_expires_at = None
-            if outcome == "success":
+            charge.captured_minor = 0
+            if outcome == "success" and capture:
+                charge.status, charge.captured_minor = "captured", amount_minor
+            elif outcome == "success":
                 charge.status = "authorized"
             elif outcome == "three_d_secure":
                 charge.status = "requires_action"
@@ -217,7 +230,14 @@ class SandboxCardProcessor:
 
     @sensitive_variables("cvc", "card")
     def _create_charge_fast(
-        self, *, idempotency_key: str, card_token: str, cvc: str, amount_minor: int, currency: str
+        self,
+        *,
+        idempotency_key: str,
+        card_token: str,
+        cvc: str,
+        amount_minor: int,
+        currency: str,
+        capture: bool = False,
     ) -> dict:
         """create_charge in two statements on PostgreSQL, with no transaction of its own: the
         card (one SELECT), then the charge claimed and written by one INSERT ... ON CONFLICT,
@@ -234,8 +254,10 @@ class SandboxCardProcessor:
             return {"status": "failed", "failure_code": "card_not_found", "reference": ""}
         outcome = _decide(card, cvc)
         now = timezone.now()
-        status, failure_code, challenge_expires_at = "failed", outcome, None
-        if outcome == "success":
+        status, failure_code, challenge_expires_at, captured = "failed", outcome, None, 0
+        if outcome == "success" and capture:
+            status, failure_code, captured = "captured", "", amount_minor
+        elif outcome == "success":
             status, failure_code = "authorized", ""
         elif outcome == "three_d_secure":
             status, failure_code = "requires_action", ""
@@ -251,6 +273,7 @@ class SandboxCardProcessor:
                 amount_minor,
                 currency,
                 status,
+                captured,
                 failure_code,
                 challenge_expires_at,
                 now,
@@ -491,7 +514,9 @@ def _result(response: dict) -> ProviderResult:
 class SandboxCardProvider(PaymentProvider):
     name = PROCESSOR_NAME
     method = "card"
-    features = ProviderFeatures(may_require_action=True, supports_multicapture=True)
+    features = ProviderFeatures(
+        may_require_action=True, supports_multicapture=True, captures_with_authorize=True
+    )
 
     def __init__(self, remote: SandboxCardProcessor | None = None) -> None:
         self.remote = remote or processor
@@ -505,6 +530,7 @@ class SandboxCardProvider(PaymentProvider):
                 amount_minor=request.amount_minor,
                 currency=request.currency,
                 description=request.description,
+                capture=request.capture,
             )
         )
 

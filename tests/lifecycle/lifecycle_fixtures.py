@@ -3,9 +3,10 @@ up by seller, a logged-in client, and an order paid through the real payment ser
 sandbox wallet, bank transfer). The buyer/other_buyer/staff fixtures come from
 tests/payments/pay_fixtures.py through tests/lifecycle/conftest.py.
 
-A test runs in one transaction that never commits, so the sealing task that paying publishes on
-commit never runs: the pay_by_* helpers run it (`run_sealing_task`), as a worker would right after
-the payment. Tests of what happens without it pay through payment_start themselves."""
+A test runs in one transaction that never commits, so the dispatch task that paying publishes on
+commit (which seals the order's documents) never runs: the pay_by_* helpers seal as a worker would
+right after the payment (`run_sealing_task`). Tests of what happens without it pay through
+payment_start themselves."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def card() -> CardInput:
 
 
 def run_sealing_task(order: Order) -> int:
-    """What the worker does with the task seal_after_commit publishes when the order is paid."""
+    """What the worker's dispatch of the order.paid events does first: make and seal the order's
+    documents (the payments.seal_order_documents task's work)."""
     from payments.document_tasks import seal_order_documents
 
     return seal_order_documents(str(order.pk))

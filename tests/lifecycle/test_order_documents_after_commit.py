@@ -1,5 +1,6 @@
-"""Order documents are made and sealed after the payment commits, by one task per order, never
-lost: the documents sweeper re-drives a lost task, and every reader makes the document on demand.
+"""Order documents are made and sealed after the payment commits, by the payment's one dispatch
+task (its order.paid events' dispatch seals first), never lost: the documents sweeper re-drives a
+lost task, and every reader makes the document on demand.
 
 These tests pay through payment_start directly (not the pay_by_* helpers, which run the task)."""
 
@@ -17,10 +18,11 @@ from django.utils import timezone
 
 from accounts.services import api_key_create
 from core import crypto
-from payments import document_tasks, order_documents
+from payments import document_tasks, lifecycle_tasks, order_documents, order_events
 from payments.acceptance_services import sub_order_accept, sub_order_reject
 from payments.document_tasks import order_documents_sweep, seal_order_documents
 from payments.lifecycle_models import OrderEvent
+from payments.lifecycle_tasks import dispatch_order_event, dispatch_order_events
 from payments.models import SubOrder
 from payments.order_document_models import SealedOrderDocument
 from payments.order_documents import (
@@ -73,21 +75,69 @@ def sealed_events(order) -> list[OrderEvent]:
     return list(OrderEvent.objects.filter(order=order, kind="order.sealed").order_by("pk"))
 
 
-def test_paying_leaves_sealing_to_one_task_published_on_commit(
-    key_pool, published, django_capture_on_commit_callbacks
+def test_paying_leaves_sealing_to_the_dispatch_of_its_order_paid_events(
+    key_pool, published, monkeypatch, django_capture_on_commit_callbacks
 ):
+    dispatched: list[list[int]] = []
+    monkeypatch.setattr(order_events, "_enqueue_dispatch", dispatched.append)
     order, buyer, sellers, _keys = two_seller_order(key_pool)
     with django_capture_on_commit_callbacks(execute=True):
         pay(order, buyer)
         # Inside the payment's transaction: the acceptance window and order.paid, no document.
         assert not SealedOrderDocument.objects.filter(sub_order__order=order).exists()
-        assert published == []
-    assert published == [str(order.pk)]  # one task for the order, whatever its sellers
+    assert published == []  # no sealing task of its own: one task per payment
+    [event_ids] = dispatched
     for seller in sellers:
         sub_order = sub_order_of(order, seller)
         assert sub_order.accept_by is not None
         kinds = OrderEvent.objects.filter(sub_order=sub_order).values_list("kind", flat=True)
         assert list(kinds) == ["order.paid"]
+
+    # The dispatch seals both documents before the events fan out.
+    fanned_out: list[tuple[str, int]] = []
+    real_dispatch = lifecycle_tasks._dispatch
+
+    def dispatch(event) -> None:
+        made = SealedOrderDocument.objects.filter(sub_order__order=order).count()
+        fanned_out.append((event.kind, made))
+        real_dispatch(event)
+
+    monkeypatch.setattr(lifecycle_tasks, "_dispatch", dispatch)
+    assert dispatch_order_events(event_ids) == 3
+    assert fanned_out == [("payment.authorized", 2), ("order.paid", 2), ("order.paid", 2)]
+    assert len(sealed_events(order)) == 2
+    assert dispatch_order_events(event_ids) == 0  # a redelivered message: nothing more
+
+
+def test_a_sealing_failure_still_dispatches_and_the_retry_seals(
+    key_pool, published, monkeypatch, django_capture_on_commit_callbacks
+):
+    dispatched: list[list[int]] = []
+    monkeypatch.setattr(order_events, "_enqueue_dispatch", dispatched.append)
+    order, buyer, _sellers, _keys = two_seller_order(key_pool)
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order, buyer)
+    [event_ids] = dispatched
+
+    def broken(**kwargs):
+        raise RuntimeError("sealing broke")
+
+    monkeypatch.setattr(order_documents, "order_documents_make", broken)
+    with pytest.raises(RuntimeError):
+        dispatch_order_events(event_ids)  # the task is retried (autoretry)
+    assert not OrderEvent.objects.filter(pk__in=event_ids, dispatched_at__isnull=True).exists()
+    monkeypatch.undo()
+    assert dispatch_order_events(event_ids) == 0  # the retry: all dispatched, and now sealed
+    assert SealedOrderDocument.objects.filter(sub_order__order=order).count() == 2
+
+
+def test_the_sweepers_re_dispatch_of_order_paid_seals(key_pool, published):
+    order, buyer, _sellers, _keys = two_seller_order(key_pool)
+    pay(order, buyer)  # the dispatch message is lost
+    for event in OrderEvent.objects.filter(order=order, kind="order.paid"):
+        dispatch_order_event(event.pk)
+    assert SealedOrderDocument.objects.filter(sub_order__order=order).count() == 2
+    assert len(sealed_events(order)) == 2
 
 
 def test_the_task_makes_and_seals_each_sellers_document(key_pool, published):
@@ -289,6 +339,7 @@ def test_a_broker_outage_does_not_fail_the_payment(
         raise ConnectionError("broker unreachable")
 
     monkeypatch.setattr(document_tasks.seal_order_documents, "delay", broker_down)
+    monkeypatch.setattr(lifecycle_tasks.dispatch_order_events, "delay", broker_down)
     order, buyer, _sellers, _keys = two_seller_order(key_pool)
     with django_capture_on_commit_callbacks(execute=True):
         pay(order, buyer)  # the robust on-commit hook logs the error; the payment stands

@@ -1,28 +1,46 @@
 """Automatic capture (capture_method "automatic", Stripe's default): one API call authorises and
 captures into escrow, on the fast path and on the Python path alike; a payment authorised later
-(3-D Secure) or whose capture failed is captured by the task, and the sweeper re-drives it."""
+(3-D Secure) or whose capture failed is captured by the task, and the sweeper re-drives it.
+
+The sandbox card processor does a "sale" (ProviderFeatures.captures_with_authorize): asked with
+AuthorizeRequest(capture=True) it authorises and captures in one call, and the payment goes
+created -> authorized -> captured in one transaction (one statement on PostgreSQL,
+payments/fast_sale.py). A provider without the feature is authorised, then captured."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
+from celery.app.task import Task as CeleryTask
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import api_key_create
+from ledger.errors import LedgerError
+from ledger.models import Account, Transfer
 from ledger.selectors import account_balance, account_by_code
-from payments import payment_flows
+from ledger.services import TransferRequest, account_id, create_transfers
+from payments import conf, fast_authorize, fast_sale, payment_flows
+from payments.cards import validate_card
 from payments.lifecycle_models import OrderEvent
-from payments.models import OrderStatus, Payment, PaymentEvent, SubOrder
-from payments.payment_models import SandboxCardCharge
-from payments.providers.base import ProviderUnavailable
-from payments.providers.sandbox_card import SandboxCardProcessor
+from payments.models import Order, OrderStatus, Payment, PaymentEvent, SubOrder
+from payments.payment_ledger import ESCROW, external_code, hold_transfer_id, transfer_id
+from payments.payment_models import SandboxCardCharge, SandboxOperation, VaultedCard
+from payments.providers.base import AuthorizeRequest, ProviderResult, ProviderUnavailable
+from payments.providers.registry import get_provider
+from payments.providers.sandbox_card import SandboxCardProcessor, SandboxCardProvider
+from payments.state import IllegalTransition
+from payments.vault import vault_store_card
+from tests.concurrency import run_together
 from tests.payments.pay_factories import make_order, make_user
-from tests.payments.pay_fixtures import SUCCESS, TEST_CVC, THREE_DS
+from tests.payments.pay_fixtures import DECLINE, SUCCESS, TEST_CVC, THREE_DS
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/payments/"
@@ -32,6 +50,17 @@ API = "/api/v1/payments/"
 def path(request, settings):
     settings.PAYMENTS_FAST_PATH = request.param == "fast"
     return request.param
+
+
+@pytest.fixture
+def no_sale(monkeypatch):
+    """The sandbox card as a processor that cannot authorise and capture in one call: the
+    payment is authorised, then captured by a second call."""
+    monkeypatch.setattr(
+        SandboxCardProvider,
+        "features",
+        replace(SandboxCardProvider.features, captures_with_authorize=False),
+    )
 
 
 def pay(client, order, number=SUCCESS, **extra):
@@ -93,50 +122,77 @@ def test_an_unknown_capture_method_is_refused_with_nothing_written(buyer_client,
     assert not Payment.objects.filter(order=order).exists()
 
 
+def api_client(buyer) -> Client:
+    _key, secret = api_key_create(owner=buyer, name="test")
+    return Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+
+def api_pay(client, order, number=SUCCESS, key=None):
+    """The automatic payment as an API client makes it (Bearer key, Idempotency-Key)."""
+    return client.post(
+        API,
+        json.dumps(
+            {
+                "order": str(order.id),
+                "method": "card",
+                "capture_method": "automatic",
+                "card": {"number": number, "exp_month": "12", "exp_year": "2034", "cvc": "123"},
+            }
+        ),
+        content_type="application/json",
+        HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()),
+    )
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[tuple[str, tuple]]:
+    """Every Celery task published (any task, as (name, args)); nothing reaches a broker."""
+    sent: list[tuple[str, tuple]] = []
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        sent.append((self.name, tuple(args or ())))
+
+    monkeypatch.setattr(CeleryTask, "apply_async", apply_async)
+    return sent
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_automatic_payment_call_is_at_most_10_statements(settings):
+def test_the_automatic_payment_call_is_7_statements_and_one_task(settings, published):
     settings.PAYMENTS_FAST_PATH = True
     buyer = make_user(Role.BUYER)
-    _key, secret = api_key_create(owner=buyer, name="test")
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
-
-    def call(order):
-        return client.post(
-            API,
-            json.dumps(
-                {
-                    "order": str(order.id),
-                    "method": "card",
-                    "capture_method": "automatic",
-                    "card": {
-                        "number": SUCCESS,
-                        "exp_month": "12",
-                        "exp_year": "2034",
-                        "cvc": "123",
-                    },
-                }
-            ),
-            content_type="application/json",
-            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
-        )
-
-    assert call(make_order(buyer=buyer)).status_code == 201  # warm: account ids, key last used
+    client = api_client(buyer)
+    assert api_pay(client, make_order(buyer=buyer)).status_code == 201  # warm: account ids, key
     order = make_order(buyer=buyer)
+    published.clear()
     with CaptureQueriesContext(connection) as queries:
-        response = call(order)
+        response = api_pay(client, order)
     assert response.json()["status"] == "captured"
     statements = [q["sql"] for q in queries.captured_queries]
-    # Idempotency claim, API key, start, vault read, charge, authorise, processor capture,
-    # capture, idempotency answer: one statement per step, none per row, no BEGIN/SAVEPOINT.
-    assert len(statements) <= 10, "\n".join(s[:120] for s in statements)
+    # Idempotency claim, API key, start, vault read, sale (charge INSERT), apply the sale,
+    # idempotency answer: one statement per step, none per row, no BEGIN/SAVEPOINT.
+    assert len(statements) <= 7, "\n".join(s[:120] for s in statements)
     assert sum("payments_card_start" in sql for sql in statements) == 1
-    assert sum("payments_capture_full" in sql for sql in statements) == 1
+    assert sum("payments_card_sale" in sql for sql in statements) == 1
+    assert not any(
+        name in sql
+        for sql in statements
+        for name in ("payments_card_authorize", "payments_capture_full", "payments_sandbox_capture")
+    )
     assert not any(sql.startswith(("BEGIN", "SAVEPOINT")) for sql in statements)
+    # One task after commit: the dispatch of all four order events (it seals the documents).
+    events = OrderEvent.objects.filter(order=order).order_by("id")
+    assert published == [("payments.dispatch_order_events", ([e.id for e in events],))]
+    assert [e.kind for e in events] == [
+        "payment.authorized",
+        "order.paid",
+        "order.paid",
+        "payment.captured",
+    ]
 
 
 def test_a_capture_that_fails_leaves_it_authorised_and_the_task_captures_later(
-    buyer_client, order, path, monkeypatch
+    buyer_client, order, path, monkeypatch, no_sale
 ):
     enqueued = []
     monkeypatch.setattr(
@@ -161,7 +217,10 @@ def test_a_capture_that_fails_leaves_it_authorised_and_the_task_captures_later(
     assert payment_flows.payment_capture_automatic(payment_id=enqueued[0]) is False
 
 
-def test_the_sweeper_captures_what_a_lost_task_left(buyer_client, order, path, monkeypatch):
+def test_the_sweeper_captures_what_a_lost_task_left(
+    buyer_client, order, path, monkeypatch, no_sale
+):
+    real_capture = SandboxCardProcessor.capture
     monkeypatch.setattr(payment_flows, "_enqueue_automatic_capture", lambda payment_id: None)
     monkeypatch.setattr(
         SandboxCardProcessor,
@@ -169,7 +228,8 @@ def test_the_sweeper_captures_what_a_lost_task_left(buyer_client, order, path, m
         lambda self, **kw: (_ for _ in ()).throw(ProviderUnavailable("down")),
     )
     payment_id = pay(buyer_client, order, capture_method="automatic").json()["id"]
-    monkeypatch.undo()
+    assert Payment.objects.get(pk=payment_id).status == "authorized"
+    monkeypatch.setattr(SandboxCardProcessor, "capture", real_capture)
     Payment.objects.filter(pk=payment_id).update(
         updated_at=Payment.objects.get(pk=payment_id).updated_at.replace(year=2020)
     )
@@ -198,3 +258,432 @@ def test_manual_payments_are_never_captured_by_the_task(buyer_client, order, pat
     payment_id = pay(buyer_client, order).json()["id"]
     assert payment_flows.payment_capture_automatic(payment_id=payment_id) is False
     assert Payment.objects.get(pk=payment_id).status == "authorized"
+
+
+def test_a_declined_card_fails_as_before(buyer_client, order, path):
+    response = pay(buyer_client, order, DECLINE, capture_method="automatic")
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["status"], body["failure_code"], body["captured_minor"]) == (
+        "failed",
+        "card_declined",
+        0,
+    )
+    charge = SandboxCardCharge.objects.get()
+    assert (charge.status, charge.captured_minor) == ("failed", 0)
+    assert not Transfer.objects.exists()
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAYMENT_FAILED
+
+
+def test_three_d_secure_is_not_a_sale(buyer_client, order, path, monkeypatch):
+    monkeypatch.setattr(payment_flows, "_enqueue_automatic_capture", lambda payment_id: None)
+    body = pay(buyer_client, order, THREE_DS, capture_method="automatic").json()
+    charge = SandboxCardCharge.objects.get()
+    assert (body["status"], charge.status, charge.captured_minor) == (
+        "requires_action",
+        "requires_action",
+        0,
+    )
+    payment_flows.payment_complete_challenge(payment_id=body["id"], outcome="pass", actor="buyer")
+    charge.refresh_from_db()
+    assert (charge.status, charge.captured_minor) == ("authorized", 0)  # captured by the task
+    assert escrow() == (4000, 0)
+
+
+# --- the processor's sale ----------------------------------------------------------------------
+
+
+def _sale_request(key="k1", cvc=TEST_CVC, number=SUCCESS):
+    token = vault_store_card(
+        card=validate_card(
+            number=number, exp_month=12, exp_year=2030, cvc=cvc, today=dt.date(2026, 1, 1)
+        )
+    ).token
+    return AuthorizeRequest(
+        payment_id=str(uuid.uuid4()),
+        amount_minor=4000,
+        currency="EUR",
+        idempotency_key=key,
+        card_token=token,
+        cvc=cvc,
+        capture=True,
+    )
+
+
+def test_a_retried_processing_error_becomes_a_sale(path):
+    provider = get_provider("sandbox_card")
+    request = _sale_request()
+    SandboxCardCharge.objects.create(
+        reference="ch_retry",
+        idempotency_key=request.idempotency_key,
+        card_token=request.card_token,
+        brand="visa",
+        last4="4242",
+        amount_minor=4000,
+        currency="EUR",
+        status="failed",
+        failure_code="processing_error",
+        attempts=1,
+    )
+    result = provider.authorize(request)
+    assert (result.status, result.reference, result.captured_minor) == (
+        "captured",
+        "ch_retry",
+        4000,
+    )
+    charge = SandboxCardCharge.objects.get()
+    assert (charge.status, charge.captured_minor, charge.attempts) == ("captured", 4000, 2)
+
+
+# --- the same rows either way -------------------------------------------------------------------
+
+
+def _balances() -> dict[str, tuple[int, int, int, int]]:
+    out = {}
+    for account in Account.objects.filter(code__in=[ESCROW, external_code("sandbox_card")]):
+        b = account_balance(account.id)
+        out[account.code] = (b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
+    return out
+
+
+def _snapshot(client, order, published) -> dict:
+    """Pay the order automatically through the API; everything it wrote, ids made relative."""
+    before = _balances()
+    published.clear()
+    started_at = timezone.now()
+    response = api_pay(client, order)
+    assert response.status_code == 201, response.content
+    payment = Payment.objects.get(order=order)
+    subs = list(SubOrder.objects.filter(order=order).order_by("id"))
+    subs_named = {sub.id: f"<sub{i}>" for i, sub in enumerate(subs)}
+    sellers_named = {sub.seller_id: f"<seller{i}>" for i, sub in enumerate(subs)}
+    uuids_named = {str(payment.id): "<payment>", str(order.id): "<order>"}
+    ids_named = {}
+    for i, sub in enumerate(subs):
+        for step in ("hold", "capture"):
+            ids_named[transfer_id(payment.id, sub.id, step)] = f"<{step}{i}>"
+    by_key = {
+        "id": subs_named,
+        "sub_order": subs_named,
+        "seller": sellers_named,
+        "seller_id": sellers_named,
+        "payment_id": uuids_named,
+        "order_id": uuids_named,
+        "order": uuids_named,
+    }
+
+    def norm(value, key=None):
+        if isinstance(value, dict):
+            return {k: norm(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [norm(v, key) for v in value]
+        if key in by_key:
+            assert value in by_key[key], (key, value)
+            return by_key[key][value]
+        return value
+
+    body = response.json()
+    for key in ("id", "order", "order_number", "created_at", "updated_at"):
+        body.pop(key)
+    fields = {f.attname: getattr(payment, f.attname) for f in Payment._meta.concrete_fields}
+    assert started_at <= fields.pop("created_at") <= fields.pop("updated_at") <= timezone.now()
+    assert fields.pop("provider_reference").startswith("ch_")
+    vaulted = VaultedCard.objects.get(pk=fields.pop("vaulted_card_id"))
+    assert fields["details"]["card"].pop("token") == vaulted.token
+    for name in ("id", "order_id"):
+        fields.pop(name)
+    charge = SandboxCardCharge.objects.get(idempotency_key=f"payment:{payment.id}:authorize")
+    events = list(OrderEvent.objects.filter(order=order).order_by("id"))
+    for event in events:
+        assert started_at <= event.created_at <= timezone.now()
+        if event.kind == "order.paid":
+            sub = next(s for s in subs if s.id == event.sub_order_id)
+            assert event.data.pop("accept_by") == sub.accept_by.isoformat()
+    window = conf.acceptance_window()
+    for sub in subs:
+        assert started_at + window <= sub.accept_by <= timezone.now() + window
+        assert started_at <= sub.updated_at <= timezone.now()
+    transfers = list(
+        Transfer.objects.filter(reference=f"payment:{payment.id}").order_by("created_at", "id")
+    )
+    after = _balances()
+    order.refresh_from_db()
+    return {
+        "response": norm(body),
+        "payment": fields,
+        "charge": (
+            charge.status,
+            charge.attempts,
+            charge.amount_minor,
+            charge.currency,
+            charge.failure_code,
+            charge.captured_minor,
+            charge.refunded_minor,
+            charge.challenge_expires_at,
+            charge.card_token == vaulted.token,
+            charge.reference == payment.provider_reference,
+        ),
+        "operations": list(
+            SandboxOperation.objects.filter(reference=charge.reference).values_list("kind")
+        ),
+        "payment_events": [
+            (e.from_status, e.to_status, e.actor, e.reason, e.data)
+            for e in PaymentEvent.objects.filter(payment=payment).order_by("id")
+        ],
+        "order_events": [
+            (e.kind, e.actor, subs_named.get(e.sub_order_id), norm(e.data), e.dispatched_at)
+            for e in events
+        ],
+        "published": published == [("payments.dispatch_order_events", ([e.id for e in events],))],
+        "order": (order.status, order.payment_failure_reason, order.stock_reserved),
+        "sub_orders": [
+            (
+                s.status,
+                s.amount_minor,
+                s.currency,
+                s.captured_minor,
+                s.accepted_at,
+                ids_named[s.escrow_transfer_id],
+            )
+            for s in subs
+        ],
+        "transfers": [
+            (
+                ids_named[t.id],
+                t.kind,
+                t.debit_account.code,
+                t.credit_account.code,
+                t.amount_minor,
+                t.currency,
+                t.reason,
+                ids_named.get(t.pending_id),
+                t.timeout_at,
+                norm(t.metadata),
+            )
+            for t in transfers
+        ],
+        "balance_change": {
+            code: tuple(
+                a - b for a, b in zip(after[code], before.get(code, (0, 0, 0, 0)), strict=True)
+            )
+            for code in after
+        },
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_fast_sale_writes_what_the_python_path_writes(settings, published):
+    buyer = make_user(Role.BUYER)
+    client = api_client(buyer)
+    sellers = [make_user(Role.SELLER), make_user(Role.SELLER)]
+
+    settings.PAYMENTS_FAST_PATH = False
+    with CaptureQueriesContext(connection) as queries:
+        python = _snapshot(client, make_order(buyer=buyer, sellers=sellers), published)
+    assert not any("payments_card_" in q["sql"] for q in queries.captured_queries)
+    settings.PAYMENTS_FAST_PATH = True
+    with CaptureQueriesContext(connection) as queries:
+        fast = _snapshot(client, make_order(buyer=buyer, sellers=sellers), published)
+    assert any("payments_card_sale" in q["sql"] for q in queries.captured_queries)
+
+    assert fast == python
+    assert python["payment"]["status"] == "captured"
+    assert python["payment"]["captured_minor"] == 4000
+    assert python["charge"][:1] == ("captured",) and python["operations"] == []
+    assert python["balance_change"][ESCROW] == (0, 0, 0, 4000)
+    assert python["balance_change"]["external:sandbox_card"] == (0, 4000, 0, 0)
+    assert [t[:2] for t in python["transfers"]] == [
+        ("<hold0>", "pending"),
+        ("<hold1>", "pending"),
+        ("<capture0>", "post_pending"),
+        ("<capture1>", "post_pending"),
+    ]
+    assert [e[:2] for e in python["payment_events"]] == [
+        ("", "created"),
+        ("created", "authorized"),
+        ("authorized", "captured"),
+    ]
+    assert [e[0] for e in python["order_events"]] == [
+        "payment.authorized",
+        "order.paid",
+        "order.paid",
+        "payment.captured",
+    ]
+    assert python["published"]
+
+
+# --- fallback ----------------------------------------------------------------------------------
+
+
+def _started(order):
+    return fast_authorize.start_card_payment(
+        order_id=order.pk,
+        provider="sandbox_card",
+        actor="buyer:1",
+        card=validate_card(
+            number=SUCCESS, exp_month=12, exp_year=2030, cvc=TEST_CVC, today=dt.date(2026, 1, 1)
+        ),
+        return_url="",
+        capture_method="automatic",
+    )
+
+
+def _sale(started, **kwargs):
+    return fast_sale.apply_sale(
+        payment_id=started.payment.id,
+        reference="ch_test",
+        actor="buyer:1",
+        reason="authorised by the provider",
+        data={"provider_status": "captured", "failure_code": ""},
+        captured_minor=4000,
+        started=started,
+        **kwargs,
+    )
+
+
+def _sold(payment_id):
+    return payment_flows.apply_authorize_result(
+        payment_id=payment_id,
+        result=ProviderResult(status="captured", reference="ch_test", captured_minor=4000),
+        actor="buyer:1",
+    )
+
+
+def _nothing_written(payment_id, status="created") -> None:
+    assert Payment.objects.get(pk=payment_id).status == status
+    assert PaymentEvent.objects.filter(payment_id=payment_id).count() == 1
+    assert not Transfer.objects.filter(reference=f"payment:{payment_id}").exists()
+    assert not OrderEvent.objects.exists()
+
+
+@pytest.mark.postgres
+def test_sub_orders_other_than_the_requests_were_built_for_fall_back(order, settings):
+    settings.PAYMENTS_FAST_PATH = True
+    started = _started(order)
+    first, second = SubOrder.objects.filter(order=order).order_by("id")
+    SubOrder.objects.filter(pk=first.pk).update(amount_minor=2500)
+    SubOrder.objects.filter(pk=second.pk).update(amount_minor=1500)
+    assert _sale(started) is None
+    _nothing_written(started.payment.id)
+    # The ordinary path (the fast path again, reading the sub-orders afresh) sells as they are.
+    payment = _sold(started.payment.id)
+    assert (payment.status, payment.captured_minor) == ("captured", 4000)
+    posted = dict(
+        Transfer.objects.filter(kind="post_pending", reference=f"payment:{payment.id}").values_list(
+            "pending_id", "amount_minor"
+        )
+    )
+    assert posted == {
+        hold_transfer_id(payment.id, first.id): 2500,
+        hold_transfer_id(payment.id, second.id): 1500,
+    }
+
+
+@pytest.mark.postgres
+def test_an_order_no_longer_awaiting_payment_falls_back_to_python(order, settings):
+    settings.PAYMENTS_FAST_PATH = True
+    started = _started(order)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.PAYMENT_FAILED)
+    assert _sale(started) is None
+    _nothing_written(started.payment.id)
+    payment = _sold(started.payment.id)  # the Python path takes the order back
+    assert (payment.status, payment.captured_minor) == ("captured", 4000)
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert escrow() == (0, 4000)
+
+
+@pytest.mark.postgres
+def test_an_authorised_payment_falls_back_and_python_captures_it(order, settings):
+    settings.PAYMENTS_FAST_PATH = True
+    started = _started(order)
+    payment_flows.apply_authorize_result(
+        payment_id=started.payment.id,
+        result=ProviderResult(status="authorized", reference="ch_test"),
+        actor="buyer:1",
+        started=started,
+    )
+    assert _sale(started) is None
+    payment = _sold(started.payment.id)
+    assert (payment.status, payment.captured_minor) == ("captured", 4000)
+    assert escrow() == (0, 4000)
+
+
+@pytest.mark.postgres
+def test_a_ledger_refusal_falls_back_and_python_raises_it(order, settings):
+    settings.PAYMENTS_FAST_PATH = True
+    started = _started(order)
+    sub = SubOrder.objects.filter(order=order).order_by("id").first()
+    create_transfers(  # another transfer under the hold's id: transfer_exists
+        [
+            TransferRequest(
+                id=hold_transfer_id(started.payment.id, sub.id),
+                debit_account_id=account_id(currency="EUR", code=external_code("sandbox_card")),
+                credit_account_id=account_id(currency="EUR", code=ESCROW),
+                amount_minor=1,
+                currency="EUR",
+                reason="test",
+            )
+        ]
+    )
+    assert _sale(started) is None
+    assert Payment.objects.get(pk=started.payment.id).status == "created"
+    assert not OrderEvent.objects.exists()
+    with pytest.raises(LedgerError):
+        _sold(started.payment.id)
+
+
+@pytest.mark.postgres
+def test_a_replayed_sale_returns_quietly_and_an_illegal_one_raises(order, settings):
+    settings.PAYMENTS_FAST_PATH = True
+    started = _started(order)
+    assert _sale(started).status == "captured"
+    for again in (_sale(started), _sold(started.payment.id)):
+        assert (again.status, again.captured_minor) == ("captured", 4000)
+    assert PaymentEvent.objects.filter(payment_id=started.payment.id).count() == 3
+    assert Transfer.objects.filter(reference=f"payment:{started.payment.id}").count() == 4
+    Payment.objects.filter(pk=started.payment.id).update(status="voided")
+    with pytest.raises(IllegalTransition) as refused:
+        _sold(started.payment.id)
+    assert refused.value.extra == {"from": "voided", "to": "authorized"}
+
+
+# --- races -------------------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("same_key", [False, True], ids=["two_keys", "one_key"])
+def test_two_automatic_payments_at_once_capture_once(settings, published, same_key):
+    settings.PAYMENTS_FAST_PATH = True
+    buyer = make_user(Role.BUYER)
+    order = make_order(buyer=buyer)
+    clients = [api_client(buyer) for _ in range(2)]
+    key = str(uuid.uuid4()) if same_key else None
+    responses = run_together(*[lambda c=c: api_pay(c, order, key=key) for c in clients])
+    codes = sorted(r.status_code for r in responses)
+    assert codes[0] == 201 and codes[1] in {201, 409}, responses
+    payment = Payment.objects.get(order=order)
+    assert (payment.status, payment.captured_minor) == ("captured", 4000)
+    reference = f"payment:{payment.id}"
+    assert Transfer.objects.filter(kind="pending", reference=reference).count() == 2
+    assert Transfer.objects.filter(kind="post_pending", reference=reference).count() == 2
+    assert SandboxCardCharge.objects.count() == 1
+    assert PaymentEvent.objects.filter(payment=payment, to_status="captured").count() == 1
+    assert OrderEvent.objects.filter(order=order, kind="payment.captured").count() == 1
+    assert escrow() == (0, 4000)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_sale_applied_twice_at_once_captures_once(settings, published):
+    settings.PAYMENTS_FAST_PATH = True
+    order = make_order(buyer=make_user(Role.BUYER))
+    started = _started(order)
+    results = run_together(*[lambda: _sale(started) for _ in range(2)])
+    assert all(isinstance(r, Payment) and r.status == "captured" for r in results), results
+    payment_id = started.payment.id
+    assert PaymentEvent.objects.filter(payment_id=payment_id).count() == 3
+    assert Transfer.objects.filter(reference=f"payment:{payment_id}").count() == 4
+    assert OrderEvent.objects.filter(order=order).count() == 4
+    assert len(published) == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -26,7 +26,7 @@ from payments.providers.base import (
 from payments.providers.registry import all_providers, get_provider
 from payments.rf_reference import generate
 from payments.vault import vault_store_card
-from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
+from tests.payments.pay_fixtures import SUCCESS, TEST_CVC, THREE_DS
 
 pytestmark = pytest.mark.django_db
 AMOUNT = 4000
@@ -132,6 +132,17 @@ def _bank_driver() -> Driver:
     )
 
 
+def _needing_action(driver: Driver, request: AuthorizeRequest) -> AuthorizeRequest:
+    """The same request for a card that needs 3-D Secure (the sandbox card's test number)."""
+    assert driver.provider.name == "sandbox_card", "add a driver hook for this provider"
+    token = vault_store_card(
+        card=validate_card(
+            number=THREE_DS, exp_month=12, exp_year=2030, cvc=TEST_CVC, today=dt.date(2026, 1, 1)
+        )
+    ).token
+    return replace(request, card_token=token)
+
+
 DRIVERS = {
     "sandbox_card": _card_driver,
     "alipay": _wallet_driver("alipay"),
@@ -174,6 +185,44 @@ def test_authorize_is_idempotent_on_the_key(driver):
     assert second.reference == first.reference
     assert second.status == first.status
     assert driver.records() == records == 1
+
+
+def test_a_sale_authorises_and_captures_in_one_call_when_declared(driver):
+    """AuthorizeRequest(capture=True): a provider with captures_with_authorize answers an
+    authorisation that succeeds at once "captured" (all of it), the same again for the same key;
+    the charge is then refundable and cannot be captured or voided. Others ignore the flag."""
+    request = replace(driver.request("sale-1"), capture=True)
+    first = driver.provider.authorize(request)
+    if not driver.provider.features.captures_with_authorize:
+        assert first.status != "captured"
+        assert first.status == driver.provider.authorize(driver.request("plain-1")).status
+        return
+    assert (first.status, first.amount_minor, first.captured_minor) == ("captured", AMOUNT, AMOUNT)
+    again = driver.provider.authorize(request)
+    assert (again.status, again.reference, again.captured_minor) == (
+        "captured",
+        first.reference,
+        AMOUNT,
+    )
+    assert driver.records() == 1
+    with pytest.raises(ProviderError):
+        driver.provider.capture(reference=first.reference, amount_minor=None, idempotency_key="c1")
+    with pytest.raises(ProviderError):
+        driver.provider.void(reference=first.reference, idempotency_key="v1")
+    refund = driver.provider.refund(
+        reference=first.reference, amount_minor=AMOUNT, idempotency_key="r1"
+    )
+    assert (refund.status, refund.refunded_minor) == ("refunded", AMOUNT)
+
+
+def test_a_sale_that_needs_the_buyer_first_is_not_captured(driver):
+    if not driver.provider.features.captures_with_authorize:
+        pytest.skip("declared: no sale")
+    if not driver.provider.features.may_require_action:
+        pytest.skip("declared: never requires action")
+    request = replace(driver.request("sale-3ds"), capture=True)
+    result = driver.provider.authorize(_needing_action(driver, request))
+    assert (result.status, result.captured_minor) == ("requires_action", 0)
 
 
 def test_full_capture(driver):
