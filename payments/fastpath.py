@@ -2,6 +2,8 @@
 authorisation, capture) is one call of a PL/pgSQL function (payments/sql/), instead of a dozen
 ORM statements. Other databases, and the cases a function declines ("fallback"), take the Python
 path in payment_flows / state, which stays the reference for the rules.
+(PL/pgSQL functions: payments_card_start, payments_card_authorize, payments_card_sale,
+payments_sandbox_capture, payments_capture_full.)
 
 settings.PAYMENTS_FAST_PATH = False turns it off (tests run both ways where it matters).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from ledger.fastpath import prepared_cursor
+from core.fast_sql import fetch_all
 
 
 def fast_path_enabled() -> bool:
@@ -20,14 +22,6 @@ def fast_path_enabled() -> bool:
     )
 
 
-def fast_call(sql: str, params: list) -> list[tuple]:
-    """Run one statement on the reused server-binding cursor (prepared after a few runs) and
-    return its rows. Errors are Django's (translated), so callers catch DatabaseError."""
-    conn = connections[DEFAULT_DB_ALIAS]
-    cursor, close = prepared_cursor(conn)
-    try:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-    finally:
-        if close:
-            cursor.close()
+# One statement on the connection's reused prepared cursor; errors are Django's (translated), so
+# callers catch DatabaseError.
+fast_call = fetch_all
