@@ -235,13 +235,16 @@ BEGIN
 
     -- escrow_transfer_id (ledger_place_holds), awaiting acceptance (order_mark_paid) and the
     -- acceptance window (on_order_paid) in one update of the locked rows.
+    -- By the order's index (the sub-orders are exactly p_sub_orders, checked above): a join
+    -- with the JSON array planned a hash join over a sequential scan of every sub-order.
     UPDATE payments_suborder s
-       SET escrow_transfer_id = (e.value ->> 3)::uuid,
+       SET escrow_transfer_id = (SELECT (e.value ->> 3)::uuid
+                                   FROM jsonb_array_elements(p_sub_orders) AS e(value)
+                                  WHERE (e.value ->> 0)::bigint = s.id),
            status = 'awaiting_acceptance',
            accept_by = p_accept_by,
            updated_at = p_now
-      FROM jsonb_array_elements(p_sub_orders) AS e(value)
-     WHERE s.id = (e.value ->> 0)::bigint;
+     WHERE s.order_id = o.id;
 
     UPDATE payments_payment
        SET status = 'authorized', provider_reference = p_provider_reference, updated_at = p_now

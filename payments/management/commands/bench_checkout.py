@@ -207,6 +207,7 @@ class Command(BaseCommand):
             per_client = max(50, int(calibration.rate * seconds * 1.5 / clients) + 1)
             self._log(f"orders for the payment phase: {per_client} per client (made via the API)")
             orders = _make_orders(port, seed, clients, pools, per_client)
+            _analyze(params, scratch)
             self._log(f"no-op API for {seconds:.0f} s with {clients} clients")
             loadavg_start = os.getloadavg()
             before = _cpu_snapshot(gunicorn.pid, scratch)
@@ -677,7 +678,7 @@ def _stop(process) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def _admin_connection(params: dict):
+def _admin_connection(params: dict, dbname: str = "postgres"):
     import psycopg
 
     return psycopg.connect(
@@ -685,9 +686,18 @@ def _admin_connection(params: dict):
         port=params.get("port") or 5432,
         user=params.get("user") or "postgres",
         password=params.get("password") or None,
-        dbname="postgres",
+        dbname=dbname,
         autocommit=True,
     )
+
+
+def _analyze(params: dict, name: str) -> None:
+    """Statistics, as a live database has them. The scratch database starts empty: statements
+    first planned against empty tables (the ledger's lookups by id among them) keep sequential
+    scans in long-lived connections until autovacuum analyzes, and their cost then grows with
+    every payment of the phase. ANALYZE invalidates those plans."""
+    with _admin_connection(params, _checked_name(name)) as conn:
+        conn.execute("ANALYZE")
 
 
 def _checked_name(name: str) -> str:
