@@ -9,7 +9,9 @@ One run, on a scratch database of its own (dropped at the end unless --keep):
  3. warm up; each client creates, through the API, the orders it will pay (two sellers, stock
     reserved): enough for the measured phase at 1.5x the warm-up payment rate (order_rps is
     reported, but orders are the storefront's step, not part of the payment);
- 4. baseline: an authenticated no-op DRF endpoint (/api/v1/bench/noop) with N keep-alive clients;
+ 4. baseline: an authenticated no-op DRF endpoint (/api/v1/bench/noop) with N keep-alive clients,
+    in slices alternating with step 5's (--slices, 3 each), so that other jobs on the machine
+    weigh on both alike;
  5. card payments with N keep-alive clients, each payment being one API call with an API key and
     an Idempotency-Key: pay the order by card with capture_method "automatic" (validated, vaulted,
     authorised by the sandbox processor, one escrow hold per sub-order in the ledger, order paid,
@@ -134,6 +136,9 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
         parser.add_argument("--seconds", type=float, default=None, help="per measured phase")
         parser.add_argument("--pgbench-seconds", type=int, default=None)
+        parser.add_argument(
+            "--slices", type=int, default=3, help="alternating no-op/payment slices per phase"
+        )
         parser.add_argument("--port", type=int, default=0, help="0: a free port")
         parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
         parser.add_argument(
@@ -208,14 +213,28 @@ class Command(BaseCommand):
             self._log(f"orders for the payment phase: {per_client} per client (made via the API)")
             orders = _make_orders(port, seed, clients, pools, per_client)
             _analyze(params, scratch)
-            self._log(f"no-op API for {seconds:.0f} s with {clients} clients")
+            # The two phases alternate in slices (no-op, payments, no-op, ...) so that other jobs
+            # on the machine weigh on both alike; rates, latencies and CPU are summed per kind.
+            slices = max(1, int(options["slices"]))
+            self._log(
+                f"no-op API and card payments, {seconds:.0f} s each in {slices} alternating "
+                f"slices, {clients} clients"
+            )
             loadavg_start = os.getloadavg()
-            before = _cpu_snapshot(gunicorn.pid, scratch)
-            noop = _run_phase(port, seed, clients, seconds, op=_noop)
-            between = _cpu_snapshot(gunicorn.pid, scratch)
-            self._log(f"card payments (authorise + capture) for {seconds:.0f} s")
-            checkout = _run_phase(port, seed, clients, seconds, op=_payment, pools=pools)
-            after = _cpu_snapshot(gunicorn.pid, scratch)
+            noop, checkout = Phase(), Phase()
+            noop_cpu_s: dict[str, float] = {}
+            payment_cpu_s: dict[str, float] = {}
+            for _slice in range(slices):
+                for total, cpu, op in (
+                    (noop, noop_cpu_s, _noop),
+                    (checkout, payment_cpu_s, _payment),
+                ):
+                    start = _cpu_snapshot(gunicorn.pid, scratch)
+                    part = _run_phase(port, seed, clients, seconds / slices, op=op, pools=pools)
+                    end = _cpu_snapshot(gunicorn.pid, scratch)
+                    for key in end:
+                        cpu[key] = cpu.get(key, 0.0) + end[key] - start[key]
+                    _add(total, part)
             loadavg_end = os.getloadavg()
             _stop(gunicorn)
             gunicorn = None
@@ -228,8 +247,8 @@ class Command(BaseCommand):
                 for name in (scratch, pgbench_db):
                     _drop_database(params, name)
 
-        noop_cpu = _per_op(before, between, noop.done)
-        checkout_cpu = _per_op(between, after, checkout.done)  # per payment (pay + capture)
+        noop_cpu = _per_op({}, noop_cpu_s, noop.done)
+        checkout_cpu = _per_op({}, payment_cpu_s, checkout.done)  # per payment
         own = ("server", "db")
         checkout_own = sum(checkout_cpu.get(k, 0.0) for k in own)
         result = {
@@ -634,7 +653,15 @@ def _cpu_snapshot(server_pgid: int, dbname: str) -> dict[str, float]:
 def _per_op(before: dict[str, float], after: dict[str, float], count: int) -> dict[str, float]:
     if not count:
         return {}
-    return {key: round((after[key] - before[key]) * 1000 / count, 2) for key in after}
+    return {key: round((after[key] - before.get(key, 0.0)) * 1000 / count, 2) for key in after}
+
+
+def _add(total: Phase, part: Phase) -> None:
+    total.done += part.done
+    total.errors += part.errors
+    total.seconds += part.seconds
+    total.latencies_ms += part.latencies_ms
+    total.first_error = total.first_error or part.first_error
 
 
 # --- processes and databases ---------------------------------------------------------------------
