@@ -1,3 +1,5 @@
+-- Generic plans: payments migration 0011 sets plan_cache_mode on these functions; reinstalling
+-- one (CREATE OR REPLACE) resets it, so a reinstalling migration must set it again.
 -- The card payment fast path (payments/fast_authorize.py): starting a card payment and applying
 -- its authorisation are one statement each, instead of a dozen ORM statements. The Python path
 -- (payment_flows.payment_start, state.payment_transition, order_services.order_mark_paid,

@@ -1,3 +1,5 @@
+-- Generic plans: payments migration 0011 sets plan_cache_mode on these functions; reinstalling
+-- one (CREATE OR REPLACE) resets it, so a reinstalling migration must set it again.
 -- The capture fast path (see payments/fastpath.py and payments/fast_capture.py): two calls, each
 -- one statement, in place of the Python path's two transactions of ORM statements.
 --

@@ -1,3 +1,5 @@
+-- Generic plans: payments migration 0011 sets plan_cache_mode on these functions; reinstalling
+-- one (CREATE OR REPLACE) resets it, so a reinstalling migration must set it again.
 -- The card "sale" fast path (payments/fast_sale.py): the processor authorised AND captured an
 -- automatic-capture payment in one call, and this applies it in one statement. It does what
 -- payments_card_authorize then payments_capture_full do (the Python path: payment_flows._apply_sale,
