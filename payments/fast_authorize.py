@@ -20,6 +20,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
@@ -28,14 +29,12 @@ from django.utils import timezone
 from core.errors import Conflict, NotFound
 from ledger.errors import LedgerError
 from ledger.fastpath import REFUSAL_SQLSTATE
-from ledger.requests import TransferRequest, validate_request
-from ledger.services import account_id
+from ledger.requests import validate_request
 from payments import conf
 from payments.cards import CardInput
 from payments.fastpath import fast_call
 from payments.models import Order, OrderStatus, Payment, PaymentMethod, PaymentStatus, SubOrder
-from payments.payment_ledger import ESCROW, external_code, hold_transfer_id
-from payments.payment_models import VaultedCard
+from payments.payment_ledger import _escrow, _hold_source, hold_request, hold_transfer_id
 from payments.state import ACTIVE, IllegalTransition
 from payments.vault import vault_log_stored, vault_seal_card
 
@@ -190,22 +189,9 @@ def start_card_payment(
     )
     names = [f.attname for f in Order._meta.concrete_fields if f.attname in known]
     order = Order.from_db(DEFAULT_DB_ALIAS, names, [known[name] for name in names])
-    vaulted = _persisted(
-        VaultedCard(
-            id=sealed.id,
-            token=sealed.token,
-            owner_id=buyer,
-            brand=sealed.brand,
-            last4=sealed.last4,
-            exp_month=sealed.exp_month,
-            exp_year=sealed.exp_year,
-            key_id=sealed.key_id,
-            wrapped_key=sealed.wrapped_key,
-            ciphertext=sealed.ciphertext,
-            created_at=now,
-            deleted_at=None,
-        )
-    )
+    vaulted = sealed.row(owner_id=buyer)
+    vaulted.created_at = now
+    _persisted(vaulted)
     payment = _persisted(
         Payment(
             id=payment_id,
@@ -250,28 +236,14 @@ def _load(payment_id: Any) -> CardStart | None:
 
 
 def _hold_requests(payment: Payment, sub_orders) -> list[dict] | None:
-    """ledger_place_holds' requests (same ids, accounts, reason, reference, metadata), checked
-    by the ledger's own validation; None if one fails it (the Python path then reports it)."""
-    source = account_id(currency=payment.currency, code=external_code(payment.provider))
-    escrow = account_id(currency=payment.currency, code=ESCROW)
+    """ledger_place_holds' requests, checked by the ledger's own validation; None if one fails it
+    (the Python path then reports it). Card payments only: holds come from the processor's
+    account."""
+    accounts = (_hold_source(payment), _escrow(payment))
     try:
         return [
             validate_request(
-                TransferRequest(
-                    id=hold_transfer_id(payment.id, sub_id),
-                    debit_account_id=source,
-                    credit_account_id=escrow,
-                    amount_minor=amount,
-                    currency=payment.currency,
-                    reason="payment_authorized",
-                    kind="pending",
-                    reference=f"payment:{payment.id}",
-                    metadata={
-                        "order": str(payment.order_id),
-                        "sub_order": sub_id,
-                        "seller": seller,
-                    },
-                )
+                hold_request(payment, sub_id, seller, amount, accounts=accounts)
             ).as_json()
             for sub_id, seller, amount, _currency in sub_orders
         ]
@@ -301,6 +273,47 @@ def apply_authorized(
     holds = _hold_requests(payment, context.sub_orders)
     if holds is None:
         return None
+    called = call_paid(
+        _AUTHORIZE_SQL,
+        context,
+        actor=actor,
+        reason=reason,
+        data=data,
+        reference=reference,
+        batch=holds,
+        batch_id=uuid.uuid4() if len(holds) > 1 else None,  # as create_transfers
+    )
+    if called is None:
+        return None
+    (outcome, detail, event_ids), now = called
+    if outcome == "already":
+        return Payment.objects.filter(pk=payment_id).first()
+    if outcome != "ok":
+        logger.info("payment %s: fast authorisation declined (%s)", payment_id, detail)
+        return None
+    mark_paid(payment, reference=reference, now=now, event_ids=event_ids)
+    payment.status = PaymentStatus.AUTHORIZED
+    payment.updated_at = now
+    return payment
+
+
+def call_paid(
+    sql: str,
+    context: CardStart,
+    *,
+    actor: str,
+    reason: str,
+    data: dict,
+    reference: str,
+    batch: list[dict],
+    batch_id: uuid.UUID | None,
+    extra: tuple = (),
+) -> tuple[tuple, datetime] | None:
+    """Call a function that marks the order paid (payments_card_authorize, payments_card_sale:
+    the same leading arguments) at `now`. Returns (its row, now); None when the ledger refused
+    (nothing written: the Python path raises its BatchFailed). "illegal" raises
+    IllegalTransition, as payment_transition does."""
+    payment = context.payment
     now = timezone.now()
     accept_by = now + conf.acceptance_window()
     sub_orders = [
@@ -309,7 +322,7 @@ def apply_authorized(
     ]
     try:
         rows = _call(
-            _AUTHORIZE_SQL,
+            sql,
             [
                 payment.id,
                 payment.method,
@@ -321,38 +334,36 @@ def apply_authorized(
                 json.dumps(data),
                 reference,
                 json.dumps(sub_orders),
-                json.dumps(holds, separators=(",", ":")),
-                uuid.uuid4() if len(holds) > 1 else None,  # as create_transfers
+                json.dumps(batch, separators=(",", ":")),
+                batch_id,
                 now,
                 accept_by,
                 accept_by.isoformat(),
+                *extra,
             ],
         )
     except DatabaseError as exc:
         if _sqlstate(exc) != REFUSAL_SQLSTATE:
             raise
-        return None  # the ledger refused: the Python path raises its BatchFailed
-    outcome, detail, event_ids = rows[0]
-    if outcome == "already":
-        return Payment.objects.filter(pk=payment_id).first()
-    if outcome == "illegal":
+        return None
+    row = rows[0]
+    if row[0] == "illegal":
+        detail = row[1]
         raise IllegalTransition(
             f"A payment that is {detail} cannot become {PaymentStatus.AUTHORIZED}.",
             extra={"from": detail, "to": PaymentStatus.AUTHORIZED},
         )
-    if outcome != "ok":
-        logger.info("payment %s: fast authorisation declined (%s)", payment_id, detail)
-        return None
+    return row, now
 
+
+def mark_paid(payment: Payment, *, reference: str, now: datetime, event_ids) -> None:
+    """After a paid call: dispatch its events after commit (one task; the dispatch of order.paid
+    makes and seals the documents first) and bring the in-memory payment and order up to date."""
     from payments.order_events import dispatch_after_commit
 
-    # One task: the dispatch of the order.paid events makes and seals the documents first.
     dispatch_after_commit(list(event_ids))
-    payment.status = PaymentStatus.AUTHORIZED
     payment.provider_reference = reference
-    payment.updated_at = now
     order = payment.order
     order.status = OrderStatus.PAID
     order.payment_failure_reason = ""
     order.updated_at = now
-    return payment

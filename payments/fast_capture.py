@@ -123,26 +123,32 @@ def load_for_capture(payment_id) -> CaptureTarget | None:
     )
 
 
-def _ledger_requests(target: CaptureTarget) -> list[dict] | None:
-    """payment_ledger.ledger_capture_holds' requests for a full capture, checked as the ledger
-    checks them (None: something the Python path must refuse in its own words)."""
-    payment = target.payment
+def full_capture_requests(payment: Payment, sub_orders) -> list[dict] | None:
+    """payment_ledger.ledger_capture_holds' requests for a full capture of `sub_orders`
+    ((id, amount_minor) pairs), checked as the ledger checks them (None: something the Python
+    path must refuse in its own words)."""
     accounts = (_hold_source(payment), _escrow(payment))
-    requests = []
     try:
-        for sub_id, amount in zip(target.sub_order_ids, target.sub_order_amounts, strict=True):
-            sub = SubOrder(id=sub_id, amount_minor=amount)
-            request = _close_hold(
-                payment,
-                sub,
-                capture_minor=amount,
-                void_reason="payment_capture_released",
-                accounts=accounts,
-            )
-            requests.append(validate_request(request).as_json())
+        return [
+            validate_request(
+                _close_hold(
+                    payment,
+                    SubOrder(id=sub_id, amount_minor=amount),
+                    capture_minor=amount,
+                    void_reason="payment_capture_released",
+                    accounts=accounts,
+                )
+            ).as_json()
+            for sub_id, amount in sub_orders
+        ]
     except LedgerError:
         return None
-    return requests
+
+
+def _ledger_requests(target: CaptureTarget) -> list[dict] | None:
+    return full_capture_requests(
+        target.payment, zip(target.sub_order_ids, target.sub_order_amounts, strict=True)
+    )
 
 
 def apply_full_capture(target: CaptureTarget, *, actor: str, captured_minor: int) -> Payment | None:

@@ -12,23 +12,13 @@ refused: the caller then runs the Python path, which raises what it raises.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from typing import Any
 
-from django.db import DatabaseError
-from django.utils import timezone
-
-from ledger.errors import LedgerError
-from ledger.fastpath import REFUSAL_SQLSTATE
-from ledger.requests import validate_request
-from ledger.services import account_id
-from payments import conf
-from payments.fast_authorize import CardStart, _call, _hold_requests, _load, _sqlstate
-from payments.models import OrderStatus, Payment, PaymentMethod, PaymentStatus, SubOrder
-from payments.payment_ledger import ESCROW, _close_hold, external_code, hold_transfer_id
-from payments.state import IllegalTransition
+from payments.fast_authorize import CardStart, _hold_requests, _load, call_paid, mark_paid
+from payments.fast_capture import full_capture_requests
+from payments.models import Payment, PaymentMethod, PaymentStatus
 
 logger = logging.getLogger(__name__)
 
@@ -37,30 +27,6 @@ _SALE_SQL = (
     "%s::text, %s::text, %s::jsonb, %s::text, %s::jsonb, %s::jsonb, %s::uuid, %s::timestamptz, "
     "%s::timestamptz, %s::text, %s::bigint)"
 )
-
-
-def _post_requests(payment: Payment, sub_orders) -> list[dict] | None:
-    """ledger_capture_holds' requests for a full capture (same ids, accounts, reason, reference,
-    metadata), checked by the ledger's own validation; None if one fails it."""
-    accounts = (
-        account_id(currency=payment.currency, code=external_code(payment.provider)),
-        account_id(currency=payment.currency, code=ESCROW),
-    )
-    try:
-        return [
-            validate_request(
-                _close_hold(
-                    payment,
-                    SubOrder(id=sub_id, amount_minor=amount),
-                    capture_minor=amount,
-                    void_reason="payment_capture_released",
-                    accounts=accounts,
-                )
-            ).as_json()
-            for sub_id, _seller, amount, _currency in sub_orders
-        ]
-    except LedgerError:
-        return None
 
 
 def apply_sale(
@@ -85,62 +51,34 @@ def apply_sale(
     if payment.method != PaymentMethod.CARD or not context.sub_orders:
         return None
     holds = _hold_requests(payment, context.sub_orders)
-    posts = _post_requests(payment, context.sub_orders) if holds is not None else None
+    posts = (
+        full_capture_requests(payment, [(sub[0], sub[2]) for sub in context.sub_orders])
+        if holds is not None
+        else None
+    )
     if posts is None:
         return None
-    now = timezone.now()
-    accept_by = now + conf.acceptance_window()
-    sub_orders = [
-        [sub_id, seller, amount, str(hold_transfer_id(payment.id, sub_id))]
-        for sub_id, seller, amount, _currency in context.sub_orders
-    ]
-    try:
-        rows = _call(
-            _SALE_SQL,
-            [
-                payment.id,
-                payment.method,
-                payment.provider,
-                payment.amount_minor,
-                payment.currency,
-                actor,
-                reason,
-                json.dumps(data),
-                reference,
-                json.dumps(sub_orders),
-                json.dumps(holds + posts, separators=(",", ":")),
-                uuid.uuid4(),  # one linked batch: the holds and their posts
-                now,
-                accept_by,
-                accept_by.isoformat(),
-                captured_minor,
-            ],
-        )
-    except DatabaseError as exc:
-        if _sqlstate(exc) != REFUSAL_SQLSTATE:
-            raise
-        return None  # the ledger refused: the Python path raises its BatchFailed
-    outcome, detail, total, updated_at, event_ids = rows[0]
+    called = call_paid(
+        _SALE_SQL,
+        context,
+        actor=actor,
+        reason=reason,
+        data=data,
+        reference=reference,
+        batch=holds + posts,
+        batch_id=uuid.uuid4(),  # one linked batch: the holds and their posts
+        extra=(captured_minor,),
+    )
+    if called is None:
+        return None
+    (outcome, detail, total, updated_at, event_ids), now = called
     if outcome == "already":
         return Payment.objects.select_related("order").filter(pk=payment_id).first()
-    if outcome == "illegal":
-        raise IllegalTransition(
-            f"A payment that is {detail} cannot become {PaymentStatus.AUTHORIZED}.",
-            extra={"from": detail, "to": PaymentStatus.AUTHORIZED},
-        )
     if outcome != "ok":
         logger.info("payment %s: fast sale declined (%s)", payment_id, detail)
         return None
-
-    from payments.order_events import dispatch_after_commit
-
-    dispatch_after_commit(list(event_ids))
+    mark_paid(payment, reference=reference, now=now, event_ids=event_ids)
     payment.status = PaymentStatus.CAPTURED
-    payment.provider_reference = reference
     payment.captured_minor = total
     payment.updated_at = updated_at
-    order = payment.order
-    order.status = OrderStatus.PAID
-    order.payment_failure_reason = ""
-    order.updated_at = now
     return payment

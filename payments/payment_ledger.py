@@ -75,26 +75,34 @@ def _reference(payment: Payment) -> str:
     return f"payment:{payment.id}"
 
 
+def hold_request(
+    payment: Payment, sub_order_id: int, seller_id: int, amount_minor: int, *, accounts
+) -> TransferRequest:
+    """One sub-order's pending hold into escrow; `accounts`: (hold source, escrow) ids."""
+    source, escrow = accounts
+    return TransferRequest(
+        id=hold_transfer_id(payment.id, sub_order_id),
+        debit_account_id=source,
+        credit_account_id=escrow,
+        amount_minor=amount_minor,
+        currency=payment.currency,
+        reason="payment_authorized",
+        kind="pending",
+        reference=_reference(payment),
+        metadata={"order": str(payment.order_id), "sub_order": sub_order_id, "seller": seller_id},
+    )
+
+
 def ledger_place_holds(payment: Payment) -> None:
     """Authorisation: one pending transfer per sub-order into escrow (all or none)."""
     sub_orders = _sub_orders(payment)
-    source = _hold_source(payment)
-    escrow = _escrow(payment)
-    requests = [
-        TransferRequest(
-            id=hold_transfer_id(payment.id, sub.id),
-            debit_account_id=source,
-            credit_account_id=escrow,
-            amount_minor=sub.amount_minor,
-            currency=payment.currency,
-            reason="payment_authorized",
-            kind="pending",
-            reference=_reference(payment),
-            metadata={"order": str(payment.order_id), "sub_order": sub.id, "seller": sub.seller_id},
-        )
-        for sub in sub_orders
-    ]
-    create_transfers(requests)
+    accounts = (_hold_source(payment), _escrow(payment))
+    create_transfers(
+        [
+            hold_request(payment, sub.id, sub.seller_id, sub.amount_minor, accounts=accounts)
+            for sub in sub_orders
+        ]
+    )
     now = timezone.now()
     for sub in sub_orders:
         sub.escrow_transfer_id = hold_transfer_id(payment.id, sub.id)

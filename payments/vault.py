@@ -88,6 +88,21 @@ class SealedCard:
     def __repr__(self) -> str:
         return f"SealedCard(token={self.token!r}, brand={self.brand!r}, last4={self.last4!r})"
 
+    def row(self, *, owner_id: int | None) -> VaultedCard:
+        """The vault row for this card, not saved."""
+        return VaultedCard(
+            id=self.id,
+            token=self.token,
+            owner_id=owner_id,
+            brand=self.brand,
+            last4=self.last4,
+            exp_month=self.exp_month,
+            exp_year=self.exp_year,
+            key_id=self.key_id,
+            wrapped_key=self.wrapped_key,
+            ciphertext=self.ciphertext,
+        )
+
 
 @sensitive_variables("card", "plaintext", "data_key")
 def vault_seal_card(*, card: CardInput) -> SealedCard:
@@ -119,18 +134,10 @@ def vault_log_stored(sealed: SealedCard) -> None:
 def vault_store_card(*, card: CardInput, owner=None) -> VaultedCard:
     """Encrypt and store a card; returns the row (token, brand, last4, expiry are safe to show)."""
     sealed = vault_seal_card(card=card)
-    vaulted = VaultedCard.objects.create(
-        id=sealed.id,
-        token=sealed.token,
-        owner=owner if owner is not None and owner.is_authenticated else None,
-        brand=sealed.brand,
-        last4=sealed.last4,
-        exp_month=sealed.exp_month,
-        exp_year=sealed.exp_year,
-        key_id=sealed.key_id,
-        wrapped_key=sealed.wrapped_key,
-        ciphertext=sealed.ciphertext,
+    vaulted = sealed.row(
+        owner_id=owner.pk if owner is not None and owner.is_authenticated else None
     )
+    vaulted.save(force_insert=True)
     vault_log_stored(sealed)
     return vaulted
 
