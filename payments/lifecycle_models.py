@@ -35,6 +35,9 @@ class OrderEvent(models.Model):
     # Set by the dispatcher once webhooks and emails for this event have been fanned out, so the
     # sweeper can re-drive events whose dispatch message was lost.
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # Set by the outbox relay (payments.event_relay, with settings.ORDER_EVENTS_RELAY) when it has
+    # handed the event to a dispatch task; NULL and undispatched = waiting for the relay.
+    relayed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -44,6 +47,11 @@ class OrderEvent(models.Model):
                 fields=["created_at"],
                 name="orderevent_undispatched",
                 condition=models.Q(dispatched_at__isnull=True),
+            ),
+            models.Index(
+                fields=["id"],
+                name="orderevent_unrelayed",
+                condition=models.Q(relayed_at__isnull=True, dispatched_at__isnull=True),
             ),
         ]
 

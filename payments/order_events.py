@@ -8,6 +8,9 @@ record_order_events, dispatch_after_commit for rows written in SQL). The dispatc
 turns each into one webhook delivery per subscribed endpoint of the sellers concerned and the
 emails to buyer and seller, and stamps `dispatched_at`; a sweeper re-drives events left
 undispatched (one `payments.dispatch_order_event` task each).
+
+With settings.ORDER_EVENTS_RELAY nothing is published here: the outbox relay
+(payments/event_relay.py) hands the committed events over in batches.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from django.db import transaction
 
+from payments.event_relay import relay_enabled
 from payments.lifecycle_models import OrderEvent
 
 # Webhook event types (Standard Webhooks "type"); the timeline shows every one of them.
@@ -120,7 +124,7 @@ def _dispatch_on_commit(event_ids: list[int]) -> None:
     """Publish one dispatch task for these events (and the others of the transaction) on commit;
     at once outside a transaction. Robust: a broker outage must not turn a committed step into an
     error for the caller; the webhook sweeper dispatches events left undispatched."""
-    if not event_ids:
+    if not event_ids or relay_enabled():  # the outbox relay hands them over
         return
     connection = transaction.get_connection()
     if not connection.in_atomic_block:

@@ -394,3 +394,9 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie
 # The payment fast path (payments/fastpath.py): one PL/pgSQL call per hot payment step on
 # PostgreSQL; False takes the Python path everywhere (the reference for the rules).
 PAYMENTS_FAST_PATH = env.bool("PAYMENTS_FAST_PATH", default=True)
+
+# Order events (webhooks, emails) leave through the transactional outbox relay
+# (`manage.py relay_order_events`, payments/event_relay.py) instead of one Celery publish per
+# transaction from the web process. Production turns it on and runs the relay as a process.
+ORDER_EVENTS_RELAY = env.bool("ORDER_EVENTS_RELAY", default=False)
+ORDER_EVENTS_RELAY_INTERVAL_S = env.float("ORDER_EVENTS_RELAY_INTERVAL_S", default=0.2)

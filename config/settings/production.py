@@ -58,3 +58,6 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.Ema
 CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE = False
 
 LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")
+
+# Order events leave through the outbox relay: run `manage.py relay_order_events` as a process.
+ORDER_EVENTS_RELAY = env.bool("ORDER_EVENTS_RELAY", default=True)

@@ -5,7 +5,8 @@
 One run, on a scratch database of its own (dropped at the end unless --keep):
  1. migrate the scratch database, seed sellers, buyers (one per client), staff, products, API keys;
     measure statements and CPU per step in process (order, pay, capture);
- 2. start gunicorn (bench.checkout_settings: DEBUG off, throttles high, in-memory broker);
+ 2. start gunicorn (bench.checkout_settings: DEBUG off, throttles high, in-memory broker) and,
+    as production runs it, the order events outbox relay (its CPU counted with gunicorn's);
  3. warm up; each client creates, through the API, the orders it will pay (two sellers, stock
     reserved): enough for the measured phase at 1.5x the warm-up payment rate (order_rps is
     reported, but orders are the storefront's step, not part of the payment);
@@ -200,6 +201,7 @@ class Command(BaseCommand):
                 f"gunicorn: {options['workers']} workers x {options['threads']} threads on :{port}"
             )
             gunicorn = self._start_gunicorn(env, port, options["workers"], options["threads"])
+            _start_relay(env, gunicorn.pid)
             _wait_ready(port, seed["buyers"][0]["key"], gunicorn)
 
             pools: list[list] = [[] for _ in range(clients)]
@@ -236,6 +238,7 @@ class Command(BaseCommand):
                         cpu[key] = cpu.get(key, 0.0) + end[key] - start[key]
                     _add(total, part)
             loadavg_end = os.getloadavg()
+            events_waiting = _events_waiting(params, scratch)
             _stop(gunicorn)
             gunicorn = None
             self._log(f"pgbench tpcb-like, {clients} clients, {pgbench_seconds} s")
@@ -280,6 +283,9 @@ class Command(BaseCommand):
             "order_rps": round(orders.rate, 1),
             "orders_made": orders.done,
             "errors": checkout.errors + noop.errors + orders.errors,
+            # Order events the outbox relay had not handed over when the phases ended (it kept up
+            # if this is about one poll's worth).
+            "events_waiting_for_relay": events_waiting,
             "clients": clients,
             "gunicorn_workers": options["workers"],
             "gunicorn_threads": options["threads"],
@@ -330,7 +336,7 @@ class Command(BaseCommand):
             command,
             env=env,
             cwd=settings.BASE_DIR,
-            start_new_session=True,
+            process_group=0,  # its own group (the relay joins it), in this session
             stdout=subprocess.DEVNULL,
         )
 
@@ -703,6 +709,27 @@ def _stop(process) -> None:
     except (ProcessLookupError, subprocess.TimeoutExpired):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _start_relay(env: dict, server_pgid: int) -> subprocess.Popen:
+    """The order events outbox relay, as production runs it beside the web processes: in
+    gunicorn's process group, so its CPU is counted as the server's and _stop stops it too."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "relay_order_events"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        process_group=server_pgid,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _events_waiting(params: dict, name: str) -> int:
+    with _admin_connection(params, _checked_name(name)) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM payments_orderevent"
+            " WHERE relayed_at IS NULL AND dispatched_at IS NULL"
+        ).fetchone()
+    return int(row[0])
 
 
 def _admin_connection(params: dict, dbname: str = "postgres"):
