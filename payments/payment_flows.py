@@ -29,6 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_variables
 
 from core.errors import Conflict, NotFound, ValidationError
 from payments import conf, fast_authorize, fast_capture, fast_sale
@@ -56,7 +57,7 @@ from payments.providers.base import (
 from payments.providers.registry import get_provider, provider_for
 from payments.rf_reference import generate as generate_rf_reference
 from payments.state import ACTIVE, IllegalTransition, lock_payment, payment_transition
-from payments.vault import vault_store_card
+from payments.vault import DetokenizedCard, card_in_memory, vault_store_card
 
 logger = logging.getLogger(__name__)
 S = PaymentStatus
@@ -278,7 +279,10 @@ def payment_start(
 
     # No transaction and no lock from here on: the provider is on the far side of a network.
     request = _authorize_request(
-        payment, cvc=card.cvc if card is not None else "", capture=_sale_wanted(payment)
+        payment,
+        cvc=card.cvc if card is not None else "",
+        card=card_in_memory(card) if card is not None else None,
+        capture=_sale_wanted(payment),
     )
     result = authorize_with_retries(
         payment_id=payment.id, request=request, provider_name=payment.provider
@@ -327,7 +331,9 @@ def _authorize_started(
     payment = started.payment
     result = authorize_with_retries(
         payment_id=payment.id,
-        request=_authorize_request(payment, cvc=card.cvc, capture=_sale_wanted(payment)),
+        request=_authorize_request(
+            payment, cvc=card.cvc, card=card_in_memory(card), capture=_sale_wanted(payment)
+        ),
         provider_name=payment.provider,
         attempts_recorded=payment.provider_attempts,
     )
@@ -338,9 +344,16 @@ def _authorize_started(
     return PaymentStart(payment=payment, next_action=next_action_for(payment))
 
 
+@sensitive_variables("cvc", "card")
 def _authorize_request(
-    payment: Payment, *, cvc: str = "", capture: bool = False
+    payment: Payment,
+    *,
+    cvc: str = "",
+    card: DetokenizedCard | None = None,
+    capture: bool = False,
 ) -> AuthorizeRequest:
+    """`cvc` and `card` only in the request that received the card (the card in memory spares the
+    processor reading back the vault row just written); a retry or recovery task has neither."""
     return AuthorizeRequest(
         payment_id=str(payment.id),
         amount_minor=payment.amount_minor,
@@ -350,6 +363,7 @@ def _authorize_request(
         description=f"Order {payment.order.number}",
         card_token=payment.vaulted_card.token if payment.vaulted_card_id else "",
         cvc=cvc,
+        card=card,
         notify_url=conf.get("PAYMENTS_PUBLIC_BASE_URL").rstrip("/")
         + reverse("pay:notify", args=[payment.provider]),
         reference=payment.bank_reference or "",

@@ -7,8 +7,9 @@ so ciphertext moved onto another row, or edited in place, is refused. Rotating t
 re-wraps the small data keys (`vault_rotate_keys`); the card ciphertext never changes.
 
 Only the token, brand, last4 and expiry leave this module, except through `vault_detokenize`,
-which exists for the processor (the sandbox reads the PAN there, as a real processor receives it).
-The CVC never comes here.
+which exists for the processor (the sandbox reads the PAN there, as a real processor receives it),
+and `card_in_memory`: the same DetokenizedCard for the request that has just sealed the card, so
+that its authorisation needs no read-back of the row. The CVC never comes here.
 """
 
 from __future__ import annotations
@@ -104,22 +105,39 @@ class SealedCard:
         )
 
 
-@sensitive_variables("card", "plaintext", "data_key")
+@sensitive_variables("card")
+def card_in_memory(card: CardInput) -> DetokenizedCard:
+    """What vault_detokenize returns for the token that vault_seal_card(card=card) issues, built
+    from the card in hand: the request that received the card hands this to the processor instead
+    of reading back the row it has just written (a SELECT and two AES-GCM opens). vault_seal_card
+    seals and stores exactly these fields, so the two cannot differ."""
+    return DetokenizedCard(
+        number=card.number,
+        holder=card.holder,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        brand=card.brand,
+        last4=card.last4,
+    )
+
+
+@sensitive_variables("card", "opened", "plaintext", "data_key")
 def vault_seal_card(*, card: CardInput) -> SealedCard:
     """Encrypt a card for a new vault row (pure: no database)."""
+    opened = card_in_memory(card)  # what vault_detokenize will give back for this row
     card_id = uuid.uuid4()
     associated_data = _associated_data(card_id)
-    plaintext = json.dumps({"number": card.number, "holder": card.holder}).encode()
+    plaintext = json.dumps({"number": opened.number, "holder": opened.holder}).encode()
     data_key = crypto.new_data_key()
     ciphertext = crypto.aead_encrypt(plaintext, key=data_key, associated_data=associated_data)
     key_id, wrapped_key = crypto.wrap_data_key(data_key, associated_data=associated_data)
     return SealedCard(
         id=card_id,
         token=new_token(),
-        brand=card.brand,
-        last4=card.last4,
-        exp_month=card.exp_month,
-        exp_year=card.exp_year,
+        brand=opened.brand,
+        last4=opened.last4,
+        exp_month=opened.exp_month,
+        exp_year=opened.exp_year,
         key_id=key_id,
         wrapped_key=wrapped_key,
         ciphertext=ciphertext,

@@ -11,15 +11,25 @@ first answer, so a retry after a crash or a timeout cannot authorise, capture or
 Differences between providers are declared, not discovered (as Django's DatabaseFeatures do):
 `ProviderFeatures` says, for instance, that a bank transfer is captured when the money arrives.
 One contract test suite (tests/payments/test_provider_contract.py) runs against every provider.
+
+Card data: the platform keeps cards in its vault (payments/vault.py) and names one by its token.
+The authorisation made in the request that received the card also carries the card itself
+(`AuthorizeRequest.card`, with the CVC): a processor uses it instead of reading the vault, as a
+real provider (Stripe, say) is sent the card details on the first charge. An authorisation made
+anywhere else (a recovery or retry task, a payment by a saved card) has only the token, and a card
+processor detokenizes it (`vault_detokenize`).
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from core.errors import ApplicationError
+
+if TYPE_CHECKING:
+    from payments.vault import DetokenizedCard
 
 ProviderStatus = Literal[
     "requires_action",  # the buyer must do something (3-D Secure, approve in the wallet)
@@ -89,6 +99,12 @@ class AuthorizeRequest:
     # Card: the vault token and the CVC (in memory only; repr masks it).
     card_token: str = ""
     cvc: str = field(default="", repr=False)
+    # Card, only in the request that received it: the card behind card_token, in memory. It saves
+    # the processor the read-back of the vault row just written (a SELECT and two AES-GCM opens
+    # per payment); a real provider would send these details on the first charge. None for an
+    # authorisation made elsewhere (a recovery or retry task, a saved card): the processor then
+    # detokenizes card_token. Left out of repr; never serialised or logged.
+    card: DetokenizedCard | None = field(default=None, repr=False)
     # Wallet: where the wallet posts its notifications.
     notify_url: str = ""
     # Bank transfer: the reference the buyer will quote.
@@ -97,7 +113,7 @@ class AuthorizeRequest:
     capture: bool = False
 
     def __reduce_ex__(self, protocol):
-        raise TypeError("AuthorizeRequest may hold a CVC and must never be serialised")
+        raise TypeError("AuthorizeRequest may hold card data and must never be serialised")
 
 
 @dataclass(frozen=True)

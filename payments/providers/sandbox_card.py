@@ -2,8 +2,10 @@
 
 `SandboxCardProcessor` plays a remote card processor inside the process: it keeps its own records
 (SandboxCardCharge, keyed by its own "ch_..." reference), answers a repeated idempotency key with
-its first answer, reads the card number through the vault's detokenize (as a processor receives
-the PAN), and decides by the test card numbers below. It never stores the number or the CVC.
+its first answer, gets the card number (as a processor receives the PAN) from the authorisation
+request when the platform has the card in hand (AuthorizeRequest.card: the request that received
+it) or else through the vault's detokenize, and decides by the test card numbers below. It never
+stores the number or the CVC.
 
 Test cards (Stripe's well-known numbers; any future expiry and any CVC of the right length):
 
@@ -34,6 +36,7 @@ import json
 import logging
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -53,6 +56,9 @@ from payments.providers.base import (
     ProviderFeatures,
     ProviderResult,
 )
+
+if TYPE_CHECKING:
+    from payments.vault import DetokenizedCard
 
 logger = logging.getLogger(__name__)
 
@@ -156,9 +162,12 @@ class SandboxCardProcessor:
         currency: str,
         description: str = "",
         capture: bool = False,
+        card: DetokenizedCard | None = None,
     ) -> dict:
         """Authorise (a "sale" with capture=True: authorise and capture at once, when no 3-D
-        Secure challenge stands in the way). Same key, same answer."""
+        Secure challenge stands in the way). Same key, same answer. `card`: the card behind
+        card_token when the caller has it in hand (as a real processor is sent the card on a
+        first charge); without it the card is read from the vault."""
         from payments.vault import VaultError, vault_detokenize  # the processor's PAN feed
 
         if fast_path_enabled():
@@ -169,6 +178,7 @@ class SandboxCardProcessor:
                 amount_minor=amount_minor,
                 currency=currency,
                 capture=capture,
+                card=card,
             )
         with transaction.atomic():
             charge = (
@@ -185,10 +195,11 @@ class SandboxCardProcessor:
                 raise ProviderError(
                     "Idempotency key reused with other parameters.", code="idempotency_mismatch"
                 )
-            try:
-                card = vault_detokenize(token=card_token)
-            except VaultError:
-                return {"status": "failed", "failure_code": "card_not_found", "reference": ""}
+            if card is None:
+                try:
+                    card = vault_detokenize(token=card_token)
+                except VaultError:
+                    return {"status": "failed", "failure_code": "card_not_found", "reference": ""}
             outcome = _decide(card, cvc)
             if charge is None:
                 charge = SandboxCardCharge(
@@ -238,20 +249,23 @@ class SandboxCardProcessor:
         amount_minor: int,
         currency: str,
         capture: bool = False,
+        card: DetokenizedCard | None = None,
     ) -> dict:
-        """create_charge in two statements on PostgreSQL, with no transaction of its own: the
-        card (one SELECT), then the charge claimed and written by one INSERT ... ON CONFLICT,
-        which takes over a stored retryable failure under the same key and leaves any final
-        answer as it is (same key, same answer; the stored answer is then read and returned)."""
+        """create_charge in at most two statements on PostgreSQL, with no transaction of its own:
+        the card (one SELECT, none when `card` is given), then the charge claimed and written by
+        one INSERT ... ON CONFLICT, which takes over a stored retryable failure under the same key
+        and leaves any final answer as it is (same key, same answer; the stored answer is then
+        read and returned)."""
         from payments.vault import VaultError, vault_detokenize
 
-        try:
-            card = vault_detokenize(token=card_token)
-        except VaultError:
-            stored = self._stored_answer(idempotency_key, amount_minor, currency)
-            if stored is not None:
-                return stored
-            return {"status": "failed", "failure_code": "card_not_found", "reference": ""}
+        if card is None:
+            try:
+                card = vault_detokenize(token=card_token)
+            except VaultError:
+                stored = self._stored_answer(idempotency_key, amount_minor, currency)
+                if stored is not None:
+                    return stored
+                return {"status": "failed", "failure_code": "card_not_found", "reference": ""}
         outcome = _decide(card, cvc)
         now = timezone.now()
         status, failure_code, challenge_expires_at, captured = "failed", outcome, None, 0
@@ -531,6 +545,7 @@ class SandboxCardProvider(PaymentProvider):
                 currency=request.currency,
                 description=request.description,
                 capture=request.capture,
+                card=request.card,  # None unless the platform holds the card in this request
             )
         )
 
