@@ -15,7 +15,9 @@ API = "/api/v1/payments/"
 
 def _error(*details: tuple[str | None, str, str]) -> bytes:
     """The one error shape, as DRF's JSONRenderer writes it (compact, UTF-8)."""
-    listed = [{"field": field, "code": code, "message": message} for field, code, message in details]
+    listed = [
+        {"field": field, "code": code, "message": message} for field, code, message in details
+    ]
     first = listed[0]
     payload = {
         "error": {
