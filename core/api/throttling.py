@@ -113,8 +113,8 @@ class CounterRateThrottle(_LiveRatesMixin, throttling.BaseThrottle):
         """This window's count after adding this request, and the previous window's count."""
         cache = caches[self.cache_alias]
         if isinstance(cache, RedisCache):
-            key = cache.make_and_validate_key(key)
-            previous_key = cache.make_and_validate_key(previous_key)
+            # The cache's prefix and version, without the memcached key-shape warnings (Redis takes any).
+            key, previous_key = cache.make_key(key), cache.make_key(previous_key)
             pipe = cache._cache.get_client(key, write=True).pipeline(transaction=False)
             pipe.incr(key)
             pipe.expire(key, timeout)
