@@ -201,7 +201,7 @@ class Command(BaseCommand):
                 f"gunicorn: {options['workers']} workers x {options['threads']} threads on :{port}"
             )
             gunicorn = self._start_gunicorn(env, port, options["workers"], options["threads"])
-            _start_relay(env, gunicorn.pid)
+            relay = _start_relay(env, gunicorn.pid)
             _wait_ready(port, seed["buyers"][0]["key"], gunicorn)
 
             pools: list[list] = [[] for _ in range(clients)]
@@ -215,6 +215,8 @@ class Command(BaseCommand):
             self._log(f"orders for the payment phase: {per_client} per client (made via the API)")
             orders = _make_orders(port, seed, clients, pools, per_client)
             _analyze(params, scratch)
+            # The relay's process and its backend: already in "server" and "db", also shown apart.
+            relay_pids = [relay.pid, *_backends_named(params, scratch, RELAY_APPLICATION)]
             # The two phases alternate in slices (no-op, payments, no-op, ...) so that other jobs
             # on the machine weigh on both alike; rates, latencies and CPU are summed per kind.
             slices = max(1, int(options["slices"]))
@@ -231,9 +233,9 @@ class Command(BaseCommand):
                     (noop, noop_cpu_s, _noop),
                     (checkout, payment_cpu_s, _payment),
                 ):
-                    start = _cpu_snapshot(gunicorn.pid, scratch)
+                    start = _cpu_snapshot(gunicorn.pid, scratch, relay_pids)
                     part = _run_phase(port, seed, clients, seconds / slices, op=op, pools=pools)
-                    end = _cpu_snapshot(gunicorn.pid, scratch)
+                    end = _cpu_snapshot(gunicorn.pid, scratch, relay_pids)
                     for key in end:
                         cpu[key] = cpu.get(key, 0.0) + end[key] - start[key]
                     _add(total, part)
@@ -628,7 +630,7 @@ def _proc_cpu_s(pid: int | str) -> float | None:
         return None
 
 
-def _cpu_snapshot(server_pgid: int, dbname: str) -> dict[str, float]:
+def _cpu_snapshot(server_pgid: int, dbname: str, relay_pids=()) -> dict[str, float]:
     """CPU seconds so far of the gunicorn processes (its process group), of the backends connected
     to the scratch database, and of this process (the clients). Linux /proc; zeros elsewhere."""
     totals = {"server": 0.0, "db": 0.0}
@@ -653,6 +655,8 @@ def _cpu_snapshot(server_pgid: int, dbname: str) -> dict[str, float]:
                 continue
     usage = resource.getrusage(resource.RUSAGE_SELF)
     totals["client"] = usage.ru_utime + usage.ru_stime
+    if relay_pids:
+        totals["of_which_relay"] = sum(_proc_cpu_s(pid) or 0.0 for pid in relay_pids)
     return totals
 
 
@@ -711,16 +715,31 @@ def _stop(process) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
+RELAY_APPLICATION = "clearhouse-bench-relay"
+
+
 def _start_relay(env: dict, server_pgid: int) -> subprocess.Popen:
     """The order events outbox relay, as production runs it beside the web processes: in
-    gunicorn's process group, so its CPU is counted as the server's and _stop stops it too."""
+    gunicorn's process group, so its CPU is counted as the server's and _stop stops it too. Its
+    connection is named, so that its backend's CPU can be shown apart."""
+    url = env["DATABASE_URL"]
+    url += ("&" if "?" in url else "?") + f"application_name={RELAY_APPLICATION}"
     return subprocess.Popen(
         [sys.executable, "manage.py", "relay_order_events"],
-        env=env,
+        env={**env, "DATABASE_URL": url},
         cwd=settings.BASE_DIR,
         process_group=server_pgid,
         stdout=subprocess.DEVNULL,
     )
+
+
+def _backends_named(params: dict, name: str, application: str) -> list[int]:
+    with _admin_connection(params, _checked_name(name)) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            [name, application],
+        ).fetchall()
+    return [int(row[0]) for row in rows]
 
 
 def _events_waiting(params: dict, name: str) -> int:
