@@ -17,6 +17,14 @@ from psycopg import pq
 
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 
+# `INSERT ... SELECT ... FROM ASYNC_COMMIT ...`: the statement's own transaction (autocommit)
+# commits without waiting for its WAL to reach disk (SET LOCAL synchronous_commit = off, as one
+# statement). For a write whose loss in a crash is harmless because anything durable that depends
+# on it commits synchronously later on the same connection, which flushes this WAL first (a later
+# commit's flush covers every earlier WAL record). Inside a caller's transaction the setting would
+# hold for the whole of it: callers use it only outside one (connection.in_atomic_block False).
+ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+
 
 def prepared_cursor(conn):
     """A cursor for one call: (wrapped cursor, whether to close it after)."""

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.fast_sql import fetch_all
+from core.fast_sql import ASYNC_COMMIT, fetch_all
 from core.models import IdempotencyKey
 
 logger = logging.getLogger(__name__)
@@ -83,12 +83,18 @@ def _abandoned(record: IdempotencyKey, now: datetime) -> bool:
 
 # PostgreSQL: the claim and the answer are one prepared statement each (every API write pays
 # them); ON CONFLICT leaves a taken key to the lookup below, with no error and no savepoint.
-_CLAIM_SQL = (
+_CLAIM_COLUMNS = (
     "INSERT INTO core_idempotencykey (scope_digest, key, principal, method, path, request_fingerprint, "
     "status, response_body, response_headers, created_at, locked_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s, 'in_flight', '\\x'::bytea, '{}'::jsonb, %s, %s) "
-    "ON CONFLICT (scope_digest) DO NOTHING RETURNING id"
 )
+_CLAIM_ROW = "%s, %s, %s, %s, %s, %s, 'in_flight', '\\x'::bytea, '{}'::jsonb, %s, %s"
+_CLAIM_CONFLICT = "ON CONFLICT (scope_digest) DO NOTHING RETURNING id"
+_CLAIM_SQL = f"{_CLAIM_COLUMNS}VALUES ({_CLAIM_ROW}) {_CLAIM_CONFLICT}"
+# In autocommit the claim need not wait for its WAL flush: the request's first durable step (the
+# payment's start, its answer) commits synchronously and flushes it; a claim lost in a crash
+# before that means nothing it guarded became durable either, so a retry rightly runs afresh.
+# Concurrent requests see it at once all the same (visibility does not wait for the flush).
+_CLAIM_ASYNC_SQL = f"{_CLAIM_COLUMNS} SELECT {_CLAIM_ROW} FROM {ASYNC_COMMIT} {_CLAIM_CONFLICT}"  # noqa: S608
 _COMPLETE_SQL = (
     "UPDATE core_idempotencykey SET status = 'completed', response_status = %s, response_body = %s, "
     "response_headers = %s::jsonb, completed_at = %s "
@@ -100,7 +106,7 @@ def _insert_claim(fields: dict) -> IdempotencyKey | None:
     """Insert the in-flight row; None when the scope's key already exists."""
     if connection.vendor == "postgresql":
         rows = fetch_all(
-            _CLAIM_SQL,
+            _CLAIM_SQL if connection.in_atomic_block else _CLAIM_ASYNC_SQL,
             [
                 fields["scope_digest"],
                 fields["key"],

@@ -39,11 +39,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from core import crypto
+from core.fast_sql import ASYNC_COMMIT
 from payments import conf
 from payments.fastpath import fast_call, fast_path_enabled
 from payments.payment_models import SandboxCardCharge, SandboxOperation
@@ -113,13 +114,10 @@ _CHARGE_FIELDS = (
 # (attempt 1); a stored retryable failure for the same amount is processed again (attempts + 1,
 # reference and card kept, as the ORM path's save of the locked row does); anything else stored
 # is left alone and the statement returns no row.
-_UPSERT_CHARGE = """
-INSERT INTO payments_sandboxcardcharge AS c (
-    reference, idempotency_key, card_token, brand, last4, amount_minor, currency, status,
-    captured_minor, refunded_minor, failure_code, challenge_expires_at, attempts, created_at,
-    updated_at)
-VALUES (%s::text, %s::text, %s::text, %s::text, %s::text, %s::bigint, %s::text, %s::text,
-        %s::bigint, 0, %s::text, %s::timestamptz, 1, %s::timestamptz, %s::timestamptz)
+_UPSERT_CHARGE_ROW = """
+    %s::text, %s::text, %s::text, %s::text, %s::text, %s::bigint, %s::text, %s::text,
+    %s::bigint, 0, %s::text, %s::timestamptz, 1, %s::timestamptz, %s::timestamptz"""
+_UPSERT_CHARGE_CONFLICT = """
 ON CONFLICT (idempotency_key) DO UPDATE
    SET attempts = c.attempts + 1, status = EXCLUDED.status, failure_code = EXCLUDED.failure_code,
        captured_minor = EXCLUDED.captured_minor,
@@ -129,6 +127,21 @@ ON CONFLICT (idempotency_key) DO UPDATE
 RETURNING c.reference, c.status, c.amount_minor, c.currency, c.captured_minor, c.refunded_minor,
           c.failure_code, c.brand, c.last4, c.attempts
 """
+_UPSERT_CHARGE_INTO = """
+INSERT INTO payments_sandboxcardcharge AS c (
+    reference, idempotency_key, card_token, brand, last4, amount_minor, currency, status,
+    captured_minor, refunded_minor, failure_code, challenge_expires_at, attempts, created_at,
+    updated_at)"""
+_UPSERT_CHARGE = f"{_UPSERT_CHARGE_INTO} VALUES ({_UPSERT_CHARGE_ROW}) {_UPSERT_CHARGE_CONFLICT}"
+# The processor's own record commits without waiting for its WAL flush: it stands for a remote
+# processor's bookkeeping, not the platform's. The platform's next step on this connection (the
+# payment's authorised, failed or 3-D Secure state) commits synchronously and flushes it too; a
+# charge lost in a crash before that is lost with the payment's progress, and the recovery's retry
+# under the same idempotency key makes it again.
+_UPSERT_CHARGE_ASYNC = (  # constants only
+    f"{_UPSERT_CHARGE_INTO} SELECT {_UPSERT_CHARGE_ROW} FROM {ASYNC_COMMIT}"  # noqa: S608
+    f" {_UPSERT_CHARGE_CONFLICT}"
+)
 
 
 def _charge_dict(charge: SandboxCardCharge) -> dict:
@@ -277,7 +290,7 @@ class SandboxCardProcessor:
             status, failure_code = "requires_action", ""
             challenge_expires_at = now + timedelta(seconds=int(conf.get("PAYMENTS_3DS_TIMEOUT_S")))
         rows = fast_call(
-            _UPSERT_CHARGE,
+            _UPSERT_CHARGE if connection.in_atomic_block else _UPSERT_CHARGE_ASYNC,
             [
                 "ch_" + secrets.token_urlsafe(18),
                 idempotency_key,
