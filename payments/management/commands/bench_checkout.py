@@ -11,8 +11,8 @@ One run, on a scratch database of its own (dropped at the end unless --keep):
     reserved): enough for the measured phase at 1.5x the warm-up payment rate (order_rps is
     reported, but orders are the storefront's step, not part of the payment);
  4. baseline: an authenticated no-op DRF endpoint (/api/v1/bench/noop) with N keep-alive clients,
-    in slices alternating with step 5's (--slices, 3 each), so that other jobs on the machine
-    weigh on both alike;
+    in slices alternating with step 5's (--slices, 6 each: 5 s slices of a 30 s phase), so that
+    other jobs on the machine weigh on both alike;
  5. card payments with N keep-alive clients, each payment being one API call with an API key and
     an Idempotency-Key: pay the order by card with capture_method "automatic" (validated, vaulted,
     authorised by the sandbox processor, one escrow hold per sub-order in the ledger, order paid,
@@ -138,7 +138,7 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=None, help="per measured phase")
         parser.add_argument("--pgbench-seconds", type=int, default=None)
         parser.add_argument(
-            "--slices", type=int, default=3, help="alternating no-op/payment slices per phase"
+            "--slices", type=int, default=6, help="alternating no-op/payment slices per phase"
         )
         parser.add_argument("--port", type=int, default=0, help="0: a free port")
         parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
