@@ -34,3 +34,13 @@ LOGGING_CONFIG = None  # nothing per request on the console; errors still raise
 # Connections live through the run: a backend that closes mid-phase (CONN_MAX_AGE) takes its CPU
 # out of /proc before the phase's second snapshot, and the "db" CPU per operation came out low.
 DATABASES = {**DATABASES, "default": {**DATABASES["default"], "CONN_MAX_AGE": None}}
+
+# Experiment: BENCH_USER_THROTTLE=counter puts the per-user rate on the atomic counter
+# (bench/throttles.py), to see what DRF's sliding log costs every request.
+if env("BENCH_USER_THROTTLE", default="") == "counter":  # noqa: F405
+    REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+        "bench.throttles.CounterUserRateThrottle"
+        if name == "core.api.throttling.UserRateThrottle"
+        else name
+        for name in REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]
+    ]
