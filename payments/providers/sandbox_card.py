@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -144,6 +144,19 @@ _UPSERT_CHARGE_ASYNC = (  # constants only
 )
 
 
+def _charge_state(
+    outcome: str, *, capture: bool, amount_minor: int, now: datetime | None = None
+) -> tuple[str, str, datetime | None, int]:
+    """(status, failure_code, challenge_expires_at, captured_minor) of a charge attempt whose
+    card decided `outcome` (_decide): both create_charge paths store exactly this."""
+    if outcome == "success":
+        return ("captured", "", None, amount_minor) if capture else ("authorized", "", None, 0)
+    if outcome == "three_d_secure":
+        timeout = timedelta(seconds=int(conf.get("PAYMENTS_3DS_TIMEOUT_S")))
+        return "requires_action", "", (now or timezone.now()) + timeout, 0
+    return "failed", outcome, None, 0
+
+
 def _charge_dict(charge: SandboxCardCharge) -> dict:
     return {
         "reference": charge.reference,
@@ -225,21 +238,12 @@ class SandboxCardProcessor:
                     currency=currency,
                 )
             charge.attempts += 1
-            charge.failure_code = ""
-            charge.challenge_expires_at = None
-            charge.captured_minor = 0
-            if outcome == "success" and capture:
-                charge.status, charge.captured_minor = "captured", amount_minor
-            elif outcome == "success":
-                charge.status = "authorized"
-            elif outcome == "three_d_secure":
-                charge.status = "requires_action"
-                charge.challenge_expires_at = timezone.now() + timedelta(
-                    seconds=int(conf.get("PAYMENTS_3DS_TIMEOUT_S"))
-                )
-            else:
-                charge.status = "failed"
-                charge.failure_code = outcome
+            (
+                charge.status,
+                charge.failure_code,
+                charge.challenge_expires_at,
+                charge.captured_minor,
+            ) = _charge_state(outcome, capture=capture, amount_minor=amount_minor)
             charge.save()
         result = _charge_dict(charge)
         result["retryable"] = charge.failure_code in RETRYABLE_CODES
@@ -279,16 +283,10 @@ class SandboxCardProcessor:
                 if stored is not None:
                     return stored
                 return {"status": "failed", "failure_code": "card_not_found", "reference": ""}
-        outcome = _decide(card, cvc)
         now = timezone.now()
-        status, failure_code, challenge_expires_at, captured = "failed", outcome, None, 0
-        if outcome == "success" and capture:
-            status, failure_code, captured = "captured", "", amount_minor
-        elif outcome == "success":
-            status, failure_code = "authorized", ""
-        elif outcome == "three_d_secure":
-            status, failure_code = "requires_action", ""
-            challenge_expires_at = now + timedelta(seconds=int(conf.get("PAYMENTS_3DS_TIMEOUT_S")))
+        status, failure_code, challenge_expires_at, captured = _charge_state(
+            _decide(card, cvc), capture=capture, amount_minor=amount_minor, now=now
+        )
         rows = fast_call(
             _UPSERT_CHARGE if connection.in_atomic_block else _UPSERT_CHARGE_ASYNC,
             [
