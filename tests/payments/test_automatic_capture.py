@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.services import api_key_create
 from ledger.errors import LedgerError
-from ledger.models import Account, Transfer
+from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from ledger.services import TransferRequest, account_id, create_transfers
 from payments import conf, fast_authorize, fast_sale, payment_flows
@@ -39,6 +39,7 @@ from payments.providers.sandbox_card import SandboxCardProcessor, SandboxCardPro
 from payments.state import IllegalTransition
 from payments.vault import vault_store_card
 from tests.concurrency import run_together
+from tests.payments.fast_path_snapshots import escrow_balances, relative_names
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import DECLINE, SUCCESS, TEST_CVC, THREE_DS
 
@@ -340,49 +341,20 @@ def test_a_retried_processing_error_becomes_a_sale(path):
 # --- the same rows either way -------------------------------------------------------------------
 
 
-def _balances() -> dict[str, tuple[int, int, int, int]]:
-    out = {}
-    for account in Account.objects.filter(code__in=[ESCROW, external_code("sandbox_card")]):
-        b = account_balance(account.id)
-        out[account.code] = (b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
-    return out
-
-
 def _snapshot(client, order, published) -> dict:
     """Pay the order automatically through the API; everything it wrote, ids made relative."""
-    before = _balances()
+    before = escrow_balances()
     published.clear()
     started_at = timezone.now()
     response = api_pay(client, order)
     assert response.status_code == 201, response.content
     payment = Payment.objects.get(order=order)
     subs = list(SubOrder.objects.filter(order=order).order_by("id"))
-    subs_named = {sub.id: f"<sub{i}>" for i, sub in enumerate(subs)}
-    sellers_named = {sub.seller_id: f"<seller{i}>" for i, sub in enumerate(subs)}
-    uuids_named = {str(payment.id): "<payment>", str(order.id): "<order>"}
+    subs_named, norm = relative_names(payment, order, subs)
     ids_named = {}
     for i, sub in enumerate(subs):
         for step in ("hold", "capture"):
             ids_named[transfer_id(payment.id, sub.id, step)] = f"<{step}{i}>"
-    by_key = {
-        "id": subs_named,
-        "sub_order": subs_named,
-        "seller": sellers_named,
-        "seller_id": sellers_named,
-        "payment_id": uuids_named,
-        "order_id": uuids_named,
-        "order": uuids_named,
-    }
-
-    def norm(value, key=None):
-        if isinstance(value, dict):
-            return {k: norm(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [norm(v, key) for v in value]
-        if key in by_key:
-            assert value in by_key[key], (key, value)
-            return by_key[key][value]
-        return value
 
     body = response.json()
     for key in ("id", "order", "order_number", "created_at", "updated_at"):
@@ -408,7 +380,7 @@ def _snapshot(client, order, published) -> dict:
     transfers = list(
         Transfer.objects.filter(reference=f"payment:{payment.id}").order_by("created_at", "id")
     )
-    after = _balances()
+    after = escrow_balances()
     order.refresh_from_db()
     return {
         "response": norm(body),

@@ -20,8 +20,7 @@ from accounts.models import Role
 from accounts.services import api_key_create
 from core.errors import IntegrityViolation, NotFound
 from ledger.errors import LedgerError
-from ledger.models import Account, Transfer
-from ledger.selectors import account_balance
+from ledger.models import Transfer
 from ledger.services import TransferRequest, account_id, create_transfers
 from payments import conf, fast_authorize, order_documents, order_events
 from payments.cards import validate_card
@@ -35,6 +34,7 @@ from payments.state import IllegalTransition
 from payments.storefront_models import CheckoutSession, CheckoutSessionStatus
 from payments.vault import vault_detokenize
 from tests.concurrency import run_together
+from tests.payments.fast_path_snapshots import escrow_balances, relative_names
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
 
@@ -320,45 +320,16 @@ def test_an_order_made_by_a_checkout_session_completes_the_session(order):
 # --- the same rows either way -----------------------------------------------------------------
 
 
-def _balances() -> dict[str, tuple[int, int, int, int]]:
-    out = {}
-    for account in Account.objects.filter(code__in=[ESCROW, external_code("sandbox_card")]):
-        b = account_balance(account.id)
-        out[account.code] = (b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
-    return out
-
-
 def _snapshot(client, order, dispatched) -> dict:
     """Pay the order through the API; everything it wrote, with ids and times made relative."""
-    before = _balances()
+    before = escrow_balances()
     sent_before = len(dispatched)
     started_at = timezone.now()
     response = client.post(API, pay_body(order), content_type="application/json")
     assert response.status_code == 201, response.content
     payment = Payment.objects.get(order=order)
     subs = list(SubOrder.objects.filter(order=order).order_by("id"))
-    subs_named = {sub.id: f"<sub{i}>" for i, sub in enumerate(subs)}
-    sellers_named = {sub.seller_id: f"<seller{i}>" for i, sub in enumerate(subs)}
-    uuids_named = {str(payment.id): "<payment>", str(order.id): "<order>"}
-    by_key = {
-        "id": subs_named,
-        "sub_order": subs_named,
-        "seller": sellers_named,
-        "seller_id": sellers_named,
-        "payment_id": uuids_named,
-        "order_id": uuids_named,
-        "order": uuids_named,
-    }
-
-    def norm(value, key=None):
-        if isinstance(value, dict):
-            return {k: norm(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [norm(v, key) for v in value]
-        if key in by_key:
-            assert value in by_key[key], (key, value)
-            return by_key[key][value]
-        return value
+    subs_named, norm = relative_names(payment, order, subs)
 
     body = response.json()
     assert body["order_number"] == order.number
@@ -388,7 +359,7 @@ def _snapshot(client, order, dispatched) -> dict:
     assert sorted(t.id for t in transfers) == sorted(
         hold_transfer_id(payment.id, sub.id) for sub in subs
     )
-    after = _balances()
+    after = escrow_balances()
     order.refresh_from_db()
     assert started_at <= order.updated_at <= timezone.now()
     return {
