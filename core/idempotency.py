@@ -11,12 +11,11 @@ import hashlib
 import hmac
 import json
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from core.fast_sql import ASYNC_COMMIT, fetch_all
@@ -104,33 +103,25 @@ _COMPLETE_SQL = (
 
 def _insert_claim(fields: dict) -> IdempotencyKey | None:
     """Insert the in-flight row; None when the scope's key already exists."""
-    if connection.vendor == "postgresql":
-        rows = fetch_all(
-            _CLAIM_SQL if connection.in_atomic_block else _CLAIM_ASYNC_SQL,
-            [
-                fields["scope_digest"],
-                fields["key"],
-                fields["principal"],
-                fields["method"],
-                fields["path"],
-                fields["request_fingerprint"],
-                fields["created_at"],
-                fields["locked_at"],
-            ],
-        )
-        if not rows:
-            return None
-        record = IdempotencyKey(id=rows[0][0], **fields)
-        record._state.adding = False
-        record._state.db = connection.alias
-        return record
-    try:
-        # A lone INSERT in autocommit is its own transaction; inside a caller's transaction a
-        # savepoint keeps a lost race from breaking it.
-        with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            return IdempotencyKey.objects.create(**fields)
-    except IntegrityError:
+    rows = fetch_all(
+        _CLAIM_SQL if connection.in_atomic_block else _CLAIM_ASYNC_SQL,
+        [
+            fields["scope_digest"],
+            fields["key"],
+            fields["principal"],
+            fields["method"],
+            fields["path"],
+            fields["request_fingerprint"],
+            fields["created_at"],
+            fields["locked_at"],
+        ],
+    )
+    if not rows:
         return None
+    record = IdempotencyKey(id=rows[0][0], **fields)
+    record._state.adding = False
+    record._state.db = connection.alias
+    return record
 
 
 def idempotency_key_claim(
@@ -191,20 +182,11 @@ def idempotency_key_complete(
     *, record: IdempotencyKey, status: int, body: bytes, headers: dict[str, str]
 ) -> bool:
     """Store the final answer for replays. False if the claim was lost meanwhile (taken over)."""
-    if connection.vendor == "postgresql":
-        rows = fetch_all(
-            _COMPLETE_SQL,
-            [status, body, json.dumps(headers), timezone.now(), record.pk, record.locked_at],
-        )
-        return len(rows) == 1
-    updated = _owned(record).update(
-        status=IdempotencyKey.Status.COMPLETED,
-        response_status=status,
-        response_body=body,
-        response_headers=headers,
-        completed_at=timezone.now(),
+    rows = fetch_all(
+        _COMPLETE_SQL,
+        [status, body, json.dumps(headers), timezone.now(), record.pk, record.locked_at],
     )
-    return updated == 1
+    return len(rows) == 1
 
 
 def idempotency_key_release(*, record: IdempotencyKey) -> None:

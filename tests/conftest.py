@@ -1,8 +1,9 @@
 """Suite-wide rules for the real stack.
 
-- `postgres` tests need DATABASE_URL=postgres://...; `integration` tests need that and REDIS_URL
-  (they start a real Celery worker on the same test database). Without them they are skipped with
-  the reason shown, unless CLEARHOUSE_REQUIRE_FULL_STACK=1 (set by .ci/run): then they fail.
+- The database is always PostgreSQL: the server DATABASE_URL names, or the embedded one that
+  `make test` starts. `integration` tests also need REDIS_URL (they start a real Celery worker on
+  the same test database). Without Redis they are skipped with the reason shown, unless
+  CLEARHOUSE_REQUIRE_FULL_STACK=1 (set by .ci/run): then they fail.
 - `integration` tests all run in one xdist group ("integration"), so under `-n 2 --dist loadgroup`
   one pytest worker starts one Celery worker (each pytest worker has its own queue anyway).
 - The `celery_worker` fixture (tests/integration/worker.py) is available to every test folder.
@@ -25,10 +26,6 @@ def missing_stack(item: pytest.Item) -> str | None:
     """Why this test cannot run on the configured stack, or None if it can."""
     from django.conf import settings
 
-    on_postgres = "postgresql" in settings.DATABASES["default"]["ENGINE"]
-    needs_postgres = "postgres" in item.keywords or "integration" in item.keywords
-    if needs_postgres and not on_postgres:
-        return "needs PostgreSQL: set DATABASE_URL=postgres://... to run it"
     if "integration" in item.keywords and not settings.REDIS_URL:
         return "needs Redis and a real Celery worker: set REDIS_URL=redis://... to run it"
     return None

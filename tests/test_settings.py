@@ -131,6 +131,7 @@ def test_a_developer_env_file_does_not_reach_the_test_settings(tmp_path):
         "HOME": os.environ.get("HOME", "/tmp"),
         "PYTHONPATH": str(BASE_DIR),
         "CLEARHOUSE_ENV_FILE": str(env_file),
+        "DATABASE_URL": "postgres://unused@127.0.0.1:1/unused",  # settings only, no connection
     }
 
     as_test = run(["-c", code], {**env, "DJANGO_SETTINGS_MODULE": "config.settings.test"})

@@ -71,34 +71,46 @@ TEMPLATES = [
 ]
 
 
-def database_from_env(default_url: str) -> dict:
-    """DATABASE_URL (PostgreSQL via psycopg 3) or the embedded SQLite default, tuned for two writers.
+def database_from_env() -> dict:
+    """DATABASE_URL: PostgreSQL (psycopg 3), the only database Clearhouse runs on.
 
-    With default_url "" (production) the variable is required.
+    Unset, it names the embedded server that `make run` and `make test` start (config/embedded_db.py)
+    while that server runs; production requires the variable (production.py).
     """
-    url = env.str("DATABASE_URL", default="").strip() or default_url
-    if not url:
-        raise ImproperlyConfigured("Set the DATABASE_URL environment variable.")
+    url = env.str("DATABASE_URL", default="").strip() or _embedded_postgres_url()
     config = environ.Env.db_url_config(url)
-    if "ENGINE" not in config:
-        raise ImproperlyConfigured("DATABASE_URL names no database engine Django knows.")
-    if config["ENGINE"] == "django.db.backends.sqlite3":
-        config["OPTIONS"] = {
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    else:
-        config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-        config["CONN_HEALTH_CHECKS"] = True
-        # Fail fast rather than hang when the database host does not answer.
-        config.setdefault("OPTIONS", {}).setdefault(
-            "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_S", default=5)
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_URL must name a PostgreSQL database (postgres://user@host:port/name, "
+            f"PostgreSQL {MIN_POSTGRES_VERSION} or later); Clearhouse runs on PostgreSQL only."
         )
+    # Our backend: PostgreSQL's, with a start-up error that names DATABASE_URL when the server is
+    # older than MIN_POSTGRES_VERSION.
+    config["ENGINE"] = "core.postgresql"
+    config.setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    config["CONN_HEALTH_CHECKS"] = True
+    # Fail fast rather than hang when the database host does not answer.
+    config.setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_S", default=5)
+    )
     return config
 
 
-DATABASES = {"default": database_from_env(f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+def _embedded_postgres_url() -> str:
+    from config.embedded_db import DEFAULT_DATA_DIR, running
+
+    server = running(DEFAULT_DATA_DIR)
+    if server is None:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not running: use `make run` / "
+            "`make test` (they start it), `make db` to start it alone, or set DATABASE_URL to a "
+            "PostgreSQL database."
+        )
+    return server.url()
+
+
+# The oldest PostgreSQL the project's SQL (PL/pgSQL functions, migrations) is tested against.
+MIN_POSTGRES_VERSION = 15
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -171,8 +183,8 @@ def redis_cache(url: str, **extra) -> dict:
 if REDIS_URL:
     CACHES = {"default": redis_cache(REDIS_URL)}
 else:
-    # The embedded default shares its cache between web and worker through the database
-    # (`manage.py createcachetable`, run by `make migrate`; test databases get it automatically).
+    # Without Redis, web and worker share their cache through the database (`manage.py
+    # createcachetable`, run by `make migrate`; test databases get it automatically).
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",

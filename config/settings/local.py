@@ -1,13 +1,15 @@
-"""Local development: the default. Embedded SQLite and filesystem broker unless the env says otherwise."""
+"""Local development: the default. The embedded PostgreSQL and a filesystem broker unless the env
+says otherwise (DATABASE_URL, REDIS_URL)."""
 
 from .env_file import read_env_file
 
 read_env_file()
 
 from .base import *  # noqa: E402, F403
-from .base import VAR_DIR, env  # noqa: E402
+from .base import VAR_DIR, database_from_env, env  # noqa: E402
 from .dev_keys import load_or_create  # noqa: E402
 
+DATABASES = {"default": database_from_env()}
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 _dev_keys = load_or_create(VAR_DIR / "dev-keys.json")
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=_dev_keys["secret_key"])

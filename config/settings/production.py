@@ -32,7 +32,7 @@ ALLOWED_HOSTS = [
     host.strip() for host in required("DJANGO_ALLOWED_HOSTS").split(",") if host.strip()
 ]
 required("DATABASE_URL")
-DATABASES = {"default": database_from_env("")}
+DATABASES = {"default": database_from_env()}
 REDIS_URL = required("REDIS_URL")
 CACHES = {"default": redis_cache(REDIS_URL)}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)

@@ -6,8 +6,16 @@ This module never reads .env: what the suite does depends on the environment alo
 import os
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, REDIS_URL, broker_transport_options, env, redis_cache
+from .base import (
+    BASE_DIR,
+    REDIS_URL,
+    broker_transport_options,
+    database_from_env,
+    env,
+    redis_cache,
+)
 
+DATABASES = {"default": database_from_env()}
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production-0123456789-abcdefghijklmnop"  # noqa: S105
 # Fixed test keys (never used outside tests): "test1" is the newest master key.
