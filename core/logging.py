@@ -3,8 +3,9 @@
 import logging
 import re
 
-# 13-19 digits, optionally grouped by spaces or dashes: the shape of a PAN.
-_PAN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# 13-19 digits, optionally grouped by spaces or dashes: the shape of a PAN. Not after a decimal
+# point: Celery's "succeeded in 0.0123456789012s" is a duration, and no PAN follows a ".".
+_PAN = re.compile(r"(?<![\d.])(?:\d[ -]?){12,18}\d(?!\d)")
 
 
 def redact(text: str) -> str:
