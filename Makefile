@@ -60,9 +60,10 @@ db-stop: venv ## Stop the embedded PostgreSQL
 db-reset: venv ## Delete the embedded PostgreSQL's data (var/postgres/); the next make run starts afresh
 	$(PY) config/embedded_db.py reset
 
-lint: venv ## ruff check and format check
+lint: venv ## ruff check, format check, and the import contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: venv ## Format the code
 	$(BIN)/ruff check --fix .

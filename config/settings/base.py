@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "ledger",
     "payments",
     "settlement",
+    "demo",
 ]
 
 MIDDLEWARE = [

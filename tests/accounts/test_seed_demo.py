@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.demo import demo_private_key_pem
 from accounts.models import DemoKeyMaterial, Role, SellerKey, SellerProfile, User
 from core import crypto
-from core.management.commands.seed_demo import DEMO_USERS
+from demo.management.commands.seed_demo import DEMO_USERS
 
 pytestmark = pytest.mark.django_db
 

@@ -20,6 +20,7 @@ from accounts.dashboard_keys import dashboard_keys_ensure
 from accounts.demo import demo_private_key_pem, demo_private_key_store
 from accounts.models import KeyPurpose, Role, SellerKey, User
 from core.crypto import CryptoError
+from payments.demo import seed_demo_products
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,6 @@ class Command(BaseCommand):
                 dashboard_keys_ensure(seller=user, password=demo.password)
             rows.append((demo, keys))
         # The shop's catalogue: each demo seller's products (payments.demo is idempotent too).
-        from payments.demo import seed_demo_products
 
         seed_demo_products(sellers)
         self._print(rows)
