@@ -55,6 +55,16 @@ class Conflict(ApplicationError):
     http_status = 409
 
 
+class TryAgainLater(Conflict):
+    """Not yet: the same request may succeed shortly (something it waits on is still running).
+
+    Never kept as a final answer by Idempotency-Key (a retry with the same key acts again), and the
+    API says when to come back with Retry-After."""
+
+    code = "try_again_later"
+    retry_after_s = 5
+
+
 class IntegrityViolation(ApplicationError):
     """An invariant would be broken; nothing was written."""
 

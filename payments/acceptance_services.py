@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.dashboard_keys import WrongPassword, dashboard_keys_of, dashboard_private_pem
 from accounts.models import KeyOrigin, KeyPurpose, SellerKey
 from core import crypto
-from core.errors import ApplicationError, Conflict, NotFound, ValidationError
+from core.errors import ApplicationError, Conflict, NotFound, TryAgainLater, ValidationError
 from payments import conf
 from payments.models import Order, OrderStatus, SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
@@ -493,7 +493,7 @@ def sub_order_mark_shipped(
         _settle(sub_order.pk, capture=True, actor=actor)  # a capture the provider deferred
         sub_order.refresh_from_db()
         if sub_order.captured_minor == 0:
-            raise Conflict(
+            raise TryAgainLater(
                 "The buyer's payment for this order is not captured yet; try again shortly.",
                 code="capture_pending",
             )

@@ -24,7 +24,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import ApplicationError, Conflict, NotFound
+from core.errors import ApplicationError, Conflict, NotFound, TryAgainLater
 from core.money import Money
 from ledger.services import TransferRequest, account_id, create_transfers
 from payments.fees import fee_for
@@ -47,7 +47,7 @@ _NAMESPACE = uuid.UUID("0d7c8f43-51a4-4a8e-b7f5-3f0f9c2b6e11")
 CONFIRMABLE = frozenset({SO.ACCEPTED, SO.SHIPPED})
 
 
-class RefundInProgress(Conflict):
+class RefundInProgress(TryAgainLater):
     """A refund of this order is being processed; the money is released once it has settled."""
 
     code = "refund_in_progress"

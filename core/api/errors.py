@@ -26,7 +26,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, TryAgainLater
+
+# Set on a response that means "not yet" (TryAgainLater): core.api.idempotency does not keep it,
+# so a retry with the same Idempotency-Key acts again instead of replaying the refusal.
+NOT_FINAL_ATTRIBUTE = "idempotency_not_final"
 
 # Sent with 401 when the view's first authenticator names no scheme of its own.
 DEFAULT_WWW_AUTHENTICATE = 'Bearer realm="api"'
@@ -132,7 +136,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, ApplicationError):
         set_rollback()
         payload = error_payload(exc.code, exc.message, field=exc.field, extra=exc.extra)
-        return Response(payload, status=exc.http_status)
+        response = Response(payload, status=exc.http_status)
+        if isinstance(exc, TryAgainLater):
+            response["Retry-After"] = str(exc.retry_after_s)
+            setattr(response, NOT_FINAL_ATTRIBUTE, True)
+        return response
 
     if not isinstance(exc, exceptions.APIException):
         return None

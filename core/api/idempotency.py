@@ -11,8 +11,9 @@ Decisions:
 - Fingerprint: SHA-256 of method, full path (with query) and body. Same key, other fingerprint:
   422 idempotency_key_reused. First request still running: 409 idempotency_key_in_flight.
 - Kept as final: every answer below 500 except 401, 403 and 429 (the request never got to act:
-  wrong credentials, not allowed, rate-limited). Those and 5xx delete the claim so the client may
-  retry with the same key. Status, body and Content-Type/Location are replayed with
+  wrong credentials, not allowed, rate-limited) and "not yet" answers (core.errors.TryAgainLater:
+  409 with Retry-After, e.g. refund_in_progress, capture_pending; Stripe's rule). Those and 5xx
+  delete the claim so the client may retry with the same key. Status, body and Content-Type/Location are replayed with
   `Idempotent-Replayed: true`.
 - Keys live IDEMPOTENCY_KEY_TTL_S (24 h); core.tasks.delete_expired_idempotency_keys (beat, hourly)
   deletes older ones, and an expired key found on lookup counts as unused.
@@ -35,7 +36,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import salted_hmac
 
-from core.api.errors import error_response
+from core.api.errors import NOT_FINAL_ATTRIBUTE, error_response
 from core.idempotency import (
     Claimed,
     InFlight,
@@ -153,7 +154,11 @@ class IdempotencyMiddleware:
         except BaseException:
             self._release(record)
             raise
-        if response.status_code >= 500 or response.status_code in RELEASED_STATUSES:
+        if (
+            response.status_code >= 500
+            or response.status_code in RELEASED_STATUSES
+            or getattr(response, NOT_FINAL_ATTRIBUTE, False)
+        ):
             self._release(record)
         elif response.streaming:
             logger.warning(

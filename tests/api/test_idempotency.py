@@ -181,6 +181,31 @@ class TestReleasedAnswers:
         assert not retried.has_header("Idempotent-Replayed")
         assert effects() == 1
 
+    def test_a_not_yet_answer_is_not_kept_so_a_retry_acts(self, api_client):
+        first = api_client.post(
+            "/api/v1/test/errors/not_yet", {}, format="json", HTTP_IDEMPOTENCY_KEY="later"
+        )
+
+        assert first.status_code == 409
+        assert first.json()["error"]["code"] == "refund_in_progress"
+        assert first["Retry-After"] == "5"
+        assert not IdempotencyKey.objects.exists()
+        second = api_client.post(
+            "/api/v1/test/errors/not_yet", {}, format="json", HTTP_IDEMPOTENCY_KEY="later"
+        )
+        assert not second.has_header("Idempotent-Replayed")
+
+    def test_a_final_conflict_is_kept(self, api_client):
+        first = api_client.post(
+            "/api/v1/test/errors/conflict", {}, format="json", HTTP_IDEMPOTENCY_KEY="final"
+        )
+        second = api_client.post(
+            "/api/v1/test/errors/conflict", {}, format="json", HTTP_IDEMPOTENCY_KEY="final"
+        )
+
+        assert first.status_code == second.status_code == 409
+        assert second["Idempotent-Replayed"] == "true"
+
     def test_403_is_not_kept(self, api_client):
         api_client.force_authenticate(User.objects.create_user(email="someone@example.test"))
 

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from core.api.mixins import SensitiveThrottleMixin
 from core.api.pagination import CreatedCursorPagination
-from core.errors import ApplicationError, Conflict
+from core.errors import ApplicationError, Conflict, TryAgainLater
 from core.models import IdempotencyKey
 
 
@@ -62,6 +62,8 @@ class ErrorsView(APIView):
             serializer = OrderInputSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             return Response(serializer.validated_data)
+        if kind == "not_yet":
+            raise TryAgainLater("The refund is still running.", code="refund_in_progress")
         if kind == "conflict":
             raise Conflict("The order is already paid.", field="order")
         if kind == "domain":

@@ -289,3 +289,24 @@ def test_wallet_refunds_before_and_after_release(buyer, refund_tasks):
     assert balance(f"seller:{seller.pk}:pending") == 9000 - 261 - 9000
     assert reload(sub).status == "refunded"
     assert_trial_balance_zero()
+
+
+def test_confirming_while_a_refund_runs_is_not_kept_by_idempotency(buyer, refund_tasks, client):
+    """409 refund_in_progress means "not yet": a retry with the same Idempotency-Key, once the
+    refund has settled, confirms instead of replaying the 409 for 24 hours."""
+    order, _payment, [sub] = paid_order(buyer=buyer)
+    refund(sub, 1000)
+    client.force_login(buyer)
+    url = f"/api/v1/orders/{order.pk}/sub-orders/{sub.pk}/confirm"
+
+    refused = client.post(url, {}, content_type="application/json", HTTP_IDEMPOTENCY_KEY="c-1")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "refund_in_progress"
+    assert "Retry-After" in refused
+
+    run_refund_tasks(refund_tasks)
+    retried = client.post(url, {}, content_type="application/json", HTTP_IDEMPOTENCY_KEY="c-1")
+
+    assert retried.status_code == 200, retried.content
+    assert not retried.has_header("Idempotent-Replayed")
+    assert reload(sub).status == "confirmed"
