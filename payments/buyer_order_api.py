@@ -194,7 +194,7 @@ class SubOrderRefundsApi(APIView):
             amount_minor=data.get("amount_minor"),
             reason=data.get("reason"),
             actor=_actor(request.user),
-            idempotency_key=f"api:{key}"[:128] if key else None,
+            idempotency_key=key or None,
         )
         return Response(refund_json(refund), status=status.HTTP_201_CREATED)
 

@@ -24,6 +24,7 @@ beat sweeper `payments.refunds_sweep`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -191,6 +192,13 @@ def _reserve(
     return refund
 
 
+def _caller_scoped_key(actor: str, idempotency_key: str) -> str:
+    """The stored key: a digest of the caller and the key (fixed length, so a long key is never
+    cut into another's)."""
+    digest = hashlib.sha256(f"{actor}\n{idempotency_key}".encode()).hexdigest()
+    return f"sha256:{digest}"
+
+
 def refund_create(
     *,
     sub_order_id: Any,
@@ -200,13 +208,16 @@ def refund_create(
     idempotency_key: str | None = None,
 ) -> Refund:
     """Refund `amount_minor` of a sub-order's captured money (pending until the provider says
-    so). The same idempotency_key for the same payment answers with the first refund."""
+    so). The same idempotency_key from the same actor for the same payment answers with the first
+    refund; another actor's key is another key (staff and the seller never share one)."""
     amount_minor = _check_amount(amount_minor)
     reason = _check_reason(reason)
-    if idempotency_key is not None and not 0 < len(str(idempotency_key)) <= 128:
-        raise ValidationError(
-            "The idempotency key is 1 to 128 characters.", field="idempotency_key"
-        )
+    if idempotency_key is not None:
+        if not 0 < len(str(idempotency_key)) <= 255:
+            raise ValidationError(
+                "The idempotency key is 1 to 255 characters.", field="idempotency_key"
+            )
+        idempotency_key = _caller_scoped_key(actor, str(idempotency_key))
     row = SubOrder.objects.filter(pk=sub_order_id).values("order_id").first()
     if row is None:
         raise NotFound("No such order.", code="order_not_found")

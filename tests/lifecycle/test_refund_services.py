@@ -310,3 +310,23 @@ def test_confirming_while_a_refund_runs_is_not_kept_by_idempotency(buyer, refund
     assert retried.status_code == 200, retried.content
     assert not retried.has_header("Idempotent-Replayed")
     assert reload(sub).status == "confirmed"
+
+
+def test_refund_idempotency_keys_belong_to_their_caller(buyer, refund_tasks):
+    """Staff and the seller using the same key on one payment each get their own refund, never
+    each other's (nor a 409 for the other's amount)."""
+    _order, _payment, [sub] = paid_order(buyer=buyer, amounts=(10000,))
+
+    by_seller = refund(sub, 1000, idempotency_key="same-key")
+    by_staff = refund_create(
+        sub_order_id=sub.pk,
+        amount_minor=2000,
+        reason="goodwill",
+        actor="staff:9",
+        idempotency_key="same-key",
+    )
+
+    assert by_staff.pk != by_seller.pk
+    assert (by_seller.amount_minor, by_staff.amount_minor) == (1000, 2000)
+    assert refund(sub, 1000, idempotency_key="same-key") == by_seller  # each caller's retry replays
+    assert Refund.objects.filter(sub_order=sub).count() == 2
