@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from playwright.sync_api import expect
 
+from config import embedded_db
 from payments.models import Order, OrderStatus, Payment, PaymentStatus, Product
 from tests.storefront.factories import ProductFactory, SellerFactory
 
@@ -178,22 +179,19 @@ def test_order_page_updates_live_while_waiting_for_the_wallet(
 
 
 def _database_dump() -> str:
-    if connection.vendor == "postgresql":
-        params = connection.get_connection_params()
-        command = [
-            "pg_dump",
-            "--data-only",
-            "--no-owner",
-            "-h",
-            params.get("host") or "127.0.0.1",
-            "-U",
-            params.get("user") or "postgres",
-            "-p",
-            str(params.get("port") or 5432),
-            params["dbname"],
-        ]
-        return subprocess.run(
-            command, check=True, capture_output=True, text=True, timeout=120
-        ).stdout
-    connection.ensure_connection()
-    return "\n".join(connection.connection.iterdump())
+    # The embedded wheel's pg_dump (PostgreSQL 18) reads any server from 15 on; the machine's may
+    # be older than the embedded server, or absent.
+    params = connection.get_connection_params()
+    command = [
+        str(embedded_db.bin_dir() / "pg_dump"),
+        "--data-only",
+        "--no-owner",
+        "-h",
+        params.get("host") or "127.0.0.1",
+        "-U",
+        params.get("user") or "postgres",
+        "-p",
+        str(params.get("port") or 5432),
+        params["dbname"],
+    ]
+    return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120).stdout
