@@ -231,12 +231,14 @@ def stop(data_dir: Path = DEFAULT_DATA_DIR) -> bool:
     if running(data_dir) is None:
         _remove_stale_pid_file(data_dir)
         return False
-    subprocess.run(
+    result = subprocess.run(
         [str(bin_dir() / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
-        check=True,
         capture_output=True,
+        text=True,
         **_as_server_user(),
     )
+    if result.returncode != 0 and running(data_dir) is not None:
+        raise EmbeddedPostgresError(f"could not stop the server in {data_dir}:\n{result.stderr}")
     return True
 
 

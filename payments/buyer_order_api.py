@@ -21,13 +21,13 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import CreatedCursorPagination
+from core.api.parsers import StrictJSONParser
 from core.errors import NotFound, ValidationError
 from payments.dispute_services import dispute_open
 from payments.models import SubOrder
@@ -127,7 +127,7 @@ def refunds_visible_to(user: Any) -> QuerySet[Refund]:
 
 class SubOrderConfirmApi(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="orders_sub_orders_confirm",
@@ -147,7 +147,7 @@ class SubOrderConfirmApi(APIView):
 
 class SubOrderDisputeApi(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="orders_sub_orders_dispute",
@@ -174,7 +174,7 @@ class SubOrderDisputeApi(APIView):
 
 class SubOrderRefundsApi(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="orders_sub_orders_refunds_create",

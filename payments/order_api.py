@@ -16,13 +16,13 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import CreatedCursorPagination
+from core.api.parsers import StrictJSONParser
 from core.errors import PermissionDenied, ValidationError
 from payments.checkout_sessions import (
     checkout_session_create,
@@ -166,7 +166,7 @@ def session_json(session: CheckoutSession, *, request: Request) -> dict:
 
 class CheckoutSessionListCreateApi(APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="checkout_sessions_create",
@@ -258,7 +258,7 @@ class CheckoutSessionExpireApi(APIView):
 
 class OrderListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(operation_id="orders_list", request=None, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:

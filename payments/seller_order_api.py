@@ -20,13 +20,13 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.pagination import CreatedCursorPagination as _Pagination
+from core.api.parsers import StrictJSONParser
 from core.errors import ValidationError
 from payments.acceptance_services import (
     sub_order_accept,
@@ -176,7 +176,7 @@ class SellerOrderDetailApi(APIView):
 
 class SellerOrderAcceptApi(APIView):
     permission_classes = [IsAuthenticated, IsSeller]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="seller_orders_accept",
@@ -208,7 +208,7 @@ class SellerOrderAcceptApi(APIView):
 
 class SellerOrderRejectApi(APIView):
     permission_classes = [IsAuthenticated, IsSeller]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="seller_orders_reject",
@@ -228,7 +228,7 @@ class SellerOrderRejectApi(APIView):
 
 class SellerOrderShipApi(APIView):
     permission_classes = [IsAuthenticated, IsSeller]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="seller_orders_ship",

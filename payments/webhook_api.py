@@ -24,7 +24,6 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -34,6 +33,7 @@ from rest_framework.views import APIView
 from core.api.idempotency import WITHHOLD_ATTRIBUTE
 from core.api.mixins import SensitiveThrottleMixin
 from core.api.pagination import CreatedCursorPagination
+from core.api.parsers import StrictJSONParser
 from core.errors import PermissionDenied, ValidationError
 from payments.order_events import EVENT_TYPES
 from payments.payment_api import actor_for
@@ -202,7 +202,7 @@ def _secret_response(endpoint: WebhookEndpoint, secret: str, *, status_code: int
 
 class WebhookEndpointListCreateApi(SensitiveThrottleMixin, generics.ListAPIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     serializer_class = WebhookEndpointSerializer
     pagination_class = CreatedCursorPagination
@@ -243,7 +243,7 @@ class WebhookEndpointListCreateApi(SensitiveThrottleMixin, generics.ListAPIView)
 
 class WebhookEndpointDetailApi(APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
 
     @extend_schema(operation_id="webhook_endpoints_retrieve", responses=WebhookEndpointSerializer)
@@ -279,7 +279,7 @@ class WebhookEndpointDetailApi(APIView):
 
 class WebhookEndpointRollSecretApi(SensitiveThrottleMixin, APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
 
     @extend_schema(

@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # /api/ query strings PostgreSQL could not store (NUL): refused before anything runs.
+    "core.api.parsers.QueryStringMiddleware",
     # After authentication (it scopes keys by user or Authorization header); /api/ paths only.
     "core.api.idempotency.IdempotencyMiddleware",
     # Last, so that a locked-out login never reaches the view.
@@ -301,6 +303,12 @@ REST_FRAMEWORK = {
         "sensitive": env("API_THROTTLE_SENSITIVE", default="30/min"),
     },
     "EXCEPTION_HANDLER": "core.api.errors.api_exception_handler",
+    # Strict bodies: one object, bounded depth and size, no duplicate keys, NUL or lone surrogate.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.StrictJSONParser",
+        "core.api.parsers.StrictFormParser",
+        "core.api.parsers.StrictMultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
