@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
-from payments.models import Payment, SubOrder
+from payments.models import Payment
 from payments.payment_models import VaultedCard
 
 
@@ -17,14 +17,16 @@ def is_platform_staff(user) -> bool:
 
 
 def payments_visible_to(user) -> QuerySet[Payment]:
-    """A payment is visible to its buyer, to the sellers of its order, and to staff."""
+    """A payment is visible to its buyer and to staff. Not to the order's sellers: a payment is
+    the whole order's (its total, the card, the bank reference, what was captured for the other
+    sellers); a seller follows its own part through its sub-order (seller orders API, webhooks),
+    as the orders API shows a seller only its part."""
     payments = Payment.objects.select_related("order")
     if user is None or not user.is_authenticated:
         return payments.none()
     if is_platform_staff(user):
         return payments
-    sells = SubOrder.objects.filter(order_id=OuterRef("order_id"), seller=user)
-    return payments.filter(Q(order__buyer=user) | Exists(sells))
+    return payments.filter(order__buyer=user)
 
 
 def payment_get_visible(*, user, payment_id) -> Payment | None:

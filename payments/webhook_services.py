@@ -374,11 +374,24 @@ def event_data_for(event: OrderEvent, *, seller_id: int | None = None) -> dict[s
     data = dict(event.data or {})
     if seller_id is not None and event.sub_order_id is None:
         parts = data.get("sub_orders")
-        if isinstance(parts, list):
-            own = [p for p in parts if isinstance(p, dict) and p.get("seller_id") == seller_id]
-            data["sub_orders"] = own
-            if "amount_minor" in data:
-                data["amount_minor"] = sum(int(p.get("amount_minor") or 0) for p in own)
+        own = (
+            [p for p in parts if isinstance(p, dict) and p.get("seller_id") == seller_id]
+            if (isinstance(parts, list))
+            else []
+        )
+        data["sub_orders"] = own
+        own_minor = sum(int(p.get("amount_minor") or 0) for p in own)
+        whole_minor = data.get("amount_minor")
+        if "amount_minor" in data:
+            data["amount_minor"] = own_minor
+        if "captured_minor" in data:
+            # The whole payment captured: the seller's share is captured in full. Anything else
+            # (part of the order captured) is the other sellers' business: the seller hears of
+            # its own capture through its sub-order's events.
+            if data["captured_minor"] == whole_minor:
+                data["captured_minor"] = own_minor
+            else:
+                del data["captured_minor"]
     return data
 
 

@@ -260,3 +260,23 @@ def test_service_input_errors_name_their_field(seller_a, buyer):
     with pytest.raises(ValidationError):
         webhook_endpoint_create(seller=buyer, url=URL)
     assert not WebhookDelivery.objects.exists() and not seller_a.webhook_endpoints.exists()
+
+
+@pytest.mark.parametrize(
+    ("captured_minor", "seller_b_sees"),
+    [(4000, 2500), (1500, None)],  # the whole payment captured; only seller A's part captured
+)
+def test_a_seller_never_sees_what_was_captured_of_other_sellers_parts(
+    order, seller_a, seller_b, enqueued, captured_minor, seller_b_sees
+):
+    b_all, _ = make_endpoint(seller_b, URL + "/b", [])
+    data = {**payment_data(order), "status": "captured", "captured_minor": captured_minor}
+    assert data["amount_minor"] == 4000
+
+    captured = record(order, "payment.captured", data=data)
+    dispatch_order_event(captured.pk)
+
+    seen = deliveries_for(captured)[b_all.pk].payload["data"]
+    assert seen.get("captured_minor") == seller_b_sees
+    assert seen["amount_minor"] == 2500
+    assert 4000 not in seen.values()  # the order's total is not seller B's business
