@@ -17,7 +17,7 @@ from django.utils import timezone
 from core.errors import Conflict, NotFound, ValidationError
 from payments.models import SubOrder, SubOrderStatus
 from payments.order_events import DISPUTE_OPENED, DISPUTE_RESOLVED, record_order_event
-from payments.refund_models import Dispute, DisputeOutcome, DisputeStatus
+from payments.refund_models import Dispute, DisputeOutcome, DisputeStatus, RefundStatus
 from payments.release_services import _release, buyer_order_id_of, lock_order_payment
 from payments.sub_order_state import lock_sub_order, sub_order_transition
 
@@ -115,8 +115,15 @@ def dispute_resolve(*, dispute_id: Any, outcome: str, actor: str, note: str = ""
             refund = refund_sub_order_remaining(
                 sub_order_id=sub_order.pk, reason="Dispute resolved for the buyer", actor=actor
             )
-            if refund is None and sub_order.status == SO.DISPUTED:
-                # Nothing left to give back (refunded earlier): the outcome is final now.
+            if (
+                refund is None
+                and sub_order.status == SO.DISPUTED
+                and not sub_order.refunds.filter(status=RefundStatus.PENDING).exists()
+            ):
+                # Nothing left to give back (refunded earlier): the outcome is final now. With a
+                # refund still pending the sub-order stays disputed: its success makes it
+                # refunded; its failure puts the money back in escrow, which a final state
+                # would strand (staff refund it again).
                 sub_order_transition(
                     sub_order_id=sub_order.pk,
                     to_status=SO.REFUNDED,

@@ -23,6 +23,7 @@ from tests.lifecycle.release_fixtures import (
     make_seller,
     paid_order,
     reload,
+    run_refund_tasks,
 )
 
 pytestmark = pytest.mark.django_db
@@ -141,3 +142,64 @@ def test_admin_lists_refunds_and_disputes_read_only(buyer, admin_client, refund_
     refund = sub.refunds.get()
     page = admin_client.get(reverse("admin:payments_refund_change", args=[refund.pk]))
     assert page.status_code == 200 and b'name="_save"' not in page.content
+
+
+def _refund(sub, amount):
+    from payments.refund_services import refund_create
+
+    return refund_create(
+        sub_order_id=sub.pk, amount_minor=amount, reason="broken lid", actor="seller:1"
+    )
+
+
+def test_resolved_for_the_buyer_while_a_refund_is_pending_waits_for_it(
+    buyer, refund_tasks, monkeypatch
+):
+    """The pending refund reserves everything, then fails at the provider: the money is back in
+    escrow, so the sub-order must not be final (refunded) yet. Staff refund it again."""
+    from payments.providers.base import ProviderResult
+    from payments.providers.registry import get_provider
+    from payments.refund_services import refund_sub_order_remaining
+
+    _order, payment, [sub] = paid_order(buyer=buyer)
+    dispute = open_dispute(sub, buyer)
+    pending = _refund(sub, 10000)
+
+    dispute_resolve(dispute_id=dispute.pk, outcome="buyer", actor="staff:1")
+    assert reload(sub).status == "disputed"  # waits for the pending refund
+
+    provider = get_provider(payment.provider)
+    monkeypatch.setattr(
+        provider,
+        "refund",
+        lambda **_: ProviderResult(status="failed", reference="", failure_code="card_closed"),
+    )
+    run_refund_tasks(refund_tasks)
+    assert reload(pending).status == "failed"
+    assert balance("platform:escrow") == 10000
+    assert reload(sub).status == "disputed"  # not final with the money in escrow
+
+    monkeypatch.undo()
+    refund_tasks.clear()
+    monkeypatch.setattr(
+        "payments.refund_services._enqueue", lambda refund_id: refund_tasks.append(str(refund_id))
+    )
+    again = refund_sub_order_remaining(sub_order_id=sub.pk, reason="again", actor="staff:1")
+    run_refund_tasks(refund_tasks)
+    assert reload(again).status == "succeeded"
+    assert reload(sub).status == "refunded"
+    assert balance("platform:escrow") == 0
+    assert_trial_balance_zero()
+
+
+def test_resolved_for_the_buyer_while_a_refund_is_pending_then_it_succeeds(buyer, refund_tasks):
+    _order, _payment, [sub] = paid_order(buyer=buyer)
+    dispute = open_dispute(sub, buyer)
+    _refund(sub, 10000)
+
+    dispute_resolve(dispute_id=dispute.pk, outcome="buyer", actor="staff:1")
+    run_refund_tasks(refund_tasks)
+
+    assert reload(sub).status == "refunded"
+    assert balance("platform:escrow") == 0
+    assert_trial_balance_zero()
