@@ -117,43 +117,31 @@ def test_a_second_exclusive_run_is_refused_with_the_data_directory_named(data_di
     assert not (data_dir / "PG_VERSION").exists()  # nothing was started or written
 
 
+def _exclusive_run(data_dir: Path, *command: str) -> list[str]:
+    """The command line `make run` uses, for `command`."""
+    script = str(BASE_DIR / "config" / "embedded_db.py")
+    return [
+        sys.executable,
+        script,
+        "--data-dir",
+        str(data_dir),
+        "run",
+        "--exclusive",
+        "--",
+        *command,
+    ]
+
+
 def test_the_command_line_refuses_a_second_make_run(data_dir):
     """Two processes, as two terminals would: the second `run --exclusive` says why and exits 2."""
-    script = str(BASE_DIR / "config" / "embedded_db.py")
-    first = subprocess.Popen(
-        [
-            sys.executable,
-            script,
-            "--data-dir",
-            str(data_dir),
-            "run",
-            "--exclusive",
-            "--",
-            "sleep",
-            "20",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = subprocess.Popen(_exclusive_run(data_dir, "sleep", "20"), stderr=subprocess.PIPE)
     try:
         for _ in range(200):
             if embedded_db.running(data_dir) is not None:
                 break
             time.sleep(0.05)
         second = subprocess.run(
-            [
-                sys.executable,
-                script,
-                "--data-dir",
-                str(data_dir),
-                "run",
-                "--exclusive",
-                "--",
-                "true",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
+            _exclusive_run(data_dir, "true"), capture_output=True, text=True, timeout=60
         )
         assert second.returncode == 2
         assert "already running with the data directory" in second.stderr
