@@ -27,12 +27,12 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound
+from core.fast_sql import fetch_all as fast_call
 from ledger.errors import LedgerError
 from ledger.fastpath import REFUSAL_SQLSTATE
 from ledger.requests import validate_request
 from payments import conf
 from payments.cards import CardInput
-from payments.fastpath import fast_call
 from payments.models import Order, OrderStatus, Payment, PaymentMethod, PaymentStatus, SubOrder
 from payments.payment_ledger import _escrow, _hold_source, hold_request, hold_transfer_id
 from payments.state import ACTIVE, IllegalTransition

@@ -8,9 +8,8 @@ A full capture (no per-sub-order amounts) costs three statements besides the req
     the processor         payments_sandbox_capture (sandbox_card.SandboxCardProcessor.capture)
     apply_full_capture    payments_capture_full: authorized -> captured, holds posted, events
 
-The Python path (payment_flows.payment_capture -> state.payment_transition) stays the reference
-and runs on other databases, with PAYMENTS_FAST_PATH=False, for partial captures, and whenever
-apply_full_capture answers None (the function declined having written nothing).
+A partial capture, and whatever apply_full_capture declines (answering None, having written
+nothing), still go through payment_flows.payment_capture -> state.payment_transition.
 """
 
 from __future__ import annotations
@@ -25,11 +24,11 @@ from dataclasses import dataclass
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from core.errors import NotFound
+from core.fast_sql import fetch_all as fast_call
 from ledger import fastpath as ledger_fastpath
 from ledger.errors import LedgerError
 from ledger.requests import validate_request
 from payments import order_events
-from payments.fastpath import fast_call, fast_path_enabled
 from payments.models import Order, Payment, SubOrder
 from payments.payment_ledger import _close_hold, _escrow, _hold_source, hold_transfer_id
 from payments.state import IllegalTransition
@@ -92,10 +91,8 @@ def _payment_uuid(value) -> uuid.UUID | None:
 
 
 def load_for_capture(payment_id) -> CaptureTarget | None:
-    """The payment to capture (raises NotFound payment_not_found), or None when the fast path is
-    off or the id is not a UUID (the Python path then answers as it always has)."""
-    if not fast_path_enabled():
-        return None
+    """The payment to capture (raises NotFound payment_not_found), or None when the id is not a
+    UUID."""
     pk = _payment_uuid(payment_id)
     if pk is None:
         return None
@@ -157,8 +154,6 @@ def apply_full_capture(target: CaptureTarget, *, actor: str, captured_minor: int
     up to date, raises IllegalTransition / NotFound as payment_transition does, or returns None
     having written nothing when the Python path must do it (fast path off, a ledger refusal,
     sub-orders not as read, persistent contention)."""
-    if not (fast_path_enabled() and ledger_fastpath.fast_path_enabled()):
-        return None
     payment = target.payment
     if not target.sub_order_ids:
         return None

@@ -35,7 +35,6 @@ from core.errors import Conflict, NotFound, ValidationError
 from payments import conf, fast_authorize, fast_capture, fast_sale
 from payments.cards import CardInput
 from payments.failure_messages import buyer_message
-from payments.fastpath import fast_path_enabled
 from payments.models import (
     Order,
     OrderStatus,
@@ -57,7 +56,7 @@ from payments.providers.base import (
 from payments.providers.registry import get_provider, provider_for
 from payments.rf_reference import generate as generate_rf_reference
 from payments.state import ACTIVE, IllegalTransition, lock_payment, payment_transition
-from payments.vault import DetokenizedCard, card_in_memory, vault_store_card
+from payments.vault import DetokenizedCard, card_in_memory
 
 logger = logging.getLogger(__name__)
 S = PaymentStatus
@@ -216,7 +215,7 @@ def payment_start(
     return_url = check_return_url(return_url)
     _check_capture_method(capture_method)
     provider = provider_for(method, wallet)
-    if method == PaymentMethod.CARD and fast_path_enabled():
+    if method == PaymentMethod.CARD:
         return _start_card_fast(
             order_id=order.pk,
             actor=actor,
@@ -227,13 +226,7 @@ def payment_start(
 
     with transaction.atomic():
         # The order row lock serialises payment starts: one active payment per order.
-        # (The buyer comes in the same query: the vault records the card's owner.)
-        locked = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("buyer")
-            .filter(pk=order.pk)
-            .first()
-        )
+        locked = Order.objects.select_for_update().filter(pk=order.pk).first()
         if locked is None:
             raise NotFound("No such order.", code="order_not_found")
         if locked.status != OrderStatus.AWAITING_PAYMENT:
@@ -249,16 +242,6 @@ def payment_start(
                 extra={"payment_id": str(active.id)},
             )
         details: dict = {"return_url": return_url}
-        vaulted = None
-        if card is not None:
-            vaulted = vault_store_card(card=card, owner=locked.buyer)
-            details["card"] = {
-                "token": vaulted.token,
-                "brand": vaulted.brand,
-                "last4": vaulted.last4,
-                "exp_month": vaulted.exp_month,
-                "exp_year": vaulted.exp_year,
-            }
         if method == PaymentMethod.WALLET:
             details["wallet"] = provider.name
         if capture_method == CAPTURE_AUTOMATIC:
@@ -270,7 +253,6 @@ def payment_start(
             amount_minor=locked.total_minor,
             currency=locked.currency,
             details=details,
-            vaulted_card=vaulted,
             bank_reference=_new_bank_reference() if method == PaymentMethod.BANK_TRANSFER else None,
         )
         PaymentEvent.objects.create(
@@ -278,12 +260,7 @@ def payment_start(
         )
 
     # No transaction and no lock from here on: the provider is on the far side of a network.
-    request = _authorize_request(
-        payment,
-        cvc=card.cvc if card is not None else "",
-        card=card_in_memory(card) if card is not None else None,
-        capture=_sale_wanted(payment),
-    )
+    request = _authorize_request(payment, capture=_sale_wanted(payment))
     result = authorize_with_retries(
         payment_id=payment.id, request=request, provider_name=payment.provider
     )
@@ -443,17 +420,16 @@ def apply_authorize_result(
             payment_id=payment_id, result=result, actor=actor, data=data, started=started
         )
     if result.status == "authorized":
-        if fast_path_enabled():
-            payment = fast_authorize.apply_authorized(
-                payment_id=payment_id,
-                reference=result.reference,
-                actor=actor,
-                reason="authorised by the provider",
-                data=data,
-                started=started,
-            )
-            if payment is not None:
-                return payment
+        payment = fast_authorize.apply_authorized(
+            payment_id=payment_id,
+            reference=result.reference,
+            actor=actor,
+            reason="authorised by the provider",
+            data=data,
+            started=started,
+        )
+        if payment is not None:
+            return payment
         return _transition_once(
             payment_id=payment_id,
             to_status=S.AUTHORIZED,
@@ -509,18 +485,17 @@ def _apply_sale(
     transaction, with the same rows as the two steps made separately (holds placed then posted,
     both PaymentEvents, payment.authorized, order.paid, payment.captured). A replay of a payment
     already captured returns it quietly. On PostgreSQL one statement (fast_sale)."""
-    if fast_path_enabled():
-        payment = fast_sale.apply_sale(
-            payment_id=payment_id,
-            reference=result.reference,
-            actor=actor,
-            reason="authorised by the provider",
-            data=data,
-            captured_minor=result.captured_minor,
-            started=started,
-        )
-        if payment is not None:
-            return payment
+    payment = fast_sale.apply_sale(
+        payment_id=payment_id,
+        reference=result.reference,
+        actor=actor,
+        reason="authorised by the provider",
+        data=data,
+        captured_minor=result.captured_minor,
+        started=started,
+    )
+    if payment is not None:
+        return payment
     with transaction.atomic():
         payment = lock_payment(payment_id)
         if payment.status == S.CAPTURED:
@@ -746,7 +721,7 @@ def capture_if_automatic(
     if get_provider(payment.provider).features.captures_on_authorize:
         return payment
     loaded = None
-    if started is not None and fast_path_enabled():
+    if started is not None:
         # Just authorised by this request: its sub-orders are the ones started, nothing settled.
         loaded = fast_capture.CaptureTarget(
             payment=payment,
