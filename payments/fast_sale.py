@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from payments.fast_authorize import CardStart, _hold_requests, _load, call_paid, mark_paid
-from payments.fast_capture import full_capture_requests
+from payments.fast_capture import capture_requests
 from payments.models import Payment, PaymentMethod, PaymentStatus
 
 logger = logging.getLogger(__name__)
@@ -51,13 +51,9 @@ def apply_sale(
     if payment.method != PaymentMethod.CARD or not context.sub_orders:
         return None
     holds = _hold_requests(payment, context.sub_orders)
-    posts = (
-        full_capture_requests(payment, [(sub[0], sub[2]) for sub in context.sub_orders])
-        if holds is not None
-        else None
-    )
-    if posts is None:
+    if holds is None:
         return None
+    posts = capture_requests(payment, [(sub[0], sub[2]) for sub in context.sub_orders])
     called = call_paid(
         _SALE_SQL,
         context,

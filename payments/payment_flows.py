@@ -42,7 +42,6 @@ from payments.models import (
     PaymentEvent,
     PaymentMethod,
     PaymentStatus,
-    SubOrder,
 )
 from payments.providers import bank_transfer as bank_provider_module
 from payments.providers.base import (
@@ -605,28 +604,22 @@ def payment_capture(
 ) -> Payment:
     """Take the authorised money: all of it (None), or {sub_order_id: amount_minor} per seller
     (a sub-order left out or given 0 is released). The provider takes the total; the rest is
-    released there too.
-
-    A full capture on PostgreSQL takes the fast path (payments/fast_capture.py); `loaded` is the
-    payment as the caller already read it with fast_capture.load_for_capture."""
-    if sub_order_amounts is None:
-        target = loaded or fast_capture.load_for_capture(payment_id)
-        if target is not None:
-            return _capture_full_fast(target, actor=actor)
-    payment = Payment.objects.filter(pk=payment_id).first()
-    if payment is None:
+    released there too. `loaded`: the payment as the caller already read it with
+    fast_capture.load_for_capture. A replay of a capture already made returns quietly."""
+    target = loaded or fast_capture.load_for_capture(payment_id)
+    if target is None:
         raise NotFound("No such payment.", code="payment_not_found")
+    payment = target.payment
     if payment.status != S.AUTHORIZED:
         raise IllegalTransition(f"A payment that is {payment.status} cannot be captured.")
     provider = get_provider(payment.provider)
     if provider.features.captures_on_authorize:
         raise Conflict("This payment was captured when the money arrived.", code="already_captured")
-    _refuse_if_settled_per_sub_order(payment)
+    if target.settled:
+        raise _settled_per_sub_order()
     total = None
     if sub_order_amounts is not None:
-        holds = dict(
-            SubOrder.objects.filter(order_id=payment.order_id).values_list("id", "amount_minor")
-        )
+        holds = dict(zip(target.sub_order_ids, target.sub_order_amounts, strict=True))
         for sub_order_id, amount in sub_order_amounts.items():
             if sub_order_id not in holds:
                 raise ValidationError(
@@ -659,46 +652,14 @@ def payment_capture(
     )
     if result.status not in {"captured", "refunded"}:
         raise ProviderError(f"The provider did not capture ({result.status}).")
-    return _transition_once(
-        payment_id=payment.id,
-        to_status=S.CAPTURED,
+    fast_capture.capture_payment(
+        payment,
         actor=actor,
-        reason="captured",
         data={"captured_minor": result.captured_minor},
-        capture_amounts=sub_order_amounts,
+        amounts=sub_order_amounts,
+        target=target,
     )
-
-
-def _capture_full_fast(target: fast_capture.CaptureTarget, *, actor: str) -> Payment:
-    """payment_capture(sub_order_amounts=None) with the payment read in one statement, the
-    processor's capture and the transition each one call (same checks, same order, same errors)."""
-    payment = target.payment
-    if payment.status != S.AUTHORIZED:
-        raise IllegalTransition(f"A payment that is {payment.status} cannot be captured.")
-    provider = get_provider(payment.provider)
-    if provider.features.captures_on_authorize:
-        raise Conflict("This payment was captured when the money arrived.", code="already_captured")
-    if target.settled:
-        raise _settled_per_sub_order()
-    result = provider.capture(
-        reference=payment.provider_reference,
-        amount_minor=None,
-        idempotency_key=f"payment:{payment.id}:capture",
-    )
-    if result.status not in {"captured", "refunded"}:
-        raise ProviderError(f"The provider did not capture ({result.status}).")
-    captured = fast_capture.apply_full_capture(
-        target, actor=actor, captured_minor=result.captured_minor
-    )
-    if captured is not None:
-        return captured
-    return _transition_once(
-        payment_id=payment.id,
-        to_status=S.CAPTURED,
-        actor=actor,
-        reason="captured",
-        data={"captured_minor": result.captured_minor},
-    )
+    return payment
 
 
 def _settled_per_sub_order() -> Conflict:

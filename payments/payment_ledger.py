@@ -1,7 +1,8 @@
 """The payment side's ledger postings (chart in ../shared/ARCHITECTURE.md and CONTRACTS.md).
 
     authorise   external:<provider> -> platform:escrow     one PENDING transfer per sub-order
-    capture     post those pending transfers (fully, partly, or void a sub-order's hold)
+    capture     post those pending transfers (fully, partly, or void a sub-order's hold): the
+                requests are _close_hold's, posted by payments_capture (fast_capture)
     void/fail   void those pending transfers
 
 Bank transfers differ because the money arrives before it can be applied (and may arrive short,
@@ -146,32 +147,6 @@ def _close_hold(
         kind="void_pending",
         **common,
     )
-
-
-def ledger_capture_holds(payment: Payment, amounts: dict[int, int] | None = None) -> int:
-    """Capture: post each sub-order's hold for `amounts[sub_order_id]` (all of it when amounts is
-    None; a sub-order missing from amounts or given 0 has its hold voided). Returns the total."""
-    sub_orders = _sub_orders(payment)
-    accounts = (_hold_source(payment), _escrow(payment))
-    now = timezone.now()
-    requests = []
-    for sub in sub_orders:
-        amount = sub.amount_minor if amounts is None else amounts.get(sub.id, 0)
-        assert 0 <= amount <= sub.amount_minor, "capture amount checked by the caller"
-        requests.append(
-            _close_hold(
-                payment,
-                sub,
-                capture_minor=amount,
-                void_reason="payment_capture_released",
-                accounts=accounts,
-            )
-        )
-        sub.captured_minor = amount
-        sub.updated_at = now
-    create_transfers(requests)
-    SubOrder.objects.bulk_update(sub_orders, ["captured_minor", "updated_at"])
-    return sum(sub.captured_minor for sub in sub_orders)
 
 
 def ledger_void_holds(payment: Payment) -> None:

@@ -9,13 +9,14 @@ import json
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from accounts.services import api_key_create
-from ledger.errors import BatchFailed
+from core.errors import IntegrityViolation
+from ledger.errors import BatchFailed, LedgerBusy
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from payments import fast_capture, order_events
@@ -99,7 +100,7 @@ def test_the_capture_request_is_at_most_seven_statements():
     assert body["card"]["last4"] == "4242"
     statements = [q["sql"] for q in queries.captured_queries]
     assert len(statements) <= 7, "\n".join(statements)
-    assert any("payments_capture_full" in sql for sql in statements)
+    assert any("payments_capture(" in sql for sql in statements)
     assert any("payments_sandbox_capture" in sql for sql in statements)
     # The answer is what a fresh read gives.
     assert client.get(f"{API}{payment.id}/", **auth).json() == body
@@ -118,7 +119,7 @@ def test_payment_capture_uses_the_fast_path(django_capture_on_commit_callbacks):
     assert len(statements) == 3, statements
     assert "ledger_transfer" in statements[0]  # the read (with the settled-holds check)
     assert "payments_sandbox_capture" in statements[1]
-    assert "payments_capture_full" in statements[2]
+    assert "payments_capture(" in statements[2]
 
 
 # --- the same answers as the Python path ------------------------------------------------------
@@ -178,6 +179,13 @@ def test_staff_only_and_404_first():
     assert nothing_captured(payment)
 
 
+def capture_as_read(target, actor="staff:1"):
+    """The capture step for a payment read earlier (the processor has captured)."""
+    return fast_capture.capture_payment(
+        target.payment, actor=actor, data={"captured_minor": 4000}, target=target
+    )
+
+
 @pytest.mark.django_db
 def test_a_replayed_capture_returns_quietly():
     payment = authorized_payment()
@@ -185,7 +193,8 @@ def test_a_replayed_capture_returns_quietly():
     first = payment_capture(payment_id=payment.id, actor="staff:1")
     # A second call that read the payment before the first one committed: the processor answers
     # the first result (same key), the transition finds it captured and returns quietly.
-    again = fast_capture.apply_full_capture(target, actor="staff:2", captured_minor=4000)
+    assert capture_as_read(target, actor="staff:2") is False
+    again = target.payment
     assert (again.status, again.captured_minor, again.updated_at) == (
         "captured",
         4000,
@@ -196,31 +205,42 @@ def test_a_replayed_capture_returns_quietly():
 
 
 @pytest.mark.django_db
-def test_an_illegal_move_raises_as_payment_transition_does():
+def test_an_illegal_move_raises_as_payment_transition_did():
     payment = authorized_payment()
     target = fast_capture.load_for_capture(payment.id)
     payment_void(payment_id=payment.id, actor="staff:1")
-    with pytest.raises(IllegalTransition) as fast:
-        fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=4000)
-    with pytest.raises(IllegalTransition) as python:
-        payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1")
-    assert (fast.value.message, fast.value.extra) == (python.value.message, python.value.extra)
+    for attempt in (
+        lambda: capture_as_read(target),
+        lambda: payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1"),
+    ):
+        with pytest.raises(IllegalTransition) as refused:
+            attempt()
+        assert (refused.value.message, refused.value.extra) == (
+            "A payment that is voided cannot become captured.",
+            {"from": "voided", "to": "captured"},
+        )
 
 
-# --- fallback: nothing written, the Python path does it -----------------------------------------
+# --- the cases the Python path used to take: the function's now ---------------------------------
 
 
 @pytest.mark.django_db
-def test_fallback_when_the_sub_orders_are_not_as_read():
+def test_sub_orders_changed_since_the_read_are_read_again():
     payment = authorized_payment()
     target = fast_capture.load_for_capture(payment.id)
-    target.sub_order_amounts = [1000, 3000]
-    assert fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=4000) is None
-    assert nothing_captured(payment)
+    target.sub_order_amounts = [1000, 3000]  # not what the database holds (1500, 2500)
+    assert capture_as_read(target) is True
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_minor) == ("captured", 4000)
+    posted = Transfer.objects.filter(kind="post_pending", reference=f"payment:{payment.id}")
+    assert sorted(posted.values_list("amount_minor", flat=True)) == [1500, 2500]
+    assert sorted(
+        SubOrder.objects.filter(order_id=payment.order_id).values_list("captured_minor", flat=True)
+    ) == [1500, 2500]
 
 
 @pytest.mark.django_db
-def test_fallback_when_the_sub_orders_do_not_add_up_and_python_refuses():
+def test_sub_orders_that_do_not_add_up_are_refused_with_nothing_written():
     order = make_order(buyer=make_user(Role.BUYER))
     payment = Payment.objects.create(
         order=order,
@@ -231,15 +251,34 @@ def test_fallback_when_the_sub_orders_do_not_add_up_and_python_refuses():
         currency=order.currency,
     )
     target = fast_capture.load_for_capture(payment.id)
-    assert fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=1) is None
-    assert nothing_captured(payment)
-    with pytest.raises(Exception) as python:
-        payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1")
-    assert python.value.code == "sub_orders_do_not_match_payment"
+    for attempt in (
+        lambda: capture_as_read(target),
+        lambda: payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1"),
+    ):
+        with pytest.raises(IntegrityViolation) as refused:
+            attempt()
+        assert (refused.value.code, refused.value.message) == (
+            "sub_orders_do_not_match_payment",
+            "Sub-orders sum to 4000, the payment is 4001.",
+        )
+        assert nothing_captured(payment)
 
 
 @pytest.mark.django_db
-def test_fallback_on_a_ledger_refusal_then_python_raises_it():
+def test_sub_orders_in_another_currency_are_refused_with_nothing_written():
+    payment = authorized_payment()
+    SubOrder.objects.filter(order_id=payment.order_id).update(currency="USD")
+    with pytest.raises(IntegrityViolation) as refused:
+        payment_capture(payment_id=payment.id, actor="staff:1")
+    assert (refused.value.code, refused.value.message) == (
+        "currency",
+        "Sub-order currency differs from the payment's.",
+    )
+    assert nothing_captured(payment)
+
+
+@pytest.mark.django_db
+def test_a_ledger_refusal_raises_batch_failed_with_nothing_written():
     payment = authorized_payment()
     target = fast_capture.load_for_capture(payment.id)
     assert not target.settled
@@ -247,13 +286,38 @@ def test_fallback_on_a_ledger_refusal_then_python_raises_it():
     sub = SubOrder.objects.get(pk=target.sub_order_ids[1])
     ledger_void_sub_order_hold(payment, sub)
     posted = Transfer.objects.count()
-    assert fast_capture.apply_full_capture(target, actor="staff:1", captured_minor=4000) is None
+    for attempt in (
+        lambda: capture_as_read(target),
+        lambda: payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1"),
+    ):
+        with pytest.raises(BatchFailed) as refused:
+            attempt()
+        assert (refused.value.index, refused.value.reason.code) == (1, "pending_already_closed")
     assert Transfer.objects.count() == posted
     payment.refresh_from_db()
     assert payment.status == "authorized"
     assert not PaymentEvent.objects.filter(payment=payment, to_status="captured")
-    with pytest.raises(BatchFailed):
-        payment_transition(payment_id=payment.id, to_status="captured", actor="staff:1")
+
+
+@pytest.mark.django_db
+def test_contention_is_retried_then_reported_busy(monkeypatch):
+    payment = authorized_payment()
+    target = fast_capture.load_for_capture(payment.id)
+    calls = []
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    def deadlocked(sql, params):
+        calls.append(sql)
+        raise DatabaseError("deadlock detected") from Deadlock()
+
+    monkeypatch.setattr(fast_capture, "fast_call", deadlocked)
+    monkeypatch.setattr(fast_capture, "BACKOFF_BASE_S", 0)
+    with pytest.raises(LedgerBusy):
+        capture_as_read(target)
+    assert len(calls) == fast_capture.MAX_ATTEMPTS
+    assert nothing_captured(payment)
 
 
 @pytest.mark.django_db
@@ -262,7 +326,7 @@ def test_not_a_uuid_is_not_loaded():
 
 
 @pytest.mark.django_db
-def test_a_partial_capture_takes_the_python_path():
+def test_a_partial_capture():
     payment = authorized_payment()
     first = SubOrder.objects.filter(order_id=payment.order_id).order_by("id").first()
     response = staff_client().post(
@@ -272,6 +336,31 @@ def test_a_partial_capture_takes_the_python_path():
     )
     assert response.status_code == 200, response.content
     assert (response.json()["status"], response.json()["captured_minor"]) == ("captured", 1000)
+    second = SubOrder.objects.filter(order_id=payment.order_id).order_by("id").last()
+    closes = {
+        t.pending_id: (t.kind, t.amount_minor, t.reason)
+        for t in Transfer.objects.filter(
+            reference=f"payment:{payment.id}", kind__endswith="pending"
+        )
+        if t.pending_id
+    }
+    assert closes == {
+        hold_transfer_id(payment.id, first.id): ("post_pending", 1000, "payment_captured"),
+        hold_transfer_id(payment.id, second.id): ("void_pending", 2500, "payment_capture_released"),
+    }
+    assert list(
+        SubOrder.objects.filter(order_id=payment.order_id)
+        .order_by("id")
+        .values_list("captured_minor", flat=True)
+    ) == [1000, 0]
+    event = OrderEvent.objects.get(order_id=payment.order_id, kind="payment.captured")
+    assert event.data["captured_minor"] == 1000
+    assert PaymentEvent.objects.get(payment=payment, to_status="captured").data == {
+        "captured_minor": 1000
+    }
+    assert (
+        SandboxCardCharge.objects.get(reference=payment.provider_reference).captured_minor == 1000
+    )
 
 
 # --- the rows written ----------------------------------------------------------------------------
