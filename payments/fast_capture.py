@@ -44,7 +44,7 @@ _PAYMENT_CONVERTERS = [
 _ORDER_FIELDS = ["id", "number", "buyer_id"]
 
 # The closes of this payment's holds: the holds are the pending transfers that reference the
-# payment (ledger_place_holds); the caller keeps those whose pending_id is one of the hold ids,
+# payment (payment_ledger.hold_request); the caller keeps those whose pending_id is one of the hold ids,
 # which is exactly payment_ledger.any_hold_settled.
 _LOAD_SQL = (  # the column names are the model's own, not input
     "SELECT "  # noqa: S608

@@ -7,12 +7,12 @@ through payments.state.payment_transition under the Payment's row lock. Each pro
 an idempotency key derived from the payment ("payment:<id>:authorize"), so a retry after a timeout
 or a crash gets the first answer back instead of a second authorisation.
 
-On PostgreSQL a card payment's two transactions (start; authorised) are one statement each
-(payments/fast_authorize.py), declining to the code here for whatever they do not replicate. An
-automatic-capture payment whose provider can authorise and capture in one call (a "sale",
+A card payment's start is one statement (payments/fast_authorize.py); every authorisation is one
+statement (fast_authorize.apply_authorized) and every capture one (fast_capture.capture_payment).
+An automatic-capture payment whose provider can authorise and capture in one call (a "sale",
 ProviderFeatures.captures_with_authorize) asks for it and applies the "captured" answer in one
-transaction (_apply_sale; one statement on PostgreSQL, payments/fast_sale.py); with any other
-provider it is authorised, then captured (capture_if_automatic).
+statement (_apply_sale); with any other provider it is authorised, then captured
+(capture_if_automatic).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
 from core.errors import Conflict, NotFound, ValidationError
-from payments import conf, fast_authorize, fast_capture, fast_sale
+from payments import conf, fast_authorize, fast_capture
 from payments.cards import CardInput
 from payments.failure_messages import buyer_message
 from payments.models import (
@@ -419,7 +419,7 @@ def apply_authorize_result(
             payment_id=payment_id, result=result, actor=actor, data=data, started=started
         )
     if result.status == "authorized":
-        payment = fast_authorize.apply_authorized(
+        payment, _outcome = fast_authorize.apply_authorized(
             payment_id=payment_id,
             reference=result.reference,
             actor=actor,
@@ -427,16 +427,7 @@ def apply_authorize_result(
             data=data,
             started=started,
         )
-        if payment is not None:
-            return payment
-        return _transition_once(
-            payment_id=payment_id,
-            to_status=S.AUTHORIZED,
-            actor=actor,
-            reason="authorised by the provider",
-            data=data,
-            fields={"provider_reference": result.reference},
-        )
+        return payment
     if result.status == "requires_action":
         return _transition_once(
             payment_id=payment_id,
@@ -481,40 +472,23 @@ def _apply_sale(
     started: fast_authorize.CardStart | None = None,
 ) -> Payment:
     """The provider authorised and captured at once (a sale): authorized then captured in ONE
-    transaction, with the same rows as the two steps made separately (holds placed then posted,
-    both PaymentEvents, payment.authorized, order.paid, payment.captured). A replay of a payment
-    already captured returns it quietly. On PostgreSQL one statement (fast_sale)."""
-    payment = fast_sale.apply_sale(
+    statement (fast_authorize.apply_authorized with capture). A replay of a payment already
+    captured returns it quietly; one authorised already (only the capture left) is captured."""
+    payment, outcome = fast_authorize.apply_authorized(
         payment_id=payment_id,
         reference=result.reference,
         actor=actor,
         reason="authorised by the provider",
         data=data,
-        captured_minor=result.captured_minor,
         started=started,
+        capture=True,
+        captured_minor=result.captured_minor,
     )
-    if payment is not None:
-        return payment
-    with transaction.atomic():
-        payment = lock_payment(payment_id)
-        if payment.status == S.CAPTURED:
-            return payment  # a replay
-        if payment.status != S.AUTHORIZED:
-            payment_transition(
-                payment_id=payment_id,
-                to_status=S.AUTHORIZED,
-                actor=actor,
-                reason="authorised by the provider",
-                data=data,
-                fields={"provider_reference": result.reference},
-            )
-        return payment_transition(
-            payment_id=payment_id,
-            to_status=S.CAPTURED,
-            actor=actor,
-            reason="captured",
-            data={"captured_minor": result.captured_minor},
+    if outcome == "authorized":
+        fast_capture.capture_payment(
+            payment, actor=actor, data={"captured_minor": result.captured_minor}
         )
+    return payment
 
 
 # --- provider events (3-D Secure result, wallet notifications) ----------------------------------

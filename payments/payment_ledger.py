@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.utils import timezone
-
 from core.errors import IntegrityViolation
 from ledger.services import TransferRequest, account_id, create_transfers, get_or_create_account
 from payments.models import Payment, PaymentMethod, SubOrder
@@ -92,24 +90,6 @@ def hold_request(
         reference=_reference(payment),
         metadata={"order": str(payment.order_id), "sub_order": sub_order_id, "seller": seller_id},
     )
-
-
-def ledger_place_holds(payment: Payment) -> None:
-    """Authorisation: one pending transfer per sub-order into escrow (all or none)."""
-    sub_orders = _sub_orders(payment)
-    accounts = (_hold_source(payment), _escrow(payment))
-    create_transfers(
-        [
-            hold_request(payment, sub.id, sub.seller_id, sub.amount_minor, accounts=accounts)
-            for sub in sub_orders
-        ]
-    )
-    now = timezone.now()
-    for sub in sub_orders:
-        sub.escrow_transfer_id = hold_transfer_id(payment.id, sub.id)
-        sub.updated_at = now
-    # One UPDATE for all sub-orders (rows locked by _sub_orders), not one per seller.
-    SubOrder.objects.bulk_update(sub_orders, ["escrow_transfer_id", "updated_at"])
 
 
 def _close_hold(

@@ -1,11 +1,11 @@
 """Automatic capture (capture_method "automatic", Stripe's default): one API call authorises and
-captures into escrow, on the fast path and on the Python path alike; a payment authorised later
-(3-D Secure) or whose capture failed is captured by the task, and the sweeper re-drives it.
+captures into escrow; a payment authorised later (3-D Secure) or whose capture failed is captured
+by the task, and the sweeper re-drives it.
 
 The sandbox card processor does a "sale" (ProviderFeatures.captures_with_authorize): asked with
 AuthorizeRequest(capture=True) it authorises and captures in one call, and the payment goes
-created -> authorized -> captured in one transaction (one statement on PostgreSQL,
-payments/fast_sale.py). A provider without the feature is authorised, then captured."""
+created -> authorized -> captured in one statement (fast_authorize.apply_authorized with
+capture). A provider without the feature is authorised, then captured."""
 
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import api_key_create
-from ledger.errors import LedgerError
+from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from ledger.services import TransferRequest, account_id, create_transfers
-from payments import conf, fast_authorize, fast_sale, payment_flows
+from payments import conf, fast_authorize, payment_flows
 from payments.cards import validate_card
 from payments.lifecycle_models import OrderEvent
 from payments.models import Order, OrderStatus, Payment, PaymentEvent, SubOrder
@@ -169,11 +169,11 @@ def test_the_automatic_payment_call_is_6_statements_and_one_task(settings, publi
     assert len(statements) <= 6, "\n".join(s[:120] for s in statements)
     assert not any("payments_vaultedcard" in sql for sql in statements)
     assert sum("payments_card_start" in sql for sql in statements) == 1
-    assert sum("payments_card_sale" in sql for sql in statements) == 1
+    assert sum("payments_authorize(" in sql for sql in statements) == 1
     assert not any(
         name in sql
         for sql in statements
-        for name in ("payments_card_authorize", "payments_capture_full", "payments_sandbox_capture")
+        for name in ("payments_capture(", "payments_sandbox_capture")
     )
     assert not any(sql.startswith(("BEGIN", "SAVEPOINT")) for sql in statements)
     # One task after commit: the dispatch of all four order events (it seals the documents).
@@ -621,11 +621,11 @@ def test_the_sale_writes_these_rows(published):
     sellers = [make_user(Role.SELLER), make_user(Role.SELLER)]
     with CaptureQueriesContext(connection) as queries:
         written = _snapshot(client, make_order(buyer=buyer, sellers=sellers), published)
-    assert any("payments_card_sale" in q["sql"] for q in queries.captured_queries)
+    assert any("payments_authorize(" in q["sql"] for q in queries.captured_queries)
     assert written == _expected(f"buyer:{buyer.pk}")
 
 
-# --- fallback ----------------------------------------------------------------------------------
+# --- the cases that used to fall back to the Python path: the function's now --------------------
 
 
 def _started(order):
@@ -642,16 +642,18 @@ def _started(order):
 
 
 def _sale(started, **kwargs):
-    return fast_sale.apply_sale(
+    payment, _outcome = fast_authorize.apply_authorized(
         payment_id=started.payment.id,
         reference="ch_test",
         actor="buyer:1",
         reason="authorised by the provider",
         data={"provider_status": "captured", "failure_code": ""},
+        capture=True,
         captured_minor=4000,
         started=started,
         **kwargs,
     )
+    return payment
 
 
 def _sold(payment_id):
@@ -670,15 +672,12 @@ def _nothing_written(payment_id, status="created") -> None:
 
 
 @pytest.mark.postgres
-def test_sub_orders_other_than_the_requests_were_built_for_fall_back(order, settings):
+def test_sub_orders_other_than_the_requests_were_built_for_are_read_again(order):
     started = _started(order)
     first, second = SubOrder.objects.filter(order=order).order_by("id")
     SubOrder.objects.filter(pk=first.pk).update(amount_minor=2500)
     SubOrder.objects.filter(pk=second.pk).update(amount_minor=1500)
-    assert _sale(started) is None
-    _nothing_written(started.payment.id)
-    # The ordinary path (the fast path again, reading the sub-orders afresh) sells as they are.
-    payment = _sold(started.payment.id)
+    payment = _sale(started)
     assert (payment.status, payment.captured_minor) == ("captured", 4000)
     posted = dict(
         Transfer.objects.filter(kind="post_pending", reference=f"payment:{payment.id}").values_list(
@@ -692,19 +691,17 @@ def test_sub_orders_other_than_the_requests_were_built_for_fall_back(order, sett
 
 
 @pytest.mark.postgres
-def test_an_order_no_longer_awaiting_payment_falls_back_to_python(order, settings):
+def test_an_order_no_longer_awaiting_payment_is_taken_back(order):
     started = _started(order)
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PAYMENT_FAILED)
-    assert _sale(started) is None
-    _nothing_written(started.payment.id)
-    payment = _sold(started.payment.id)  # the Python path takes the order back
+    payment = _sale(started)
     assert (payment.status, payment.captured_minor) == ("captured", 4000)
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
     assert escrow() == (0, 4000)
 
 
 @pytest.mark.postgres
-def test_an_authorised_payment_falls_back_and_python_captures_it(order, settings):
+def test_an_authorised_payment_is_captured(order):
     started = _started(order)
     payment_flows.apply_authorize_result(
         payment_id=started.payment.id,
@@ -712,14 +709,17 @@ def test_an_authorised_payment_falls_back_and_python_captures_it(order, settings
         actor="buyer:1",
         started=started,
     )
-    assert _sale(started) is None
     payment = _sold(started.payment.id)
     assert (payment.status, payment.captured_minor) == ("captured", 4000)
     assert escrow() == (0, 4000)
+    assert [
+        (e.from_status, e.to_status, e.reason, e.data)
+        for e in PaymentEvent.objects.filter(payment=payment).order_by("id")
+    ][2:] == [("authorized", "captured", "captured", {"captured_minor": 4000})]
 
 
 @pytest.mark.postgres
-def test_a_ledger_refusal_falls_back_and_python_raises_it(order, settings):
+def test_a_ledger_refusal_raises_it_with_nothing_written(order):
     started = _started(order)
     sub = SubOrder.objects.filter(order=order).order_by("id").first()
     create_transfers(  # another transfer under the hold's id: transfer_exists
@@ -734,7 +734,9 @@ def test_a_ledger_refusal_falls_back_and_python_raises_it(order, settings):
             )
         ]
     )
-    assert _sale(started) is None
+    with pytest.raises(BatchFailed) as refused:
+        _sale(started)
+    assert (refused.value.index, refused.value.reason.code) == (0, "transfer_exists")
     assert Payment.objects.get(pk=started.payment.id).status == "created"
     assert not OrderEvent.objects.exists()
     with pytest.raises(LedgerError):
@@ -742,7 +744,7 @@ def test_a_ledger_refusal_falls_back_and_python_raises_it(order, settings):
 
 
 @pytest.mark.postgres
-def test_a_replayed_sale_returns_quietly_and_an_illegal_one_raises(order, settings):
+def test_a_replayed_sale_returns_quietly_and_an_illegal_one_raises(order):
     started = _started(order)
     assert _sale(started).status == "captured"
     for again in (_sale(started), _sold(started.payment.id)):

@@ -1,6 +1,6 @@
-"""The capture fast path (payments/fast_capture.py, payments/sql/payments_capture_v1.sql): taken on
-PostgreSQL, declining to the Python path with nothing written, writing what the Python path writes,
-and the sandbox processor's capture function agreeing with SandboxCardProcessor._operation."""
+"""A payment's capture (payments/fast_capture.py, payments_capture) and the sandbox processor's
+(payments_sandbox_capture): every case in the function (the ones that used to fall back to a
+Python copy included, with the answers that copy gave), the rows it writes pinned."""
 
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def test_payment_capture_uses_the_fast_path(django_capture_on_commit_callbacks):
     assert "payments_capture(" in statements[2]
 
 
-# --- the same answers as the Python path ------------------------------------------------------
+# --- refusals ----------------------------------------------------------------------------------
 
 
 def _bank_payment_marked_authorized() -> Payment:

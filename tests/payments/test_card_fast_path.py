@@ -1,7 +1,8 @@
-"""The card payment fast path on PostgreSQL (payments/fast_authorize.py and
-payments/sql/payments_authorize_v1.sql): taken for the API's card payment, declining ("fallback",
-nothing written) what it does not replicate, writing exactly what the Python path writes, and
-one payment per order however many requests race."""
+"""A card payment's start and authorisation on PostgreSQL (payments/fast_authorize.py,
+payments_card_start and payments_authorize): one statement each for the API's card payment,
+every case of the authorisation in the function (the ones that used to fall back to a Python copy
+included, with the answers that copy gave), the rows it wrote pinned, and one payment per order
+however many requests race."""
 
 from __future__ import annotations
 
@@ -19,18 +20,28 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.services import api_key_create
 from core.errors import IntegrityViolation, NotFound
-from ledger.errors import LedgerError
+from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.services import TransferRequest, account_id, create_transfers
 from payments import conf, fast_authorize, order_documents, order_events
 from payments.cards import validate_card
-from payments.models import Order, OrderEvent, OrderStatus, Payment, PaymentEvent, SubOrder
+from payments.models import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentEvent,
+    Product,
+    SubOrder,
+)
 from payments.order_document_models import SealedOrderDocument
+from payments.order_services import OrderNotPayable, OutOfStock
 from payments.payment_flows import apply_authorize_result, payment_start
 from payments.payment_ledger import ESCROW, external_code, hold_transfer_id
 from payments.payment_models import SandboxCardCharge, VaultedCard
 from payments.providers.base import ProviderResult
-from payments.state import IllegalTransition
+from payments.state import IllegalTransition, payment_transition
 from payments.storefront_models import CheckoutSession, CheckoutSessionStatus
 from payments.vault import vault_detokenize
 from tests.concurrency import run_together
@@ -123,7 +134,7 @@ def test_the_api_pay_request_is_at_most_6_statements(dispatched, monkeypatch):
     assert len(statements) <= 6, "\n".join(s[:120] for s in statements)
     assert not any("payments_vaultedcard" in s for s in statements)
     assert any("payments_card_start" in s for s in statements)
-    assert any("payments_card_authorize" in s for s in statements)
+    assert any("payments_authorize(" in s for s in statements)
     assert not any(s.startswith(("BEGIN", "SAVEPOINT")) for s in statements)
     assert sealed == []
     order.refresh_from_db()
@@ -173,47 +184,84 @@ def test_api_errors_are_the_python_paths(buyer_client, other_buyer, order):
     assert VaultedCard.objects.count() == 2  # refused starts vault nothing
 
 
-# --- fallback ---------------------------------------------------------------------------------
+# --- the cases that used to fall back to the Python path: the function's now --------------------
+
+
+def authorize_by_transition(payment_id):
+    """payment_transition(to authorized), as wallets, bank transfers and 3-D Secure use it."""
+    return payment_transition(
+        payment_id=payment_id, to_status="authorized", actor="buyer:1", reason="authorised"
+    )
 
 
 @pytest.mark.django_db
-def test_an_order_no_longer_awaiting_payment_falls_back(order, dispatched):
+def test_an_order_whose_payment_failed_meanwhile_is_taken_back(order, dispatched):
     started = started_context(order)
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PAYMENT_FAILED)
-    assert authorize(started) is None
-    nothing_authorized(started.payment.id)
-    # The Python path takes the order back (re-reserving what it had released).
-    payment = apply_authorize_result(
-        payment_id=started.payment.id, result=authorized_result(), actor="buyer:1", started=started
-    )
-    assert payment.status == "authorized"
+    payment, outcome = authorize(started)
+    assert (payment.status, outcome) == ("authorized", "ok")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert OrderEvent.objects.filter(order=order, kind="order.paid").count() == 2
 
 
 @pytest.mark.django_db
-def test_sub_orders_that_do_not_sum_to_the_payment_fall_back_and_python_refuses(order):
+def test_an_order_taken_back_takes_its_stock_again_or_is_refused(order, dispatched):
+    seller = SubOrder.objects.filter(order=order).order_by("id").first().seller
+    product = Product.objects.create(
+        seller=seller, title="Mug", price_minor=1500, currency="EUR", stock=1
+    )
+    OrderLine.objects.filter(sub_order__order=order).update(product=product, quantity=2)
+    started = started_context(order)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.EXPIRED, stock_reserved=False)
+    with pytest.raises(OutOfStock) as refused:
+        authorize(started)
+    assert (refused.value.message, refused.value.extra) == (
+        "Not enough stock of “Mug”: you asked for 4, only 1 left.",  # two lines of 2
+        {"product_id": product.id, "available": 1},
+    )
+    nothing_authorized(started.payment.id)
+    Product.objects.filter(pk=product.pk).update(stock=10)
+    payment, _outcome = authorize(started)
+    assert payment.status == "authorized"
+    order.refresh_from_db()
+    assert (order.status, order.stock_reserved) == (OrderStatus.PAID, True)
+    assert Product.objects.get(pk=product.pk).stock == 6
+
+
+@pytest.mark.django_db
+def test_an_order_that_cannot_be_paid_is_refused_with_nothing_written(order):
+    started = started_context(order)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+    with pytest.raises(OrderNotPayable) as refused:
+        authorize(started)
+    assert refused.value.message == f"Order {order.number} is cancelled."
+    nothing_authorized(started.payment.id)
+
+
+@pytest.mark.django_db
+def test_sub_orders_that_do_not_sum_to_the_payment_are_refused(order):
     started = started_context(order)
     SubOrder.objects.filter(order=order).update(amount_minor=1000)
-    assert authorize(started) is None
-    nothing_authorized(started.payment.id)
-    with pytest.raises(IntegrityViolation):
-        apply_authorize_result(
-            payment_id=started.payment.id, result=authorized_result(), actor="buyer:1"
+    for attempt in (
+        lambda: authorize(started),
+        lambda: authorize_by_transition(started.payment.id),
+    ):
+        with pytest.raises(IntegrityViolation) as refused:
+            attempt()
+        assert (refused.value.code, refused.value.message) == (
+            "sub_orders_do_not_match_payment",
+            "Sub-orders sum to 2000, the payment is 4000.",
         )
+        nothing_authorized(started.payment.id)
 
 
 @pytest.mark.django_db
-def test_sub_orders_other_than_the_holds_were_built_for_fall_back(order, dispatched):
+def test_sub_orders_other_than_the_holds_were_built_for_are_read_again(order, dispatched):
     started = started_context(order)
     first, second = SubOrder.objects.filter(order=order).order_by("id")
     SubOrder.objects.filter(pk=first.pk).update(amount_minor=2500)
     SubOrder.objects.filter(pk=second.pk).update(amount_minor=1500)
-    assert authorize(started) is None
-    nothing_authorized(started.payment.id)
-    # Without the stale context the fast path reads the sub-orders afresh.
-    payment = apply_authorize_result(
-        payment_id=started.payment.id, result=authorized_result(), actor="buyer:1"
-    )
+    payment, _outcome = authorize(started)
     assert payment.status == "authorized"
     holds = {
         t.id: t.amount_minor for t in Transfer.objects.filter(reference=f"payment:{payment.id}")
@@ -225,17 +273,23 @@ def test_sub_orders_other_than_the_holds_were_built_for_fall_back(order, dispatc
 
 
 @pytest.mark.django_db
-def test_a_sub_order_with_an_acceptance_window_already_falls_back(order):
+def test_a_sub_order_with_an_acceptance_window_already_keeps_it(order, dispatched):
     started = started_context(order)
-    SubOrder.objects.filter(pk=SubOrder.objects.filter(order=order).first().pk).update(
-        accept_by=timezone.now()
-    )
-    assert authorize(started) is None
-    nothing_authorized(started.payment.id)
+    first, second = SubOrder.objects.filter(order=order).order_by("id")
+    window = timezone.now()
+    SubOrder.objects.filter(pk=first.pk).update(accept_by=window)
+    payment, _outcome = authorize(started)
+    assert payment.status == "authorized"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.accept_by) == ("awaiting_acceptance", window)
+    assert second.status == "awaiting_acceptance" and second.accept_by > window
+    paid = OrderEvent.objects.filter(order=order, kind="order.paid")
+    assert [e.sub_order_id for e in paid] == [second.id]
 
 
 @pytest.mark.django_db
-def test_a_ledger_refusal_falls_back_and_python_raises_it(order):
+def test_a_ledger_refusal_raises_it_with_nothing_written(order):
     started = started_context(order)
     sub = SubOrder.objects.filter(order=order).order_by("id").first()
     # Another transfer under the hold's id: the ledger refuses (transfer_exists).
@@ -251,7 +305,9 @@ def test_a_ledger_refusal_falls_back_and_python_raises_it(order):
             )
         ]
     )
-    assert authorize(started) is None
+    with pytest.raises(BatchFailed) as refused:
+        authorize(started)
+    assert (refused.value.index, refused.value.reason.code) == (0, "transfer_exists")
     assert Payment.objects.get(pk=started.payment.id).status == "created"
     assert not OrderEvent.objects.exists()
     with pytest.raises(LedgerError):
@@ -261,12 +317,12 @@ def test_a_ledger_refusal_falls_back_and_python_raises_it(order):
 
 
 @pytest.mark.django_db
-def test_an_unknown_payment_falls_back_to_not_found():
+def test_an_unknown_payment_is_not_found():
     unknown = uuid.uuid4()
-    found = fast_authorize.apply_authorized(
-        payment_id=unknown, reference="ch_x", actor="system", reason="r", data={}
-    )
-    assert found is None
+    with pytest.raises(NotFound):
+        fast_authorize.apply_authorized(
+            payment_id=unknown, reference="ch_x", actor="system", reason="r", data={}
+        )
     with pytest.raises(NotFound):
         apply_authorize_result(payment_id=unknown, result=authorized_result(), actor="x")
 
@@ -274,7 +330,7 @@ def test_an_unknown_payment_falls_back_to_not_found():
 @pytest.mark.django_db
 def test_a_replay_returns_quietly_and_an_illegal_move_raises(order):
     started = started_context(order)
-    payment = authorize(started)
+    payment, _outcome = authorize(started)
     assert payment.status == "authorized"
     again = apply_authorize_result(
         payment_id=payment.id, result=authorized_result(), actor="buyer:1", started=started
@@ -282,6 +338,9 @@ def test_a_replay_returns_quietly_and_an_illegal_move_raises(order):
     assert again.status == "authorized"
     assert PaymentEvent.objects.filter(payment=payment, to_status="authorized").count() == 1
     assert Transfer.objects.filter(reference=f"payment:{payment.id}").count() == 2
+    with pytest.raises(IllegalTransition) as replayed:
+        authorize_by_transition(payment.id)  # payment_transition refuses a replay
+    assert replayed.value.extra == {"from": "authorized", "to": "authorized"}
 
     Payment.objects.filter(pk=payment.id).update(status="voided")
     with pytest.raises(IllegalTransition) as refused:
@@ -565,7 +624,7 @@ def test_the_card_payment_writes_these_rows(dispatched):
     sellers = [make_user(Role.SELLER), make_user(Role.SELLER)]
     with CaptureQueriesContext(connection) as queries:
         written = _snapshot(client, make_order(buyer=buyer, sellers=sellers), dispatched)
-    assert any("payments_card_authorize" in q["sql"] for q in queries.captured_queries)
+    assert any("payments_authorize(" in q["sql"] for q in queries.captured_queries)
     assert written == _expected(f"buyer:{buyer.pk}")
 
 

@@ -190,9 +190,16 @@ def test_ledger_refusal_rolls_back_the_transition(order):
 
 @pytest.mark.postgres
 def test_payment_row_is_locked_before_anything_is_written(order):
+    # (To authorized and to captured the transition is one call of a PL/pgSQL function, whose
+    # first statement locks the payment row.)
     payment = new_payment(order)
     with CaptureQueriesContext(connection) as queries:
-        payment_transition(payment_id=payment.id, to_status=S.AUTHORIZED, actor="system")
+        payment_transition(
+            payment_id=payment.id,
+            to_status=S.FAILED,
+            actor="system",
+            fields={"failure_code": "card_declined", "failure_message": "Declined."},
+        )
     statements = [q["sql"] for q in queries.captured_queries]
     first_lock = next(i for i, sql in enumerate(statements) if "FOR UPDATE" in sql)
     first_write = next(
