@@ -28,11 +28,16 @@ $refuse$;
 -- (order_not_payable {status, number}). Then: order paid, sub-orders awaiting acceptance, the
 -- session complete, and each sub-order awaiting acceptance without a window gets one (accept_by)
 -- and an order.paid event. Returns the order.paid events' ids, by sub-order id.
+-- For payments_authorize, in the same UPDATE of the sub-orders: p_holds ([[id, seller, amount,
+-- hold transfer id], ...]) sets each one's escrow_transfer_id, and p_capture its captured_minor
+-- (all of it: a sale).
 CREATE OR REPLACE FUNCTION payments_order_mark_paid(
     p_order_id uuid,
     p_now timestamptz,
     p_accept_by timestamptz,
-    p_accept_by_text text
+    p_accept_by_text text,
+    p_holds jsonb DEFAULT NULL,
+    p_capture boolean DEFAULT false
 )
 RETURNS bigint[]
 LANGUAGE plpgsql
@@ -43,9 +48,12 @@ DECLARE
     v_buyer_id bigint;
     v_session_id uuid;
     v_session_status text;
+    v_mark boolean;
+    v_reopen boolean;
     v_wanted record;
     v_product_ids bigint[];
     v_quantities bigint[];
+    v_windowed bigint[];
     v_paid_ids bigint[];
 BEGIN
     SELECT ord.metadata, ord.buyer_id INTO v_metadata, v_buyer_id
@@ -61,88 +69,104 @@ BEGIN
     END IF;
 
     SELECT * INTO o FROM payments_order WHERE id = p_order_id FOR UPDATE;
-    IF o.status = 'paid' THEN
-        RETURN '{}'::bigint[];
-    END IF;
-    IF o.status NOT IN ('awaiting_payment', 'payment_failed', 'expired') THEN
+    IF o.status NOT IN ('paid', 'awaiting_payment', 'payment_failed', 'expired') THEN
         PERFORM payments_refuse('order_not_payable',
                                 jsonb_build_object('status', o.status, 'number', o.number));
     END IF;
-    PERFORM 1 FROM payments_suborder WHERE order_id = o.id ORDER BY id FOR UPDATE;
+    v_mark := o.status <> 'paid';
+    v_reopen := o.status IN ('payment_failed', 'expired');
+    -- The sub-orders, locked by id; those that get their acceptance window now.
+    SELECT array_agg(s.id ORDER BY s.id) FILTER (
+               WHERE v_mark AND s.accept_by IS NULL
+                 AND (s.status IN ('awaiting_payment', 'awaiting_acceptance')
+                      OR (v_reopen AND s.status = 'cancelled')))
+      INTO v_windowed
+      FROM (SELECT * FROM payments_suborder WHERE order_id = o.id ORDER BY id FOR UPDATE) s;
+    IF NOT v_mark AND p_holds IS NULL THEN
+        RETURN '{}'::bigint[];
+    END IF;
 
-    IF o.status <> 'awaiting_payment' THEN
-        IF NOT o.stock_reserved THEN
-            -- Its units again: products locked by id, every line checked, then taken.
-            SELECT array_agg(w.product_id ORDER BY w.product_id),
-                   array_agg(w.quantity ORDER BY w.product_id)
-              INTO v_product_ids, v_quantities
-              FROM (SELECT l.product_id, sum(l.quantity)::bigint AS quantity
-                      FROM payments_orderline l
-                      JOIN payments_suborder s ON s.id = l.sub_order_id
-                     WHERE s.order_id = o.id AND l.product_id IS NOT NULL
-                     GROUP BY l.product_id) w;
-            PERFORM 1 FROM payments_product p
-             WHERE p.id = ANY (v_product_ids)
-             ORDER BY p.id
-               FOR UPDATE;
-            IF (SELECT count(*) FROM payments_product p WHERE p.id = ANY (v_product_ids))
-               <> coalesce(cardinality(v_product_ids), 0) THEN
-                PERFORM payments_refuse('unknown_product', '{}'::jsonb);
-            END IF;
-            SELECT w.product_id, p.title, w.quantity, p.stock INTO v_wanted
-              FROM unnest(v_product_ids, v_quantities) AS w(product_id, quantity)
-              JOIN payments_product p ON p.id = w.product_id
-             WHERE p.stock < w.quantity
-             ORDER BY w.product_id
-             LIMIT 1;
-            IF FOUND THEN
-                PERFORM payments_refuse('out_of_stock', jsonb_build_object(
-                    'product_id', v_wanted.product_id, 'title', v_wanted.title,
-                    'wanted', v_wanted.quantity, 'stock', v_wanted.stock));
-            END IF;
-            UPDATE payments_product p
-               SET stock = p.stock - w.quantity
-              FROM unnest(v_product_ids, v_quantities) AS w(product_id, quantity)
-             WHERE p.id = w.product_id;
-            o.stock_reserved := true;
+    IF v_reopen AND NOT o.stock_reserved THEN
+        -- Its units again: products locked by id, every line checked, then taken.
+        SELECT array_agg(w.product_id ORDER BY w.product_id),
+               array_agg(w.quantity ORDER BY w.product_id)
+          INTO v_product_ids, v_quantities
+          FROM (SELECT l.product_id, sum(l.quantity)::bigint AS quantity
+                  FROM payments_orderline l
+                  JOIN payments_suborder s ON s.id = l.sub_order_id
+                 WHERE s.order_id = o.id AND l.product_id IS NOT NULL
+                 GROUP BY l.product_id) w;
+        PERFORM 1 FROM payments_product p
+         WHERE p.id = ANY (v_product_ids)
+         ORDER BY p.id
+           FOR UPDATE;
+        IF (SELECT count(*) FROM payments_product p WHERE p.id = ANY (v_product_ids))
+           <> coalesce(cardinality(v_product_ids), 0) THEN
+            PERFORM payments_refuse('unknown_product', '{}'::jsonb);
         END IF;
-        UPDATE payments_suborder
-           SET status = 'awaiting_payment', updated_at = p_now
-         WHERE order_id = o.id AND status = 'cancelled';
+        SELECT w.product_id, p.title, w.quantity, p.stock INTO v_wanted
+          FROM unnest(v_product_ids, v_quantities) AS w(product_id, quantity)
+          JOIN payments_product p ON p.id = w.product_id
+         WHERE p.stock < w.quantity
+         ORDER BY w.product_id
+         LIMIT 1;
+        IF FOUND THEN
+            PERFORM payments_refuse('out_of_stock', jsonb_build_object(
+                'product_id', v_wanted.product_id, 'title', v_wanted.title,
+                'wanted', v_wanted.quantity, 'stock', v_wanted.stock));
+        END IF;
+        UPDATE payments_product p
+           SET stock = p.stock - w.quantity
+          FROM unnest(v_product_ids, v_quantities) AS w(product_id, quantity)
+         WHERE p.id = w.product_id;
+        o.stock_reserved := true;
     END IF;
 
-    UPDATE payments_order
-       SET status = 'paid', payment_failure_reason = '', stock_reserved = o.stock_reserved,
+    IF v_mark THEN
+        UPDATE payments_order
+           SET status = 'paid', payment_failure_reason = '', stock_reserved = o.stock_reserved,
+               updated_at = p_now
+         WHERE id = o.id;
+        IF v_session_id IS NOT NULL AND v_session_status <> 'complete' THEN
+            UPDATE payments_checkoutsession
+               SET status = 'complete', completed_at = p_now, updated_at = p_now
+             WHERE id = v_session_id;
+        END IF;
+    END IF;
+
+    -- Awaiting acceptance (a cancelled one back too when the order is taken back), the
+    -- acceptance windows, and the payment's holds, in one UPDATE. By the order's index: a join
+    -- with the JSON array planned a hash join over a sequential scan of every sub-order.
+    UPDATE payments_suborder s
+       SET status = CASE WHEN v_mark AND (s.status = 'awaiting_payment'
+                                          OR (v_reopen AND s.status = 'cancelled'))
+                         THEN 'awaiting_acceptance' ELSE s.status END,
+           accept_by = CASE WHEN s.id = ANY (v_windowed) THEN p_accept_by ELSE s.accept_by END,
+           escrow_transfer_id = CASE WHEN p_holds IS NULL THEN s.escrow_transfer_id
+                                     ELSE (SELECT (e.value ->> 3)::uuid
+                                             FROM jsonb_array_elements(p_holds) AS e(value)
+                                            WHERE (e.value ->> 0)::bigint = s.id) END,
+           captured_minor = CASE WHEN p_capture THEN s.amount_minor ELSE s.captured_minor END,
            updated_at = p_now
-     WHERE id = o.id;
-    UPDATE payments_suborder
-       SET status = 'awaiting_acceptance', updated_at = p_now
-     WHERE order_id = o.id AND status = 'awaiting_payment';
-    IF v_session_id IS NOT NULL AND v_session_status <> 'complete' THEN
-        UPDATE payments_checkoutsession
-           SET status = 'complete', completed_at = p_now, updated_at = p_now
-         WHERE id = v_session_id;
-    END IF;
+     WHERE s.order_id = o.id
+       AND (p_holds IS NOT NULL OR s.status = 'awaiting_payment' OR s.id = ANY (v_windowed)
+            OR (v_reopen AND s.status = 'cancelled'));
 
-    -- Each seller's acceptance window and its order.paid (sealing rides on their dispatch).
-    WITH windowed AS (
-        UPDATE payments_suborder s
-           SET accept_by = p_accept_by, updated_at = p_now
-         WHERE s.order_id = o.id AND s.status = 'awaiting_acceptance' AND s.accept_by IS NULL
-        RETURNING s.id, s.seller_id, s.amount_minor, s.currency
-    ), written AS (
+    -- Each seller's order.paid (sealing rides on their dispatch).
+    WITH written AS (
         INSERT INTO payments_orderevent (
             order_id, sub_order_id, kind, actor, data, created_at, dispatched_at)
-        SELECT o.id, w.id, 'order.paid', 'system',
+        SELECT o.id, s.id, 'order.paid', 'system',
                jsonb_build_object(
-                   'sub_order', w.id,
-                   'seller', w.seller_id,
-                   'amount_minor', w.amount_minor,
-                   'currency', w.currency,
+                   'sub_order', s.id,
+                   'seller', s.seller_id,
+                   'amount_minor', s.amount_minor,
+                   'currency', s.currency,
                    'accept_by', p_accept_by_text),
                p_now, NULL
-          FROM (SELECT * FROM windowed ORDER BY id) w
-         ORDER BY w.id
+          FROM payments_suborder s
+         WHERE s.id = ANY (v_windowed)
+         ORDER BY s.id
         RETURNING id
     )
     SELECT coalesce(array_agg(id ORDER BY id), '{}'::bigint[]) INTO v_paid_ids FROM written;
@@ -158,11 +182,11 @@ $fn$;
 --           sub-orders are what the requests were built for (else refused "stale": Python reads
 --           them again); the sub-orders sum to the payment (sub_orders_do_not_match_payment
 --           {total}) in its currency (currency); the order may be paid (payments_order_mark_paid);
---   write   the holds (and with p_capture their posts: one ledger batch), escrow_transfer_id,
---           the payment (authorized, provider reference unless p_provider_reference is NULL), its
---           PaymentEvent, payment.authorized on the order, the order paid; with p_capture the
---           sub-orders' captured_minor and payments_capture's end of it (captured, its
---           PaymentEvent with p_capture_data, payment.captured).
+--   write   the payment (authorized, provider reference unless p_provider_reference is NULL), its
+--           PaymentEvent, payment.authorized on the order, the order paid with the sub-orders'
+--           escrow_transfer_id (and with p_capture their captured_minor), the holds (and with
+--           p_capture their posts: one ledger batch); with p_capture payments_capture's end of
+--           it (captured, its PaymentEvent with p_capture_data, payment.captured).
 -- p_sub_orders: [[id, seller_id, amount_minor, hold transfer id], ...] by id.
 -- Outcomes: ok (o_event_ids: the OrderEvents written, in order) | already (authorized already;
 -- with p_capture: captured already) | authorized (p_capture, but only the capture is left: Python
@@ -258,19 +282,19 @@ BEGIN
             p_now, NULL)
     RETURNING id INTO v_authorized_id;
 
-    v_paid_ids := payments_order_mark_paid(pay.order_id, p_now, p_accept_by, p_accept_by_text);
+    -- The order paid, and the sub-orders' holds (a sale: captured) in the same UPDATE.
+    v_paid_ids := payments_order_mark_paid(pay.order_id, p_now, p_accept_by, p_accept_by_text,
+                                           p_sub_orders, p_capture);
 
-    -- The sub-orders, locked by payments_order_mark_paid (or here, for an order paid already).
+    -- The sub-orders (locked by payments_order_mark_paid) as the requests were built for.
     SELECT count(*)::integer,
            coalesce(sum(s.amount_minor), 0),
            coalesce(bool_or(s.currency <> pay.currency), false),
            coalesce(jsonb_agg(jsonb_build_array(s.id, s.seller_id, s.amount_minor)
                               ORDER BY s.id), '[]'::jsonb)
       INTO v_count, v_total, v_other_currency, v_locked
-      FROM (SELECT * FROM payments_suborder
-             WHERE order_id = pay.order_id
-             ORDER BY id
-               FOR UPDATE) s;
+      FROM payments_suborder s
+     WHERE s.order_id = pay.order_id;
     IF v_locked IS DISTINCT FROM (
             SELECT coalesce(jsonb_agg(jsonb_build_array(e.value -> 0, e.value -> 1, e.value -> 2)
                                       ORDER BY e.ord), '[]'::jsonb)
@@ -287,16 +311,6 @@ BEGIN
 
     -- The holds (and a sale's posts), all or none: a refusal raises LG001.
     PERFORM * FROM ledger_create_transfers(p_transfers, p_batch_id);
-
-    -- By the order's index (the sub-orders are exactly p_sub_orders, checked above): a join
-    -- with the JSON array planned a hash join over a sequential scan of every sub-order.
-    UPDATE payments_suborder s
-       SET escrow_transfer_id = (SELECT (e.value ->> 3)::uuid
-                                   FROM jsonb_array_elements(p_sub_orders) AS e(value)
-                                  WHERE (e.value ->> 0)::bigint = s.id),
-           captured_minor = CASE WHEN p_capture THEN s.amount_minor ELSE s.captured_minor END,
-           updated_at = p_now
-     WHERE s.order_id = pay.order_id;
 
     IF NOT p_capture THEN
         RETURN QUERY SELECT 'ok', NULL::text, 0::bigint, p_now,
