@@ -1,7 +1,7 @@
 """A payment's start (card) and authorisation on PostgreSQL: one statement each
 (payments/sql/payments_authorize_v1.sql for the start, payments_authorize_v2.sql for the rest).
 
-    start_card_payment   payments_card_start(): lock the order, check it, write the vaulted card,
+    start_payment   payments_card_start(): lock the order, check it, write the vaulted card,
                          the Payment and its "created" event (payment_flows.payment_start's
                          transaction, and the API's order lookup folded in)
     apply_authorized     payments_authorize(): authorized (any method), with its holds, the
@@ -34,7 +34,7 @@ from ledger.fastpath import REFUSAL_SQLSTATE as LEDGER_REFUSAL_SQLSTATE
 from ledger.requests import validate_request
 from payments import conf
 from payments.cards import CardInput
-from payments.models import Order, OrderStatus, Payment, PaymentMethod, PaymentStatus, SubOrder
+from payments.models import Order, OrderStatus, Payment, PaymentStatus, SubOrder
 from payments.payment_ledger import _escrow, _hold_source, hold_request, hold_transfer_id
 from payments.state import ACTIVE, IllegalTransition
 from payments.vault import vault_log_stored, vault_seal_card
@@ -42,9 +42,9 @@ from payments.vault import vault_log_stored, vault_seal_card
 logger = logging.getLogger(__name__)
 
 _START_SQL = (
-    "SELECT * FROM payments_card_start(%s::uuid, %s::boolean, %s::bigint, %s::text[], %s::uuid, "
-    "%s::text, %s::text, %s::jsonb, %s::uuid, %s::text, %s::text, %s::text, %s::integer, "
-    "%s::integer, %s::text, %s::bytea, %s::bytea, %s::timestamptz)"
+    "SELECT * FROM payments_start(%s::uuid, %s::boolean, %s::bigint, %s::text[], %s::uuid, "
+    "%s::text, %s::text, %s::text, %s::jsonb, %s::text, %s::uuid, %s::text, %s::text, %s::text, "
+    "%s::integer, %s::integer, %s::text, %s::bytea, %s::bytea, %s::timestamptz)"
 )
 _AUTHORIZE_SQL = (
     "SELECT * FROM payments_authorize(%s::uuid, %s::text, %s::text, %s::bigint, %s::text, "
@@ -60,8 +60,8 @@ _ORDER_FIELDS = ("id", "number", "buyer_id", "currency", "total_minor", "status"
 
 
 @dataclass(frozen=True)
-class CardStart:
-    """A started card payment (rows written, provider not yet called) and what its authorisation
+class Started:
+    """A started payment (rows written, provider not yet called) and what its authorisation
     needs: the order's sub-orders as (id, seller_id, amount_minor, currency), by id."""
 
     payment: Payment
@@ -102,32 +102,38 @@ def _persisted(instance):
     return instance
 
 
-def start_card_payment(
+def start_payment(
     *,
     order_id: Any,
+    method: str,
     provider: str,
     actor: str,
-    card: CardInput,
     return_url: str,
+    card: CardInput | None = None,
+    wallet: str | None = None,
+    bank_reference: str | None = None,
     buyer_id: int | None = None,
     check_buyer: bool = False,
     capture_method: str = "manual",
-) -> CardStart:
-    """payment_start's transaction for a card, in one statement. With check_buyer the order must
-    be buyer_id's (the API's lookup: anyone else's order is "not found", field "order")."""
+) -> Started:
+    """payment_start's writes, in one statement (payments_start): the order locked and checked,
+    the vaulted card (`card`, sealed here), the Payment and its "created" event. With check_buyer
+    the order must be buyer_id's (the API's lookup: anyone else's order is "not found", field
+    "order")."""
     order_id = order_id if isinstance(order_id, uuid.UUID) else uuid.UUID(str(order_id))
-    sealed = vault_seal_card(card=card)
+    sealed = vault_seal_card(card=card) if card is not None else None
     payment_id = uuid.uuid4()
-    details = {
-        "return_url": return_url,
-        "card": {
+    details: dict = {"return_url": return_url}
+    if sealed is not None:
+        details["card"] = {
             "token": sealed.token,
             "brand": sealed.brand,
             "last4": sealed.last4,
             "exp_month": sealed.exp_month,
             "exp_year": sealed.exp_year,
-        },
-    }
+        }
+    if wallet is not None:
+        details["wallet"] = wallet
     if capture_method == "automatic":
         details["capture_method"] = capture_method
     now = timezone.now()
@@ -139,18 +145,26 @@ def start_card_payment(
             buyer_id,
             _ACTIVE,
             payment_id,
+            method,
             provider,
             actor,
             json.dumps(details),
-            sealed.id,
-            sealed.token,
-            sealed.brand,
-            sealed.last4,
-            sealed.exp_month,
-            sealed.exp_year,
-            sealed.key_id,
-            sealed.wrapped_key,
-            sealed.ciphertext,
+            bank_reference,
+            *(
+                (
+                    sealed.id,
+                    sealed.token,
+                    sealed.brand,
+                    sealed.last4,
+                    sealed.exp_month,
+                    sealed.exp_year,
+                    sealed.key_id,
+                    sealed.wrapped_key,
+                    sealed.ciphertext,
+                )
+                if sealed is not None
+                else (None,) * 9
+            ),
             now,
         ],
     )
@@ -172,7 +186,11 @@ def start_card_payment(
             extra={"payment_id": detail},
         )
     assert outcome == "ok", outcome
-    vault_log_stored(sealed)
+    vaulted = None
+    if sealed is not None:
+        vault_log_stored(sealed)
+        vaulted = _persisted(sealed.row(owner_id=buyer))
+        vaulted.created_at = now
 
     # The rows as written, without reading them back; the order's other fields load on access.
     known = dict(
@@ -192,14 +210,11 @@ def start_card_payment(
     )
     names = [f.attname for f in Order._meta.concrete_fields if f.attname in known]
     order = Order.from_db(DEFAULT_DB_ALIAS, names, [known[name] for name in names])
-    vaulted = sealed.row(owner_id=buyer)
-    vaulted.created_at = now
-    _persisted(vaulted)
     payment = _persisted(
         Payment(
             id=payment_id,
             order=order,
-            method=PaymentMethod.CARD,
+            method=method,
             provider=provider,
             status=PaymentStatus.CREATED,
             amount_minor=total_minor,
@@ -211,13 +226,13 @@ def start_card_payment(
             updated_at=now,
             details=details,
             vaulted_card=vaulted,
-            bank_reference=None,
+            bank_reference=bank_reference,
             expires_at=None,
             captured_minor=0,
             provider_attempts=1,
         )
     )
-    return CardStart(
+    return Started(
         payment=payment,
         sub_orders=tuple(
             (int(sub_id), int(seller_id), int(amount), str(sub_currency))
@@ -226,13 +241,13 @@ def start_card_payment(
     )
 
 
-def _load(payment_id: Any) -> CardStart | None:
+def _load(payment_id: Any) -> Started | None:
     """The context of a payment started elsewhere (recovery, a replayed answer)."""
     payment = Payment.objects.select_related("order").filter(pk=payment_id).first()
     if payment is None:
         return None
     sub_orders = SubOrder.objects.filter(order_id=payment.order_id).order_by("id")
-    return CardStart(
+    return Started(
         payment=payment,
         sub_orders=tuple(sub_orders.values_list("id", "seller_id", "amount_minor", "currency")),
     )
@@ -307,7 +322,7 @@ def apply_authorized(
     reason: str,
     data: dict,
     reference: str | None = None,
-    started: CardStart | None = None,
+    started: Started | None = None,
     capture: bool = False,
     captured_minor: int = 0,
 ) -> tuple[Payment, str]:
@@ -343,7 +358,7 @@ def apply_authorized(
 
 
 def _authorize_once(
-    context: CardStart,
+    context: Started,
     *,
     actor: str,
     reason: str,

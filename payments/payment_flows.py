@@ -37,9 +37,7 @@ from payments.cards import CardInput
 from payments.failure_messages import buyer_message
 from payments.models import (
     Order,
-    OrderStatus,
     Payment,
-    PaymentEvent,
     PaymentMethod,
     PaymentStatus,
 )
@@ -54,7 +52,7 @@ from payments.providers.base import (
 )
 from payments.providers.registry import get_provider, provider_for
 from payments.rf_reference import generate as generate_rf_reference
-from payments.state import ACTIVE, IllegalTransition, lock_payment, payment_transition
+from payments.state import IllegalTransition, lock_payment, payment_transition
 from payments.vault import DetokenizedCard, card_in_memory
 
 logger = logging.getLogger(__name__)
@@ -214,58 +212,17 @@ def payment_start(
     return_url = check_return_url(return_url)
     _check_capture_method(capture_method)
     provider = provider_for(method, wallet)
-    if method == PaymentMethod.CARD:
-        return _start_card_fast(
-            order_id=order.pk,
-            actor=actor,
-            card=card,
-            return_url=return_url,
-            capture_method=capture_method,
-        )
-
-    with transaction.atomic():
-        # The order row lock serialises payment starts: one active payment per order.
-        locked = Order.objects.select_for_update().filter(pk=order.pk).first()
-        if locked is None:
-            raise NotFound("No such order.", code="order_not_found")
-        if locked.status != OrderStatus.AWAITING_PAYMENT:
-            raise Conflict(
-                f"This order cannot be paid now (it is {locked.get_status_display().lower()}).",
-                code="order_not_payable",
-            )
-        active = locked.payments.filter(status__in=ACTIVE).first()
-        if active is not None:
-            raise Conflict(
-                "A payment for this order is already in progress.",
-                code="payment_in_progress",
-                extra={"payment_id": str(active.id)},
-            )
-        details: dict = {"return_url": return_url}
-        if method == PaymentMethod.WALLET:
-            details["wallet"] = provider.name
-        if capture_method == CAPTURE_AUTOMATIC:
-            details["capture_method"] = capture_method
-        payment = Payment.objects.create(
-            order=locked,
-            method=method,
-            provider=provider.name,
-            amount_minor=locked.total_minor,
-            currency=locked.currency,
-            details=details,
-            bank_reference=_new_bank_reference() if method == PaymentMethod.BANK_TRANSFER else None,
-        )
-        PaymentEvent.objects.create(
-            payment=payment, from_status="", to_status=S.CREATED, actor=actor[:64], reason="started"
-        )
-
-    # No transaction and no lock from here on: the provider is on the far side of a network.
-    request = _authorize_request(payment, capture=_sale_wanted(payment))
-    result = authorize_with_retries(
-        payment_id=payment.id, request=request, provider_name=payment.provider
+    return _start(
+        order_id=order.pk,
+        method=method,
+        provider=provider.name,
+        actor=actor,
+        card=card,
+        wallet=provider.name if method == PaymentMethod.WALLET else None,
+        bank_reference=_new_bank_reference() if method == PaymentMethod.BANK_TRANSFER else None,
+        return_url=return_url,
+        capture_method=capture_method,
     )
-    payment = apply_authorize_result(payment_id=payment.id, result=result, actor=actor)
-    payment = capture_if_automatic(payment, actor=actor)
-    return PaymentStart(payment=payment, next_action=next_action_for(payment))
 
 
 def payment_start_card_for_buyer(
@@ -277,11 +234,13 @@ def payment_start_card_for_buyer(
     return_url: str = "",
     capture_method: str = CAPTURE_MANUAL,
 ) -> PaymentStart:
-    """The API's card payment on the fast path: payment_start for the buyer's own order, the
-    order lookup folded into the start statement (anyone else's order: NotFound, field "order").
-    The caller has checked the card, the return URL and fast_path_enabled()."""
-    return _start_card_fast(
+    """The API's card payment: payment_start for the buyer's own order, the order lookup folded
+    into the start statement (anyone else's order: NotFound, field "order"). The caller has
+    checked the card and the return URL."""
+    return _start(
         order_id=order_id,
+        method=PaymentMethod.CARD,
+        provider=provider_for(PaymentMethod.CARD).name,
         actor=actor,
         card=card,
         return_url=return_url,
@@ -291,24 +250,18 @@ def payment_start_card_for_buyer(
     )
 
 
-def _start_card_fast(*, card: CardInput, actor: str, **start) -> PaymentStart:
-    """A card payment on the fast path: started in one statement, then authorised."""
-    started = fast_authorize.start_card_payment(
-        provider=provider_for(PaymentMethod.CARD).name, card=card, actor=actor, **start
-    )
-    return _authorize_started(started, card=card, actor=actor)
-
-
-def _authorize_started(
-    started: fast_authorize.CardStart, *, card: CardInput, actor: str
-) -> PaymentStart:
-    """The provider call and its answer for a payment the fast path started (no transaction or
-    lock held here either)."""
+def _start(*, card: CardInput | None, actor: str, **start) -> PaymentStart:
+    """Started in one statement (fast_authorize.start_payment); then, with no transaction and no
+    lock held (the provider is on the far side of a network), authorised."""
+    started = fast_authorize.start_payment(card=card, actor=actor, **start)
     payment = started.payment
     result = authorize_with_retries(
         payment_id=payment.id,
         request=_authorize_request(
-            payment, cvc=card.cvc, card=card_in_memory(card), capture=_sale_wanted(payment)
+            payment,
+            cvc=card.cvc if card is not None else "",
+            card=card_in_memory(card) if card is not None else None,
+            capture=_sale_wanted(payment),
         ),
         provider_name=payment.provider,
         attempts_recorded=payment.provider_attempts,
@@ -409,7 +362,7 @@ def apply_authorize_result(
     payment_id,
     result: ProviderResult,
     actor: str,
-    started: fast_authorize.CardStart | None = None,
+    started: fast_authorize.Started | None = None,
 ) -> Payment:
     """Apply the provider's answer to the payment (`started`: the fast path's start, which saves
     reading the payment and its sub-orders again)."""
@@ -469,7 +422,7 @@ def _apply_sale(
     result: ProviderResult,
     actor: str,
     data: dict,
-    started: fast_authorize.CardStart | None = None,
+    started: fast_authorize.Started | None = None,
 ) -> Payment:
     """The provider authorised and captured at once (a sale): authorized then captured in ONE
     statement (fast_authorize.apply_authorized with capture). A replay of a payment already
@@ -645,7 +598,7 @@ def _settled_per_sub_order() -> Conflict:
 
 
 def capture_if_automatic(
-    payment: Payment, *, actor: str, started: fast_authorize.CardStart | None = None
+    payment: Payment, *, actor: str, started: fast_authorize.Started | None = None
 ) -> Payment:
     """Capture an automatic-capture payment that has just been authorised (a sale arrives here
     captured already: nothing to do). A provider that

@@ -168,7 +168,7 @@ def test_the_automatic_payment_call_is_6_statements_and_one_task(settings, publi
     # is handed to the processor in memory.
     assert len(statements) <= 6, "\n".join(s[:120] for s in statements)
     assert not any("payments_vaultedcard" in sql for sql in statements)
-    assert sum("payments_card_start" in sql for sql in statements) == 1
+    assert sum("payments_start(" in sql for sql in statements) == 1
     assert sum("payments_authorize(" in sql for sql in statements) == 1
     assert not any(
         name in sql
@@ -629,8 +629,9 @@ def test_the_sale_writes_these_rows(published):
 
 
 def _started(order):
-    return fast_authorize.start_card_payment(
+    return fast_authorize.start_payment(
         order_id=order.pk,
+        method="card",
         provider="sandbox_card",
         actor="buyer:1",
         card=validate_card(

@@ -1,5 +1,5 @@
 """A card payment's start and authorisation on PostgreSQL (payments/fast_authorize.py,
-payments_card_start and payments_authorize): one statement each for the API's card payment,
+payments_start and payments_authorize): one statement each for the API's card payment,
 every case of the authorisation in the function (the ones that used to fall back to a Python copy
 included, with the answers that copy gave), the rows it wrote pinned, and one payment per order
 however many requests race."""
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import api_key_create
-from core.errors import IntegrityViolation, NotFound
+from core.errors import Conflict, IntegrityViolation, NotFound
 from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.services import TransferRequest, account_id, create_transfers
@@ -74,8 +74,13 @@ def pay_body(order, **changes) -> str:
 
 def started_context(order, actor="buyer:1"):
     """A payment started on the fast path, before the provider's answer is applied."""
-    return fast_authorize.start_card_payment(
-        order_id=order.pk, provider="sandbox_card", actor=actor, card=card(), return_url=""
+    return fast_authorize.start_payment(
+        order_id=order.pk,
+        method="card",
+        provider="sandbox_card",
+        actor=actor,
+        card=card(),
+        return_url="",
     )
 
 
@@ -133,7 +138,7 @@ def test_the_api_pay_request_is_at_most_6_statements(dispatched, monkeypatch):
     # is handed to the processor in memory: the vault row just written is not read back.
     assert len(statements) <= 6, "\n".join(s[:120] for s in statements)
     assert not any("payments_vaultedcard" in s for s in statements)
-    assert any("payments_card_start" in s for s in statements)
+    assert any("payments_start(" in s for s in statements)
     assert any("payments_authorize(" in s for s in statements)
     assert not any(s.startswith(("BEGIN", "SAVEPOINT")) for s in statements)
     assert sealed == []
@@ -678,3 +683,47 @@ def test_the_same_authorisation_applied_twice_at_once_holds_once(dispatched):
     assert Transfer.objects.filter(reference=f"payment:{payment_id}").count() == 2
     assert OrderEvent.objects.filter(order=order, kind="payment.authorized").count() == 1
     assert len(dispatched) == 3
+
+
+# --- every method starts through the one start function -----------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "wallet", "status", "details"),
+    [
+        ("bank_transfer", None, "awaiting_transfer", {"return_url": ""}),
+        ("wallet", "alipay", "requires_action", {"return_url": "", "wallet": "alipay"}),
+    ],
+)
+def test_wallets_and_bank_transfers_start_through_the_start_function(
+    order, method, wallet, status, details
+):
+    with CaptureQueriesContext(connection) as queries:
+        payment = payment_start(order=order, method=method, wallet=wallet, actor="buyer:1").payment
+    assert sum("payments_start(" in q["sql"] for q in queries.captured_queries) == 1
+    assert not any('INSERT INTO "payments_payment"' in q["sql"] for q in queries.captured_queries)
+    stored = Payment.objects.get(pk=payment.id)
+    assert (stored.method, stored.status, stored.details, stored.provider_attempts) == (
+        method,
+        status,
+        details,
+        1,
+    )
+    assert stored.vaulted_card_id is None
+    assert (stored.bank_reference is not None) == (method == "bank_transfer")
+    assert next(
+        (e.from_status, e.to_status, e.actor, e.reason)
+        for e in PaymentEvent.objects.filter(payment=stored).order_by("id")
+    ) == ("", "created", "buyer:1", "started")
+    # The order's refusals are the start function's, as for a card.
+    with pytest.raises(Conflict) as busy:
+        payment_start(order=order, method=method, wallet=wallet, actor="buyer:1")
+    assert (busy.value.code, busy.value.extra) == (
+        "payment_in_progress",
+        {"payment_id": str(payment.id)},
+    )
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+    with pytest.raises(Conflict) as closed:
+        payment_start(order=order, method=method, wallet=wallet, actor="buyer:1")
+    assert closed.value.message == "This order cannot be paid now (it is cancelled)."
