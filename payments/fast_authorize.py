@@ -29,11 +29,12 @@ from django.utils import timezone
 
 from core.errors import Conflict, IntegrityViolation, NotFound
 from core.fast_sql import fetch_all as fast_call
-from ledger.errors import BatchFailed, LedgerError, ledger_error_from_code
+from ledger.errors import BatchFailed, LedgerError
 from ledger.fastpath import REFUSAL_SQLSTATE as LEDGER_REFUSAL_SQLSTATE
 from ledger.requests import validate_request
 from payments import conf
 from payments.cards import CardInput
+from payments.fast_capture import capture_requests, ledger_refusal
 from payments.models import Order, OrderStatus, Payment, PaymentStatus, SubOrder
 from payments.payment_ledger import _escrow, _hold_source, hold_request, hold_transfer_id
 from payments.state import ACTIVE, IllegalTransition
@@ -279,10 +280,9 @@ def _refusal(exc: DatabaseError, payment: Payment) -> Exception | None:
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate not in {REFUSAL_SQLSTATE, LEDGER_REFUSAL_SQLSTATE}:
         return None
-    code, detail = cause.diag.message_primary, json.loads(cause.diag.message_detail or "{}")
     if sqlstate == LEDGER_REFUSAL_SQLSTATE:
-        index = detail.pop("index")
-        return BatchFailed(index, ledger_error_from_code(code, detail))
+        return ledger_refusal(cause)
+    code, detail = cause.diag.message_primary, json.loads(cause.diag.message_detail or "{}")
     if code == "stale":
         return _Stale()
     return refusal_error(code, detail, payment_amount=payment.amount_minor)
@@ -370,8 +370,6 @@ def _authorize_once(
     payment = context.payment
     transfers = _hold_requests(payment, context.sub_orders)
     if capture:
-        from payments.fast_capture import capture_requests
-
         transfers += capture_requests(payment, [(sub[0], sub[2]) for sub in context.sub_orders])
     now = timezone.now()
     accept_by = now + conf.acceptance_window()

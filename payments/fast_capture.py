@@ -216,6 +216,14 @@ def capture_payment(
     return outcome == "captured"
 
 
+def ledger_refusal(cause) -> BatchFailed:
+    """A ledger refusal (SQLSTATE LG001, raised by ledger_create_transfers inside one of the
+    payment functions) as ledger.services.create_transfers raises it."""
+    detail = json.loads(cause.diag.message_detail)
+    index = detail.pop("index")
+    return BatchFailed(index, ledger_error_from_code(cause.diag.message_primary, detail))
+
+
 def _call(params: list) -> tuple:
     """One call: its own transaction in autocommit, a savepoint inside the caller's (a failure
     must not break it). Contention is retried; a ledger refusal raises what create_transfers
@@ -231,11 +239,7 @@ def _call(params: list) -> tuple:
             cause = exc.__cause__
             sqlstate = getattr(cause, "sqlstate", None)
             if sqlstate == REFUSAL_SQLSTATE:
-                detail = json.loads(cause.diag.message_detail)
-                index = detail.pop("index")
-                raise BatchFailed(
-                    index, ledger_error_from_code(cause.diag.message_primary, detail)
-                ) from None
+                raise ledger_refusal(cause) from None
             if sqlstate not in _RETRY_SQLSTATES:
                 raise
             if attempt == MAX_ATTEMPTS:
