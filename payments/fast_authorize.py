@@ -1,15 +1,17 @@
-"""The card payment fast path on PostgreSQL (payments/sql/payments_authorize_v1.sql).
+"""A payment's start (card) and authorisation on PostgreSQL: one statement each
+(payments/sql/payments_authorize_v1.sql for the start, payments_authorize_v2.sql for the rest).
 
-    start_card_payment   payments_card_start(): lock the order, check it, write the vaulted card,
+    start_payment   payments_card_start(): lock the order, check it, write the vaulted card,
                          the Payment and its "created" event (payment_flows.payment_start's
                          transaction, and the API's order lookup folded in)
-    apply_authorized     payments_card_authorize(): what payment_transition(-> authorized) does
-                         with its holds, order_mark_paid and on_order_paid, in one statement
+    apply_authorized     payments_authorize(): authorized (any method), with its holds, the
+                         PaymentEvent, payment.authorized and the order paid
+                         (payments_order_mark_paid); with capture=True a sale, captured too
 
-Each is one statement; outside a transaction it is its own (no BEGIN/COMMIT round trips). The
-provider is called between the two with no transaction or lock held, as on the Python path.
-apply_authorized returns None when the function declined ("fallback", nothing written) or the
-ledger refused: the caller then runs the ordinary path, which raises what it raises.
+apply_authorized is the only place a payment becomes authorised: payment_transition(to
+authorized) comes here too. Python reads the payment and its sub-orders, builds the ledger
+requests and turns the function's refusals into the errors the rules raise. The provider is
+called between the two statements with no transaction or lock held.
 """
 
 from __future__ import annotations
@@ -20,20 +22,20 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.utils import timezone
 
-from core.errors import Conflict, NotFound
-from ledger.errors import LedgerError
-from ledger.fastpath import REFUSAL_SQLSTATE
+from core.errors import Conflict, IntegrityViolation, NotFound
+from core.fast_sql import fetch_all as fast_call
+from ledger.errors import BatchFailed, LedgerError
+from ledger.fastpath import REFUSAL_SQLSTATE as LEDGER_REFUSAL_SQLSTATE
 from ledger.requests import validate_request
 from payments import conf
 from payments.cards import CardInput
-from payments.fastpath import fast_call
-from payments.models import Order, OrderStatus, Payment, PaymentMethod, PaymentStatus, SubOrder
+from payments.fast_capture import capture_requests, ledger_refusal
+from payments.models import Order, OrderStatus, Payment, PaymentStatus, SubOrder
 from payments.payment_ledger import _escrow, _hold_source, hold_request, hold_transfer_id
 from payments.state import ACTIVE, IllegalTransition
 from payments.vault import vault_log_stored, vault_seal_card
@@ -41,15 +43,17 @@ from payments.vault import vault_log_stored, vault_seal_card
 logger = logging.getLogger(__name__)
 
 _START_SQL = (
-    "SELECT * FROM payments_card_start(%s::uuid, %s::boolean, %s::bigint, %s::text[], %s::uuid, "
-    "%s::text, %s::text, %s::jsonb, %s::uuid, %s::text, %s::text, %s::text, %s::integer, "
-    "%s::integer, %s::text, %s::bytea, %s::bytea, %s::timestamptz)"
+    "SELECT * FROM payments_start(%s::uuid, %s::boolean, %s::bigint, %s::text[], %s::uuid, "
+    "%s::text, %s::text, %s::text, %s::jsonb, %s::text, %s::uuid, %s::text, %s::text, %s::text, "
+    "%s::integer, %s::integer, %s::text, %s::bytea, %s::bytea, %s::timestamptz)"
 )
 _AUTHORIZE_SQL = (
-    "SELECT * FROM payments_card_authorize(%s::uuid, %s::text, %s::text, %s::bigint, %s::text, "
+    "SELECT * FROM payments_authorize(%s::uuid, %s::text, %s::text, %s::bigint, %s::text, "
     "%s::text, %s::text, %s::jsonb, %s::text, %s::jsonb, %s::jsonb, %s::uuid, %s::timestamptz, "
-    "%s::timestamptz, %s::text)"
+    "%s::timestamptz, %s::text, %s::boolean, %s::jsonb)"
 )
+REFUSAL_SQLSTATE = "PM001"  # payments_refuse
+STALE_READS = 3  # the payment and its sub-orders read again when they changed meanwhile
 _RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock, serialization failure
 MAX_ATTEMPTS = 4
 _ACTIVE = sorted(ACTIVE)
@@ -57,8 +61,8 @@ _ORDER_FIELDS = ("id", "number", "buyer_id", "currency", "total_minor", "status"
 
 
 @dataclass(frozen=True)
-class CardStart:
-    """A started card payment (rows written, provider not yet called) and what its authorisation
+class Started:
+    """A started payment (rows written, provider not yet called) and what its authorisation
     needs: the order's sub-orders as (id, seller_id, amount_minor, currency), by id."""
 
     payment: Payment
@@ -99,32 +103,38 @@ def _persisted(instance):
     return instance
 
 
-def start_card_payment(
+def start_payment(
     *,
     order_id: Any,
+    method: str,
     provider: str,
     actor: str,
-    card: CardInput,
     return_url: str,
+    card: CardInput | None = None,
+    wallet: str | None = None,
+    bank_reference: str | None = None,
     buyer_id: int | None = None,
     check_buyer: bool = False,
     capture_method: str = "manual",
-) -> CardStart:
-    """payment_start's transaction for a card, in one statement. With check_buyer the order must
-    be buyer_id's (the API's lookup: anyone else's order is "not found", field "order")."""
+) -> Started:
+    """payment_start's writes, in one statement (payments_start): the order locked and checked,
+    the vaulted card (`card`, sealed here), the Payment and its "created" event. With check_buyer
+    the order must be buyer_id's (the API's lookup: anyone else's order is "not found", field
+    "order")."""
     order_id = order_id if isinstance(order_id, uuid.UUID) else uuid.UUID(str(order_id))
-    sealed = vault_seal_card(card=card)
+    sealed = vault_seal_card(card=card) if card is not None else None
     payment_id = uuid.uuid4()
-    details = {
-        "return_url": return_url,
-        "card": {
+    details: dict = {"return_url": return_url}
+    if sealed is not None:
+        details["card"] = {
             "token": sealed.token,
             "brand": sealed.brand,
             "last4": sealed.last4,
             "exp_month": sealed.exp_month,
             "exp_year": sealed.exp_year,
-        },
-    }
+        }
+    if wallet is not None:
+        details["wallet"] = wallet
     if capture_method == "automatic":
         details["capture_method"] = capture_method
     now = timezone.now()
@@ -136,18 +146,26 @@ def start_card_payment(
             buyer_id,
             _ACTIVE,
             payment_id,
+            method,
             provider,
             actor,
             json.dumps(details),
-            sealed.id,
-            sealed.token,
-            sealed.brand,
-            sealed.last4,
-            sealed.exp_month,
-            sealed.exp_year,
-            sealed.key_id,
-            sealed.wrapped_key,
-            sealed.ciphertext,
+            bank_reference,
+            *(
+                (
+                    sealed.id,
+                    sealed.token,
+                    sealed.brand,
+                    sealed.last4,
+                    sealed.exp_month,
+                    sealed.exp_year,
+                    sealed.key_id,
+                    sealed.wrapped_key,
+                    sealed.ciphertext,
+                )
+                if sealed is not None
+                else (None,) * 9
+            ),
             now,
         ],
     )
@@ -169,7 +187,11 @@ def start_card_payment(
             extra={"payment_id": detail},
         )
     assert outcome == "ok", outcome
-    vault_log_stored(sealed)
+    vaulted = None
+    if sealed is not None:
+        vault_log_stored(sealed)
+        vaulted = _persisted(sealed.row(owner_id=buyer))
+        vaulted.created_at = now
 
     # The rows as written, without reading them back; the order's other fields load on access.
     known = dict(
@@ -189,14 +211,11 @@ def start_card_payment(
     )
     names = [f.attname for f in Order._meta.concrete_fields if f.attname in known]
     order = Order.from_db(DEFAULT_DB_ALIAS, names, [known[name] for name in names])
-    vaulted = sealed.row(owner_id=buyer)
-    vaulted.created_at = now
-    _persisted(vaulted)
     payment = _persisted(
         Payment(
             id=payment_id,
             order=order,
-            method=PaymentMethod.CARD,
+            method=method,
             provider=provider,
             status=PaymentStatus.CREATED,
             amount_minor=total_minor,
@@ -208,13 +227,13 @@ def start_card_payment(
             updated_at=now,
             details=details,
             vaulted_card=vaulted,
-            bank_reference=None,
+            bank_reference=bank_reference,
             expires_at=None,
             captured_minor=0,
             provider_attempts=1,
         )
     )
-    return CardStart(
+    return Started(
         payment=payment,
         sub_orders=tuple(
             (int(sub_id), int(seller_id), int(amount), str(sub_currency))
@@ -223,97 +242,135 @@ def start_card_payment(
     )
 
 
-def _load(payment_id: Any) -> CardStart | None:
+def _load(payment_id: Any) -> Started | None:
     """The context of a payment started elsewhere (recovery, a replayed answer)."""
     payment = Payment.objects.select_related("order").filter(pk=payment_id).first()
     if payment is None:
         return None
     sub_orders = SubOrder.objects.filter(order_id=payment.order_id).order_by("id")
-    return CardStart(
+    return Started(
         payment=payment,
         sub_orders=tuple(sub_orders.values_list("id", "seller_id", "amount_minor", "currency")),
     )
 
 
-def _hold_requests(payment: Payment, sub_orders) -> list[dict] | None:
-    """ledger_place_holds' requests, checked by the ledger's own validation; None if one fails it
-    (the Python path then reports it). Card payments only: holds come from the processor's
-    account."""
+def _hold_requests(payment: Payment, sub_orders) -> list[dict]:
+    """The holds' ledger requests (payment_ledger.hold_request: one pending transfer per
+    sub-order from the method's source account into escrow), checked as
+    ledger.services.create_transfers checks them (raises its BatchFailed)."""
     accounts = (_hold_source(payment), _escrow(payment))
-    try:
-        return [
-            validate_request(
-                hold_request(payment, sub_id, seller, amount, accounts=accounts)
-            ).as_json()
-            for sub_id, seller, amount, _currency in sub_orders
-        ]
-    except LedgerError:
+    requests = []
+    for index, (sub_id, seller, amount, _currency) in enumerate(sub_orders):
+        try:
+            request = hold_request(payment, sub_id, seller, amount, accounts=accounts)
+            requests.append(validate_request(request).as_json())
+        except LedgerError as error:
+            raise BatchFailed(index, error) from None
+    return requests
+
+
+class _Stale(Exception):
+    """payments_authorize found the payment or its sub-orders other than they were read."""
+
+
+def _refusal(exc: DatabaseError, payment: Payment) -> Exception | None:
+    """The error a refusal of payments_authorize (PM001) or of the ledger (LG001) stands for;
+    None for any other database error."""
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate not in {REFUSAL_SQLSTATE, LEDGER_REFUSAL_SQLSTATE}:
         return None
+    if sqlstate == LEDGER_REFUSAL_SQLSTATE:
+        return ledger_refusal(cause)
+    code, detail = cause.diag.message_primary, json.loads(cause.diag.message_detail or "{}")
+    if code == "stale":
+        return _Stale()
+    return refusal_error(code, detail, payment_amount=payment.amount_minor)
+
+
+def refusal_error(code: str, detail: dict, *, payment_amount: int | None = None) -> Exception:
+    """payments_refuse's code and detail as the error the Python rules raised."""
+    from payments.order_services import OrderNotPayable, OutOfStock, UnknownProduct
+
+    if code == "order_not_payable":
+        label = dict(OrderStatus.choices).get(detail["status"], detail["status"])
+        return OrderNotPayable(f"Order {detail['number']} is {str(label).lower()}.")
+    if code == "unknown_product":
+        return UnknownProduct(field="product_id")
+    if code == "out_of_stock":
+        stock = detail["stock"]
+        left = f"only {stock} left" if stock > 0 else "it is out of stock"
+        return OutOfStock(
+            f"Not enough stock of “{detail['title']}”: you asked for {detail['wanted']}, {left}.",
+            field="quantity",
+            extra={"product_id": detail["product_id"], "available": stock},
+        )
+    if code == "sub_orders_do_not_match_payment":
+        return IntegrityViolation(
+            f"Sub-orders sum to {detail['total']}, the payment is {payment_amount}.",
+            code="sub_orders_do_not_match_payment",
+        )
+    if code == "currency":
+        return IntegrityViolation("Sub-order currency differs from the payment's.", code="currency")
+    raise AssertionError(f"unknown refusal {code}")
 
 
 def apply_authorized(
     *,
     payment_id: Any,
-    reference: str,
     actor: str,
     reason: str,
     data: dict,
-    started: CardStart | None = None,
-) -> Payment | None:
-    """payment_transition(to authorized) in one statement. Returns the payment, or None when the
-    function declined or the ledger refused (nothing written: run the ordinary path). A replay
-    (already authorized) returns the payment quietly; a payment that cannot become authorized
-    raises IllegalTransition, as _transition_once does."""
-    context = started or _load(payment_id)
-    if context is None:
-        return None
-    payment = context.payment
-    if payment.method == PaymentMethod.BANK_TRANSFER or not context.sub_orders:
-        return None  # holds from bank receipts; or nothing to hold: the Python path decides
-    holds = _hold_requests(payment, context.sub_orders)
-    if holds is None:
-        return None
-    called = call_paid(
-        _AUTHORIZE_SQL,
-        context,
-        actor=actor,
-        reason=reason,
-        data=data,
-        reference=reference,
-        batch=holds,
-        batch_id=uuid.uuid4() if len(holds) > 1 else None,  # as create_transfers
-    )
-    if called is None:
-        return None
-    (outcome, detail, event_ids), now = called
-    if outcome == "already":
-        return Payment.objects.filter(pk=payment_id).first()
-    if outcome != "ok":
-        logger.info("payment %s: fast authorisation declined (%s)", payment_id, detail)
-        return None
-    mark_paid(payment, reference=reference, now=now, event_ids=event_ids)
-    payment.status = PaymentStatus.AUTHORIZED
-    payment.updated_at = now
-    return payment
+    reference: str | None = None,
+    started: Started | None = None,
+    capture: bool = False,
+    captured_minor: int = 0,
+) -> tuple[Payment, str]:
+    """The provider authorised the payment (`capture`: and captured it, a sale; `captured_minor`
+    its answer, for the capture's PaymentEvent): payments_authorize, the one implementation.
+    `reference`: the provider's reference (None keeps the payment's). `started`: the payment and
+    its sub-orders as this request started them (else read here).
+
+    Returns (payment, outcome): "ok"; "already" (authorized already, or with `capture` captured
+    already: a replay); "authorized" (with `capture`: authorised already, only the capture is
+    left). Raises NotFound, IllegalTransition, OrderNotPayable, OutOfStock, UnknownProduct,
+    IntegrityViolation, BatchFailed, having written nothing."""
+    context = started
+    for _read in range(STALE_READS):
+        if context is None:
+            context = _load(payment_id)
+            if context is None:
+                raise NotFound("No such payment.", code="payment_not_found")
+        try:
+            return _authorize_once(
+                context,
+                actor=actor,
+                reason=reason,
+                data=data,
+                reference=reference,
+                capture=capture,
+                captured_minor=captured_minor,
+            )
+        except _Stale:
+            logger.info("payment %s: changed since read; reading it again", payment_id)
+            context = None
+    raise Conflict("The payment keeps changing; try again.", code="busy")
 
 
-def call_paid(
-    sql: str,
-    context: CardStart,
+def _authorize_once(
+    context: Started,
     *,
     actor: str,
     reason: str,
     data: dict,
-    reference: str,
-    batch: list[dict],
-    batch_id: uuid.UUID | None,
-    extra: tuple = (),
-) -> tuple[tuple, datetime] | None:
-    """Call a function that marks the order paid (payments_card_authorize, payments_card_sale:
-    the same leading arguments) at `now`. Returns (its row, now); None when the ledger refused
-    (nothing written: the Python path raises its BatchFailed). "illegal" raises
-    IllegalTransition, as payment_transition does."""
+    reference: str | None,
+    capture: bool,
+    captured_minor: int,
+) -> tuple[Payment, str]:
     payment = context.payment
+    transfers = _hold_requests(payment, context.sub_orders)
+    if capture:
+        transfers += capture_requests(payment, [(sub[0], sub[2]) for sub in context.sub_orders])
     now = timezone.now()
     accept_by = now + conf.acceptance_window()
     sub_orders = [
@@ -322,7 +379,7 @@ def call_paid(
     ]
     try:
         rows = _call(
-            sql,
+            _AUTHORIZE_SQL,
             [
                 payment.id,
                 payment.method,
@@ -334,36 +391,42 @@ def call_paid(
                 json.dumps(data),
                 reference,
                 json.dumps(sub_orders),
-                json.dumps(batch, separators=(",", ":")),
-                batch_id,
+                json.dumps(transfers, separators=(",", ":")),
+                uuid.uuid4() if len(transfers) > 1 else None,  # as create_transfers
                 now,
                 accept_by,
                 accept_by.isoformat(),
-                *extra,
+                capture,
+                json.dumps({"captured_minor": captured_minor}),
             ],
         )
     except DatabaseError as exc:
-        if _sqlstate(exc) != REFUSAL_SQLSTATE:
+        error = _refusal(exc, payment)
+        if error is None:
             raise
-        return None
-    row = rows[0]
-    if row[0] == "illegal":
-        detail = row[1]
+        raise error from None
+    outcome, detail, total, updated_at, event_ids = rows[0]
+    if outcome == "payment_not_found":
+        raise NotFound("No such payment.", code="payment_not_found")
+    if outcome == "illegal":
         raise IllegalTransition(
             f"A payment that is {detail} cannot become {PaymentStatus.AUTHORIZED}.",
             extra={"from": detail, "to": PaymentStatus.AUTHORIZED},
         )
-    return row, now
-
-
-def mark_paid(payment: Payment, *, reference: str, now: datetime, event_ids) -> None:
-    """After a paid call: dispatch its events after commit (one task; the dispatch of order.paid
-    makes and seals the documents first) and bring the in-memory payment and order up to date."""
+    if outcome != "ok":  # "already", "authorized": as it is now
+        fresh = Payment.objects.select_related("order").get(pk=payment.id)
+        return fresh, outcome
     from payments.order_events import dispatch_after_commit
 
     dispatch_after_commit(list(event_ids))
-    payment.provider_reference = reference
+    if reference is not None:
+        payment.provider_reference = reference
+    payment.status = PaymentStatus.CAPTURED if capture else PaymentStatus.AUTHORIZED
+    payment.captured_minor = total
+    payment.updated_at = updated_at
     order = payment.order
-    order.status = OrderStatus.PAID
-    order.payment_failure_reason = ""
-    order.updated_at = now
+    if order.status != OrderStatus.PAID:
+        order.status = OrderStatus.PAID
+        order.payment_failure_reason = ""
+        order.updated_at = now
+    return payment, outcome

@@ -40,14 +40,11 @@ from accounts.dashboard_keys import dashboard_keys_replaced
 from accounts.models import KeyOrigin, KeyPurpose, SellerKey
 from core import crypto
 from core.canonical import canonical_json
-from payments import conf
 from payments.models import Order, Payment, SubOrder, SubOrderStatus
 from payments.order_document_models import SealedOrderDocument
 from payments.order_events import (
-    ORDER_PAID,
     ORDER_SEALED,
     record_order_event,
-    record_order_events,
 )
 from payments.sub_order_money import paid_payment_of
 
@@ -186,45 +183,6 @@ def _document_make(
     # One transaction: the document, its sealed copy and order.sealed commit together.
     with transaction.atomic():
         return _document_create(sub_order, payment)
-
-
-def on_order_paid(*, order: Order) -> None:
-    """Called by order_mark_paid in its transaction (order row locked): start each sub-order's
-    acceptance window (order.paid). The document is made and sealed after commit by the dispatch
-    of those order.paid events (no task of its own). Idempotent: a sub-order with accept_by set is
-    done."""
-    now = timezone.now()
-    sub_orders = list(
-        SubOrder.objects.select_for_update(of=("self",))
-        .filter(
-            order_id=order.pk, status=SubOrderStatus.AWAITING_ACCEPTANCE, accept_by__isnull=True
-        )
-        .order_by("id")
-    )
-    if not sub_orders:
-        return
-    accept_by = now + conf.acceptance_window()
-    SubOrder.objects.filter(pk__in=[sub_order.pk for sub_order in sub_orders]).update(
-        accept_by=accept_by, updated_at=now
-    )
-    record_order_events(
-        order=order,
-        actor="system",
-        entries=[
-            (
-                ORDER_PAID,
-                sub_order,
-                {
-                    "sub_order": sub_order.pk,
-                    "seller": sub_order.seller_id,
-                    "amount_minor": sub_order.amount_minor,
-                    "currency": sub_order.currency,
-                    "accept_by": accept_by.isoformat(),
-                },
-            )
-            for sub_order in sub_orders
-        ],
-    )
 
 
 def _enqueue_seal(order_id: str) -> None:

@@ -15,6 +15,7 @@ Prices, sellers and currencies always come from the database, never from the cal
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,11 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, NotFound, ValidationError
+from core.fast_sql import fetch_all
 from payments.models import (
     Order,
     OrderLine,
@@ -523,60 +525,42 @@ def order_create_for_seller(
 # --- payment outcomes (called by the payment side) ------------------------------------------------
 
 
-def _may_have_session(order: Order) -> bool:
-    metadata = order.metadata if isinstance(order.metadata, dict) else {}
-    return "checkout_session" in metadata or order.buyer_id is None
-
-
 def _lock_session_of(order_id: Any):
     from payments.storefront_models import CheckoutSession
 
     return CheckoutSession.objects.select_for_update().filter(order_id=order_id).first()
 
 
-@transaction.atomic
 def order_mark_paid(*, order: Order) -> None:
-    """Order PAID, sub-orders AWAITING_ACCEPTANCE, its checkout session (if any) complete.
+    """Order PAID, sub-orders AWAITING_ACCEPTANCE (each with its acceptance window and order.paid
+    event), its checkout session (if any) complete: payments_order_mark_paid, the one
+    implementation (a payment's authorisation does it in the same statement).
 
     Idempotent. If the order had released its stock (payment failed or order expired) while a
     payment was still in flight, the units are reserved again; if they are gone, OutOfStock or
     OrderNotPayable is raised and nothing changes, so the payment side can void the payment.
     """
-    from payments.storefront_models import CheckoutSessionStatus
+    from payments import conf
+    from payments.fast_authorize import REFUSAL_SQLSTATE, refusal_error
+    from payments.order_events import dispatch_after_commit
 
-    # Only orders made by a checkout session carry its id; others skip the session lookup.
-    session = _lock_session_of(order.pk) if _may_have_session(order) else None
-    locked = _lock_order(order.pk)
-    if locked.status == OrderStatus.PAID:
-        _sync(order, locked)
-        return
-    if locked.status not in (
-        OrderStatus.AWAITING_PAYMENT,
-        OrderStatus.PAYMENT_FAILED,
-        OrderStatus.EXPIRED,
-    ):
-        raise OrderNotPayable(f"Order {locked.number} is {locked.get_status_display().lower()}.")
-    if locked.status != OrderStatus.AWAITING_PAYMENT:
-        _reserve_stock_locked(locked)
-        SubOrder.objects.filter(order=locked, status=SubOrderStatus.CANCELLED).update(
-            status=SubOrderStatus.AWAITING_PAYMENT, updated_at=timezone.now()
-        )
     now = timezone.now()
-    locked.status = OrderStatus.PAID
-    locked.payment_failure_reason = ""
-    locked.save(update_fields=["status", "payment_failure_reason", "updated_at"])
-    SubOrder.objects.filter(order=locked, status=SubOrderStatus.AWAITING_PAYMENT).update(
-        status=SubOrderStatus.AWAITING_ACCEPTANCE, updated_at=now
-    )
-    if session is not None and session.status != CheckoutSessionStatus.COMPLETE:
-        session.status = CheckoutSessionStatus.COMPLETE
-        session.completed_at = now
-        session.save(update_fields=["status", "completed_at", "updated_at"])
-    # Each seller's part: order.paid, the acceptance window, the sealed order document.
-    from payments.order_documents import on_order_paid
-
-    on_order_paid(order=locked)
-    _sync(order, locked)
+    accept_by = now + conf.acceptance_window()
+    try:
+        with transaction.atomic():
+            event_ids = fetch_all(
+                "SELECT payments_order_mark_paid(%s::uuid, %s::timestamptz, %s::timestamptz, "
+                "%s::text)",
+                [order.pk, now, accept_by, accept_by.isoformat()],
+            )[0][0]
+    except DatabaseError as exc:
+        cause = exc.__cause__
+        if getattr(cause, "sqlstate", None) != REFUSAL_SQLSTATE:
+            raise
+        detail = json.loads(cause.diag.message_detail or "{}")
+        raise refusal_error(cause.diag.message_primary, detail) from None
+    dispatch_after_commit(list(event_ids))
+    _sync(order, Order.objects.get(pk=order.pk))
 
 
 @transaction.atomic

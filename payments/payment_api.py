@@ -27,7 +27,6 @@ from core.api.throttling import SensitiveRateThrottle
 from core.errors import ApplicationError, NotFound, PermissionDenied
 from payments.cards import CardInput, validate_card
 from payments.fast_capture import load_for_capture
-from payments.fastpath import fast_path_enabled
 from payments.models import Order, Payment, PaymentMethod
 from payments.payment_flows import (
     CAPTURE_MANUAL,
@@ -154,7 +153,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         # Hot path: PaymentCreateSerializer's outcome (same data, same errors) without building
         # one; the serializer stays the reference and the request schema (payment_input.py).
         data = parse_payment_create(request.data)
-        if data["method"] == PaymentMethod.CARD and fast_path_enabled():
+        if data["method"] == PaymentMethod.CARD:
             start = self._create_card_fast(request, data)
         else:
             order = self._buyers_order(request, data["order"])

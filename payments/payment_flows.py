@@ -7,12 +7,12 @@ through payments.state.payment_transition under the Payment's row lock. Each pro
 an idempotency key derived from the payment ("payment:<id>:authorize"), so a retry after a timeout
 or a crash gets the first answer back instead of a second authorisation.
 
-On PostgreSQL a card payment's two transactions (start; authorised) are one statement each
-(payments/fast_authorize.py), declining to the code here for whatever they do not replicate. An
-automatic-capture payment whose provider can authorise and capture in one call (a "sale",
+A card payment's start is one statement (payments/fast_authorize.py); every authorisation is one
+statement (fast_authorize.apply_authorized) and every capture one (fast_capture.capture_payment).
+An automatic-capture payment whose provider can authorise and capture in one call (a "sale",
 ProviderFeatures.captures_with_authorize) asks for it and applies the "captured" answer in one
-transaction (_apply_sale; one statement on PostgreSQL, payments/fast_sale.py); with any other
-provider it is authorised, then captured (capture_if_automatic).
+statement (_apply_sale); with any other provider it is authorised, then captured
+(capture_if_automatic).
 """
 
 from __future__ import annotations
@@ -32,18 +32,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
 from core.errors import Conflict, NotFound, ValidationError
-from payments import conf, fast_authorize, fast_capture, fast_sale
+from payments import conf, fast_authorize, fast_capture
 from payments.cards import CardInput
 from payments.failure_messages import buyer_message
-from payments.fastpath import fast_path_enabled
 from payments.models import (
     Order,
-    OrderStatus,
     Payment,
-    PaymentEvent,
     PaymentMethod,
     PaymentStatus,
-    SubOrder,
 )
 from payments.providers import bank_transfer as bank_provider_module
 from payments.providers.base import (
@@ -56,8 +52,8 @@ from payments.providers.base import (
 )
 from payments.providers.registry import get_provider, provider_for
 from payments.rf_reference import generate as generate_rf_reference
-from payments.state import ACTIVE, IllegalTransition, lock_payment, payment_transition
-from payments.vault import DetokenizedCard, card_in_memory, vault_store_card
+from payments.state import IllegalTransition, lock_payment, payment_transition
+from payments.vault import DetokenizedCard, card_in_memory
 
 logger = logging.getLogger(__name__)
 S = PaymentStatus
@@ -216,80 +212,17 @@ def payment_start(
     return_url = check_return_url(return_url)
     _check_capture_method(capture_method)
     provider = provider_for(method, wallet)
-    if method == PaymentMethod.CARD and fast_path_enabled():
-        return _start_card_fast(
-            order_id=order.pk,
-            actor=actor,
-            card=card,
-            return_url=return_url,
-            capture_method=capture_method,
-        )
-
-    with transaction.atomic():
-        # The order row lock serialises payment starts: one active payment per order.
-        # (The buyer comes in the same query: the vault records the card's owner.)
-        locked = (
-            Order.objects.select_for_update(of=("self",))
-            .select_related("buyer")
-            .filter(pk=order.pk)
-            .first()
-        )
-        if locked is None:
-            raise NotFound("No such order.", code="order_not_found")
-        if locked.status != OrderStatus.AWAITING_PAYMENT:
-            raise Conflict(
-                f"This order cannot be paid now (it is {locked.get_status_display().lower()}).",
-                code="order_not_payable",
-            )
-        active = locked.payments.filter(status__in=ACTIVE).first()
-        if active is not None:
-            raise Conflict(
-                "A payment for this order is already in progress.",
-                code="payment_in_progress",
-                extra={"payment_id": str(active.id)},
-            )
-        details: dict = {"return_url": return_url}
-        vaulted = None
-        if card is not None:
-            vaulted = vault_store_card(card=card, owner=locked.buyer)
-            details["card"] = {
-                "token": vaulted.token,
-                "brand": vaulted.brand,
-                "last4": vaulted.last4,
-                "exp_month": vaulted.exp_month,
-                "exp_year": vaulted.exp_year,
-            }
-        if method == PaymentMethod.WALLET:
-            details["wallet"] = provider.name
-        if capture_method == CAPTURE_AUTOMATIC:
-            details["capture_method"] = capture_method
-        payment = Payment.objects.create(
-            order=locked,
-            method=method,
-            provider=provider.name,
-            amount_minor=locked.total_minor,
-            currency=locked.currency,
-            details=details,
-            vaulted_card=vaulted,
-            bank_reference=_new_bank_reference() if method == PaymentMethod.BANK_TRANSFER else None,
-        )
-        PaymentEvent.objects.create(
-            payment=payment, from_status="", to_status=S.CREATED, actor=actor[:64], reason="started"
-        )
-
-    # No transaction and no lock from here on: the provider is on the far side of a network.
-    request = _authorize_request(
-        payment,
-        cvc=card.cvc if card is not None else "",
-        card=card_in_memory(card) if card is not None else None,
-        capture=_sale_wanted(payment),
+    return _start(
+        order_id=order.pk,
+        method=method,
+        provider=provider.name,
+        actor=actor,
+        card=card,
+        wallet=provider.name if method == PaymentMethod.WALLET else None,
+        bank_reference=_new_bank_reference() if method == PaymentMethod.BANK_TRANSFER else None,
+        return_url=return_url,
+        capture_method=capture_method,
     )
-    result = authorize_with_retries(
-        payment_id=payment.id, request=request, provider_name=payment.provider
-    )
-    payment = apply_authorize_result(payment_id=payment.id, result=result, actor=actor)
-    payment = capture_if_automatic(payment, actor=actor)
-    return PaymentStart(payment=payment, next_action=next_action_for(payment))
 
 
 def payment_start_card_for_buyer(
@@ -301,11 +234,13 @@ def payment_start_card_for_buyer(
     return_url: str = "",
     capture_method: str = CAPTURE_MANUAL,
 ) -> PaymentStart:
-    """The API's card payment on the fast path: payment_start for the buyer's own order, the
-    order lookup folded into the start statement (anyone else's order: NotFound, field "order").
-    The caller has checked the card, the return URL and fast_path_enabled()."""
-    return _start_card_fast(
+    """The API's card payment: payment_start for the buyer's own order, the order lookup folded
+    into the start statement (anyone else's order: NotFound, field "order"). The caller has
+    checked the card and the return URL."""
+    return _start(
         order_id=order_id,
+        method=PaymentMethod.CARD,
+        provider=provider_for(PaymentMethod.CARD).name,
         actor=actor,
         card=card,
         return_url=return_url,
@@ -315,24 +250,18 @@ def payment_start_card_for_buyer(
     )
 
 
-def _start_card_fast(*, card: CardInput, actor: str, **start) -> PaymentStart:
-    """A card payment on the fast path: started in one statement, then authorised."""
-    started = fast_authorize.start_card_payment(
-        provider=provider_for(PaymentMethod.CARD).name, card=card, actor=actor, **start
-    )
-    return _authorize_started(started, card=card, actor=actor)
-
-
-def _authorize_started(
-    started: fast_authorize.CardStart, *, card: CardInput, actor: str
-) -> PaymentStart:
-    """The provider call and its answer for a payment the fast path started (no transaction or
-    lock held here either)."""
+def _start(*, card: CardInput | None, actor: str, **start) -> PaymentStart:
+    """Started in one statement (fast_authorize.start_payment); then, with no transaction and no
+    lock held (the provider is on the far side of a network), authorised."""
+    started = fast_authorize.start_payment(card=card, actor=actor, **start)
     payment = started.payment
     result = authorize_with_retries(
         payment_id=payment.id,
         request=_authorize_request(
-            payment, cvc=card.cvc, card=card_in_memory(card), capture=_sale_wanted(payment)
+            payment,
+            cvc=card.cvc if card is not None else "",
+            card=card_in_memory(card) if card is not None else None,
+            capture=_sale_wanted(payment),
         ),
         provider_name=payment.provider,
         attempts_recorded=payment.provider_attempts,
@@ -433,7 +362,7 @@ def apply_authorize_result(
     payment_id,
     result: ProviderResult,
     actor: str,
-    started: fast_authorize.CardStart | None = None,
+    started: fast_authorize.Started | None = None,
 ) -> Payment:
     """Apply the provider's answer to the payment (`started`: the fast path's start, which saves
     reading the payment and its sub-orders again)."""
@@ -443,25 +372,15 @@ def apply_authorize_result(
             payment_id=payment_id, result=result, actor=actor, data=data, started=started
         )
     if result.status == "authorized":
-        if fast_path_enabled():
-            payment = fast_authorize.apply_authorized(
-                payment_id=payment_id,
-                reference=result.reference,
-                actor=actor,
-                reason="authorised by the provider",
-                data=data,
-                started=started,
-            )
-            if payment is not None:
-                return payment
-        return _transition_once(
+        payment, _outcome = fast_authorize.apply_authorized(
             payment_id=payment_id,
-            to_status=S.AUTHORIZED,
+            reference=result.reference,
             actor=actor,
             reason="authorised by the provider",
             data=data,
-            fields={"provider_reference": result.reference},
+            started=started,
         )
+        return payment
     if result.status == "requires_action":
         return _transition_once(
             payment_id=payment_id,
@@ -503,44 +422,26 @@ def _apply_sale(
     result: ProviderResult,
     actor: str,
     data: dict,
-    started: fast_authorize.CardStart | None = None,
+    started: fast_authorize.Started | None = None,
 ) -> Payment:
     """The provider authorised and captured at once (a sale): authorized then captured in ONE
-    transaction, with the same rows as the two steps made separately (holds placed then posted,
-    both PaymentEvents, payment.authorized, order.paid, payment.captured). A replay of a payment
-    already captured returns it quietly. On PostgreSQL one statement (fast_sale)."""
-    if fast_path_enabled():
-        payment = fast_sale.apply_sale(
-            payment_id=payment_id,
-            reference=result.reference,
-            actor=actor,
-            reason="authorised by the provider",
-            data=data,
-            captured_minor=result.captured_minor,
-            started=started,
+    statement (fast_authorize.apply_authorized with capture). A replay of a payment already
+    captured returns it quietly; one authorised already (only the capture left) is captured."""
+    payment, outcome = fast_authorize.apply_authorized(
+        payment_id=payment_id,
+        reference=result.reference,
+        actor=actor,
+        reason="authorised by the provider",
+        data=data,
+        started=started,
+        capture=True,
+        captured_minor=result.captured_minor,
+    )
+    if outcome == "authorized":
+        fast_capture.capture_payment(
+            payment, actor=actor, data={"captured_minor": result.captured_minor}
         )
-        if payment is not None:
-            return payment
-    with transaction.atomic():
-        payment = lock_payment(payment_id)
-        if payment.status == S.CAPTURED:
-            return payment  # a replay
-        if payment.status != S.AUTHORIZED:
-            payment_transition(
-                payment_id=payment_id,
-                to_status=S.AUTHORIZED,
-                actor=actor,
-                reason="authorised by the provider",
-                data=data,
-                fields={"provider_reference": result.reference},
-            )
-        return payment_transition(
-            payment_id=payment_id,
-            to_status=S.CAPTURED,
-            actor=actor,
-            reason="captured",
-            data={"captured_minor": result.captured_minor},
-        )
+    return payment
 
 
 # --- provider events (3-D Secure result, wallet notifications) ----------------------------------
@@ -630,28 +531,22 @@ def payment_capture(
 ) -> Payment:
     """Take the authorised money: all of it (None), or {sub_order_id: amount_minor} per seller
     (a sub-order left out or given 0 is released). The provider takes the total; the rest is
-    released there too.
-
-    A full capture on PostgreSQL takes the fast path (payments/fast_capture.py); `loaded` is the
-    payment as the caller already read it with fast_capture.load_for_capture."""
-    if sub_order_amounts is None:
-        target = loaded or fast_capture.load_for_capture(payment_id)
-        if target is not None:
-            return _capture_full_fast(target, actor=actor)
-    payment = Payment.objects.filter(pk=payment_id).first()
-    if payment is None:
+    released there too. `loaded`: the payment as the caller already read it with
+    fast_capture.load_for_capture. A replay of a capture already made returns quietly."""
+    target = loaded or fast_capture.load_for_capture(payment_id)
+    if target is None:
         raise NotFound("No such payment.", code="payment_not_found")
+    payment = target.payment
     if payment.status != S.AUTHORIZED:
         raise IllegalTransition(f"A payment that is {payment.status} cannot be captured.")
     provider = get_provider(payment.provider)
     if provider.features.captures_on_authorize:
         raise Conflict("This payment was captured when the money arrived.", code="already_captured")
-    _refuse_if_settled_per_sub_order(payment)
+    if target.settled:
+        raise _settled_per_sub_order()
     total = None
     if sub_order_amounts is not None:
-        holds = dict(
-            SubOrder.objects.filter(order_id=payment.order_id).values_list("id", "amount_minor")
-        )
+        holds = dict(zip(target.sub_order_ids, target.sub_order_amounts, strict=True))
         for sub_order_id, amount in sub_order_amounts.items():
             if sub_order_id not in holds:
                 raise ValidationError(
@@ -684,46 +579,14 @@ def payment_capture(
     )
     if result.status not in {"captured", "refunded"}:
         raise ProviderError(f"The provider did not capture ({result.status}).")
-    return _transition_once(
-        payment_id=payment.id,
-        to_status=S.CAPTURED,
+    fast_capture.capture_payment(
+        payment,
         actor=actor,
-        reason="captured",
         data={"captured_minor": result.captured_minor},
-        capture_amounts=sub_order_amounts,
+        amounts=sub_order_amounts,
+        target=target,
     )
-
-
-def _capture_full_fast(target: fast_capture.CaptureTarget, *, actor: str) -> Payment:
-    """payment_capture(sub_order_amounts=None) with the payment read in one statement, the
-    processor's capture and the transition each one call (same checks, same order, same errors)."""
-    payment = target.payment
-    if payment.status != S.AUTHORIZED:
-        raise IllegalTransition(f"A payment that is {payment.status} cannot be captured.")
-    provider = get_provider(payment.provider)
-    if provider.features.captures_on_authorize:
-        raise Conflict("This payment was captured when the money arrived.", code="already_captured")
-    if target.settled:
-        raise _settled_per_sub_order()
-    result = provider.capture(
-        reference=payment.provider_reference,
-        amount_minor=None,
-        idempotency_key=f"payment:{payment.id}:capture",
-    )
-    if result.status not in {"captured", "refunded"}:
-        raise ProviderError(f"The provider did not capture ({result.status}).")
-    captured = fast_capture.apply_full_capture(
-        target, actor=actor, captured_minor=result.captured_minor
-    )
-    if captured is not None:
-        return captured
-    return _transition_once(
-        payment_id=payment.id,
-        to_status=S.CAPTURED,
-        actor=actor,
-        reason="captured",
-        data={"captured_minor": result.captured_minor},
-    )
+    return payment
 
 
 def _settled_per_sub_order() -> Conflict:
@@ -735,7 +598,7 @@ def _settled_per_sub_order() -> Conflict:
 
 
 def capture_if_automatic(
-    payment: Payment, *, actor: str, started: fast_authorize.CardStart | None = None
+    payment: Payment, *, actor: str, started: fast_authorize.Started | None = None
 ) -> Payment:
     """Capture an automatic-capture payment that has just been authorised (a sale arrives here
     captured already: nothing to do). A provider that
@@ -746,7 +609,7 @@ def capture_if_automatic(
     if get_provider(payment.provider).features.captures_on_authorize:
         return payment
     loaded = None
-    if started is not None and fast_path_enabled():
+    if started is not None:
         # Just authorised by this request: its sub-orders are the ones started, nothing settled.
         loaded = fast_capture.CaptureTarget(
             payment=payment,

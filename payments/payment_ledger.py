@@ -1,7 +1,8 @@
 """The payment side's ledger postings (chart in ../shared/ARCHITECTURE.md and CONTRACTS.md).
 
     authorise   external:<provider> -> platform:escrow     one PENDING transfer per sub-order
-    capture     post those pending transfers (fully, partly, or void a sub-order's hold)
+    capture     post those pending transfers (fully, partly, or void a sub-order's hold): the
+                requests are _close_hold's, posted by payments_capture (fast_capture)
     void/fail   void those pending transfers
 
 Bank transfers differ because the money arrives before it can be applied (and may arrive short,
@@ -19,8 +20,6 @@ Payment row already locked (lock order: Payment -> Order -> SubOrders -> ledger 
 from __future__ import annotations
 
 import uuid
-
-from django.utils import timezone
 
 from core.errors import IntegrityViolation
 from ledger.services import TransferRequest, account_id, create_transfers, get_or_create_account
@@ -93,24 +92,6 @@ def hold_request(
     )
 
 
-def ledger_place_holds(payment: Payment) -> None:
-    """Authorisation: one pending transfer per sub-order into escrow (all or none)."""
-    sub_orders = _sub_orders(payment)
-    accounts = (_hold_source(payment), _escrow(payment))
-    create_transfers(
-        [
-            hold_request(payment, sub.id, sub.seller_id, sub.amount_minor, accounts=accounts)
-            for sub in sub_orders
-        ]
-    )
-    now = timezone.now()
-    for sub in sub_orders:
-        sub.escrow_transfer_id = hold_transfer_id(payment.id, sub.id)
-        sub.updated_at = now
-    # One UPDATE for all sub-orders (rows locked by _sub_orders), not one per seller.
-    SubOrder.objects.bulk_update(sub_orders, ["escrow_transfer_id", "updated_at"])
-
-
 def _close_hold(
     payment: Payment,
     sub: SubOrder,
@@ -146,32 +127,6 @@ def _close_hold(
         kind="void_pending",
         **common,
     )
-
-
-def ledger_capture_holds(payment: Payment, amounts: dict[int, int] | None = None) -> int:
-    """Capture: post each sub-order's hold for `amounts[sub_order_id]` (all of it when amounts is
-    None; a sub-order missing from amounts or given 0 has its hold voided). Returns the total."""
-    sub_orders = _sub_orders(payment)
-    accounts = (_hold_source(payment), _escrow(payment))
-    now = timezone.now()
-    requests = []
-    for sub in sub_orders:
-        amount = sub.amount_minor if amounts is None else amounts.get(sub.id, 0)
-        assert 0 <= amount <= sub.amount_minor, "capture amount checked by the caller"
-        requests.append(
-            _close_hold(
-                payment,
-                sub,
-                capture_minor=amount,
-                void_reason="payment_capture_released",
-                accounts=accounts,
-            )
-        )
-        sub.captured_minor = amount
-        sub.updated_at = now
-    create_transfers(requests)
-    SubOrder.objects.bulk_update(sub_orders, ["captured_minor", "updated_at"])
-    return sum(sub.captured_minor for sub in sub_orders)
 
 
 def ledger_void_holds(payment: Payment) -> None:

@@ -10,8 +10,8 @@
 ledger effects of the move in the same transaction, writes a PaymentEvent (actor, from, to, why)
 and tells the order side. Effects by target:
 
-    authorized  place the per-sub-order escrow holds; order_mark_paid
-    captured    post the holds (fully or partly)
+    authorized  payments_authorize (fast_authorize.apply_authorized): the holds, the order paid
+    captured    payments_capture (fast_capture.capture_payment): the holds posted, its events
     voided      void the holds (when there were any)
     failed      void the holds if authorised; order_mark_payment_failed
     expired     order_mark_payment_failed
@@ -27,7 +27,7 @@ from django.db import transaction
 from core.errors import Conflict, NotFound
 from payments import order_events, order_services
 from payments.models import Payment, PaymentEvent, PaymentStatus, SubOrder
-from payments.payment_ledger import ledger_capture_holds, ledger_place_holds, ledger_void_holds
+from payments.payment_ledger import ledger_void_holds
 
 S = PaymentStatus
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -75,15 +75,14 @@ def lock_payment(payment_id) -> Payment:
 
 # The order timeline (and webhooks/emails) hears of these payment moves; expiry is a failure there.
 _ORDER_EVENT_KINDS = {
-    S.AUTHORIZED: order_events.PAYMENT_AUTHORIZED,
-    S.CAPTURED: order_events.PAYMENT_CAPTURED,
     S.FAILED: order_events.PAYMENT_FAILED,
     S.EXPIRED: order_events.PAYMENT_FAILED,
 }
 
 
 def _record_payment_order_event(payment: Payment, actor: str) -> None:
-    """payment.authorized / .captured / .failed on the order, in the transition's transaction.
+    """payment.failed on the order, in the transition's transaction (the authorisation and
+    capture functions write payment.authorized and payment.captured).
 
     Public data only (no card details): the sub-order shares let a seller see just its part."""
     kind = _ORDER_EVENT_KINDS.get(payment.status)
@@ -103,8 +102,6 @@ def _record_payment_order_event(payment: Payment, actor: str) -> None:
             .values_list("id", "seller_id", "amount_minor")
         ],
     }
-    if payment.status == S.CAPTURED:
-        data["captured_minor"] = payment.captured_minor
     if kind == order_events.PAYMENT_FAILED:
         data["failure_code"] = payment.failure_code or payment.status
     order_events.record_order_event(order=payment.order, kind=kind, actor=actor, data=data)
@@ -118,19 +115,23 @@ def payment_transition(
     reason: str = "",
     data: dict | None = None,
     fields: dict | None = None,
-    capture_amounts: dict[int, int] | None = None,
     holds_settled: bool = False,
 ) -> Payment:
     """Move a payment to `to_status` or raise IllegalTransition having written nothing.
 
-    `fields` are set on the Payment in the same update (provider reference, failure details);
-    `capture_amounts` ({sub_order_id: amount_minor}) makes a capture partial. `holds_settled`:
-    every sub-order's hold was already captured or voided on its own (per-seller acceptance,
-    multicapture), so captured/voided only records the end state: no ledger postings here."""
+    `fields` are set on the Payment in the same update (provider reference, failure details).
+    `holds_settled`: every sub-order's hold was already captured or voided on its own (per-seller
+    acceptance, multicapture), so captured/voided only records the end state: no ledger postings.
+    To authorized and to captured (whole): the one implementation of each, in SQL
+    (fast_authorize.apply_authorized, fast_capture.capture_payment)."""
     if to_status not in TRANSITIONS:
         raise IllegalTransition(f"Unknown payment status {to_status!r}.")
     unknown = set(fields or {}) - _SETTABLE
     assert not unknown, f"not settable in a transition: {unknown}"
+    if to_status == S.CAPTURED:
+        return _capture(payment_id, actor=actor, reason=reason, data=data, settled=holds_settled)
+    if to_status == S.AUTHORIZED:
+        return _authorize(payment_id, actor=actor, reason=reason, data=data, fields=fields)
     with transaction.atomic():
         payment = lock_payment(payment_id)
         from_status = payment.status
@@ -145,15 +146,10 @@ def payment_transition(
         update_fields = ["status", "updated_at", *(fields or {})]
 
         if holds_settled:
-            assert to_status in {S.CAPTURED, S.VOIDED}, "holds_settled ends an authorisation"
+            assert to_status == S.VOIDED, "holds_settled ends an authorisation"
             payment.captured_minor = sum(
                 payment.order.sub_orders.values_list("captured_minor", flat=True)
             )
-            update_fields.append("captured_minor")
-        elif to_status == S.AUTHORIZED:
-            ledger_place_holds(payment)
-        elif to_status == S.CAPTURED:
-            payment.captured_minor = ledger_capture_holds(payment, capture_amounts)
             update_fields.append("captured_minor")
         elif from_status == S.AUTHORIZED and to_status in {S.VOIDED, S.FAILED}:
             ledger_void_holds(payment)
@@ -168,10 +164,44 @@ def payment_transition(
             data=data or {},
         )
         _record_payment_order_event(payment, actor)
-        if to_status == S.AUTHORIZED:
-            order_services.order_mark_paid(order=payment.order)
-        elif to_status in {S.FAILED, S.EXPIRED}:
+        if to_status in {S.FAILED, S.EXPIRED}:
             order_services.order_mark_payment_failed(
                 order=payment.order, reason=payment.failure_code or reason or to_status
             )
+    return payment
+
+
+def _capture(payment_id, *, actor: str, reason: str, data: dict | None, settled: bool) -> Payment:
+    """payment_transition(to captured): the capture function, a replay refused as any other
+    move that is not allowed."""
+    from payments.fast_capture import capture_payment
+
+    payment = Payment.objects.select_related("order").filter(pk=payment_id).first()
+    if payment is None:
+        raise NotFound("No such payment.", code="payment_not_found")
+    if not capture_payment(payment, actor=actor, reason=reason, data=data, settled=settled):
+        raise IllegalTransition(
+            f"A payment that is {S.CAPTURED} cannot become {S.CAPTURED}.",
+            extra={"from": S.CAPTURED, "to": S.CAPTURED},
+        )
+    return payment
+
+
+def _authorize(payment_id, *, actor: str, reason: str, data: dict | None, fields) -> Payment:
+    """payment_transition(to authorized): the authorisation function, a replay refused as any
+    other move that is not allowed. Of `fields`, only the provider reference applies."""
+    from payments.fast_authorize import apply_authorized
+
+    payment, outcome = apply_authorized(
+        payment_id=payment_id,
+        actor=actor,
+        reason=reason,
+        data=data or {},
+        reference=(fields or {}).get("provider_reference"),
+    )
+    if outcome != "ok":
+        raise IllegalTransition(
+            f"A payment that is {payment.status} cannot become {S.AUTHORIZED}.",
+            extra={"from": payment.status, "to": S.AUTHORIZED},
+        )
     return payment

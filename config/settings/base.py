@@ -412,10 +412,6 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie
 
-# The payment fast path (payments/fastpath.py): one PL/pgSQL call per hot payment step on
-# PostgreSQL; False takes the Python path everywhere (the reference for the rules).
-PAYMENTS_FAST_PATH = env.bool("PAYMENTS_FAST_PATH", default=True)
-
 # Order events (webhooks, emails) leave through the transactional outbox relay
 # (`manage.py relay_order_events`, payments/event_relay.py) instead of one Celery publish per
 # transaction from the web process. Production turns it on and runs the relay as a process.

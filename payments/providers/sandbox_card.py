@@ -45,8 +45,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from core import crypto
 from core.fast_sql import ASYNC_COMMIT
+from core.fast_sql import fetch_all as fast_call
 from payments import conf
-from payments.fastpath import fast_call, fast_path_enabled
 from payments.payment_models import SandboxCardCharge, SandboxOperation
 from payments.providers.base import (
     AuthorizeRequest,
@@ -148,7 +148,7 @@ def _charge_state(
     outcome: str, *, capture: bool, amount_minor: int, now: datetime | None = None
 ) -> tuple[str, str, datetime | None, int]:
     """(status, failure_code, challenge_expires_at, captured_minor) of a charge attempt whose
-    card decided `outcome` (_decide): both create_charge paths store exactly this."""
+    card decided `outcome` (_decide), as create_charge stores it."""
     if outcome == "success":
         return ("captured", "", None, amount_minor) if capture else ("authorized", "", None, 0)
     if outcome == "three_d_secure":
@@ -193,86 +193,12 @@ class SandboxCardProcessor:
         """Authorise (a "sale" with capture=True: authorise and capture at once, when no 3-D
         Secure challenge stands in the way). Same key, same answer. `card`: the card behind
         card_token when the caller has it in hand (as a real processor is sent the card on a
-        first charge); without it the card is read from the vault."""
-        from payments.vault import VaultError, vault_detokenize  # the processor's PAN feed
+        first charge); without it the card is read from the vault.
 
-        if fast_path_enabled():
-            return self._create_charge_fast(
-                idempotency_key=idempotency_key,
-                card_token=card_token,
-                cvc=cvc,
-                amount_minor=amount_minor,
-                currency=currency,
-                capture=capture,
-                card=card,
-            )
-        with transaction.atomic():
-            charge = (
-                SandboxCardCharge.objects.select_for_update()
-                .filter(idempotency_key=idempotency_key)
-                .first()
-            )
-            if charge is not None and charge.failure_code not in RETRYABLE_CODES:
-                # Same key, same answer: a retry never authorises twice.
-                return _charge_dict(charge)
-            if charge is not None and (
-                charge.amount_minor != amount_minor or charge.currency != currency
-            ):
-                raise ProviderError(
-                    "Idempotency key reused with other parameters.", code="idempotency_mismatch"
-                )
-            if card is None:
-                try:
-                    card = vault_detokenize(token=card_token)
-                except VaultError:
-                    return {"status": "failed", "failure_code": "card_not_found", "reference": ""}
-            outcome = _decide(card, cvc)
-            if charge is None:
-                charge = SandboxCardCharge(
-                    reference="ch_" + secrets.token_urlsafe(18),
-                    idempotency_key=idempotency_key,
-                    card_token=card_token,
-                    brand=card.brand,
-                    last4=card.last4,
-                    amount_minor=amount_minor,
-                    currency=currency,
-                )
-            charge.attempts += 1
-            (
-                charge.status,
-                charge.failure_code,
-                charge.challenge_expires_at,
-                charge.captured_minor,
-            ) = _charge_state(outcome, capture=capture, amount_minor=amount_minor)
-            charge.save()
-        result = _charge_dict(charge)
-        result["retryable"] = charge.failure_code in RETRYABLE_CODES
-        logger.info(
-            "sandbox_card: charge %s attempt %d -> %s %s",
-            charge.reference,
-            charge.attempts,
-            charge.status,
-            charge.failure_code,
-        )
-        return result
-
-    @sensitive_variables("cvc", "card")
-    def _create_charge_fast(
-        self,
-        *,
-        idempotency_key: str,
-        card_token: str,
-        cvc: str,
-        amount_minor: int,
-        currency: str,
-        capture: bool = False,
-        card: DetokenizedCard | None = None,
-    ) -> dict:
-        """create_charge in at most two statements on PostgreSQL, with no transaction of its own:
-        the card (one SELECT, none when `card` is given), then the charge claimed and written by
-        one INSERT ... ON CONFLICT, which takes over a stored retryable failure under the same key
-        and leaves any final answer as it is (same key, same answer; the stored answer is then
-        read and returned)."""
+        At most two statements, with no transaction of its own: the card (one SELECT, none when
+        `card` is given), then the charge claimed and written by one INSERT ... ON CONFLICT, which
+        takes over a stored retryable failure under the same key and leaves any final answer as
+        it is (same key, same answer; the stored answer is then read and returned)."""
         from payments.vault import VaultError, vault_detokenize
 
         if card is None:
@@ -399,7 +325,7 @@ class SandboxCardProcessor:
                 if charge is None:
                     raise ProviderError("No such charge.", code="no_such_charge")
                 released = 0
-                if kind in {"capture", "capture_part", "release_part"}:
+                if kind in {"capture_part", "release_part"}:
                     released = sum(
                         SandboxOperation.objects.filter(
                             processor=self.name, reference=reference, kind="release_part"
@@ -418,22 +344,17 @@ class SandboxCardProcessor:
         return operation.result
 
     def capture(self, *, reference: str, amount_minor: int | None, idempotency_key: str) -> dict:
-        if fast_path_enabled() and (
-            amount_minor is None or (type(amount_minor) is int and 0 <= amount_minor < 2**63)
-        ):
-            return self._capture_fast(
-                reference=reference, amount_minor=amount_minor, key=idempotency_key
+        """Capture all of an authorised charge (amount_minor None) or part of it, by one call of
+        payments_sandbox_capture: it claims the key (same key, same answer; a refusal leaves
+        nothing behind, so a retry under the key is processed again), locks the charge and
+        applies the rules (no_such_charge, multicapture, not_authorized, amount_out_of_range)."""
+        if amount_minor is not None and not (type(amount_minor) is int and amount_minor < 2**63):
+            raise ProviderError(
+                _CAPTURE_REFUSALS["amount_out_of_range"], code="amount_out_of_range"
             )
-        return self._operation(
-            kind="capture", reference=reference, amount_minor=amount_minor, key=idempotency_key
-        )
-
-    def _capture_fast(self, *, reference: str, amount_minor: int | None, key: str) -> dict:
-        """_operation(kind="capture") as one call of payments_sandbox_capture (PostgreSQL): the
-        same claim, rules, stored result and refusals (which leave nothing behind)."""
         outcome, result = fast_call(
             "SELECT * FROM payments_sandbox_capture(%s::text, %s::text, %s::text, %s::bigint)",
-            [self.name, key, reference, amount_minor],
+            [self.name, idempotency_key, reference, amount_minor],
         )[0]
         if outcome in {"captured", "replay"}:
             return json.loads(result) if isinstance(result, str | bytes) else result
@@ -462,7 +383,7 @@ class SandboxCardProcessor:
 
 processor = SandboxCardProcessor()
 
-# The capture refusals of _apply_operation, by code (the fast path answers with the code).
+# The capture refusals of payments_sandbox_capture, by code (the function answers with the code).
 _CAPTURE_REFUSALS = {
     "no_such_charge": "No such charge.",
     "multicapture": "This charge is being captured in parts.",
@@ -474,7 +395,8 @@ _CAPTURE_REFUSALS = {
 def _apply_operation(
     charge: SandboxCardCharge, kind: str, amount_minor: int | None, *, released: int = 0
 ) -> None:
-    """The processor's rules for capture, void and refund (raises ProviderError when refused).
+    """The processor's rules for parts (capture_part, release_part), void and refund (raises
+    ProviderError when refused; a whole capture is payments_sandbox_capture's).
 
     Multicapture: `capture_part` and `release_part` take pieces of what is still uncaptured
     (amount - captured - released, `released` being the earlier release_part amounts); the charge
@@ -490,16 +412,7 @@ def _apply_operation(
         if uncaptured - amount_minor == 0:
             charge.status = "captured" if charge.captured_minor else "voided"
         return
-    if kind == "capture":
-        if released or charge.captured_minor:
-            raise ProviderError("This charge is being captured in parts.", code="multicapture")
-        if charge.status != "authorized":
-            raise ProviderError("Only an authorised charge can be captured.", code="not_authorized")
-        amount = charge.amount_minor if amount_minor is None else amount_minor
-        if not 0 < amount <= charge.amount_minor:
-            raise ProviderError("Capture amount out of range.", code="amount_out_of_range")
-        charge.status, charge.captured_minor = "captured", amount
-    elif kind == "void":
+    if kind == "void":
         if charge.captured_minor:
             raise ProviderError("Part of this charge is captured.", code="not_voidable")
         if charge.status not in {"authorized", "requires_action"}:

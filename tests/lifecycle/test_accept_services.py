@@ -101,10 +101,11 @@ def test_paying_seals_the_order_document_to_the_sellers_own_key_and_it_opens(key
 
 
 def test_sealing_happens_once_per_sub_order(key_pool):
-    from payments.order_documents import on_order_paid, order_document_create
+    from payments.order_documents import order_document_create
+    from payments.order_services import order_mark_paid
 
     _, _, order, payment, sub_order, _ = one_seller_card_order(key_pool)
-    on_order_paid(order=order)
+    order_mark_paid(order=order)  # paid already: nothing again
     order_document_create(sub_order=sub_order, payment=payment)
     assert SealedOrderDocument.objects.filter(sub_order=sub_order).count() == 1
     assert OrderEvent.objects.filter(sub_order=sub_order, kind="order.sealed").count() == 1

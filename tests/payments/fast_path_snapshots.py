@@ -1,4 +1,4 @@
-"""Shared by the tests that hold the payment fast path's rows equal to the Python path's: the
+"""Shared by the tests that hold a payment's rows to those pinned from the former Python path: the
 escrow balances, and ids renamed to their place in the order (so two runs compare equal)."""
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Automatic capture (capture_method "automatic", Stripe's default): one API call authorises and
-captures into escrow, on the fast path and on the Python path alike; a payment authorised later
-(3-D Secure) or whose capture failed is captured by the task, and the sweeper re-drives it.
+captures into escrow; a payment authorised later (3-D Secure) or whose capture failed is captured
+by the task, and the sweeper re-drives it.
 
 The sandbox card processor does a "sale" (ProviderFeatures.captures_with_authorize): asked with
 AuthorizeRequest(capture=True) it authorises and captures in one call, and the payment goes
-created -> authorized -> captured in one transaction (one statement on PostgreSQL,
-payments/fast_sale.py). A provider without the feature is authorised, then captured."""
+created -> authorized -> captured in one statement (fast_authorize.apply_authorized with
+capture). A provider without the feature is authorised, then captured."""
 
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import api_key_create
-from ledger.errors import LedgerError
+from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from ledger.services import TransferRequest, account_id, create_transfers
-from payments import conf, fast_authorize, fast_sale, payment_flows
+from payments import conf, fast_authorize, payment_flows
 from payments.cards import validate_card
 from payments.lifecycle_models import OrderEvent
 from payments.models import Order, OrderStatus, Payment, PaymentEvent, SubOrder
@@ -45,12 +45,6 @@ from tests.payments.pay_fixtures import DECLINE, SUCCESS, TEST_CVC, THREE_DS
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/payments/"
-
-
-@pytest.fixture(params=["fast", "python"])
-def path(request, settings):
-    settings.PAYMENTS_FAST_PATH = request.param == "fast"
-    return request.param
 
 
 @pytest.fixture
@@ -79,7 +73,7 @@ def escrow() -> tuple[int, int]:
     return balance.credits_pending, balance.credits_posted
 
 
-def test_one_call_authorises_and_captures_into_escrow(buyer_client, order, path):
+def test_one_call_authorises_and_captures_into_escrow(buyer_client, order):
     response = pay(buyer_client, order, capture_method="automatic")
 
     assert response.status_code == 201, response.content
@@ -110,13 +104,13 @@ def test_one_call_authorises_and_captures_into_escrow(buyer_client, order, path)
     assert kinds == ["payment.authorized", "order.paid", "order.paid", "payment.captured"]
 
 
-def test_manual_is_the_default_and_leaves_the_money_authorised(buyer_client, order, path):
+def test_manual_is_the_default_and_leaves_the_money_authorised(buyer_client, order):
     response = pay(buyer_client, order)
     assert response.json()["status"] == "authorized"
     assert escrow() == (4000, 0)
 
 
-def test_an_unknown_capture_method_is_refused_with_nothing_written(buyer_client, order, path):
+def test_an_unknown_capture_method_is_refused_with_nothing_written(buyer_client, order):
     response = pay(buyer_client, order, capture_method="later")
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "capture_method"
@@ -160,7 +154,6 @@ def published(monkeypatch) -> list[tuple[str, tuple]]:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_automatic_payment_call_is_6_statements_and_one_task(settings, published):
-    settings.PAYMENTS_FAST_PATH = True
     buyer = make_user(Role.BUYER)
     client = api_client(buyer)
     assert api_pay(client, make_order(buyer=buyer)).status_code == 201  # warm: account ids, key
@@ -175,12 +168,12 @@ def test_the_automatic_payment_call_is_6_statements_and_one_task(settings, publi
     # is handed to the processor in memory.
     assert len(statements) <= 6, "\n".join(s[:120] for s in statements)
     assert not any("payments_vaultedcard" in sql for sql in statements)
-    assert sum("payments_card_start" in sql for sql in statements) == 1
-    assert sum("payments_card_sale" in sql for sql in statements) == 1
+    assert sum("payments_start(" in sql for sql in statements) == 1
+    assert sum("payments_authorize(" in sql for sql in statements) == 1
     assert not any(
         name in sql
         for sql in statements
-        for name in ("payments_card_authorize", "payments_capture_full", "payments_sandbox_capture")
+        for name in ("payments_capture(", "payments_sandbox_capture")
     )
     assert not any(sql.startswith(("BEGIN", "SAVEPOINT")) for sql in statements)
     # One task after commit: the dispatch of all four order events (it seals the documents).
@@ -195,7 +188,7 @@ def test_the_automatic_payment_call_is_6_statements_and_one_task(settings, publi
 
 
 def test_a_capture_that_fails_leaves_it_authorised_and_the_task_captures_later(
-    buyer_client, order, path, monkeypatch, no_sale
+    buyer_client, order, monkeypatch, no_sale
 ):
     enqueued = []
     monkeypatch.setattr(
@@ -220,9 +213,7 @@ def test_a_capture_that_fails_leaves_it_authorised_and_the_task_captures_later(
     assert payment_flows.payment_capture_automatic(payment_id=enqueued[0]) is False
 
 
-def test_the_sweeper_captures_what_a_lost_task_left(
-    buyer_client, order, path, monkeypatch, no_sale
-):
+def test_the_sweeper_captures_what_a_lost_task_left(buyer_client, order, monkeypatch, no_sale):
     real_capture = SandboxCardProcessor.capture
     monkeypatch.setattr(payment_flows, "_enqueue_automatic_capture", lambda payment_id: None)
     monkeypatch.setattr(
@@ -241,7 +232,7 @@ def test_the_sweeper_captures_what_a_lost_task_left(
     assert Payment.objects.get(pk=payment_id).status == "captured"
 
 
-def test_three_d_secure_then_the_task_captures(buyer_client, order, path, monkeypatch):
+def test_three_d_secure_then_the_task_captures(buyer_client, order, monkeypatch):
     enqueued = []
     monkeypatch.setattr(
         payment_flows, "_enqueue_automatic_capture", lambda payment_id: enqueued.append(payment_id)
@@ -257,13 +248,13 @@ def test_three_d_secure_then_the_task_captures(buyer_client, order, path, monkey
     assert Payment.objects.get(pk=body["id"]).status == "captured"
 
 
-def test_manual_payments_are_never_captured_by_the_task(buyer_client, order, path):
+def test_manual_payments_are_never_captured_by_the_task(buyer_client, order):
     payment_id = pay(buyer_client, order).json()["id"]
     assert payment_flows.payment_capture_automatic(payment_id=payment_id) is False
     assert Payment.objects.get(pk=payment_id).status == "authorized"
 
 
-def test_a_declined_card_fails_as_before(buyer_client, order, path):
+def test_a_declined_card_fails_as_before(buyer_client, order):
     response = pay(buyer_client, order, DECLINE, capture_method="automatic")
     assert response.status_code == 201
     body = response.json()
@@ -278,7 +269,7 @@ def test_a_declined_card_fails_as_before(buyer_client, order, path):
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAYMENT_FAILED
 
 
-def test_three_d_secure_is_not_a_sale(buyer_client, order, path, monkeypatch):
+def test_three_d_secure_is_not_a_sale(buyer_client, order, monkeypatch):
     monkeypatch.setattr(payment_flows, "_enqueue_automatic_capture", lambda payment_id: None)
     body = pay(buyer_client, order, THREE_DS, capture_method="automatic").json()
     charge = SandboxCardCharge.objects.get()
@@ -313,7 +304,7 @@ def _sale_request(key="k1", cvc=TEST_CVC, number=SUCCESS):
     )
 
 
-def test_a_retried_processing_error_becomes_a_sale(path):
+def test_a_retried_processing_error_becomes_a_sale():
     provider = get_provider("sandbox_card")
     request = _sale_request()
     SandboxCardCharge.objects.create(
@@ -445,54 +436,202 @@ def _snapshot(client, order, published) -> dict:
     }
 
 
+def _expected(actor: str) -> dict:
+    """What an automatic card payment (a sale) wrote when the Python path (_apply_sale, two
+    payment_transitions) was the reference it was held equal to; pinned when that path was
+    removed."""
+    return {
+        "balance_change": {
+            "external:sandbox_card": (0, 4000, 0, 0),
+            "platform:escrow": (0, 0, 0, 4000),
+        },
+        "charge": ("captured", 1, 4000, "EUR", "", 4000, 0, None, True, True),
+        "operations": [],
+        "order": ("paid", "", False),
+        "order_events": [
+            (
+                "payment.authorized",
+                actor,
+                None,
+                {
+                    "amount_minor": 4000,
+                    "currency": "EUR",
+                    "method": "card",
+                    "order_id": "<order>",
+                    "payment_id": "<payment>",
+                    "status": "authorized",
+                    "sub_orders": [
+                        {"amount_minor": 1500, "id": "<sub0>", "seller_id": "<seller0>"},
+                        {"amount_minor": 2500, "id": "<sub1>", "seller_id": "<seller1>"},
+                    ],
+                },
+                None,
+            ),
+            (
+                "order.paid",
+                "system",
+                "<sub0>",
+                {
+                    "amount_minor": 1500,
+                    "currency": "EUR",
+                    "seller": "<seller0>",
+                    "sub_order": "<sub0>",
+                },
+                None,
+            ),
+            (
+                "order.paid",
+                "system",
+                "<sub1>",
+                {
+                    "amount_minor": 2500,
+                    "currency": "EUR",
+                    "seller": "<seller1>",
+                    "sub_order": "<sub1>",
+                },
+                None,
+            ),
+            (
+                "payment.captured",
+                actor,
+                None,
+                {
+                    "amount_minor": 4000,
+                    "captured_minor": 4000,
+                    "currency": "EUR",
+                    "method": "card",
+                    "order_id": "<order>",
+                    "payment_id": "<payment>",
+                    "status": "captured",
+                    "sub_orders": [
+                        {"amount_minor": 1500, "id": "<sub0>", "seller_id": "<seller0>"},
+                        {"amount_minor": 2500, "id": "<sub1>", "seller_id": "<seller1>"},
+                    ],
+                },
+                None,
+            ),
+        ],
+        "payment": {
+            "amount_minor": 4000,
+            "bank_reference": None,
+            "captured_minor": 4000,
+            "currency": "EUR",
+            "details": {
+                "capture_method": "automatic",
+                "card": {"brand": "visa", "exp_month": 12, "exp_year": 2034, "last4": "4242"},
+                "return_url": "",
+            },
+            "expires_at": None,
+            "failure_code": "",
+            "failure_message": "",
+            "method": "card",
+            "provider": "sandbox_card",
+            "provider_attempts": 1,
+            "status": "captured",
+        },
+        "payment_events": [
+            ("", "created", actor, "started", {}),
+            (
+                "created",
+                "authorized",
+                actor,
+                "authorised by the provider",
+                {"failure_code": "", "provider_status": "captured"},
+            ),
+            ("authorized", "captured", actor, "captured", {"captured_minor": 4000}),
+        ],
+        "published": True,
+        "response": {
+            "amount_minor": 4000,
+            "bank_transfer": None,
+            "captured_minor": 4000,
+            "card": {"brand": "visa", "exp_month": 12, "exp_year": 2034, "last4": "4242"},
+            "currency": "EUR",
+            "expires_at": None,
+            "failure_code": "",
+            "failure_message": "",
+            "method": "card",
+            "next_action": None,
+            "provider": "sandbox_card",
+            "status": "captured",
+            "wallet": None,
+        },
+        "sub_orders": [
+            ("awaiting_acceptance", 1500, "EUR", 1500, None, "<hold0>"),
+            ("awaiting_acceptance", 2500, "EUR", 2500, None, "<hold1>"),
+        ],
+        "transfers": [
+            (
+                "<hold0>",
+                "pending",
+                "external:sandbox_card",
+                "platform:escrow",
+                1500,
+                "EUR",
+                "payment_authorized",
+                None,
+                None,
+                {"order": "<order>", "seller": "<seller0>", "sub_order": "<sub0>"},
+            ),
+            (
+                "<hold1>",
+                "pending",
+                "external:sandbox_card",
+                "platform:escrow",
+                2500,
+                "EUR",
+                "payment_authorized",
+                None,
+                None,
+                {"order": "<order>", "seller": "<seller1>", "sub_order": "<sub1>"},
+            ),
+            (
+                "<capture0>",
+                "post_pending",
+                "external:sandbox_card",
+                "platform:escrow",
+                1500,
+                "EUR",
+                "payment_captured",
+                "<hold0>",
+                None,
+                {"order": "<order>", "sub_order": "<sub0>"},
+            ),
+            (
+                "<capture1>",
+                "post_pending",
+                "external:sandbox_card",
+                "platform:escrow",
+                2500,
+                "EUR",
+                "payment_captured",
+                "<hold1>",
+                None,
+                {"order": "<order>", "sub_order": "<sub1>"},
+            ),
+        ],
+    }
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_fast_sale_writes_what_the_python_path_writes(settings, published):
+def test_the_sale_writes_these_rows(published):
     buyer = make_user(Role.BUYER)
     client = api_client(buyer)
     sellers = [make_user(Role.SELLER), make_user(Role.SELLER)]
-
-    settings.PAYMENTS_FAST_PATH = False
     with CaptureQueriesContext(connection) as queries:
-        python = _snapshot(client, make_order(buyer=buyer, sellers=sellers), published)
-    assert not any("payments_card_" in q["sql"] for q in queries.captured_queries)
-    settings.PAYMENTS_FAST_PATH = True
-    with CaptureQueriesContext(connection) as queries:
-        fast = _snapshot(client, make_order(buyer=buyer, sellers=sellers), published)
-    assert any("payments_card_sale" in q["sql"] for q in queries.captured_queries)
-
-    assert fast == python
-    assert python["payment"]["status"] == "captured"
-    assert python["payment"]["captured_minor"] == 4000
-    assert python["charge"][:1] == ("captured",) and python["operations"] == []
-    assert python["balance_change"][ESCROW] == (0, 0, 0, 4000)
-    assert python["balance_change"]["external:sandbox_card"] == (0, 4000, 0, 0)
-    assert [t[:2] for t in python["transfers"]] == [
-        ("<hold0>", "pending"),
-        ("<hold1>", "pending"),
-        ("<capture0>", "post_pending"),
-        ("<capture1>", "post_pending"),
-    ]
-    assert [e[:2] for e in python["payment_events"]] == [
-        ("", "created"),
-        ("created", "authorized"),
-        ("authorized", "captured"),
-    ]
-    assert [e[0] for e in python["order_events"]] == [
-        "payment.authorized",
-        "order.paid",
-        "order.paid",
-        "payment.captured",
-    ]
-    assert python["published"]
+        written = _snapshot(client, make_order(buyer=buyer, sellers=sellers), published)
+    assert any("payments_authorize(" in q["sql"] for q in queries.captured_queries)
+    assert written == _expected(f"buyer:{buyer.pk}")
 
 
-# --- fallback ----------------------------------------------------------------------------------
+# --- the cases that used to fall back to the Python path: the function's now --------------------
 
 
 def _started(order):
-    return fast_authorize.start_card_payment(
+    return fast_authorize.start_payment(
         order_id=order.pk,
+        method="card",
         provider="sandbox_card",
         actor="buyer:1",
         card=validate_card(
@@ -504,16 +643,18 @@ def _started(order):
 
 
 def _sale(started, **kwargs):
-    return fast_sale.apply_sale(
+    payment, _outcome = fast_authorize.apply_authorized(
         payment_id=started.payment.id,
         reference="ch_test",
         actor="buyer:1",
         reason="authorised by the provider",
         data={"provider_status": "captured", "failure_code": ""},
+        capture=True,
         captured_minor=4000,
         started=started,
         **kwargs,
     )
+    return payment
 
 
 def _sold(payment_id):
@@ -532,16 +673,12 @@ def _nothing_written(payment_id, status="created") -> None:
 
 
 @pytest.mark.postgres
-def test_sub_orders_other_than_the_requests_were_built_for_fall_back(order, settings):
-    settings.PAYMENTS_FAST_PATH = True
+def test_sub_orders_other_than_the_requests_were_built_for_are_read_again(order):
     started = _started(order)
     first, second = SubOrder.objects.filter(order=order).order_by("id")
     SubOrder.objects.filter(pk=first.pk).update(amount_minor=2500)
     SubOrder.objects.filter(pk=second.pk).update(amount_minor=1500)
-    assert _sale(started) is None
-    _nothing_written(started.payment.id)
-    # The ordinary path (the fast path again, reading the sub-orders afresh) sells as they are.
-    payment = _sold(started.payment.id)
+    payment = _sale(started)
     assert (payment.status, payment.captured_minor) == ("captured", 4000)
     posted = dict(
         Transfer.objects.filter(kind="post_pending", reference=f"payment:{payment.id}").values_list(
@@ -555,21 +692,17 @@ def test_sub_orders_other_than_the_requests_were_built_for_fall_back(order, sett
 
 
 @pytest.mark.postgres
-def test_an_order_no_longer_awaiting_payment_falls_back_to_python(order, settings):
-    settings.PAYMENTS_FAST_PATH = True
+def test_an_order_no_longer_awaiting_payment_is_taken_back(order):
     started = _started(order)
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PAYMENT_FAILED)
-    assert _sale(started) is None
-    _nothing_written(started.payment.id)
-    payment = _sold(started.payment.id)  # the Python path takes the order back
+    payment = _sale(started)
     assert (payment.status, payment.captured_minor) == ("captured", 4000)
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
     assert escrow() == (0, 4000)
 
 
 @pytest.mark.postgres
-def test_an_authorised_payment_falls_back_and_python_captures_it(order, settings):
-    settings.PAYMENTS_FAST_PATH = True
+def test_an_authorised_payment_is_captured(order):
     started = _started(order)
     payment_flows.apply_authorize_result(
         payment_id=started.payment.id,
@@ -577,15 +710,17 @@ def test_an_authorised_payment_falls_back_and_python_captures_it(order, settings
         actor="buyer:1",
         started=started,
     )
-    assert _sale(started) is None
     payment = _sold(started.payment.id)
     assert (payment.status, payment.captured_minor) == ("captured", 4000)
     assert escrow() == (0, 4000)
+    assert [
+        (e.from_status, e.to_status, e.reason, e.data)
+        for e in PaymentEvent.objects.filter(payment=payment).order_by("id")
+    ][2:] == [("authorized", "captured", "captured", {"captured_minor": 4000})]
 
 
 @pytest.mark.postgres
-def test_a_ledger_refusal_falls_back_and_python_raises_it(order, settings):
-    settings.PAYMENTS_FAST_PATH = True
+def test_a_ledger_refusal_raises_it_with_nothing_written(order):
     started = _started(order)
     sub = SubOrder.objects.filter(order=order).order_by("id").first()
     create_transfers(  # another transfer under the hold's id: transfer_exists
@@ -600,7 +735,9 @@ def test_a_ledger_refusal_falls_back_and_python_raises_it(order, settings):
             )
         ]
     )
-    assert _sale(started) is None
+    with pytest.raises(BatchFailed) as refused:
+        _sale(started)
+    assert (refused.value.index, refused.value.reason.code) == (0, "transfer_exists")
     assert Payment.objects.get(pk=started.payment.id).status == "created"
     assert not OrderEvent.objects.exists()
     with pytest.raises(LedgerError):
@@ -608,8 +745,7 @@ def test_a_ledger_refusal_falls_back_and_python_raises_it(order, settings):
 
 
 @pytest.mark.postgres
-def test_a_replayed_sale_returns_quietly_and_an_illegal_one_raises(order, settings):
-    settings.PAYMENTS_FAST_PATH = True
+def test_a_replayed_sale_returns_quietly_and_an_illegal_one_raises(order):
     started = _started(order)
     assert _sale(started).status == "captured"
     for again in (_sale(started), _sold(started.payment.id)):
@@ -629,7 +765,6 @@ def test_a_replayed_sale_returns_quietly_and_an_illegal_one_raises(order, settin
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("same_key", [False, True], ids=["two_keys", "one_key"])
 def test_two_automatic_payments_at_once_capture_once(settings, published, same_key):
-    settings.PAYMENTS_FAST_PATH = True
     buyer = make_user(Role.BUYER)
     order = make_order(buyer=buyer)
     clients = [api_client(buyer) for _ in range(2)]
@@ -651,7 +786,6 @@ def test_two_automatic_payments_at_once_capture_once(settings, published, same_k
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_sale_applied_twice_at_once_captures_once(settings, published):
-    settings.PAYMENTS_FAST_PATH = True
     order = make_order(buyer=make_user(Role.BUYER))
     started = _started(order)
     results = run_together(*[lambda: _sale(started) for _ in range(2)])

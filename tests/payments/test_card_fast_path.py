@@ -1,7 +1,8 @@
-"""The card payment fast path on PostgreSQL (payments/fast_authorize.py and
-payments/sql/payments_authorize_v1.sql): taken for the API's card payment, declining ("fallback",
-nothing written) what it does not replicate, writing exactly what the Python path writes, and
-one payment per order however many requests race."""
+"""A card payment's start and authorisation on PostgreSQL (payments/fast_authorize.py,
+payments_start and payments_authorize): one statement each for the API's card payment,
+every case of the authorisation in the function (the ones that used to fall back to a Python copy
+included, with the answers that copy gave), the rows it wrote pinned, and one payment per order
+however many requests race."""
 
 from __future__ import annotations
 
@@ -18,19 +19,29 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import api_key_create
-from core.errors import IntegrityViolation, NotFound
-from ledger.errors import LedgerError
+from core.errors import Conflict, IntegrityViolation, NotFound
+from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.services import TransferRequest, account_id, create_transfers
 from payments import conf, fast_authorize, order_documents, order_events
 from payments.cards import validate_card
-from payments.models import Order, OrderEvent, OrderStatus, Payment, PaymentEvent, SubOrder
+from payments.models import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentEvent,
+    Product,
+    SubOrder,
+)
 from payments.order_document_models import SealedOrderDocument
+from payments.order_services import OrderNotPayable, OutOfStock
 from payments.payment_flows import apply_authorize_result, payment_start
 from payments.payment_ledger import ESCROW, external_code, hold_transfer_id
 from payments.payment_models import SandboxCardCharge, VaultedCard
 from payments.providers.base import ProviderResult
-from payments.state import IllegalTransition
+from payments.state import IllegalTransition, payment_transition
 from payments.storefront_models import CheckoutSession, CheckoutSessionStatus
 from payments.vault import vault_detokenize
 from tests.concurrency import run_together
@@ -49,12 +60,6 @@ def card():
     )
 
 
-@pytest.fixture(autouse=True)
-def fast_path_on(settings):
-    """These tests are about the fast path: on even where the suite runs with it off."""
-    settings.PAYMENTS_FAST_PATH = True
-
-
 @pytest.fixture
 def dispatched(monkeypatch):
     """Order events handed to the dispatcher (after commit), by id."""
@@ -69,8 +74,13 @@ def pay_body(order, **changes) -> str:
 
 def started_context(order, actor="buyer:1"):
     """A payment started on the fast path, before the provider's answer is applied."""
-    return fast_authorize.start_card_payment(
-        order_id=order.pk, provider="sandbox_card", actor=actor, card=card(), return_url=""
+    return fast_authorize.start_payment(
+        order_id=order.pk,
+        method="card",
+        provider="sandbox_card",
+        actor=actor,
+        card=card(),
+        return_url="",
     )
 
 
@@ -128,8 +138,8 @@ def test_the_api_pay_request_is_at_most_6_statements(dispatched, monkeypatch):
     # is handed to the processor in memory: the vault row just written is not read back.
     assert len(statements) <= 6, "\n".join(s[:120] for s in statements)
     assert not any("payments_vaultedcard" in s for s in statements)
-    assert any("payments_card_start" in s for s in statements)
-    assert any("payments_card_authorize" in s for s in statements)
+    assert any("payments_start(" in s for s in statements)
+    assert any("payments_authorize(" in s for s in statements)
     assert not any(s.startswith(("BEGIN", "SAVEPOINT")) for s in statements)
     assert sealed == []
     order.refresh_from_db()
@@ -179,47 +189,84 @@ def test_api_errors_are_the_python_paths(buyer_client, other_buyer, order):
     assert VaultedCard.objects.count() == 2  # refused starts vault nothing
 
 
-# --- fallback ---------------------------------------------------------------------------------
+# --- the cases that used to fall back to the Python path: the function's now --------------------
+
+
+def authorize_by_transition(payment_id):
+    """payment_transition(to authorized), as wallets, bank transfers and 3-D Secure use it."""
+    return payment_transition(
+        payment_id=payment_id, to_status="authorized", actor="buyer:1", reason="authorised"
+    )
 
 
 @pytest.mark.django_db
-def test_an_order_no_longer_awaiting_payment_falls_back(order, dispatched):
+def test_an_order_whose_payment_failed_meanwhile_is_taken_back(order, dispatched):
     started = started_context(order)
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PAYMENT_FAILED)
-    assert authorize(started) is None
-    nothing_authorized(started.payment.id)
-    # The Python path takes the order back (re-reserving what it had released).
-    payment = apply_authorize_result(
-        payment_id=started.payment.id, result=authorized_result(), actor="buyer:1", started=started
-    )
-    assert payment.status == "authorized"
+    payment, outcome = authorize(started)
+    assert (payment.status, outcome) == ("authorized", "ok")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+    assert OrderEvent.objects.filter(order=order, kind="order.paid").count() == 2
 
 
 @pytest.mark.django_db
-def test_sub_orders_that_do_not_sum_to_the_payment_fall_back_and_python_refuses(order):
+def test_an_order_taken_back_takes_its_stock_again_or_is_refused(order, dispatched):
+    seller = SubOrder.objects.filter(order=order).order_by("id").first().seller
+    product = Product.objects.create(
+        seller=seller, title="Mug", price_minor=1500, currency="EUR", stock=1
+    )
+    OrderLine.objects.filter(sub_order__order=order).update(product=product, quantity=2)
+    started = started_context(order)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.EXPIRED, stock_reserved=False)
+    with pytest.raises(OutOfStock) as refused:
+        authorize(started)
+    assert (refused.value.message, refused.value.extra) == (
+        "Not enough stock of “Mug”: you asked for 4, only 1 left.",  # two lines of 2
+        {"product_id": product.id, "available": 1},
+    )
+    nothing_authorized(started.payment.id)
+    Product.objects.filter(pk=product.pk).update(stock=10)
+    payment, _outcome = authorize(started)
+    assert payment.status == "authorized"
+    order.refresh_from_db()
+    assert (order.status, order.stock_reserved) == (OrderStatus.PAID, True)
+    assert Product.objects.get(pk=product.pk).stock == 6
+
+
+@pytest.mark.django_db
+def test_an_order_that_cannot_be_paid_is_refused_with_nothing_written(order):
+    started = started_context(order)
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+    with pytest.raises(OrderNotPayable) as refused:
+        authorize(started)
+    assert refused.value.message == f"Order {order.number} is cancelled."
+    nothing_authorized(started.payment.id)
+
+
+@pytest.mark.django_db
+def test_sub_orders_that_do_not_sum_to_the_payment_are_refused(order):
     started = started_context(order)
     SubOrder.objects.filter(order=order).update(amount_minor=1000)
-    assert authorize(started) is None
-    nothing_authorized(started.payment.id)
-    with pytest.raises(IntegrityViolation):
-        apply_authorize_result(
-            payment_id=started.payment.id, result=authorized_result(), actor="buyer:1"
+    for attempt in (
+        lambda: authorize(started),
+        lambda: authorize_by_transition(started.payment.id),
+    ):
+        with pytest.raises(IntegrityViolation) as refused:
+            attempt()
+        assert (refused.value.code, refused.value.message) == (
+            "sub_orders_do_not_match_payment",
+            "Sub-orders sum to 2000, the payment is 4000.",
         )
+        nothing_authorized(started.payment.id)
 
 
 @pytest.mark.django_db
-def test_sub_orders_other_than_the_holds_were_built_for_fall_back(order, dispatched):
+def test_sub_orders_other_than_the_holds_were_built_for_are_read_again(order, dispatched):
     started = started_context(order)
     first, second = SubOrder.objects.filter(order=order).order_by("id")
     SubOrder.objects.filter(pk=first.pk).update(amount_minor=2500)
     SubOrder.objects.filter(pk=second.pk).update(amount_minor=1500)
-    assert authorize(started) is None
-    nothing_authorized(started.payment.id)
-    # Without the stale context the fast path reads the sub-orders afresh.
-    payment = apply_authorize_result(
-        payment_id=started.payment.id, result=authorized_result(), actor="buyer:1"
-    )
+    payment, _outcome = authorize(started)
     assert payment.status == "authorized"
     holds = {
         t.id: t.amount_minor for t in Transfer.objects.filter(reference=f"payment:{payment.id}")
@@ -231,17 +278,23 @@ def test_sub_orders_other_than_the_holds_were_built_for_fall_back(order, dispatc
 
 
 @pytest.mark.django_db
-def test_a_sub_order_with_an_acceptance_window_already_falls_back(order):
+def test_a_sub_order_with_an_acceptance_window_already_keeps_it(order, dispatched):
     started = started_context(order)
-    SubOrder.objects.filter(pk=SubOrder.objects.filter(order=order).first().pk).update(
-        accept_by=timezone.now()
-    )
-    assert authorize(started) is None
-    nothing_authorized(started.payment.id)
+    first, second = SubOrder.objects.filter(order=order).order_by("id")
+    window = timezone.now()
+    SubOrder.objects.filter(pk=first.pk).update(accept_by=window)
+    payment, _outcome = authorize(started)
+    assert payment.status == "authorized"
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.accept_by) == ("awaiting_acceptance", window)
+    assert second.status == "awaiting_acceptance" and second.accept_by > window
+    paid = OrderEvent.objects.filter(order=order, kind="order.paid")
+    assert [e.sub_order_id for e in paid] == [second.id]
 
 
 @pytest.mark.django_db
-def test_a_ledger_refusal_falls_back_and_python_raises_it(order):
+def test_a_ledger_refusal_raises_it_with_nothing_written(order):
     started = started_context(order)
     sub = SubOrder.objects.filter(order=order).order_by("id").first()
     # Another transfer under the hold's id: the ledger refuses (transfer_exists).
@@ -257,7 +310,9 @@ def test_a_ledger_refusal_falls_back_and_python_raises_it(order):
             )
         ]
     )
-    assert authorize(started) is None
+    with pytest.raises(BatchFailed) as refused:
+        authorize(started)
+    assert (refused.value.index, refused.value.reason.code) == (0, "transfer_exists")
     assert Payment.objects.get(pk=started.payment.id).status == "created"
     assert not OrderEvent.objects.exists()
     with pytest.raises(LedgerError):
@@ -267,12 +322,12 @@ def test_a_ledger_refusal_falls_back_and_python_raises_it(order):
 
 
 @pytest.mark.django_db
-def test_an_unknown_payment_falls_back_to_not_found():
+def test_an_unknown_payment_is_not_found():
     unknown = uuid.uuid4()
-    found = fast_authorize.apply_authorized(
-        payment_id=unknown, reference="ch_x", actor="system", reason="r", data={}
-    )
-    assert found is None
+    with pytest.raises(NotFound):
+        fast_authorize.apply_authorized(
+            payment_id=unknown, reference="ch_x", actor="system", reason="r", data={}
+        )
     with pytest.raises(NotFound):
         apply_authorize_result(payment_id=unknown, result=authorized_result(), actor="x")
 
@@ -280,7 +335,7 @@ def test_an_unknown_payment_falls_back_to_not_found():
 @pytest.mark.django_db
 def test_a_replay_returns_quietly_and_an_illegal_move_raises(order):
     started = started_context(order)
-    payment = authorize(started)
+    payment, _outcome = authorize(started)
     assert payment.status == "authorized"
     again = apply_authorize_result(
         payment_id=payment.id, result=authorized_result(), actor="buyer:1", started=started
@@ -288,6 +343,9 @@ def test_a_replay_returns_quietly_and_an_illegal_move_raises(order):
     assert again.status == "authorized"
     assert PaymentEvent.objects.filter(payment=payment, to_status="authorized").count() == 1
     assert Transfer.objects.filter(reference=f"payment:{payment.id}").count() == 2
+    with pytest.raises(IllegalTransition) as replayed:
+        authorize_by_transition(payment.id)  # payment_transition refuses a replay
+    assert replayed.value.extra == {"from": "authorized", "to": "authorized"}
 
     Payment.objects.filter(pk=payment.id).update(status="voided")
     with pytest.raises(IllegalTransition) as refused:
@@ -430,35 +488,149 @@ def _snapshot(client, order, dispatched) -> dict:
     }
 
 
+def _expected(actor: str) -> dict:
+    """What the API's card payment wrote when the Python path (payment_start, payment_transition)
+    was the reference it was held equal to; pinned when that path was removed."""
+    return {
+        "balance_change": {
+            "external:sandbox_card": (4000, 0, 0, 0),
+            "platform:escrow": (0, 0, 4000, 0),
+        },
+        "charge": ("authorized", 1, 4000, "EUR", "visa", "4242", "", 0, None, True, True),
+        "dispatched": True,
+        "documents": [],
+        "one_batch": True,
+        "order": ("paid", "", False),
+        "order_events": [
+            (
+                "payment.authorized",
+                actor,
+                None,
+                {
+                    "amount_minor": 4000,
+                    "currency": "EUR",
+                    "method": "card",
+                    "order_id": "<order>",
+                    "payment_id": "<payment>",
+                    "status": "authorized",
+                    "sub_orders": [
+                        {"amount_minor": 1500, "id": "<sub0>", "seller_id": "<seller0>"},
+                        {"amount_minor": 2500, "id": "<sub1>", "seller_id": "<seller1>"},
+                    ],
+                },
+                None,
+            ),
+            (
+                "order.paid",
+                "system",
+                "<sub0>",
+                {
+                    "amount_minor": 1500,
+                    "currency": "EUR",
+                    "seller": "<seller0>",
+                    "sub_order": "<sub0>",
+                },
+                None,
+            ),
+            (
+                "order.paid",
+                "system",
+                "<sub1>",
+                {
+                    "amount_minor": 2500,
+                    "currency": "EUR",
+                    "seller": "<seller1>",
+                    "sub_order": "<sub1>",
+                },
+                None,
+            ),
+        ],
+        "payment": {
+            "amount_minor": 4000,
+            "bank_reference": None,
+            "captured_minor": 0,
+            "currency": "EUR",
+            "details": {
+                "card": {"brand": "visa", "exp_month": 12, "exp_year": 2030, "last4": "4242"},
+                "return_url": "",
+            },
+            "expires_at": None,
+            "failure_code": "",
+            "failure_message": "",
+            "method": "card",
+            "provider": "sandbox_card",
+            "provider_attempts": 1,
+            "status": "authorized",
+        },
+        "payment_events": [
+            ("", "created", actor, "started", {}),
+            (
+                "created",
+                "authorized",
+                actor,
+                "authorised by the provider",
+                {"failure_code": "", "provider_status": "authorized"},
+            ),
+        ],
+        "response": {
+            "amount_minor": 4000,
+            "bank_transfer": None,
+            "captured_minor": 0,
+            "card": {"brand": "visa", "exp_month": 12, "exp_year": 2030, "last4": "4242"},
+            "currency": "EUR",
+            "expires_at": None,
+            "failure_code": "",
+            "failure_message": "",
+            "method": "card",
+            "next_action": None,
+            "provider": "sandbox_card",
+            "status": "authorized",
+            "wallet": None,
+        },
+        "sub_orders": [
+            ("awaiting_acceptance", 1500, "EUR", 0, None),
+            ("awaiting_acceptance", 2500, "EUR", 0, None),
+        ],
+        "transfers": [
+            (
+                "pending",
+                "external:sandbox_card",
+                "platform:escrow",
+                1500,
+                "EUR",
+                "payment_authorized",
+                None,
+                None,
+                True,
+                {"order": "<order>", "seller": "<seller0>", "sub_order": "<sub0>"},
+            ),
+            (
+                "pending",
+                "external:sandbox_card",
+                "platform:escrow",
+                2500,
+                "EUR",
+                "payment_authorized",
+                None,
+                None,
+                True,
+                {"order": "<order>", "seller": "<seller1>", "sub_order": "<sub1>"},
+            ),
+        ],
+        "vaulted": (True, "visa", "4242", 12, 2030, "test1", None, True),
+    }
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_fast_path_writes_what_the_python_path_writes(settings, dispatched):
+def test_the_card_payment_writes_these_rows(dispatched):
     buyer = make_user(Role.BUYER)
     client = Client()
     client.force_login(buyer)
     sellers = [make_user(Role.SELLER), make_user(Role.SELLER)]
-
-    settings.PAYMENTS_FAST_PATH = False
     with CaptureQueriesContext(connection) as queries:
-        python = _snapshot(client, make_order(buyer=buyer, sellers=sellers), dispatched)
-    assert not any("payments_card_" in q["sql"] for q in queries.captured_queries)
-    settings.PAYMENTS_FAST_PATH = True
-    with CaptureQueriesContext(connection) as queries:
-        fast = _snapshot(client, make_order(buyer=buyer, sellers=sellers), dispatched)
-    assert any("payments_card_authorize" in q["sql"] for q in queries.captured_queries)
-
-    assert fast == python
-    assert python["payment"]["status"] == "authorized"
-    assert python["payment"]["provider_attempts"] == 1
-    assert python["balance_change"][ESCROW] == (0, 0, 4000, 0)
-    assert python["balance_change"]["external:sandbox_card"] == (4000, 0, 0, 0)
-    # Documents are made by the sealing task after commit (not run here), on both paths alike.
-    assert len(python["transfers"]) == 2 and python["documents"] == []
-    assert python["dispatched"] and python["one_batch"]
-    assert [e[0] for e in python["order_events"]] == [
-        "payment.authorized",
-        "order.paid",
-        "order.paid",
-    ]
+        written = _snapshot(client, make_order(buyer=buyer, sellers=sellers), dispatched)
+    assert any("payments_authorize(" in q["sql"] for q in queries.captured_queries)
+    assert written == _expected(f"buyer:{buyer.pk}")
 
 
 # --- races ------------------------------------------------------------------------------------
@@ -511,3 +683,47 @@ def test_the_same_authorisation_applied_twice_at_once_holds_once(dispatched):
     assert Transfer.objects.filter(reference=f"payment:{payment_id}").count() == 2
     assert OrderEvent.objects.filter(order=order, kind="payment.authorized").count() == 1
     assert len(dispatched) == 3
+
+
+# --- every method starts through the one start function -----------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("method", "wallet", "status", "details"),
+    [
+        ("bank_transfer", None, "awaiting_transfer", {"return_url": ""}),
+        ("wallet", "alipay", "requires_action", {"return_url": "", "wallet": "alipay"}),
+    ],
+)
+def test_wallets_and_bank_transfers_start_through_the_start_function(
+    order, method, wallet, status, details
+):
+    with CaptureQueriesContext(connection) as queries:
+        payment = payment_start(order=order, method=method, wallet=wallet, actor="buyer:1").payment
+    assert sum("payments_start(" in q["sql"] for q in queries.captured_queries) == 1
+    assert not any('INSERT INTO "payments_payment"' in q["sql"] for q in queries.captured_queries)
+    stored = Payment.objects.get(pk=payment.id)
+    assert (stored.method, stored.status, stored.details, stored.provider_attempts) == (
+        method,
+        status,
+        details,
+        1,
+    )
+    assert stored.vaulted_card_id is None
+    assert (stored.bank_reference is not None) == (method == "bank_transfer")
+    assert next(
+        (e.from_status, e.to_status, e.actor, e.reason)
+        for e in PaymentEvent.objects.filter(payment=stored).order_by("id")
+    ) == ("", "created", "buyer:1", "started")
+    # The order's refusals are the start function's, as for a card.
+    with pytest.raises(Conflict) as busy:
+        payment_start(order=order, method=method, wallet=wallet, actor="buyer:1")
+    assert (busy.value.code, busy.value.extra) == (
+        "payment_in_progress",
+        {"payment_id": str(payment.id)},
+    )
+    Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED)
+    with pytest.raises(Conflict) as closed:
+        payment_start(order=order, method=method, wallet=wallet, actor="buyer:1")
+    assert closed.value.message == "This order cannot be paid now (it is cancelled)."

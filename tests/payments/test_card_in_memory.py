@@ -12,7 +12,6 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from django.db import connection
 
 from payments import payment_flows, vault
 from payments.cards import validate_card
@@ -41,15 +40,6 @@ AMEX_CVC = "4271"
 def card(number=SUCCESS, cvc=TEST_CVC, **changes):
     fields = {"exp_month": 12, "exp_year": 2030, "today": dt.date(2026, 1, 1), **changes}
     return validate_card(number=number, cvc=cvc, **fields)
-
-
-@pytest.fixture(params=["fast", "python"])
-def path(request, settings):
-    """Both processor paths: _create_charge_fast (PostgreSQL) and the ORM create_charge."""
-    if request.param == "fast" and connection.vendor != "postgresql":
-        pytest.skip("the fast path runs on PostgreSQL only")
-    settings.PAYMENTS_FAST_PATH = request.param == "fast"
-    return request.param
 
 
 @pytest.fixture
@@ -112,7 +102,7 @@ EXPIRED_SINCE = card(exp_month=1, exp_year=2021, today=dt.date(2020, 6, 1))
     ids=[*ALL_TEST_CARDS, "amex", "expired-since"],
 )
 def test_every_test_card_gets_the_same_answer_in_memory_as_from_the_vault(
-    path, vault_reads, typed, capture
+    vault_reads, typed, capture
 ):
     provider = get_provider("sandbox_card")
     from_vault = request_for(typed, key="from-vault", in_memory=False, capture=capture)
@@ -129,7 +119,7 @@ def test_every_test_card_gets_the_same_answer_in_memory_as_from_the_vault(
         assert _outcome(provider.authorize(replace(in_memory, card=None))) == answers[1]
 
 
-def test_the_sandbox_answers_as_before_for_a_few_outcomes(path):
+def test_the_sandbox_answers_as_before_for_a_few_outcomes():
     """Pinned answers (not only "the same both ways"), so a shared mistake would show."""
     provider = get_provider("sandbox_card")
     expected = {
@@ -144,7 +134,7 @@ def test_the_sandbox_answers_as_before_for_a_few_outcomes(path):
         assert (result.status, result.failure_code) == answer, number
 
 
-def test_a_card_payment_hands_the_processor_the_card_it_received(order, path, vault_reads):
+def test_a_card_payment_hands_the_processor_the_card_it_received(order, vault_reads):
     payment = payment_start(order=order, method="card", actor="buyer:1", card=card()).payment
 
     assert payment.status == "authorized"
@@ -164,7 +154,7 @@ class Crash(Exception):
     [(SUCCESS, "authorized"), (DECLINE, "failed"), (THREE_DS, "requires_action")],
 )
 def test_a_retry_of_a_vaulted_card_detokenizes_it_and_gets_the_same_answer(
-    order, path, vault_reads, monkeypatch, number, status
+    order, vault_reads, monkeypatch, number, status
 ):
     """The first call never reached the processor; the retry is built from the payment alone
     (no card in memory), so the processor reads the card from the vault."""
@@ -202,7 +192,7 @@ def test_the_request_shows_no_card_in_repr_str_format_or_pickle():
         pickle.dumps(request.card)
 
 
-def test_logging_a_request_or_paying_with_the_card_in_memory_logs_no_card(order, path, caplog):
+def test_logging_a_request_or_paying_with_the_card_in_memory_logs_no_card(order, caplog):
     typed = card()
     request = request_for(typed, key="k", in_memory=True)
     with caplog.at_level(logging.DEBUG):

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
+from payments.fast_capture import capture_payment
 from payments.models import OrderStatus, Payment, PaymentEvent, PaymentStatus, SubOrderStatus
 from payments.payment_ledger import hold_transfer_id
 from payments.state import FINAL, TRANSITIONS, IllegalTransition, payment_transition
@@ -150,12 +151,8 @@ def test_partial_capture_posts_part_and_releases_the_rest(order):
     payment = new_payment(order)
     first, second = order.sub_orders.order_by("id")
     payment_transition(payment_id=payment.id, to_status=S.AUTHORIZED, actor="system")
-    payment = payment_transition(
-        payment_id=payment.id,
-        to_status=S.CAPTURED,
-        actor="system",
-        capture_amounts={first.id: 1000},
-    )
+    payment = Payment.objects.get(pk=payment.id)
+    capture_payment(payment, actor="system", amounts={first.id: 1000})
     assert payment.captured_minor == 1000
     escrow = balance("platform:escrow")
     assert (escrow.credits_pending, escrow.credits_posted) == (0, 1000)
@@ -193,9 +190,16 @@ def test_ledger_refusal_rolls_back_the_transition(order):
 
 @pytest.mark.postgres
 def test_payment_row_is_locked_before_anything_is_written(order):
+    # (To authorized and to captured the transition is one call of a PL/pgSQL function, whose
+    # first statement locks the payment row.)
     payment = new_payment(order)
     with CaptureQueriesContext(connection) as queries:
-        payment_transition(payment_id=payment.id, to_status=S.AUTHORIZED, actor="system")
+        payment_transition(
+            payment_id=payment.id,
+            to_status=S.FAILED,
+            actor="system",
+            fields={"failure_code": "card_declined", "failure_message": "Declined."},
+        )
     statements = [q["sql"] for q in queries.captured_queries]
     first_lock = next(i for i, sql in enumerate(statements) if "FOR UPDATE" in sql)
     first_write = next(
