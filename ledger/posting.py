@@ -2,8 +2,8 @@
 
 A single transfer (no batch id) goes to ledger_create_transfer, with scalar arguments; a linked
 batch to ledger_create_transfers, as JSON. There is no other path (no Python copy, no switch). The
-two functions apply the same checks in the same order with the same results (the tests run every
-scenario through both); the single one is kept because the batch function called with one request
+two functions apply the same checks in the same order with the same results
+(tests/ledger/test_posting_function.py runs every single-transfer case through both); the single one is kept because the batch function called with one request
 costs about twice the server CPU per transfer, which single-transfer throughput (bench_ledger's p2)
 cannot afford (figures in docs/benchmarks.md). In short, as both apply them:
 
