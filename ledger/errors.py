@@ -1,8 +1,8 @@
 """Ledger errors: each refusal has its own class, a stable code and a message that names the culprit.
 
-Both posting paths (the portable Python one and the PL/pgSQL fast path) report a refusal as a code
-plus details; `ledger_error_from_code` turns that into the same exception with the same message, so
-callers see one behaviour whichever path ran.
+The posting functions (PL/pgSQL, ledger/sql/) report a refusal as a code plus details (SQLSTATE
+LG001, see ledger/posting.py); `ledger_error_from_code` turns that into the exception of that code
+with its message.
 """
 
 from __future__ import annotations

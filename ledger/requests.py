@@ -1,8 +1,8 @@
 """Transfer requests: the caller's dataclass and its validation into a normalised form.
 
 Validation here is pure (no database): types, ranges, shapes. Everything that depends on stored
-state (accounts, pending transfers, limits, idempotency) is checked by the posting paths, in one
-order both paths share (see ledger/posting.py).
+state (accounts, pending transfers, limits, idempotency) is checked by the posting functions in
+ledger/sql/ (the order is summed up in ledger/posting.py).
 """
 
 from __future__ import annotations

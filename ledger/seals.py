@@ -1,8 +1,8 @@
 """Sealing the ledger: the append-only log of transfers, signed tree heads, and their proofs.
 
 Posting a transfer inserts a LogQueue row in the posting's own transaction and never waits for
-this module. The sealer, alone under one global lock (a PostgreSQL advisory transaction lock; on
-SQLite the IMMEDIATE transaction already serialises writers), moves queued transfers into LogEntry
+this module. The sealer, alone under one global lock (a PostgreSQL advisory transaction lock),
+moves queued transfers into LogEntry
 with the next dense indexes, ordered by (created_at, id) within a batch, then signs a Seal over the
 RFC 6962 root of the whole log. The lock is the only one the sealer takes besides the rows it
 writes, and posting never takes it, so a seal in progress does not hold up a posting.
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from core import crypto
@@ -40,9 +40,7 @@ from core.canonical import canonical_json
 from core.errors import Conflict, IntegrityViolation, NotFound
 from ledger import merkle
 from ledger.canonical_transfer import (
-    CANONICAL_FIELDS,
     canonical_text_values,
-    canonical_values,
     format_time,
     pg_canonical_columns,
     transfer_canonical_bytes,
@@ -145,9 +143,8 @@ def verify_seal_signature(seal: Seal, public_pem: str | None = None) -> bool:
 def _lock_log() -> None:
     """Take the one sealer lock for the rest of the current transaction."""
     assert connection.in_atomic_block, "the sealer lock lives in a transaction"
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
 
 
 def log_size() -> int:
@@ -175,26 +172,13 @@ def _append_batch(limit: int, *, after: tuple | None) -> tuple[int, tuple | None
         if not leaves:
             return 0, None
         first_index = log_size()
-        if connection.vendor == "postgresql":
-            deleted = _pg_write_entries(first_index, leaves)
-        else:
-            LogEntry.objects.bulk_create(
-                [
-                    LogEntry(index=first_index + offset, transfer_id=transfer_id, leaf_hash=value)
-                    for offset, (transfer_id, value) in enumerate(leaves)
-                ],
-                batch_size=2_000,
-            )
-            deleted = 0
-            for start in range(0, len(leaves), 2_000):
-                ids = [transfer_id for transfer_id, _ in leaves[start : start + 2_000]]
-                deleted += LogQueue.objects.filter(transfer_id__in=ids).delete()[0]
+        deleted = _write_entries(first_index, leaves)
         # Only the sealer deletes queue rows, and it holds the lock.
         assert deleted == len(leaves), (deleted, len(leaves))
     return len(leaves), last
 
 
-def _pg_write_entries(first_index: int, leaves: list[tuple[uuid.UUID, bytes]]) -> int:
+def _write_entries(first_index: int, leaves: list[tuple[uuid.UUID, bytes]]) -> int:
     """COPY the new entries in and delete their queue rows; ORM inserts are the slow part here."""
     index = connection.ops.quote_name("index")
     with connection.cursor() as cursor:
@@ -225,25 +209,18 @@ def _queued_leaves(
 ) -> tuple[list[tuple[uuid.UUID, bytes]], tuple | None]:
     """The first `limit` queued transfers in (created_at, id) order with their leaf hashes, and
     the (created_at, id) of the last one."""
-    if connection.vendor == "postgresql":
-        transfers, queue = Transfer._meta.db_table, LogQueue._meta.db_table
-        bound = "AND (t.created_at, t.id) > (%s::timestamptz, %s::uuid)" if after else ""
-        # Table names come from the models; values go in as parameters.
-        sql = f"""
+    transfers, queue = Transfer._meta.db_table, LogQueue._meta.db_table
+    bound = "AND (t.created_at, t.id) > (%s::timestamptz, %s::uuid)" if after else ""
+    # Table names come from the models; values go in as parameters.
+    sql = f"""
 SELECT {pg_canonical_columns("t")} FROM {transfers} t
 WHERE t.id IN (SELECT transfer_id FROM {queue}) {bound}
 ORDER BY t.created_at, t.id LIMIT %s"""  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*(after or ()), limit])
-            rows = cursor.fetchall()
-        leaves = [(uuid.UUID(row[0]), _leaf_hash(canonical_text_values, row)) for row in rows]
-        # created_at is rendered as UTC ISO text, which PostgreSQL reads back exactly.
-        return leaves, ((rows[-1][12], rows[-1][0]) if rows else None)
-    queued = Transfer.objects.filter(pk__in=LogQueue.objects.values("transfer_id"))
-    if after:
-        queued = queued.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
-    rows = list(queued.order_by("created_at", "id").values_list(*CANONICAL_FIELDS)[:limit])
-    leaves = [(row[0], _leaf_hash(canonical_values, row)) for row in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(after or ()), limit])
+        rows = cursor.fetchall()
+    leaves = [(uuid.UUID(row[0]), _leaf_hash(canonical_text_values, row)) for row in rows]
+    # created_at is rendered as UTC ISO text, which PostgreSQL reads back exactly.
     return leaves, ((rows[-1][12], rows[-1][0]) if rows else None)
 
 

@@ -1,8 +1,7 @@
 """Ledger writes: accounts, transfers (TigerBeetle's two-phase model), delta folding, timeouts.
 
-Posting takes one of two paths with the same checks, order and results:
-- PostgreSQL: the PL/pgSQL function ledger_create_transfers (ledger/sql/), one round trip;
-- elsewhere (SQLite), or with settings.LEDGER_FAST_PATH = False: ledger/posting.py.
+Posting has one implementation, in PL/pgSQL (ledger/sql/: ledger_create_transfer for one transfer,
+ledger_create_transfers for a linked batch), one round trip each, called by ledger/posting.py.
 Deadlocks, serialization failures and lost races on a unique index are retried here a bounded
 number of times with jittered backoff; a race lost for good ends as a clean LedgerError.
 """
@@ -15,11 +14,11 @@ import random
 import time
 import uuid
 
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from ledger import fastpath, posting
+from ledger import posting
 from ledger.errors import (
     AccountConflict,
     BatchFailed,
@@ -194,31 +193,22 @@ def _sqlstate(exc: Exception) -> str | None:
     return getattr(exc.__cause__, "sqlstate", None)
 
 
-def _retryable(exc: Exception) -> bool:
-    if connection.vendor == "sqlite":
-        return isinstance(exc, OperationalError) and "locked" in str(exc)
-    return _sqlstate(exc) in _RETRY_SQLSTATES
-
-
 def _post(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[Transfer]:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            if fastpath.fast_path_enabled():
-                return fastpath.post_transfers_fast(requests, batch_id)
-            with transaction.atomic():
-                return posting.post_transfers(requests, batch_id)
+            return posting.post_transfers(requests, batch_id)
         except DatabaseError as exc:
-            if not _retryable(exc):
+            sqlstate = _sqlstate(exc)
+            if sqlstate not in _RETRY_SQLSTATES:
                 raise
-            contention = connection.vendor == "sqlite" or _sqlstate(exc) in _CONTENTION_SQLSTATES
             if attempt == MAX_ATTEMPTS:
-                if contention:
+                if sqlstate in _CONTENTION_SQLSTATES:
                     raise LedgerBusy(
                         f"the ledger stayed contended through {MAX_ATTEMPTS} attempts; try again",
-                        extra={"sqlstate": _sqlstate(exc)},
+                        extra={"sqlstate": sqlstate},
                     ) from exc
                 raise
-            logger.info("ledger posting retry %d after %s", attempt, _sqlstate(exc) or exc)
+            logger.info("ledger posting retry %d after %s", attempt, sqlstate)
             # Our locks went with the rollback (to the savepoint, if the caller has a
             # transaction open: then the caller's own locks are held through this short sleep).
             time.sleep(random.uniform(0, BACKOFF_BASE_S * 2**attempt))  # noqa: S311
@@ -237,10 +227,7 @@ def ledger_fold_deltas(*, account_id: int | None = None, limit: int = 10_000) ->
     if not 0 < limit <= 100_000:
         raise ValueError("limit must be between 1 and 100000")
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            sums = _take_deltas_postgresql(account_id, limit)
-        else:
-            sums = _take_deltas_portable(account_id, limit)
+        sums = _take_deltas(account_id, limit)
         if not sums:
             return 0
         # Lock order (ledger/locking.py): accounts ascending id. Posters never lock these
@@ -265,7 +252,7 @@ def ledger_fold_deltas(*, account_id: int | None = None, limit: int = 10_000) ->
         return folded
 
 
-def _take_deltas_postgresql(account_id: int | None, limit: int) -> dict[int, tuple]:
+def _take_deltas(account_id: int | None, limit: int) -> dict[int, tuple]:
     table = BalanceDelta._meta.db_table
     where = "WHERE account_id = %s" if account_id is not None else ""
     params = [account_id] if account_id is not None else []
@@ -286,31 +273,6 @@ def _take_deltas_postgresql(account_id: int | None, limit: int) -> dict[int, tup
             [*params, limit],
         )
         return {row[0]: tuple(int(value) for value in row[1:]) for row in cursor.fetchall()}
-
-
-def _take_deltas_portable(account_id: int | None, limit: int) -> dict[int, tuple]:
-    # SQLite serialises writers, so reading then deleting by id is exact.
-    rows = BalanceDelta.objects.order_by("id")
-    if account_id is not None:
-        rows = rows.filter(account_id=account_id)
-    picked = list(
-        rows[:limit].values_list(
-            "id",
-            "account_id",
-            "debits_pending",
-            "debits_posted",
-            "credits_pending",
-            "credits_posted",
-        )
-    )
-    BalanceDelta.objects.filter(id__in=[row[0] for row in picked]).delete()
-    sums: dict[int, list[int]] = {}
-    for _id, delta_account_id, *values in picked:
-        total = sums.setdefault(delta_account_id, [0, 0, 0, 0, 0])
-        total[0] += 1
-        for position, value in enumerate(values, start=1):
-            total[position] += value
-    return {key: tuple(value) for key, value in sums.items()}
 
 
 # --- pending timeouts ----------------------------------------------------------------------

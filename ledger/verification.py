@@ -25,9 +25,7 @@ from django.db.models import Min
 from core import crypto
 from ledger import merkle
 from ledger.canonical_transfer import (
-    CANONICAL_FIELDS,
     canonical_text_values,
-    canonical_values,
     pg_canonical_columns,
 )
 from ledger.models import Account, BalanceDelta, LogEntry, LogQueue, Seal, Transfer
@@ -88,7 +86,7 @@ def _tables() -> dict[str, str]:
 
 
 def _uuid(value) -> uuid.UUID | None:
-    """A transfer id from a raw row (SQLite keeps UUIDs as 32 hex characters)."""
+    """A transfer id from a raw row, as a UUID (None stays None)."""
     return None if value is None else uuid.UUID(str(value))
 
 
@@ -323,25 +321,19 @@ LIMIT %s""",
 
 def _log_rows(check_leaves: bool, chunk_size: int) -> Iterator[tuple]:
     """(index, stored leaf hash, transfer id, canonical bytes or None) in index order, in chunks."""
-    if check_leaves and connection.vendor == "postgresql":
+    if check_leaves:
         yield from _pg_log_rows(chunk_size)
         return
-    columns = ["index", "leaf_hash"]
-    if check_leaves:
-        columns += [f"transfer__{name}" for name in CANONICAL_FIELDS]
     for chunk in _chunks_by_index(
         lambda low, high: (
             LogEntry.objects.filter(index__gte=low, index__lt=high)
             .order_by("index")
-            .values_list(*columns)
+            .values_list("index", "leaf_hash")
         ),
         chunk_size,
     ):
         for row in chunk:
-            if check_leaves:
-                yield row[0], bytes(row[1]), row[2], canonical_values(row[2:])
-            else:
-                yield row[0], bytes(row[1]), None, None
+            yield row[0], bytes(row[1]), None, None
 
 
 def _chunks_by_index(read: Callable[[int, int], Iterable], chunk_size: int) -> Iterator[list]:
@@ -492,9 +484,9 @@ def verify_ledger(
     check_leaves=False skips recomputing each logged transfer's canonical leaf hash (the costly
     part); the seals' roots are still recomputed from the stored leaf hashes.
 
-    On PostgreSQL, called outside a transaction, every check reads one snapshot (a read-only
-    REPEATABLE READ transaction), so postings and seals made meanwhile cannot make a sound
-    ledger look broken. Elsewhere the checks are separate statements.
+    Called outside a transaction, every check reads one snapshot (a read-only REPEATABLE READ
+    transaction), so postings and seals made meanwhile cannot make a sound ledger look broken.
+    Inside the caller's transaction the checks read what its isolation level gives them.
     """
     if not 1 <= chunk_size <= 100_000:
         raise ValueError("chunk_size must be between 1 and 100000")
@@ -505,7 +497,7 @@ def verify_ledger(
         "public_pem": public_pem,
         "on_problem": on_problem,
     }
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

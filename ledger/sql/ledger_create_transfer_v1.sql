@@ -1,4 +1,4 @@
--- The PostgreSQL fast path for ONE transfer: ledger_create_transfer(...) with scalar arguments.
+-- Ledger posting of ONE transfer: ledger_create_transfer(...) with scalar arguments.
 --
 -- The same checks, in the same order, with the same results as ledger_create_transfers (the
 -- batch function, ledger_create_transfers_v1.sql) called with one request; it exists because a

@@ -1,8 +1,10 @@
--- The PostgreSQL fast path: one statement (one round trip) posts a whole linked batch.
+-- Ledger posting of a linked batch: one statement (one round trip) posts the whole batch. A single
+-- transfer goes to ledger_create_transfer (ledger_create_transfer_v1.sql), which applies the same
+-- checks in the same order; ledger/posting.py calls one or the other.
 --
 -- ledger_create_transfers(p_requests jsonb, p_batch_id uuid) takes the requests already checked for
 -- shape by ledger/requests.py (a JSON array of ValidRequest.as_json()) and applies them all or
--- none, with the same checks in the same order as the portable path (ledger/posting.py):
+-- none, with these checks in this order:
 --   lock    accounts with a limit flag, ascending id (before any read of what they protect);
 --   pass 1  idempotency: a stored transfer with the same id is a replay, or transfer_exists;
 --   pass 2  per new request: account_not_found, currency_mismatch, pending_not_found,

@@ -129,10 +129,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.db import connection
 
-    settings.LEDGER_FAST_PATH = spec["fast"]
     connection.ensure_connection()
     result = {"accepted": [], "refused": {}, "outcomes": [], "unexpected": [], "retries": 0}
 

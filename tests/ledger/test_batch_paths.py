@@ -1,6 +1,6 @@
 """Linked batches against the limits, in request order: a batch far from its limits posts every
 transfer with times a microsecond apart; a credit that comes first covers a later debit; a debit
-that comes first is refused even if a later credit would cover it. Portable and PL/pgSQL paths."""
+that comes first is refused even if a later credit would cover it."""
 
 import datetime as dt
 import itertools
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def funded(ledger_path):
+def funded():
     source = account("external:bank")
     limited = [account(f"seller:{i}:available", limit=DEBIT_LIMIT) for i in range(3)]
     create_transfers([request(source, a, 1_000) for a in limited])

@@ -20,7 +20,7 @@ from ledger.selectors import Balance, account_balance, trial_balance
 from ledger.services import create_transfer
 from tests.ledger.factories import DEBIT_LIMIT, account, request
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 WORKER_TIMEOUT_S = 600
 
@@ -102,7 +102,7 @@ def as_tuple(balance: Balance) -> list[int]:
     ]
 
 
-def test_eight_processes_on_five_hot_accounts_with_limits(ledger_path):
+def test_eight_processes_on_five_hot_accounts_with_limits():
     source = account("external:card")
     hot = [account(f"hot:{i}", limit=DEBIT_LIMIT) for i in range(5)]
     funding = [create_transfer(request(source, h, 2_000, reason="fund")) for h in hot]
@@ -112,11 +112,8 @@ def test_eight_processes_on_five_hot_accounts_with_limits(ledger_path):
         [
             {
                 "mode": "random",
-                "fast": ledger_path == "fast",
                 "seed": seed,
-                # The PL/pgSQL path is PostgreSQL's path: the full 8 x 500. The portable path
-                # holds its locks across round trips, so it convoys on 2 busy cores: 8 x 200.
-                "count": 500 if ledger_path == "fast" else 200,
+                "count": 500,
                 "hot": hot_ids,
                 "source": source.id,
             }
@@ -167,7 +164,7 @@ def _fields(req) -> dict:
     }
 
 
-def test_same_transfer_ids_from_two_processes_take_effect_once(ledger_path):
+def test_same_transfer_ids_from_two_processes_take_effect_once():
     source = account("external:card")
     limited = account("platform:escrow", limit=DEBIT_LIMIT)
     plain = account("platform:fees")
@@ -176,7 +173,6 @@ def test_same_transfer_ids_from_two_processes_take_effect_once(ledger_path):
     ]
     spec = {
         "mode": "requests",
-        "fast": ledger_path == "fast",
         "requests": [_fields(r) for r in requests],
     }
 
@@ -190,7 +186,7 @@ def test_same_transfer_ids_from_two_processes_take_effect_once(ledger_path):
     assert account_balance(plain.id) == Balance(0, 0, sum(1_000 + i for i in range(100)), 0)
 
 
-def test_concurrent_closes_of_one_pending_one_wins(ledger_path):
+def test_concurrent_closes_of_one_pending_one_wins():
     source = account("external:card")
     limited = account("platform:escrow", limit=DEBIT_LIMIT)
     plain = account("platform:fees")  # no limit: no lock at all, only the unique index
@@ -216,12 +212,11 @@ def test_concurrent_closes_of_one_pending_one_wins(ledger_path):
 
     post_ids = [uuid.uuid4() for _ in pendings]
     void_ids = [uuid.uuid4() for _ in pendings]
-    fast = ledger_path == "fast"
     poster, same_poster, voider = run_workers(
         [
-            {"mode": "requests", "fast": fast, "requests": closes("post_pending", post_ids)},
-            {"mode": "requests", "fast": fast, "requests": closes("post_pending", post_ids)},
-            {"mode": "requests", "fast": fast, "requests": closes("void_pending", void_ids)},
+            {"mode": "requests", "requests": closes("post_pending", post_ids)},
+            {"mode": "requests", "requests": closes("post_pending", post_ids)},
+            {"mode": "requests", "requests": closes("void_pending", void_ids)},
         ]
     )
 

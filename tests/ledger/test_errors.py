@@ -4,7 +4,7 @@ import time
 import uuid
 
 import pytest
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DatabaseError, OperationalError
 
 from ledger import errors, posting
 from ledger.services import create_transfer, create_transfers, get_or_create_account
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def accounts(ledger_path):
+def accounts():
     source = account("external:card")
     escrow = account("platform:escrow", limit=DEBIT_LIMIT)
     other = account("platform:fees", limit=DEBIT_LIMIT)
@@ -189,7 +189,7 @@ def test_timed_out_pending_cannot_be_posted_only_voided(accounts):
         request(accounts["source"], accounts["escrow"], 100, kind="pending", timeout_s=1)
     )
     assert (pending.timeout_at - pending.created_at).total_seconds() == 1
-    time.sleep(1.05)  # the database clock decides on the fast path, so wait for real
+    time.sleep(1.05)  # the database clock decides, so wait for real
 
     refused(errors.PendingExpired, close(pending, "post_pending"))
     void = create_transfer(close(pending, "void_pending"))
@@ -268,7 +268,7 @@ def test_batch_can_close_its_own_pending_but_not_a_later_one(accounts):
     assert [t.amount_minor for t in created] == [10, 4]
 
 
-def test_account_definition_errors(ledger_path):
+def test_account_definition_errors():
     with pytest.raises(errors.InvalidAccount):
         get_or_create_account(currency="usd", code="x")
     with pytest.raises(errors.InvalidAccount):
@@ -298,15 +298,12 @@ class _FakeCause(Exception):
 
 
 def _contention_error() -> DatabaseError:
-    if connection.vendor == "sqlite":
-        return OperationalError("database is locked")
     error = OperationalError("deadlock detected")
     error.__cause__ = _FakeCause("40P01")
     return error
 
 
-def test_contention_is_retried_then_reported_as_busy(accounts, settings, monkeypatch):
-    settings.LEDGER_FAST_PATH = False
+def test_contention_is_retried_then_reported_as_busy(accounts, monkeypatch):
     real = posting.post_transfers
     calls = {"n": 0}
 

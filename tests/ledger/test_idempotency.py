@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pair(ledger_path):
+def pair():
     source = account("external:card")
     escrow = account("platform:escrow", limit=DEBIT_LIMIT)
     create_transfer(request(source, escrow, 1_000, reason="fund"))

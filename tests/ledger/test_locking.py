@@ -1,16 +1,16 @@
 """Locks come before writes, in ascending account id order, and only on accounts with a limit.
 
-Python path: the SQL is captured and the lock query must precede every INSERT/UPDATE (Saleor's
-way). PL/pgSQL path: its statements run inside one call, so instead the test watches a real poster
-wait on a held account lock (pg_locks / pg_stat_activity): while it waits it holds no write lock on
-any ledger table and has not locked the other account, although that one is debited first in the
-request. The same behavioural test runs on both paths. Also: the fast path is one round trip.
+Posting is one PL/pgSQL call, so its statements cannot be captured one by one: the tests watch a
+real poster (one transfer, and a linked batch) wait on a held account lock (pg_locks /
+pg_stat_activity): while it waits it holds no write lock on any ledger table, has not locked the
+other limited account although that one is debited first in the request, and has locked no
+account without a limit. Each posting function's source takes its lock before any write. Also:
+posting is one round trip.
 """
 
 from __future__ import annotations
 
 import queue
-import re
 import threading
 import time
 
@@ -22,10 +22,6 @@ from django.test.utils import CaptureQueriesContext
 from ledger.selectors import Balance, account_balance
 from ledger.services import create_transfer, create_transfers
 from tests.ledger.factories import DEBIT_LIMIT, account, request
-
-pytestmark = pytest.mark.postgres
-
-WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
 @pytest.fixture
@@ -39,30 +35,9 @@ def funded():
     return source, low, high, plain
 
 
-@pytest.mark.django_db
-def test_python_path_locks_limited_accounts_in_id_order_before_writing(funded, settings):
-    settings.LEDGER_FAST_PATH = False
-    source, low, high, plain = funded
-    with CaptureQueriesContext(connection) as captured:
-        # Requests name the higher id first; the lock must still go low, high.
-        create_transfers([request(high, low, 5), request(low, plain, 3), request(source, high, 1)])
-
-    statements = [query["sql"] for query in captured.captured_queries]
-    locks = [i for i, sql in enumerate(statements) if "FOR NO KEY UPDATE" in sql]
-    writes = [i for i, sql in enumerate(statements) if WRITE.match(sql)]
-    assert len(locks) == 1
-    assert writes
-    assert locks[0] < min(writes)
-    lock_sql = statements[locks[0]]
-    assert 'ORDER BY "ledger_account"."id" ASC' in lock_sql
-    locked_ids = {int(x) for x in re.search(r"IN \(([^)]*)\)", lock_sql).group(1).split(",")}
-    assert locked_ids == {low.id, high.id}  # not the accounts without a limit
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("prepare", [True, False])
-def test_fast_path_is_one_round_trip(funded, settings, prepare):
-    settings.LEDGER_FAST_PATH = True
+def test_posting_is_one_round_trip(funded, settings, prepare):
     settings.LEDGER_FAST_PATH_PREPARE = prepare
     source, low, high, plain = funded
     with CaptureQueriesContext(connection) as captured:
@@ -77,7 +52,7 @@ def test_fast_path_is_one_round_trip(funded, settings, prepare):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("function", ["ledger_create_transfer", "ledger_create_transfers"])
-def test_fast_path_functions_lock_before_they_write(function):
+def test_the_posting_functions_lock_before_they_write(function):
     with connection.cursor() as cursor:
         cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [function])
         (source,) = cursor.fetchone()
@@ -101,8 +76,9 @@ def _raw_connection(**kwargs) -> psycopg.Connection:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_waiting_poster_holds_no_write_lock_and_locks_in_id_order(funded, ledger_path):
-    _, low, high, _ = funded
+@pytest.mark.parametrize("batch", [False, True], ids=["one transfer", "linked batch"])
+def test_a_waiting_poster_holds_no_write_lock_and_locks_in_id_order(funded, batch):
+    source, low, high, plain = funded
     blocker = _raw_connection()
     observer = _raw_connection(autocommit=True)
     pids: queue.Queue = queue.Queue()
@@ -114,7 +90,13 @@ def test_a_waiting_poster_holds_no_write_lock_and_locks_in_id_order(funded, ledg
                 cursor.execute("SELECT pg_backend_pid()")
                 pids.put(cursor.fetchone()[0])
             # Debits `high` first in the request; the ledger must lock `low` (lower id) first.
-            outcome["transfer"] = create_transfer(request(high, low, 7))
+            if batch:
+                # Names the higher id first and touches two accounts without a limit.
+                outcome["transfers"] = create_transfers(
+                    [request(high, low, 5), request(low, plain, 3), request(source, high, 1)]
+                )
+            else:
+                outcome["transfers"] = [create_transfer(request(high, low, 7))]
         except Exception as error:
             outcome["error"] = error
         finally:
@@ -149,17 +131,25 @@ def test_a_waiting_poster_holds_no_write_lock_and_locks_in_id_order(funded, ledg
             in {"ledger_transfer", "ledger_logqueue", "ledger_balancedelta", "ledger_account"}
         }
         assert written == set()
-        # `high` is free: the poster did not lock it before `low`.
-        with observer.transaction():
-            observer.execute(
-                "SELECT id FROM ledger_account WHERE id = %s FOR UPDATE NOWAIT", [high.id]
-            )
+        # `high` is free: the poster did not lock it before `low`; nor did it lock the accounts
+        # without a limit.
+        for free in (high, plain, source):
+            with observer.transaction():
+                observer.execute(
+                    "SELECT id FROM ledger_account WHERE id = %s FOR UPDATE NOWAIT", [free.id]
+                )
     finally:
         blocker.rollback()
         blocker.close()
         observer.close()
     thread.join(timeout=30)
     assert "error" not in outcome, outcome.get("error")
-    assert outcome["transfer"].amount_minor == 7
-    assert account_balance(low.id) == Balance(0, 0, 0, 1_007)
-    assert account_balance(high.id) == Balance(0, 7, 0, 1_000)
+    if batch:
+        assert [t.amount_minor for t in outcome["transfers"]] == [5, 3, 1]
+        assert account_balance(low.id) == Balance(0, 3, 0, 1_005)
+        assert account_balance(high.id) == Balance(0, 5, 0, 1_001)
+        assert account_balance(plain.id) == Balance(0, 0, 0, 3)
+    else:
+        assert [t.amount_minor for t in outcome["transfers"]] == [7]
+        assert account_balance(low.id) == Balance(0, 0, 0, 1_007)
+        assert account_balance(high.id) == Balance(0, 7, 0, 1_000)

@@ -3,7 +3,7 @@ requests, checked after every step against an independent in-memory model of Tig
 
 After each step: the balances equal the model's, the trial balance is zero, every limit holds, and
 a refused operation changed nothing. At the end the counters equal a recomputation from the
-transfers, before and after the deltas are folded. Runs on SQLite and on PostgreSQL (both paths).
+transfers, before and after the deltas are folded.
 """
 
 from __future__ import annotations
@@ -413,7 +413,7 @@ def run_scenario(operations) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(operations=st.lists(operation, min_size=3, max_size=30))
-def test_random_sequences_keep_every_invariant(ledger_path, operations):
+def test_random_sequences_keep_every_invariant(operations):
     run_scenario(operations)
 
 

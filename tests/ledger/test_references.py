@@ -11,7 +11,7 @@ from ledger.models import Account, LogQueue
 from ledger.verification import verify_ledger
 from tests.ledger.seal_factories import make_account, post
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+pytestmark = pytest.mark.django_db
 
 
 def sql(statement: str, params=()) -> None:

@@ -125,8 +125,7 @@ def test_append_takes_a_bounded_batch_and_continues_where_it_stopped():
         seals.ledger_append_queued(limit=seals.MAX_APPEND_BATCH_SIZE + 1)
 
 
-@pytest.mark.postgres
-def test_postgres_fast_path_gives_the_same_canonical_bytes_as_the_orm():
+def test_sql_canonical_columns_give_the_same_bytes_as_the_orm():
     from ledger.canonical_transfer import canonical_text_values, pg_canonical_columns
 
     debit, credit = make_account("a", "EUR"), make_account("b", "EUR")
@@ -525,7 +524,6 @@ def test_cached_subtrees_give_the_same_seals_and_proofs_and_bad_entries_are_not_
 # --- Posting never waits for a seal -------------------------------------------------------------
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_posting_does_not_wait_for_a_seal_in_progress(monkeypatch):
     _transfers, accounts = some_transfers(3)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def story(ledger_path):
+def story():
     """card -> escrow: posted 1000, pending 300 (later posted 200), pending 50 (later voided)."""
     card = account("external:card")
     escrow = account("platform:escrow", limit=DEBIT_LIMIT)
@@ -85,7 +85,7 @@ def test_history_running_balance_and_cursor(story):
     assert second.rows[-1].balance == account_balance(escrow.id)
 
 
-def test_history_orders_a_batch_in_application_order(ledger_path):
+def test_history_orders_a_batch_in_application_order():
     card = account("external:card")
     escrow = account("platform:escrow", limit=DEBIT_LIMIT)
     pending = request(card, escrow, 70, kind="pending")
@@ -118,7 +118,7 @@ def test_trial_balance_per_currency(story):
         assert row.net_posted == row.net_pending == 0
 
 
-def test_missing_account(ledger_path):
+def test_missing_account():
     with pytest.raises(AccountNotFound):
         account_balance(999_999)
     with pytest.raises(AccountNotFound):
@@ -127,7 +127,7 @@ def test_missing_account(ledger_path):
         account_by_code(currency="USD", code="nobody")
 
 
-def test_account_by_code(ledger_path):
+def test_account_by_code():
     escrow = account("platform:escrow", limit=DEBIT_LIMIT)
     assert account_by_code(currency="USD", code="platform:escrow") == escrow
 

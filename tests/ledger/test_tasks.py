@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def hot(ledger_path):
+def hot():
     card = account("external:card")
     fees = account("platform:fees")  # no limit: receives deltas
     escrow = account("platform:escrow", limit=DEBIT_LIMIT)
@@ -81,7 +81,7 @@ def test_timeout_voider(hot):
     lasting = create_transfer(request(card, escrow, 60, kind="pending", timeout_s=3600))
     no_timeout = create_transfer(request(card, escrow, 7, kind="pending"))
     assert ledger_void_expired_pendings() == 0
-    time.sleep(1.05)  # the fast path stamps with the database clock
+    time.sleep(1.05)  # posting stamps with the database clock
 
     assert void_expired_pending_transfers() == 1
 

@@ -333,8 +333,8 @@ def test_verify_reads_the_log_in_chunks(ledger, django_assert_max_num_queries):
     assert report.counts["log_entries"] == 21
 
 
-def test_postings_through_the_ledger_services_seal_and_verify(ledger_path):
-    """The real posting paths (portable, and PL/pgSQL on PostgreSQL) against the sealer."""
+def test_postings_through_the_ledger_services_seal_and_verify():
+    """The real posting (the PL/pgSQL function, one transfer and batches) against the sealer."""
     from ledger.services import (
         TransferRequest,
         create_transfer,
@@ -399,9 +399,8 @@ def test_verify_with_a_published_public_key(ledger):
     ]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_verify_reads_one_snapshot_on_postgresql(monkeypatch):
+def test_verify_reads_one_snapshot(monkeypatch):
     """A posting committed while verify runs is not half seen."""
     from ledger import verification
 

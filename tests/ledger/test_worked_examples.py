@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def chart(ledger_path):
+def chart():
     return {
         "card": account("external:card"),
         "bank": account("external:bank"),

@@ -65,8 +65,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, quick: bool = False, keep: bool = False, **options):
-        if connection.vendor != "postgresql":
-            raise CommandError("bench_ledger needs PostgreSQL: set DATABASE_URL=postgres://...")
         base = dict(connection.settings_dict)
         self.bench_db = options.get("database") or BENCH_DB
         self.pgbench_db = options.get("pgbench_database") or PGBENCH_DB
