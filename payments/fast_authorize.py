@@ -30,7 +30,7 @@ from django.utils import timezone
 from core.errors import Conflict, IntegrityViolation, NotFound
 from core.fast_sql import fetch_all as fast_call
 from ledger.errors import BatchFailed, LedgerError
-from ledger.fastpath import REFUSAL_SQLSTATE as LEDGER_REFUSAL_SQLSTATE
+from ledger.posting import REFUSAL_SQLSTATE as LEDGER_REFUSAL_SQLSTATE
 from ledger.requests import validate_request
 from payments import conf
 from payments.cards import CardInput

@@ -27,7 +27,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from core.errors import Conflict, IntegrityViolation, NotFound
 from core.fast_sql import fetch_all as fast_call
 from ledger.errors import BatchFailed, LedgerBusy, LedgerError, ledger_error_from_code
-from ledger.fastpath import REFUSAL_SQLSTATE
+from ledger.posting import REFUSAL_SQLSTATE
 from ledger.requests import validate_request
 from payments import order_events
 from payments.models import Order, Payment, SubOrder

@@ -182,7 +182,7 @@ BEGIN
 
     v_now := clock_timestamp();
     IF jsonb_array_length(p_transfers) = 1 THEN
-        -- One transfer: the single-transfer function, as ledger.fastpath calls it.
+        -- One transfer: the single-transfer function, as ledger.posting calls it.
         r := p_transfers -> 0;
         PERFORM 1 FROM ledger_create_transfer(
             (r ->> 'id')::uuid, r ->> 'kind', (r ->> 'debit_account_id')::bigint,

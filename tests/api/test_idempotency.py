@@ -340,7 +340,6 @@ def _threaded_post(results: list, index: int, key: str, body: dict) -> None:
         connections.close_all()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_retry_while_the_first_request_runs_gets_409_then_the_replay():
     effect_control.hold = True
@@ -373,7 +372,6 @@ def test_a_retry_while_the_first_request_runs_gets_409_then_the_replay():
     assert effects() == 1
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicates_have_exactly_one_effect():
     """Requests released together: the UNIQUE constraint lets one act; the rest get 409 or the replay."""

@@ -16,7 +16,7 @@ from core.idempotency import _CLAIM_ASYNC_SQL, idempotency_key_claim
 from core.models import IdempotencyKey
 from payments.providers.sandbox_card import _UPSERT_CHARGE_ASYNC
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def synchronous_commit() -> str:

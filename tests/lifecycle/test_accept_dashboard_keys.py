@@ -166,7 +166,6 @@ def test_password_reset_retires_the_keys_and_reseals_open_orders(key_pool):
     assert accepted.acceptance_key == new.signing
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_accepts_have_one_effect(key_pool):
     seller = make_seller(key_pool, dashboard=False)

@@ -113,7 +113,6 @@ def test_the_command_runs_one_round(order, published, django_capture_on_commit_c
     assert published == [ids]
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @relay_on
 def test_two_relays_at_once_hand_each_event_over_exactly_once(order, published):

@@ -366,7 +366,6 @@ def test_seal_after_commit_outside_a_transaction_publishes_at_once(published):
     assert len(published) == 2  # a rolled-back payment publishes nothing
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_task_and_a_reader_at_once_make_one_document(key_pool, published):
     seller = make_seller(key_pool)

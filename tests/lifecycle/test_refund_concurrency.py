@@ -17,7 +17,7 @@ from tests.lifecycle.release_fixtures import (
     run_refund_tasks,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_two_concurrent_refunds_never_exceed_what_was_captured(buyer, refund_tasks):

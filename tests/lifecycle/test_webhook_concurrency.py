@@ -12,7 +12,7 @@ from tests.concurrency import run_together
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, payment_data, record
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_concurrent_dispatches_make_one_delivery_per_endpoint_and_one_email_each(

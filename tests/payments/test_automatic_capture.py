@@ -151,7 +151,6 @@ def published(monkeypatch) -> list[tuple[str, tuple]]:
     return sent
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_automatic_payment_call_is_6_statements_and_one_task(settings, published):
     buyer = make_user(Role.BUYER)
@@ -613,7 +612,6 @@ def _expected(actor: str) -> dict:
     }
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_sale_writes_these_rows(published):
     buyer = make_user(Role.BUYER)
@@ -672,7 +670,6 @@ def _nothing_written(payment_id, status="created") -> None:
     assert not OrderEvent.objects.exists()
 
 
-@pytest.mark.postgres
 def test_sub_orders_other_than_the_requests_were_built_for_are_read_again(order):
     started = _started(order)
     first, second = SubOrder.objects.filter(order=order).order_by("id")
@@ -691,7 +688,6 @@ def test_sub_orders_other_than_the_requests_were_built_for_are_read_again(order)
     }
 
 
-@pytest.mark.postgres
 def test_an_order_no_longer_awaiting_payment_is_taken_back(order):
     started = _started(order)
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.PAYMENT_FAILED)
@@ -701,7 +697,6 @@ def test_an_order_no_longer_awaiting_payment_is_taken_back(order):
     assert escrow() == (0, 4000)
 
 
-@pytest.mark.postgres
 def test_an_authorised_payment_is_captured(order):
     started = _started(order)
     payment_flows.apply_authorize_result(
@@ -719,7 +714,6 @@ def test_an_authorised_payment_is_captured(order):
     ][2:] == [("authorized", "captured", "captured", {"captured_minor": 4000})]
 
 
-@pytest.mark.postgres
 def test_a_ledger_refusal_raises_it_with_nothing_written(order):
     started = _started(order)
     sub = SubOrder.objects.filter(order=order).order_by("id").first()
@@ -744,7 +738,6 @@ def test_a_ledger_refusal_raises_it_with_nothing_written(order):
         _sold(started.payment.id)
 
 
-@pytest.mark.postgres
 def test_a_replayed_sale_returns_quietly_and_an_illegal_one_raises(order):
     started = _started(order)
     assert _sale(started).status == "captured"
@@ -759,9 +752,6 @@ def test_a_replayed_sale_returns_quietly_and_an_illegal_one_raises(order):
 
 
 # --- races -------------------------------------------------------------------------------------
-
-
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("same_key", [False, True], ids=["two_keys", "one_key"])
 def test_two_automatic_payments_at_once_capture_once(settings, published, same_key):
@@ -783,7 +773,6 @@ def test_two_automatic_payments_at_once_capture_once(settings, published, same_k
     assert escrow() == (0, 4000)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_sale_applied_twice_at_once_captures_once(settings, published):
     order = make_order(buyer=make_user(Role.BUYER))

@@ -39,7 +39,6 @@ from tests.concurrency import run_together
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
 
-pytestmark = pytest.mark.postgres
 API = "/api/v1/payments/"
 
 

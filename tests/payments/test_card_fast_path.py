@@ -49,7 +49,6 @@ from tests.payments.fast_path_snapshots import escrow_balances, relative_names
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
 
-pytestmark = pytest.mark.postgres
 API = "/api/v1/payments/"
 CARD = {"number": SUCCESS, "exp_month": "12", "exp_year": "2030", "cvc": TEST_CVC}
 

@@ -17,7 +17,7 @@ from payments.providers import sandbox_wallet
 from tests.concurrency import run_together
 from tests.payments.pay_factories import make_order, make_user
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_two_payment_starts_on_one_order_make_one_payment():

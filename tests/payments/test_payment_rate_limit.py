@@ -78,7 +78,6 @@ def test_over_the_sensitive_rate_a_payment_is_429_with_the_error_shape(buyer, tw
     assert pay(client_of(other), make_order(buyer=other), DECLINE).status_code == 201
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_parallel_card_tries_from_one_buyer_get_exactly_the_limit(
     two_a_minute, redis_default_cache, monkeypatch

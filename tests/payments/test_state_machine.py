@@ -188,7 +188,6 @@ def test_ledger_refusal_rolls_back_the_transition(order):
     assert (Transfer.objects.count(), PaymentEvent.objects.count()) == (0, 0)
 
 
-@pytest.mark.postgres
 def test_payment_row_is_locked_before_anything_is_written(order):
     # (To authorized and to captured the transition is one call of a PL/pgSQL function, whose
     # first statement locks the payment row.)

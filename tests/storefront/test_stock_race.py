@@ -36,7 +36,6 @@ def _race(buyers, product, rounds_barrier):
     return outcomes
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_buyers_race_for_the_last_item_and_exactly_one_gets_it():
     for _round in range(5):  # a few rounds: each one is a fresh race
@@ -48,7 +47,6 @@ def test_two_buyers_race_for_the_last_item_and_exactly_one_gets_it():
         assert Product.objects.get(pk=product.pk).stock == 0
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_many_buyers_never_oversell():
     product = ProductFactory(stock=3, price_minor=700)
