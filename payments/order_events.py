@@ -87,7 +87,7 @@ class _Batch:
     def publish_from(self, index: int) -> None:
         if self.ids[index] is None:
             return  # an earlier callback of this commit published it
-        # Unique: SQLite gives a rolled-back event's id to the next one.
+        # Each event once, in order.
         ids = list(dict.fromkeys(event_id for event_id in self.ids[index:] if event_id is not None))
         self.ids[index:] = [None] * (len(self.ids) - index)  # first: a broker error is not retried
         _enqueue_dispatch(ids)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
@@ -354,11 +354,7 @@ def _create_order_rows(
         )
         for seller_id in sorted(by_seller)
     ]
-    if connection.features.can_return_rows_from_bulk_insert:
-        SubOrder.objects.bulk_create(sub_orders)
-    else:  # pragma: no cover - old SQLite
-        for sub_order in sub_orders:
-            sub_order.save()
+    SubOrder.objects.bulk_create(sub_orders)  # PostgreSQL returns their ids
     order_lines = [
         OrderLine(
             sub_order=sub_order,

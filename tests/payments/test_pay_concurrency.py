@@ -1,5 +1,4 @@
-"""Races that only row locks and unique constraints settle: run on PostgreSQL (select_for_update
-is a no-op on SQLite)."""
+"""Races that only row locks and unique constraints settle, in real threads on PostgreSQL."""
 
 from __future__ import annotations
 
