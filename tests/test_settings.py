@@ -139,3 +139,13 @@ def test_a_developer_env_file_does_not_reach_the_test_settings(tmp_path):
 
     assert as_test.stdout.strip() == "10000/min", as_test.stderr
     assert as_local.stdout.strip() == "7/min", as_local.stderr
+
+
+@pytest.mark.parametrize("entry", ["config.wsgi", "config.asgi"])
+def test_the_application_imports_in_a_fresh_process(entry):
+    """What gunicorn does first: an import cycle that the test run's own import order hides (DRF
+    settings importing a parser that imports DRF's views) stops every worker at boot."""
+    result = run(["-c", f"import {entry}; print('ok')"], clean_env(PYTHONPATH=str(BASE_DIR)))
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"

@@ -47,7 +47,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # /api/ query strings PostgreSQL could not store (NUL): refused before anything runs.
-    "core.api.parsers.QueryStringMiddleware",
+    "core.api.query_string.QueryStringMiddleware",
     # After authentication (it scopes keys by user or Authorization header); /api/ paths only.
     "core.api.idempotency.IdempotencyMiddleware",
     # Last, so that a locked-out login never reaches the view.

@@ -1,4 +1,4 @@
-"""The API's body parsers and query check: what they let through every view can store and trust.
+"""The API's body parsers: what they let through every view can store and trust.
 
 Refused with 400 in the one error shape, before any view runs (so nothing is written):
 - a top level that is not an object (every write endpoint takes an object);
@@ -20,7 +20,6 @@ from typing import Any
 from django.conf import settings
 from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
 
-from core.api.errors import error_response
 from core.errors import ValidationError
 
 MAX_DEPTH = 32
@@ -123,7 +122,8 @@ class StrictJSONParser(BaseParser):
         return parse_json_object(body)
 
 
-def _check_query_dict(data) -> None:
+def check_query_dict(data) -> None:
+    """Refuse a QueryDict (form body, query string) holding text PostgreSQL cannot store."""
     for key, values in data.lists():
         if _UNSTORABLE.search(key):
             raise InvalidBody("Names may not contain NUL characters.", field=None)
@@ -137,28 +137,12 @@ class StrictFormParser(FormParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         data = super().parse(stream, media_type, parser_context)
-        _check_query_dict(data)
+        check_query_dict(data)
         return data
 
 
 class StrictMultiPartParser(MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
         parsed = super().parse(stream, media_type, parser_context)
-        _check_query_dict(parsed.data)
+        check_query_dict(parsed.data)
         return parsed
-
-
-class QueryStringMiddleware:
-    """/api/ requests whose query string holds a NUL: 400 in the one shape, before any view (a
-    filter like ?status=a%00 reached PostgreSQL, which refuses NUL in text: a 500)."""
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request):
-        if request.path_info.startswith("/api/"):
-            try:
-                _check_query_dict(request.GET)
-            except InvalidBody as exc:
-                return error_response(exc.code, exc.message, field=exc.field, http_status=400)
-        return self.get_response(request)
