@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from ledger import posting
+from ledger import chart, posting
 from ledger.errors import (
     AccountConflict,
     BatchFailed,
@@ -56,7 +56,6 @@ MAX_BATCH_SIZE = 10_000
 # the next attempt sees its row and answers with a replay or a clear error).
 _RETRY_SQLSTATES = {"40P01", "40001", "55P03", "23505"}
 _CONTENTION_SQLSTATES = {"40P01", "40001", "55P03"}
-TIMEOUT_VOID_NAMESPACE = uuid.UUID("5b0c6f2e-8f0a-4a53-9d0e-2f4b8c1e7a10")
 TIMEOUT_VOID_REASON = "pending_timeout"
 
 
@@ -280,7 +279,7 @@ def _take_deltas(account_id: int | None, limit: int) -> dict[int, tuple]:
 
 def timeout_void_id(pending_id: uuid.UUID) -> uuid.UUID:
     """The id of the void that times a pending transfer out: the same on every run."""
-    return uuid.uuid5(TIMEOUT_VOID_NAMESPACE, f"timeout-void:{pending_id}")
+    return uuid.uuid5(chart.TIMEOUT_VOIDS, f"timeout-void:{pending_id}")
 
 
 def ledger_void_expired_pendings(

@@ -22,37 +22,30 @@ from __future__ import annotations
 import uuid
 
 from core.errors import IntegrityViolation
-from ledger.services import TransferRequest, account_id, create_transfers, get_or_create_account
+from ledger import chart
+from ledger.services import TransferRequest, create_transfers
 from payments.models import Payment, PaymentMethod, SubOrder
-
-ESCROW = "platform:escrow"
-BANK_RECEIPTS = "platform:bank_receipts"
-_NAMESPACE = uuid.UUID("5f0c2a8e-6a55-4c1e-9d0e-6d1f1a6c7b21")
 
 
 def transfer_id(payment_id, sub_order_id, step: str) -> uuid.UUID:
-    return uuid.uuid5(_NAMESPACE, f"payment:{payment_id}:sub_order:{sub_order_id}:{step}")
+    return uuid.uuid5(
+        chart.PAYMENT_TRANSFERS, f"payment:{payment_id}:sub_order:{sub_order_id}:{step}"
+    )
 
 
 def hold_transfer_id(payment_id, sub_order_id) -> uuid.UUID:
     return transfer_id(payment_id, sub_order_id, "hold")
 
 
-def external_code(provider: str) -> str:
-    return f"external:{provider}"
-
-
 def _hold_source(payment: Payment) -> int:
     """The id of the account the holds are taken from."""
     if payment.method == PaymentMethod.BANK_TRANSFER:
-        return account_id(
-            currency=payment.currency, code=BANK_RECEIPTS, debits_must_not_exceed_credits=True
-        )
-    return account_id(currency=payment.currency, code=external_code(payment.provider))
+        return chart.account(currency=payment.currency, code=chart.BANK_RECEIPTS)
+    return chart.account(currency=payment.currency, code=chart.external(payment.provider))
 
 
 def _escrow(payment: Payment) -> int:
-    return account_id(currency=payment.currency, code=ESCROW)
+    return chart.account(currency=payment.currency, code=chart.ESCROW)
 
 
 def _sub_orders(payment: Payment) -> list[SubOrder]:
@@ -142,16 +135,14 @@ def ledger_record_bank_arrival(
     *, payment: Payment, bank_transaction_id: str, amount_minor: int, currency: str
 ) -> None:
     """Money arrived on the platform's account: external:bank_transfer -> platform:bank_receipts."""
-    external = get_or_create_account(currency=currency, code=external_code(payment.provider))
-    receipts = get_or_create_account(
-        currency=currency, code=BANK_RECEIPTS, debits_must_not_exceed_credits=True
-    )
+    external = chart.account(currency=currency, code=chart.external(payment.provider))
+    receipts = chart.account(currency=currency, code=chart.BANK_RECEIPTS)
     create_transfers(
         [
             TransferRequest(
-                id=uuid.uuid5(_NAMESPACE, f"bank_arrival:{bank_transaction_id}"),
-                debit_account_id=external.id,
-                credit_account_id=receipts.id,
+                id=uuid.uuid5(chart.PAYMENT_TRANSFERS, f"bank_arrival:{bank_transaction_id}"),
+                debit_account_id=external,
+                credit_account_id=receipts,
                 amount_minor=amount_minor,
                 currency=currency,
                 reason="bank_transfer_received",

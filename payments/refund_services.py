@@ -36,7 +36,8 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
-from ledger.services import TransferRequest, account_id, create_transfers
+from ledger import chart
+from ledger.services import TransferRequest, create_transfers
 from payments.models import Payment, PaymentStatus, SubOrder, SubOrderStatus
 from payments.order_events import (
     REFUND_CREATED,
@@ -44,21 +45,15 @@ from payments.order_events import (
     REFUND_SUCCEEDED,
     record_order_event,
 )
-from payments.payment_ledger import (
-    ESCROW,
-    external_code,
-    ledger_void_sub_order_hold,
-    sub_order_hold_state,
-)
+from payments.payment_ledger import ledger_void_sub_order_hold, sub_order_hold_state
 from payments.providers.base import ProviderError, ProviderUnavailable
 from payments.providers.registry import get_provider
 from payments.refund_models import Refund, RefundSource, RefundStatus
-from payments.release_services import lock_order_payment, seller_pending_code
+from payments.release_services import lock_order_payment
 from payments.sub_order_state import can_transition, lock_sub_order, sub_order_transition
 
 logger = logging.getLogger(__name__)
 SO = SubOrderStatus
-_NAMESPACE = uuid.UUID("9a4e2b1c-7d3f-4e8a-a6b5-1c2d3e4f5a6b")
 MAX_REASON = 255
 # No refund from a sub-order that never held money or whose money is all back.
 _NOT_REFUNDABLE = frozenset({SO.AWAITING_PAYMENT, SO.CANCELLED, SO.REFUNDED})
@@ -71,7 +66,7 @@ class RefundExceedsCaptured(ValidationError):
 
 
 def refund_transfer_id(refund_id: Any, step: str) -> uuid.UUID:
-    return uuid.uuid5(_NAMESPACE, f"refund:{refund_id}:{step}")
+    return uuid.uuid5(chart.REFUND_TRANSFERS, f"refund:{refund_id}:{step}")
 
 
 def refunded_minor(sub_order: SubOrder, *, statuses: tuple[str, ...]) -> int:
@@ -108,9 +103,11 @@ def _check_reason(reason: Any) -> str:
 
 def _source_account_id(refund_source: str, sub_order: SubOrder) -> int:
     code = (
-        ESCROW if refund_source == RefundSource.ESCROW else seller_pending_code(sub_order.seller_id)
+        chart.ESCROW
+        if refund_source == RefundSource.ESCROW
+        else chart.seller_pending(sub_order.seller_id)
     )
-    return account_id(currency=sub_order.currency, code=code)
+    return chart.account(currency=sub_order.currency, code=code)
 
 
 def _refund_transfer(
@@ -120,8 +117,8 @@ def _refund_transfer(
     return TransferRequest(
         id=refund_transfer_id(refund.pk, step),
         debit_account_id=_source_account_id(refund.source, sub_order),
-        credit_account_id=account_id(
-            currency=refund.currency, code=external_code(payment.provider)
+        credit_account_id=chart.account(
+            currency=refund.currency, code=chart.external(payment.provider)
         ),
         amount_minor=refund.amount_minor,
         currency=refund.currency,

@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, NotFound, TryAgainLater
 from core.money import Money
-from ledger.services import TransferRequest, account_id, create_transfers
+from ledger import chart
+from ledger.services import TransferRequest, create_transfers
 from payments.fees import fee_for
 from payments.models import Payment, PaymentStatus, SubOrder, SubOrderStatus
 from payments.order_events import (
@@ -35,14 +36,11 @@ from payments.order_events import (
     ORDER_RELEASED,
     record_order_event,
 )
-from payments.payment_ledger import ESCROW
 from payments.refund_models import RefundSource, RefundStatus
 from payments.sub_order_state import lock_sub_order, sub_order_transition
 
 logger = logging.getLogger(__name__)
 SO = SubOrderStatus
-FEES = "platform:fees"
-_NAMESPACE = uuid.UUID("0d7c8f43-51a4-4a8e-b7f5-3f0f9c2b6e11")
 # Sub-order states in which the buyer may confirm receipt.
 CONFIRMABLE = frozenset({SO.ACCEPTED, SO.SHIPPED})
 
@@ -54,11 +52,7 @@ class RefundInProgress(TryAgainLater):
 
 
 def release_transfer_id(sub_order_id: Any, step: str) -> uuid.UUID:
-    return uuid.uuid5(_NAMESPACE, f"sub_order:{sub_order_id}:{step}")
-
-
-def seller_pending_code(seller_id: Any) -> str:
-    return f"seller:{seller_id}:pending"
+    return uuid.uuid5(chart.RELEASE_TRANSFERS, f"sub_order:{sub_order_id}:{step}")
 
 
 def lock_order_payment(order_id: Any) -> Payment | None:
@@ -95,7 +89,7 @@ def _release(*, sub_order: SubOrder, actor: str, event: str, data: dict | None =
     currency = sub_order.currency
     fee = fee_for(sub_order.seller, Money(releasable, currency)).amount_minor
     net = releasable - fee
-    escrow = account_id(currency=currency, code=ESCROW)
+    escrow = chart.account(currency=currency, code=chart.ESCROW)
     common = {
         "currency": currency,
         "reference": f"sub_order:{sub_order.pk}",
@@ -107,7 +101,7 @@ def _release(*, sub_order: SubOrder, actor: str, event: str, data: dict | None =
     }
     requests = []
     if net:
-        seller = account_id(currency=currency, code=seller_pending_code(sub_order.seller_id))
+        seller = chart.account(currency=currency, code=chart.seller_pending(sub_order.seller_id))
         requests.append(
             TransferRequest(
                 id=release_transfer_id(sub_order.pk, "release:net"),
@@ -119,7 +113,7 @@ def _release(*, sub_order: SubOrder, actor: str, event: str, data: dict | None =
             )
         )
     if fee:
-        fees = account_id(currency=currency, code=FEES)
+        fees = chart.account(currency=currency, code=chart.FEES)
         requests.append(
             TransferRequest(
                 id=release_transfer_id(sub_order.pk, "release:fee"),

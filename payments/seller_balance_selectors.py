@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from django.db.models import BigIntegerField, Case, F, OuterRef, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 
+from ledger import chart
 from ledger.models import Account
 from ledger.selectors import account_balance
 from payments.models import SubOrder, SubOrderStatus
 from payments.refund_models import Refund, RefundSource, RefundStatus
-from payments.release_services import seller_pending_code
 
 # Sub-order states in which the buyer's money is still held for the seller.
 HOLDING_STATES = (
@@ -30,10 +30,6 @@ HOLDING_STATES = (
     SubOrderStatus.SHIPPED,
     SubOrderStatus.DISPUTED,
 )
-
-
-def seller_available_code(seller_id: object) -> str:
-    return f"seller:{seller_id}:available"
 
 
 @dataclass(frozen=True)
@@ -49,8 +45,8 @@ class SellerBalance:
 def _ledger_balances(seller_id: object) -> dict[str, dict[str, int]]:
     """{currency: {"pending": n, "available": n}} from the ledger (credit balances, posted)."""
     names = {
-        seller_pending_code(seller_id): "pending",
-        seller_available_code(seller_id): "available",
+        chart.seller_pending(seller_id): "pending",
+        chart.seller_available(seller_id): "available",
     }
     found: dict[str, dict[str, int]] = {}
     accounts = Account.objects.filter(code__in=list(names)).values_list("id", "code", "currency")

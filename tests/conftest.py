@@ -90,3 +90,35 @@ def _fresh_ledger_account_ids():
     clear_account_id_cache()
     yield
     clear_account_id_cache()
+
+
+# Folders whose tests run the product's money paths: every ledger account they leave behind must
+# be one the chart of accounts names (ledger/chart.py). The ledger's own tests make test accounts.
+_CHART_CHECKED = ("lifecycle", "payments", "storefront", "api", "integration", "browser")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    uses_db = item.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(item.fixturenames)
+    )
+    if uses_db and item.path.parent.name in _CHART_CHECKED:
+        _assert_only_chart_accounts()
+    return result
+
+
+def _assert_only_chart_accounts() -> None:
+    from django.db import DatabaseError, connection
+
+    from ledger import chart
+    from ledger.models import Account
+
+    if connection.needs_rollback:
+        return  # the test left its transaction broken on purpose: nothing can be read
+    try:
+        codes = set(Account.objects.values_list("code", flat=True))
+    except DatabaseError:
+        return
+    foreign = sorted(code for code in codes if not chart.is_chart_code(code))
+    assert not foreign, f"ledger accounts outside the chart of accounts: {foreign}"

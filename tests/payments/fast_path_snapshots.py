@@ -6,16 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ledger import chart
 from ledger.models import Account
 from ledger.selectors import account_balance
-from payments.payment_ledger import ESCROW, external_code
 
 
 def escrow_balances() -> dict[str, tuple[int, int, int, int]]:
     """(debits pending, debits posted, credits pending, credits posted) of escrow and the card
     processor's external account, by code."""
     out = {}
-    for account in Account.objects.filter(code__in=[ESCROW, external_code("sandbox_card")]):
+    for account in Account.objects.filter(code__in=[chart.ESCROW, chart.external("sandbox_card")]):
         b = account_balance(account.id)
         out[account.code] = (b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted)
     return out

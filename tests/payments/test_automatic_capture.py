@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import api_key_create
+from ledger import chart
 from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
@@ -31,7 +32,7 @@ from payments import conf, fast_authorize, payment_flows
 from payments.cards import validate_card
 from payments.lifecycle_models import OrderEvent
 from payments.models import Order, OrderStatus, Payment, PaymentEvent, SubOrder
-from payments.payment_ledger import ESCROW, external_code, hold_transfer_id, transfer_id
+from payments.payment_ledger import hold_transfer_id, transfer_id
 from payments.payment_models import SandboxCardCharge, SandboxOperation, VaultedCard
 from payments.providers.base import AuthorizeRequest, ProviderResult, ProviderUnavailable
 from payments.providers.registry import get_provider
@@ -721,8 +722,8 @@ def test_a_ledger_refusal_raises_it_with_nothing_written(order):
         [
             TransferRequest(
                 id=hold_transfer_id(started.payment.id, sub.id),
-                debit_account_id=account_id(currency="EUR", code=external_code("sandbox_card")),
-                credit_account_id=account_id(currency="EUR", code=ESCROW),
+                debit_account_id=account_id(currency="EUR", code=chart.external("sandbox_card")),
+                credit_account_id=account_id(currency="EUR", code=chart.ESCROW),
                 amount_minor=1,
                 currency="EUR",
                 reason="test",

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.services import api_key_create
 from core.errors import Conflict, IntegrityViolation, NotFound
+from ledger import chart
 from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.services import TransferRequest, account_id, create_transfers
@@ -38,7 +39,7 @@ from payments.models import (
 from payments.order_document_models import SealedOrderDocument
 from payments.order_services import OrderNotPayable, OutOfStock
 from payments.payment_flows import apply_authorize_result, payment_start
-from payments.payment_ledger import ESCROW, external_code, hold_transfer_id
+from payments.payment_ledger import hold_transfer_id
 from payments.payment_models import SandboxCardCharge, VaultedCard
 from payments.providers.base import ProviderResult
 from payments.state import IllegalTransition, payment_transition
@@ -301,8 +302,8 @@ def test_a_ledger_refusal_raises_it_with_nothing_written(order):
         [
             TransferRequest(
                 id=hold_transfer_id(started.payment.id, sub.id),
-                debit_account_id=account_id(currency="EUR", code=external_code("sandbox_card")),
-                credit_account_id=account_id(currency="EUR", code=ESCROW),
+                debit_account_id=account_id(currency="EUR", code=chart.external("sandbox_card")),
+                credit_account_id=account_id(currency="EUR", code=chart.ESCROW),
                 amount_minor=1,
                 currency="EUR",
                 reason="test",

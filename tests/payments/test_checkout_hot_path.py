@@ -52,11 +52,11 @@ def test_a_move_the_table_refuses_still_raises(order):
 
 @pytest.mark.django_db
 def test_account_ids_are_not_remembered_before_commit(django_assert_num_queries):
-    created = account_id(currency="EUR", code="platform:test")
-    assert created == get_or_create_account(currency="EUR", code="platform:test").id
+    created = account_id(currency="EUR", code="platform:fees")
+    assert created == get_or_create_account(currency="EUR", code="platform:fees").id
     # The test's transaction never commits: the id must be looked up again.
     with django_assert_num_queries(1):
-        assert account_id(currency="EUR", code="platform:test") == created
+        assert account_id(currency="EUR", code="platform:fees") == created
 
 
 @pytest.mark.django_db
@@ -64,12 +64,12 @@ def test_account_ids_are_remembered_after_commit(
     django_capture_on_commit_callbacks, django_assert_num_queries
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        created = account_id(currency="EUR", code="platform:test")
+        created = account_id(currency="EUR", code="platform:fees")
     with django_assert_num_queries(0):
-        assert account_id(currency="EUR", code="platform:test") == created
+        assert account_id(currency="EUR", code="platform:fees") == created
     # Other limit flags are another question, answered (and refused) by the ledger.
     with pytest.raises(AccountConflict):
-        account_id(currency="EUR", code="platform:test", debits_must_not_exceed_credits=True)
+        account_id(currency="EUR", code="platform:fees", debits_must_not_exceed_credits=True)
 
 
 @pytest.mark.django_db(transaction=True)

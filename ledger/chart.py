@@ -1,0 +1,103 @@
+"""The chart of accounts: every ledger account code the platform posts to, the limit each is
+created with, and the uuid5 namespaces of transfer ids. Nothing else spells them.
+
+Per currency:
+
+    external:<provider>         money at a payment provider (cards, wallets, the bank for transfers)
+    platform:bank_receipts      bank transfers received, before they are held for an order
+    platform:escrow             buyers' money held until release
+    platform:fees               the platform's fees
+    seller:<id>:pending         released to a seller, waiting for its hold period
+    seller:<id>:available       a seller's money that payouts may take
+
+The namespaces are persisted idempotency keys (a transfer's id is uuid5(namespace, name)): a
+changed namespace would post again what was posted. Never change one.
+
+The ledger itself knows no orders or sellers: these are names, and the ids in them are opaque.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The limit an account is created with (fixed at creation)."""
+
+    debits_must_not_exceed_credits: bool = False
+    credits_must_not_exceed_debits: bool = False
+
+
+NO_LIMIT = Limit()
+# A credit-normal account that can never go below zero, whatever runs at the same time.
+NEVER_NEGATIVE = Limit(debits_must_not_exceed_credits=True)
+
+BANK_RECEIPTS = "platform:bank_receipts"
+ESCROW = "platform:escrow"
+FEES = "platform:fees"
+
+# Escrow carries no ledger limit yet: it is guarded by the application's checks (a refund or a
+# release never exceeds what its sub-order holds, under the sub-order's row lock) and by
+# ledger_verify. With a limit, every posting to escrow (every payment's) would lock its one row per
+# currency; what that costs the checkout benchmark is still to be measured before it is set.
+_LIMITS: dict[str, Limit] = {BANK_RECEIPTS: NEVER_NEGATIVE}
+
+
+def external(provider: str) -> str:
+    return f"external:{provider}"
+
+
+def seller_pending(seller_id: object) -> str:
+    return f"seller:{seller_id}:pending"
+
+
+def seller_available(seller_id: object) -> str:
+    return f"seller:{seller_id}:available"
+
+
+_CODE_PATTERNS = (
+    re.compile(r"platform:(bank_receipts|escrow|fees)"),
+    re.compile(r"external:[a-z][a-z0-9_]*"),
+    re.compile(r"seller:[0-9]+:(pending|available)"),
+)
+
+
+def is_chart_code(code: str) -> bool:
+    """Whether `code` is one this chart names."""
+    return any(pattern.fullmatch(code) for pattern in _CODE_PATTERNS)
+
+
+def limit_of(code: str) -> Limit:
+    return _LIMITS.get(code, NO_LIMIT)
+
+
+def account(*, currency: str, code: str) -> int:
+    """The id of the account (currency, code), created on first use with the chart's limit."""
+    # Here, not at the top: ledger.services imports this module's TIMEOUT_VOIDS.
+    from ledger.services import account_id
+
+    assert is_chart_code(code), f"{code} is not in the chart of accounts"
+    limit = limit_of(code)
+    return account_id(
+        currency=currency,
+        code=code,
+        debits_must_not_exceed_credits=limit.debits_must_not_exceed_credits,
+        credits_must_not_exceed_debits=limit.credits_must_not_exceed_debits,
+    )
+
+
+# --- transfer-id namespaces (persisted: never change one) --------------------------------------
+
+# Holds, captures, voids and bank arrivals of payments: uuid5(PAYMENT, "payment:<id>:sub_order:
+# <id>:<step>") and uuid5(PAYMENT, "bank_arrival:<bank transaction id>").
+PAYMENT_TRANSFERS = uuid.UUID("5f0c2a8e-6a55-4c1e-9d0e-6d1f1a6c7b21")
+# Escrow release of a sub-order: uuid5(RELEASE, "sub_order:<id>:<step>").
+RELEASE_TRANSFERS = uuid.UUID("0d7c8f43-51a4-4a8e-b7f5-3f0f9c2b6e11")
+# Refunds: uuid5(REFUND, "refund:<id>:<step>").
+REFUND_TRANSFERS = uuid.UUID("9a4e2b1c-7d3f-4e8a-a6b5-1c2d3e4f5a6b")
+# The ledger's own voids of pending transfers that timed out: uuid5(TIMEOUT_VOIDS,
+# "timeout-void:<pending id>").
+TIMEOUT_VOIDS = uuid.UUID("5b0c6f2e-8f0a-4a53-9d0e-2f4b8c1e7a10")

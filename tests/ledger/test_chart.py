@@ -1,0 +1,71 @@
+"""The chart of accounts: the codes it names, the limits accounts are made with, and the transfer-id
+namespaces, which are persisted idempotency keys and must never change."""
+
+import uuid
+
+import pytest
+
+from ledger import chart
+from ledger.errors import BatchFailed
+from ledger.models import Account
+from ledger.services import TransferRequest, create_transfers
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        chart.ESCROW,
+        chart.FEES,
+        chart.BANK_RECEIPTS,
+        chart.external("sandbox_card"),
+        chart.external("bank_transfer"),
+        chart.seller_pending(42),
+        chart.seller_available(42),
+    ],
+)
+def test_the_chart_names_its_codes(code):
+    assert chart.is_chart_code(code)
+
+
+@pytest.mark.parametrize(
+    "code", ["platform:other", "seller:x:pending", "seller:1:reserve", "external:", "bench:hot"]
+)
+def test_other_codes_are_not_in_the_chart(code):
+    assert not chart.is_chart_code(code)
+
+
+def test_bank_receipts_can_never_go_below_zero():
+    receipts = chart.account(currency="EUR", code=chart.BANK_RECEIPTS)
+    fees = chart.account(currency="EUR", code=chart.FEES)
+
+    with pytest.raises(BatchFailed) as refused:
+        create_transfers(
+            [
+                TransferRequest(
+                    id=uuid.uuid4(),
+                    debit_account_id=receipts,
+                    credit_account_id=fees,
+                    amount_minor=1,
+                    currency="EUR",
+                    reason="test",
+                )
+            ]
+        )
+
+    assert refused.value.reason.code == "exceeds_limit"
+    assert Account.objects.get(pk=receipts).debits_must_not_exceed_credits
+
+
+def test_an_account_outside_the_chart_is_refused():
+    with pytest.raises(AssertionError, match="not in the chart"):
+        chart.account(currency="EUR", code="platform:slush")
+
+
+def test_the_transfer_id_namespaces_never_change():
+    # Persisted: a transfer's id is uuid5(namespace, name), so a new value would post again.
+    assert str(chart.PAYMENT_TRANSFERS) == "5f0c2a8e-6a55-4c1e-9d0e-6d1f1a6c7b21"
+    assert str(chart.RELEASE_TRANSFERS) == "0d7c8f43-51a4-4a8e-b7f5-3f0f9c2b6e11"
+    assert str(chart.REFUND_TRANSFERS) == "9a4e2b1c-7d3f-4e8a-a6b5-1c2d3e4f5a6b"
+    assert str(chart.TIMEOUT_VOIDS) == "5b0c6f2e-8f0a-4a53-9d0e-2f4b8c1e7a10"
