@@ -100,6 +100,8 @@ def database_from_env() -> dict:
 
 
 def _embedded_postgres_url() -> str:
+    # Imported here: at module level its DEFAULT_DATA_DIR would become a setting of every module
+    # that star-imports this one.
     from config.embedded_db import DEFAULT_DATA_DIR, running
 
     server = running(DEFAULT_DATA_DIR)
