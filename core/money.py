@@ -1,7 +1,8 @@
 """Money as an integer count of minor units and an ISO 4217 currency. No float ever touches it.
 
 - currency_exponent(code): decimals of the minor unit, from babel's CLDR currency data
-  (JPY 0, USD 2, KWD 3), not a hand-written table. Unknown code -> ValueError.
+  (JPY 0, USD 2, KWD 3), not a hand-written table. Unknown code, or one with no minor unit in
+  ISO 4217 (XAU, XXX, ...) -> ValueError.
 - Money(amount_minor, currency): arithmetic only between the same currency.
 - allocate(total_minor, ratios): split into parts that sum exactly to the total.
 - fee_from_bps / split_fee: a fee in basis points, rounded half-up (ties away from zero).
@@ -29,12 +30,27 @@ def _known_currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
+# ISO 4217 codes with no minor unit ("N.A."): precious metals, bond-market units, the SDR, the
+# testing and "no currency" codes, and old accounting units. Nobody pays in them: every part of
+# the platform refuses them through this one rule.
+_NOT_MONEY = frozenset(
+    {"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XEU", "XFO", "XFU", "XPD", "XPT", "XRE"}
+    | {"XSU", "XTS", "XUA", "XXX"}
+)
+
+
+class NoMinorUnit(ValueError):
+    """An ISO 4217 code that is not money to pay in (no minor unit)."""
+
+
 def _normalise_code(code: object) -> str:
     if not isinstance(code, str):
         raise TypeError(f"a currency code is a str, not {type(code).__name__}")
     upper = code.upper()
     if not _CODE.match(upper) or upper not in _known_currencies():
         raise ValueError(f"unknown currency code {code!r}")
+    if upper in _NOT_MONEY:
+        raise NoMinorUnit(f"{upper} has no minor unit in ISO 4217: not a currency to pay in")
     return upper
 
 

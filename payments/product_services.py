@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 
 from core.errors import NotFound, ValidationError
-from core.money import Money, currency_exponent
+from core.money import Money, NoMinorUnit, currency_exponent
 from payments.models import Product
 
 MAX_PRICE_MINOR = 10**10
@@ -63,6 +63,11 @@ def parse_currency(code: Any) -> str:
     code = code.upper()
     try:
         currency_exponent(code)
+    except NoMinorUnit:
+        raise ValidationError(
+            f"{code} is not a currency payments can be made in (it has no minor unit).",
+            field="currency",
+        ) from None
     except ValueError:
         raise ValidationError(f"Unknown currency {code}.", field="currency") from None
     return code

@@ -373,3 +373,18 @@ def test_fee_is_the_half_up_rounding_of_the_exact_fee(amount, bps):
     assert fee_from_bps(-amount, bps) == -fee
     net, split = split_fee(amount, bps)
     assert (net + split, split) == (amount, fee)
+
+
+@pytest.mark.parametrize("code", ["XAU", "XAG", "XXX", "XTS", "XDR", "xau"])
+def test_codes_with_no_minor_unit_are_not_money(code):
+    """One currency rule everywhere: ISO 4217 codes with no minor unit (metals, testing, no
+    currency) are refused by Money and by everything that asks for a currency's exponent."""
+    with pytest.raises(ValueError, match="no minor unit"):
+        currency_exponent(code)
+    with pytest.raises(ValueError):
+        Money(100, code)
+
+
+@pytest.mark.parametrize(("code", "exponent"), [("XOF", 0), ("XAF", 0), ("XCD", 2), ("XPF", 0)])
+def test_real_currencies_starting_with_x_stay_money(code, exponent):
+    assert currency_exponent(code) == exponent

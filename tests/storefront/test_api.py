@@ -109,6 +109,8 @@ def test_buyers_and_anonymous_cannot_use_sessions(buyer, seller_a):
         ({"success_url": "javascript:alert(1)"}, "success_url"),
         ({"cancel_url": "mailto:a@b.c"}, "cancel_url"),
         ({"currency": "ZZZ"}, "currency"),
+        ({"currency": "XXX"}, "currency"),  # ISO 4217's "no currency": no minor unit
+        ({"currency": "XAU"}, "currency"),  # gold
         ({"expires_at": "tomorrow"}, "expires_at"),
         ({"amount_total_minor": 1}, "amount_total_minor"),
     ],
