@@ -373,12 +373,8 @@ def event_data_for(event: OrderEvent, *, seller_id: int | None = None) -> dict[s
     `amount_minor`, its own share (as the orders API shows a seller only its part)."""
     data = dict(event.data or {})
     if seller_id is not None and event.sub_order_id is None:
-        parts = data.get("sub_orders")
-        own = (
-            [p for p in parts if isinstance(p, dict) and p.get("seller_id") == seller_id]
-            if (isinstance(parts, list))
-            else []
-        )
+        parts = data.get("sub_orders") if isinstance(data.get("sub_orders"), list) else []
+        own = [p for p in parts if isinstance(p, dict) and p.get("seller_id") == seller_id]
         data["sub_orders"] = own
         own_minor = sum(int(p.get("amount_minor") or 0) for p in own)
         whole_minor = data.get("amount_minor")
