@@ -83,8 +83,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 class SettlementSchedule(models.TextChoices):
     DAILY = "daily", "Daily"
-    WEEKLY = "weekly", "Weekly (Mondays)"
-    MONTHLY = "monthly", "Monthly (1st)"
+    WEEKLY = "weekly", "Weekly (on the payout weekday)"
+    MONTHLY = "monthly", "Monthly (on the payout day of the month)"
     MANUAL = "manual", "Manual"
 
 
@@ -106,6 +106,11 @@ class SellerProfile(models.Model):
     settlement_schedule = models.CharField(
         max_length=16, choices=SettlementSchedule.choices, default=SettlementSchedule.DAILY
     )
+    # Weekly: ISO weekday (1 = Monday ... 7 = Sunday). Monthly: day 1-31; in a shorter month the
+    # last day stands in (31 pays on 30 April and 28/29 February).
+    payout_weekday = models.PositiveSmallIntegerField(default=1)
+    payout_monthday = models.PositiveSmallIntegerField(default=1)
+    # In the settlement currency: below it the money waits for the next period.
     minimum_payout_minor = models.BigIntegerField(default=0)
     fee_plan = models.CharField(max_length=32, default="standard")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -116,6 +121,14 @@ class SellerProfile(models.Model):
             models.CheckConstraint(
                 condition=models.Q(minimum_payout_minor__gte=0),
                 name="seller_minimum_payout_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(payout_weekday__gte=1, payout_weekday__lte=7),
+                name="seller_payout_weekday_exists",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(payout_monthday__gte=1, payout_monthday__lte=31),
+                name="seller_payout_monthday_exists",
             ),
         ]
 

@@ -8,7 +8,12 @@ Per currency:
     platform:escrow             buyers' money held until release
     platform:fees               the platform's fees
     seller:<id>:pending         released to a seller, waiting for its hold period
-    seller:<id>:available       a seller's money that payouts may take
+    seller:<id>:available       a seller's money that payouts may take; may go below zero (a
+                                refund after release finds it short) and is then recovered from
+                                later settlements first
+    seller:<id>:reserve         a rolling reserve: part of what matured, held for the plan's days
+    platform:payouts_in_transit payouts submitted to the bank and not yet paid
+    external:bank               money that left the platform's bank account to sellers' banks
 
 The namespaces are persisted idempotency keys (a transfer's id is uuid5(namespace, name)): a
 changed namespace would post again what was posted. Never change one.
@@ -38,12 +43,15 @@ NEVER_NEGATIVE = Limit(debits_must_not_exceed_credits=True)
 BANK_RECEIPTS = "platform:bank_receipts"
 ESCROW = "platform:escrow"
 FEES = "platform:fees"
+PAYOUTS_IN_TRANSIT = "platform:payouts_in_transit"
+BANK = "external:bank"
 
 # Escrow carries no ledger limit yet: it is guarded by the application's checks (a refund or a
 # release never exceeds what its sub-order holds, under the sub-order's row lock) and by
 # ledger_verify. With a limit, every posting to escrow (every payment's) would lock its one row per
 # currency; what that costs the checkout benchmark is still to be measured before it is set.
-_LIMITS: dict[str, Limit] = {BANK_RECEIPTS: NEVER_NEGATIVE}
+# Money in transit to sellers' banks is only ever what payouts put there.
+_LIMITS: dict[str, Limit] = {BANK_RECEIPTS: NEVER_NEGATIVE, PAYOUTS_IN_TRANSIT: NEVER_NEGATIVE}
 
 
 def external(provider: str) -> str:
@@ -58,10 +66,14 @@ def seller_available(seller_id: object) -> str:
     return f"seller:{seller_id}:available"
 
 
+def seller_reserve(seller_id: object) -> str:
+    return f"seller:{seller_id}:reserve"
+
+
 _CODE_PATTERNS = (
-    re.compile(r"platform:(bank_receipts|escrow|fees)"),
+    re.compile(r"platform:(bank_receipts|escrow|fees|payouts_in_transit)"),
     re.compile(r"external:[a-z][a-z0-9_]*"),
-    re.compile(r"seller:[0-9]+:(pending|available)"),
+    re.compile(r"seller:[0-9]+:(pending|available|reserve)"),
 )
 
 
@@ -101,3 +113,8 @@ REFUND_TRANSFERS = uuid.UUID("9a4e2b1c-7d3f-4e8a-a6b5-1c2d3e4f5a6b")
 # The ledger's own voids of pending transfers that timed out: uuid5(TIMEOUT_VOIDS,
 # "timeout-void:<pending id>").
 TIMEOUT_VOIDS = uuid.UUID("5b0c6f2e-8f0a-4a53-9d0e-2f4b8c1e7a10")
+# A seller's money maturing after the hold period (pending -> available, and the reserve's part):
+# uuid5(MATURATION, "release:<release transfer id>:<step>").
+MATURATION_TRANSFERS = uuid.UUID("3c6f1d52-0b7e-4f2a-9e81-5d4a7c2b9f30")
+# Payouts to sellers' banks: uuid5(PAYOUT, "payout:<id>:<step>").
+PAYOUT_TRANSFERS = uuid.UUID("b81e4c07-2d9a-4c55-8f13-6a0e9d7b4c28")

@@ -135,3 +135,26 @@ def post_transfers(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> 
         }
         transfers.append(Transfer.from_db(conn.alias, _FIELDS, [values[name] for name in _FIELDS]))
     return transfers
+
+
+def post_query(select_sql: str, params: list[Any] | tuple, batch_id: uuid.UUID) -> int:
+    """Apply, as one linked batch, the transfers a SELECT describes (one row per transfer, columns
+    named as ValidRequest.as_json()'s keys); return how many (replays included). Refusals raise
+    Refusal as for post_transfers. The SELECT builds the batch inside the server, so a job that
+    moves many balances at once makes one round trip, not one per row."""
+    sql = (
+        "SELECT count(*) FROM ledger_create_transfers("
+        f"(SELECT coalesce(jsonb_agg(to_jsonb(q)), '[]'::jsonb) FROM ({select_sql}) q), %s::uuid)"
+    )
+    conn = connections[DEFAULT_DB_ALIAS]
+    try:
+        with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+            cursor.execute(sql, [*params, batch_id])
+            (count,) = cursor.fetchone()
+    except DatabaseError as exc:
+        cause = exc.__cause__
+        if getattr(cause, "sqlstate", None) != REFUSAL_SQLSTATE:
+            raise
+        detail = json.loads(cause.diag.message_detail)
+        raise Refusal(detail.pop("index"), cause.diag.message_primary, detail) from None
+    return count

@@ -40,6 +40,7 @@ __all__ = [
     "account_id",
     "create_transfer",
     "create_transfers",
+    "create_transfers_from_query",
     "get_or_create_account",
     "ledger_fold_deltas",
     "ledger_void_expired_pendings",
@@ -188,14 +189,35 @@ def create_transfers(requests: list[TransferRequest]) -> list[Transfer]:
         ) from None
 
 
+def create_transfers_from_query(select_sql: str, params: list | tuple = ()) -> int:
+    """Apply, all or none, the transfers a SELECT describes: one row per transfer with the columns
+    id, kind, debit_account_id, credit_account_id, amount_minor, currency, pending_id, timeout_s,
+    reason, reference, metadata. Set-based posting for jobs that move many balances at once (a
+    Python loop over the rows is what this avoids); the same function and checks as
+    create_transfers. The query's author answers for the shapes ledger/requests.py would check
+    (the table's constraints still refuse a non-positive amount). At most MAX_BATCH_SIZE rows.
+
+    Returns how many transfers the batch held (replays included); a refusal raises BatchFailed."""
+    try:
+        return _retrying(lambda: posting.post_query(select_sql, params, uuid.uuid4()))
+    except posting.Refusal as refusal:
+        raise BatchFailed(
+            refusal.index, ledger_error_from_code(refusal.code, refusal.detail)
+        ) from None
+
+
 def _sqlstate(exc: Exception) -> str | None:
     return getattr(exc.__cause__, "sqlstate", None)
 
 
 def _post(requests: list[ValidRequest], batch_id: uuid.UUID | None) -> list[Transfer]:
+    return _retrying(lambda: posting.post_transfers(requests, batch_id))
+
+
+def _retrying(post):
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return posting.post_transfers(requests, batch_id)
+            return post()
         except DatabaseError as exc:
             sqlstate = _sqlstate(exc)
             if sqlstate not in _RETRY_SQLSTATES:

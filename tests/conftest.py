@@ -94,7 +94,15 @@ def _fresh_ledger_account_ids():
 
 # Folders whose tests run the product's money paths: every ledger account they leave behind must
 # be one the chart of accounts names (ledger/chart.py). The ledger's own tests make test accounts.
-_CHART_CHECKED = ("lifecycle", "payments", "storefront", "api", "integration", "browser")
+_CHART_CHECKED = (
+    "lifecycle",
+    "payments",
+    "storefront",
+    "api",
+    "integration",
+    "browser",
+    "settlement",
+)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.django_db
         chart.external("bank_transfer"),
         chart.seller_pending(42),
         chart.seller_available(42),
+        chart.seller_reserve(42),
+        chart.PAYOUTS_IN_TRANSIT,
+        chart.BANK,
     ],
 )
 def test_the_chart_names_its_codes(code):
@@ -30,7 +33,7 @@ def test_the_chart_names_its_codes(code):
 
 
 @pytest.mark.parametrize(
-    "code", ["platform:other", "seller:x:pending", "seller:1:reserve", "external:", "bench:hot"]
+    "code", ["platform:other", "seller:x:pending", "seller:1:float", "external:", "bench:hot"]
 )
 def test_other_codes_are_not_in_the_chart(code):
     assert not chart.is_chart_code(code)
@@ -69,3 +72,5 @@ def test_the_transfer_id_namespaces_never_change():
     assert str(chart.RELEASE_TRANSFERS) == "0d7c8f43-51a4-4a8e-b7f5-3f0f9c2b6e11"
     assert str(chart.REFUND_TRANSFERS) == "9a4e2b1c-7d3f-4e8a-a6b5-1c2d3e4f5a6b"
     assert str(chart.TIMEOUT_VOIDS) == "5b0c6f2e-8f0a-4a53-9d0e-2f4b8c1e7a10"
+    assert str(chart.MATURATION_TRANSFERS) == "3c6f1d52-0b7e-4f2a-9e81-5d4a7c2b9f30"
+    assert str(chart.PAYOUT_TRANSFERS) == "b81e4c07-2d9a-4c55-8f13-6a0e9d7b4c28"

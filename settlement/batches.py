@@ -1,0 +1,136 @@
+"""Settlement batches: what each seller is owed, per currency, for a period of the ledger's log.
+
+A batch covers the posted transfers on `seller:<id>:available` whose log index lies in
+[log_from, log_to): matured sales, reserve releases, refunds and disputes taken after release,
+adjustments; payouts' own transfers (reason "payout_*") are left out, as they pay batches. Its
+net is credits minus debits, exactly the sum of those lines. A seller's consecutive batches in a
+currency tile the log: each starts where the last one ended.
+
+Creation is one INSERT ... SELECT over the log range (set-based; no Python loop over transfers):
+
+  - for each seller whose schedule falls on the day (settlement_payout_due), or each seller named
+    for a payout on request, and each currency of their `available` accounts;
+  - the range starts at their last batch's end and stops at the log's size when the run began;
+  - a batch is made when the net is positive and, in the settlement currency, at least the
+    seller's minimum payout. Otherwise nothing is made and the money waits: a negative net (a
+    refund that found the balance short) is carried into the next period and recovered first.
+
+Idempotent and safe under overlap: unique keys (seller, currency, period_end) and (seller,
+currency, log_from) make a second run, or a concurrent one, insert nothing (ON CONFLICT DO
+NOTHING), never a second batch over the same transfers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from ledger.seals import ledger_append_queued, log_size
+from settlement.models import SettlementBatch
+
+# Every transfer that moves a seller's available money, except payouts' own.
+_LINE_FILTER = "t.kind IN ('posted', 'post_pending') AND t.reason NOT LIKE 'payout\\_%%'"
+
+_CREATE_BATCHES = f"""
+WITH due AS (
+    SELECT sp.user_id, sp.settlement_currency, sp.minimum_payout_minor
+      FROM accounts_sellerprofile sp
+     WHERE CASE WHEN %(sellers)s::bigint[] IS NULL
+                THEN settlement_payout_due(sp.settlement_schedule, sp.payout_weekday,
+                                           sp.payout_monthday, %(day)s::date)
+                ELSE sp.user_id = ANY(%(sellers)s::bigint[]) END
+), cursors AS (
+    SELECT d.user_id, d.settlement_currency, d.minimum_payout_minor, a.id AS account_id,
+           a.currency, coalesce(last.log_to, 0) AS log_from, last.period_end AS period_start
+      FROM due d
+      JOIN ledger_account a ON a.code = 'seller:' || d.user_id || ':available'
+      LEFT JOIN LATERAL (
+            SELECT b.log_to, b.period_end FROM settlement_settlementbatch b
+             WHERE b.seller_id = d.user_id AND b.currency = a.currency
+             ORDER BY b.log_to DESC LIMIT 1) AS last ON true
+), moves AS (
+    SELECT e.index, x.account_id, x.signed
+      FROM ledger_logentry e
+      JOIN ledger_transfer t ON t.id = e.transfer_id
+     CROSS JOIN LATERAL (VALUES (t.credit_account_id, t.amount_minor),
+                                (t.debit_account_id, -t.amount_minor)) AS x (account_id, signed)
+     WHERE e.index >= (SELECT coalesce(min(log_from), 0) FROM cursors)
+       AND e.index < %(log_to)s
+       AND {_LINE_FILTER}
+), sums AS (
+    SELECT c.user_id, c.currency, c.log_from, c.period_start, c.settlement_currency,
+           c.minimum_payout_minor,
+           sum(greatest(m.signed, 0)) AS credits, sum(greatest(-m.signed, 0)) AS debits,
+           count(*) AS lines
+      FROM cursors c
+      JOIN moves m ON m.account_id = c.account_id AND m.index >= c.log_from
+     GROUP BY c.user_id, c.currency, c.log_from, c.period_start, c.settlement_currency,
+              c.minimum_payout_minor
+)
+INSERT INTO settlement_settlementbatch
+       (id, seller_id, currency, period_start, period_end, log_from, log_to, net_minor,
+        line_count, credits_minor, debits_minor, created_at)
+SELECT gen_random_uuid(), user_id, currency, period_start, %(day)s::date, log_from, %(log_to)s,
+       credits - debits, lines, credits, debits, now()
+  FROM sums
+ WHERE credits - debits > 0
+   AND (currency <> settlement_currency OR credits - debits >= minimum_payout_minor)
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+_LINES = f"""
+SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
+       CASE WHEN t.credit_account_id = a.id THEN t.amount_minor ELSE -t.amount_minor END
+  FROM settlement_settlementbatch b
+  JOIN ledger_account a ON a.currency = b.currency
+                       AND a.code = 'seller:' || b.seller_id || ':available'
+  JOIN ledger_logentry e ON e.index >= b.log_from AND e.index < b.log_to
+  JOIN ledger_transfer t ON t.id = e.transfer_id
+                        AND (t.credit_account_id = a.id OR t.debit_account_id = a.id)
+ WHERE b.id = %s AND {_LINE_FILTER}
+ ORDER BY e.index
+"""
+
+
+def bring_log_up_to_date() -> int:
+    """Append every committed transfer still queued to the log; return the log's size."""
+    while ledger_append_queued():
+        pass
+    return log_size()
+
+
+def create_batches(
+    *, day: dt.date, sellers: Sequence[int] | None = None
+) -> list[SettlementBatch]:
+    """Make the batches due on `day` (for every seller whose schedule falls on it), or for the
+    named sellers whatever their schedule (a payout asked for). Returns the batches made now."""
+    log_to = bring_log_up_to_date()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _CREATE_BATCHES,
+            {"day": day, "log_to": log_to, "sellers": list(sellers) if sellers else None},
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return list(SettlementBatch.objects.filter(id__in=ids).order_by("seller_id", "currency"))
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    log_index: int
+    transfer_id: str
+    reason: str
+    reference: str
+    metadata: dict
+    created_at: dt.datetime
+    amount_minor: int  # signed: positive paid in, negative taken out
+
+
+def batch_lines(batch: SettlementBatch) -> list[BatchLine]:
+    """The ledger transfers a batch covers, in log order; their amounts sum to its net."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LINES, [batch.pk])
+        return [BatchLine(*row) for row in cursor.fetchall()]

@@ -1,0 +1,181 @@
+"""Settlement's own rows: batches (what a seller is owed for a period, as a range of the ledger's
+log) and payouts (one attempt to pay a batch to the seller's bank). Money itself lives only in the
+ledger: a batch names the ledger transfers it covers, a payout the transfers that moved it."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class SettlementBatch(models.Model):
+    """One seller's net for one currency and period: the posted transfers on the seller's
+    `available` account whose log index lies in [log_from, log_to), payouts' own transfers left
+    out. Consecutive batches of a seller and currency tile the log: each starts where the last one
+    ended (a unique key, so two overlapping runs cannot both cover the same transfers)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="settlement_batches"
+    )
+    currency = models.CharField(max_length=3)
+    period_start = models.DateField(null=True, blank=True, help_text="the previous batch's day")
+    period_end = models.DateField(help_text="the schedule's day this batch was made for")
+    log_from = models.BigIntegerField()
+    log_to = models.BigIntegerField()
+    net_minor = models.BigIntegerField()
+    line_count = models.IntegerField()
+    credits_minor = models.BigIntegerField(help_text="sum of the lines that paid in")
+    debits_minor = models.BigIntegerField(help_text="sum of the lines that took out (as positive)")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seller", "currency", "period_end"], name="settlement_batch_one_per_period"
+            ),
+            models.UniqueConstraint(
+                fields=["seller", "currency", "log_from"], name="settlement_batch_tiles_the_log"
+            ),
+            models.CheckConstraint(
+                condition=Q(log_to__gt=models.F("log_from")), name="settlement_batch_range"
+            ),
+            models.CheckConstraint(condition=Q(net_minor__gt=0), name="settlement_batch_positive"),
+            models.CheckConstraint(
+                condition=Q(net_minor=models.F("credits_minor") - models.F("debits_minor")),
+                name="settlement_batch_sums",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["seller", "currency", "-log_to"], name="settlement_batch_last"),
+        ]
+        ordering = ["-period_end", "currency"]
+
+    def __str__(self) -> str:
+        return f"batch {self.seller_id} {self.currency} {self.period_end}"
+
+
+class PayoutStatus(models.TextChoices):
+    CREATED = "created", "Created"
+    SUBMITTED = "submitted", "Submitted to the bank"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+    RETURNED = "returned", "Returned by the seller's bank"
+
+
+LIVE_PAYOUT_STATUSES = (PayoutStatus.CREATED, PayoutStatus.SUBMITTED, PayoutStatus.PAID)
+FINAL_PAYOUT_STATUSES = (PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.RETURNED)
+
+
+class Payout(models.Model):
+    """One attempt to pay a batch. Its id is the bank's idempotency key and the ISO 20022
+    end-to-end id. A failed or returned payout is final; the batch is paid again by a new payout
+    (a new id) once the seller has fixed the bank account."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    batch = models.ForeignKey(SettlementBatch, on_delete=models.PROTECT, related_name="payouts")
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+    )
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.CREATED
+    )
+    # The account paid, as it was when the payout was made (the profile may change later).
+    creditor_name = models.CharField(max_length=200)
+    iban = models.CharField(max_length=34)
+    bic = models.CharField(max_length=11, blank=True)
+    bank_reference = models.CharField(max_length=64, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    # When the sweeper next asks the bank about it (a deadline per state).
+    check_after = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0, help_text="submit calls made")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_positive"),
+            # At most one payout of a batch is alive (created, submitted or paid).
+            models.UniqueConstraint(
+                fields=["batch"],
+                condition=Q(status__in=["created", "submitted", "paid"]),
+                name="payout_one_live_per_batch",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["check_after"],
+                condition=Q(status__in=["created", "submitted"]),
+                name="payout_due_for_check",
+            ),
+            models.Index(fields=["seller", "-created_at"], name="payout_seller_recent"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"payout {self.id} {self.amount_minor} {self.currency} {self.status}"
+
+
+class BankCallbackReceipt(models.Model):
+    """A bank callback already acted on (by its webhook-id): a duplicate is acknowledged and
+    ignored."""
+
+    callback_id = models.CharField(max_length=128, primary_key=True)
+    kind = models.CharField(max_length=16)
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(default=dict)
+
+
+class HeldRelease(models.Model):
+    """A release's net amount, credited to `seller:<id>:pending`, waiting for its hold period.
+    Written in the release's transaction; the hold and the reserve are fixed then from the seller's
+    fee plan (a later plan change does not move money already released). The maturation task
+    claims due rows set-wise and moves them on (settlement/maturation.py)."""
+
+    release_transfer_id = models.UUIDField(primary_key=True)
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="held_releases"
+    )
+    currency = models.CharField(max_length=3)
+    amount_minor = models.BigIntegerField(help_text="the release's net: what pending received")
+    reserve_minor = models.BigIntegerField(default=0, help_text="of it, what the reserve keeps")
+    due_at = models.DateTimeField(help_text="the hold period ends")
+    reserve_due_at = models.DateTimeField(null=True, blank=True, help_text="the reserve ends")
+    matured_at = models.DateTimeField(null=True, blank=True)
+    reserve_released_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="held_release_positive"),
+            models.CheckConstraint(
+                condition=Q(reserve_minor__gte=0, reserve_minor__lte=models.F("amount_minor")),
+                name="held_release_reserve_within",
+            ),
+            models.CheckConstraint(
+                condition=Q(reserve_minor=0) | Q(reserve_due_at__isnull=False),
+                name="held_release_reserve_has_end",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(matured_at__isnull=True), name="held_release_due"
+            ),
+            models.Index(
+                fields=["reserve_due_at"],
+                condition=Q(
+                    matured_at__isnull=False, reserve_released_at__isnull=True, reserve_minor__gt=0
+                ),
+                name="held_release_reserve_due",
+            ),
+        ]
