@@ -34,7 +34,7 @@ from settlement.models import SettlementBatch
 # Every transfer that moves a seller's available money, except payouts' own.
 _LINE_FILTER = "t.kind IN ('posted', 'post_pending') AND t.reason NOT LIKE 'payout\\_%%'"
 
-_CREATE_BATCHES = f"""
+_CREATE_BATCHES = """
 WITH due AS (
     SELECT sp.user_id, sp.settlement_currency, sp.minimum_payout_minor
       FROM accounts_sellerprofile sp
@@ -59,7 +59,7 @@ WITH due AS (
                                 (t.debit_account_id, -t.amount_minor)) AS x (account_id, signed)
      WHERE e.index >= (SELECT coalesce(min(log_from), 0) FROM cursors)
        AND e.index < %(log_to)s
-       AND {_LINE_FILTER}
+       AND {line_filter}
 ), sums AS (
     SELECT c.user_id, c.currency, c.log_from, c.period_start, c.settlement_currency,
            c.minimum_payout_minor,
@@ -80,9 +80,9 @@ SELECT gen_random_uuid(), user_id, currency, period_start, %(day)s::date, log_fr
    AND (currency <> settlement_currency OR credits - debits >= minimum_payout_minor)
 ON CONFLICT DO NOTHING
 RETURNING id
-"""
+""".replace("{line_filter}", _LINE_FILTER)
 
-_LINES = f"""
+_LINES = """
 SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
        CASE WHEN t.credit_account_id = a.id THEN t.amount_minor ELSE -t.amount_minor END
   FROM settlement_settlementbatch b
@@ -91,9 +91,9 @@ SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
   JOIN ledger_logentry e ON e.index >= b.log_from AND e.index < b.log_to
   JOIN ledger_transfer t ON t.id = e.transfer_id
                         AND (t.credit_account_id = a.id OR t.debit_account_id = a.id)
- WHERE b.id = %s AND {_LINE_FILTER}
+ WHERE b.id = %s AND {line_filter}
  ORDER BY e.index
-"""
+""".replace("{line_filter}", _LINE_FILTER)
 
 
 def bring_log_up_to_date() -> int:

@@ -8,8 +8,9 @@ import uuid
 import pytest
 from django.db import connection
 from django.test import override_settings
-from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from ledger import chart
 from ledger.selectors import account_balance
