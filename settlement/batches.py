@@ -103,9 +103,7 @@ def bring_log_up_to_date() -> int:
     return log_size()
 
 
-def create_batches(
-    *, day: dt.date, sellers: Sequence[int] | None = None
-) -> list[SettlementBatch]:
+def create_batches(*, day: dt.date, sellers: Sequence[int] | None = None) -> list[SettlementBatch]:
     """Make the batches due on `day` (for every seller whose schedule falls on it), or for the
     named sellers whatever their schedule (a payout asked for). Returns the batches made now."""
     log_to = bring_log_up_to_date()

@@ -179,3 +179,23 @@ class HeldRelease(models.Model):
                 name="held_release_reserve_due",
             ),
         ]
+
+
+class PayoutEvent(models.Model):
+    """A payout's history: each state it reached and each bank answer that contradicted it (a case
+    for staff), in order."""
+
+    payout = models.ForeignKey(Payout, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=32)  # "submitted", "paid", ..., "contradiction"
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(kind="contradiction"),
+                name="payout_event_cases",
+            )
+        ]

@@ -249,6 +249,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600.0,
     },
     "ledger-fold-deltas": {"task": "ledger.tasks.fold_balance_deltas", "schedule": 5.0},
+    "settlement-mature-balances": {"task": "settlement.mature_balances", "schedule": 60.0},
+    "settlement-make-batches": {"task": "settlement.make_batches", "schedule": 3600.0},
+    "settlement-payouts-sweep": {"task": "settlement.payouts_sweep", "schedule": 60.0},
     "ledger-void-expired-pendings": {
         "task": "ledger.tasks.void_expired_pending_transfers",
         "schedule": 30.0,
@@ -367,10 +370,12 @@ CLEARHOUSE_SIGNING_KEY = env("CLEARHOUSE_SIGNING_KEY", default="")
 
 # --- Fees and refunds (payments/fees.py, payments/refund_services.py) ----------------------------
 # Fee plans by name (SellerProfile.fee_plan), in basis points of the released amount (290 = 2.9 %).
+# Each also says how long released money is held before payouts may take it ("hold_days", 2 if
+# absent) and an optional rolling reserve ("reserve_bps" of each release, kept "reserve_days").
 CLEARHOUSE_FEE_PLANS = {
-    "standard": {"bps": 290},
-    "reduced": {"bps": 150},
-    "zero": {"bps": 0},
+    "standard": {"bps": 290, "hold_days": 2},
+    "reduced": {"bps": 150, "hold_days": 2},
+    "zero": {"bps": 0, "hold_days": 2},
 }
 CLEARHOUSE_DEFAULT_FEE_PLAN = "standard"
 # A refund still pending this many minutes after it was asked for is re-driven by the sweeper.

@@ -48,7 +48,9 @@ def released(
         TransferRequest(
             id=release_id,
             debit_account_id=escrow,
-            credit_account_id=chart.account(currency=currency, code=chart.seller_pending(seller.pk)),
+            credit_account_id=chart.account(
+                currency=currency, code=chart.seller_pending(seller.pk)
+            ),
             amount_minor=net_minor,
             currency=currency,
             reason="escrow_released",

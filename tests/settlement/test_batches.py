@@ -170,7 +170,9 @@ amounts = st.lists(
 
 
 @override_settings(CLEARHOUSE_FEE_PLANS=PLANS)
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(moves=amounts, currency=st.sampled_from(["EUR", "JPY", "KWD"]))
 def test_over_random_inputs_batches_sum_exactly_to_what_was_available(moves, currency):
     seller = SellerFactory()

@@ -1,0 +1,111 @@
+"""A payout's ledger transfers (ids uuid5 of the chart's PAYOUT namespace, so every step posts
+once however often it is retried):
+
+    reserve   seller:<id>:available -> platform:payouts_in_transit   pending, when first submitted
+    settle    post the reserve, and platform:payouts_in_transit -> external:bank, when paid
+    void      void the reserve, when the bank rejects the transfer
+    return    external:bank -> seller:<id>:available, when a paid transfer comes back
+
+Their reasons all start with "payout_": batches leave them out, as they pay batches.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from ledger import chart
+from ledger.models import TransferKind
+from ledger.services import TransferRequest, create_transfers
+from settlement.models import Payout
+
+
+def payout_transfer_id(payout_id: uuid.UUID | str, step: str) -> uuid.UUID:
+    return uuid.uuid5(chart.PAYOUT_TRANSFERS, f"payout:{payout_id}:{step}")
+
+
+def _request(
+    payout: Payout, step: str, debit: str, credit: str, reason: str, **kw
+) -> TransferRequest:
+    return TransferRequest(
+        id=payout_transfer_id(payout.pk, step),
+        debit_account_id=chart.account(currency=payout.currency, code=debit),
+        credit_account_id=chart.account(currency=payout.currency, code=credit),
+        amount_minor=kw.pop("amount_minor", payout.amount_minor),
+        currency=payout.currency,
+        reason=reason,
+        reference=f"payout:{payout.pk}",
+        metadata={
+            "payout": str(payout.pk),
+            "batch": str(payout.batch_id),
+            "seller": payout.seller_id,
+        },
+        **kw,
+    )
+
+
+def reserve(payout: Payout) -> None:
+    available = chart.seller_available(payout.seller_id)
+    create_transfers(
+        [
+            _request(
+                payout,
+                "reserve",
+                available,
+                chart.PAYOUTS_IN_TRANSIT,
+                "payout_reserved",
+                kind=TransferKind.PENDING,
+            )
+        ]
+    )
+
+
+def settle(payout: Payout) -> None:
+    available = chart.seller_available(payout.seller_id)
+    create_transfers(
+        [
+            _request(
+                payout,
+                "post",
+                available,
+                chart.PAYOUTS_IN_TRANSIT,
+                "payout_posted",
+                kind=TransferKind.POST_PENDING,
+                pending_id=payout_transfer_id(payout.pk, "reserve"),
+                amount_minor=None,
+            ),
+            _request(payout, "paid", chart.PAYOUTS_IN_TRANSIT, chart.BANK, "payout_paid"),
+        ]
+    )
+
+
+def void(payout: Payout) -> None:
+    available = chart.seller_available(payout.seller_id)
+    create_transfers(
+        [
+            _request(
+                payout,
+                "void",
+                available,
+                chart.PAYOUTS_IN_TRANSIT,
+                "payout_voided",
+                kind=TransferKind.VOID_PENDING,
+                pending_id=payout_transfer_id(payout.pk, "reserve"),
+                amount_minor=None,
+            )
+        ]
+    )
+
+
+def give_back(payout: Payout) -> None:
+    """The seller's bank sent a paid transfer back: the money is the seller's again."""
+    create_transfers(
+        [
+            _request(
+                payout,
+                "return",
+                chart.BANK,
+                chart.seller_available(payout.seller_id),
+                "payout_returned",
+            )
+        ]
+    )

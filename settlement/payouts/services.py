@@ -1,0 +1,278 @@
+"""Payouts: one attempt to pay a settlement batch to the seller's bank, exactly once.
+
+States: created -> submitted -> paid, or -> failed (the bank rejected it; the reserve is voided)
+or paid -> returned (the seller's bank sent it back; the money is credited back to available).
+failed and returned are final for the payout; the batch is paid again by a new payout once the
+seller has changed the bank account (retry_returned_batches).
+
+Exactly once at the bank: the payout's id is the bank's idempotency key. Before a submit the
+attempt is counted in its own committed transaction; a worker that finds an attempt already
+counted (its predecessor died, or the answer was lost) asks the bank for the payout's status
+first and submits only if the bank never saw it. Bank answers, whether from the submit, a status
+query or a callback, all go through apply_bank_answer under the payout's row lock; an answer that
+contradicts a final state changes nothing and is kept as a case for staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.errors import NotFound
+from settlement.gateways.base import (
+    BankError,
+    BankGateway,
+    BankUnavailable,
+    CreditTransfer,
+    TransferResult,
+)
+from settlement.models import Payout, PayoutEvent, PayoutStatus
+from settlement.payouts import ledger
+
+logger = logging.getLogger(__name__)
+
+# How long a payout may sit in a state before the sweeper asks the bank about it.
+CHECK_AFTER = {
+    PayoutStatus.CREATED: dt.timedelta(minutes=2),
+    PayoutStatus.SUBMITTED: dt.timedelta(minutes=15),
+}
+
+# Listeners told (on commit) when a payout reaches paid, failed or returned: the notifications
+# (email, webhook, order events) register here.
+_settled_listeners: list[Callable[[Payout], None]] = []
+
+
+def on_payout_settled(listener: Callable[[Payout], None]) -> None:
+    _settled_listeners.append(listener)
+
+
+def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
+    from settlement.payouts.tasks import payout_submit  # the tasks module imports this one
+
+    for payout_id in payout_ids:
+        payout_submit.delay(str(payout_id))
+
+
+_CREATE_PAYOUTS = """
+INSERT INTO settlement_payout
+       (id, batch_id, seller_id, amount_minor, currency, status, creditor_name, iban, bic,
+        bank_reference, failure_code, failure_message, check_after, attempts, created_at,
+        updated_at)
+SELECT gen_random_uuid(), b.id, b.seller_id, b.net_minor, b.currency, 'created',
+       coalesce(nullif(sp.bank_account_holder, ''), sp.legal_name), sp.iban, sp.bic, '', '', '',
+       now() + %s::interval, 0, now(), now()
+  FROM settlement_settlementbatch b
+  JOIN accounts_sellerprofile sp ON sp.user_id = b.seller_id
+ WHERE b.id = ANY(%s::uuid[]) AND sp.iban <> ''
+   AND NOT EXISTS (SELECT 1 FROM settlement_payout p
+                    WHERE p.batch_id = b.id AND p.status IN ('created', 'submitted', 'paid'))
+ON CONFLICT DO NOTHING
+RETURNING id
+"""
+
+
+def create_payouts(batch_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """One payout for each of these batches that has none alive, to the seller's IBAN account
+    (a seller without one waits: the batch is paid once an account is on file). Submission is
+    enqueued on commit. Set-based; safe to repeat (a unique key allows one live payout a batch)."""
+    if not batch_ids:
+        return []
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _CREATE_PAYOUTS, [CHECK_AFTER[PayoutStatus.CREATED], [str(i) for i in batch_ids]]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        transaction.on_commit(lambda: _enqueue_submit(ids))
+    return ids
+
+
+def unpaid_batch_ids() -> list[uuid.UUID]:
+    """Batches with no live payout, whose seller has an IBAN account on file and changed the
+    profile since the last payout failed or came back (or that never had a payout)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT b.id FROM settlement_settlementbatch b
+              JOIN accounts_sellerprofile sp ON sp.user_id = b.seller_id AND sp.iban <> ''
+             WHERE NOT EXISTS (SELECT 1 FROM settlement_payout p WHERE p.batch_id = b.id
+                                  AND p.status IN ('created', 'submitted', 'paid'))
+               AND sp.updated_at > coalesce(
+                     (SELECT max(coalesce(p.returned_at, p.failed_at)) FROM settlement_payout p
+                       WHERE p.batch_id = b.id), '-infinity')
+            """
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def retry_unpaid_batches() -> list[uuid.UUID]:
+    """Pay again every batch whose payout failed or came back once the seller fixed the bank
+    account, and every batch that waited for an account."""
+    return create_payouts(unpaid_batch_ids())
+
+
+def _lock(payout_id: uuid.UUID | str) -> Payout:
+    try:
+        return Payout.objects.select_for_update().get(pk=payout_id)
+    except (Payout.DoesNotExist, ValueError):
+        raise NotFound("No such payout.", code="payout_not_found") from None
+
+
+def _event(payout: Payout, kind: str, **data) -> None:
+    PayoutEvent.objects.create(payout=payout, kind=kind, data=data)
+
+
+def _begin_attempt(payout_id: uuid.UUID | str) -> Payout | None:
+    """Count a submit attempt (reserving the money on the first) in its own transaction, so that
+    a crash after the bank call still leaves the attempt on record. None: nothing to submit."""
+    with transaction.atomic():
+        payout = _lock(payout_id)
+        if payout.status != PayoutStatus.CREATED:
+            return None
+        if payout.attempts == 0:
+            ledger.reserve(payout)
+        payout.attempts += 1
+        payout.check_after = timezone.now() + CHECK_AFTER[PayoutStatus.CREATED]
+        payout.save(update_fields=["attempts", "check_after", "updated_at"])
+        return payout
+
+
+def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
+    """Send the payout to the bank (or learn what the bank already did with it) and apply the
+    answer. BankUnavailable propagates: the caller retries later, and the next try asks first."""
+    payout = _begin_attempt(payout_id)
+    if payout is None:
+        return Payout.objects.get(pk=payout_id)
+    if payout.attempts > 1:
+        known = gateway.status(payout_id=str(payout.pk))
+        if known is not None:
+            return apply_bank_answer(known)
+    try:
+        answer = gateway.submit(
+            CreditTransfer(
+                payout_id=str(payout.pk),
+                amount_minor=payout.amount_minor,
+                currency=payout.currency,
+                creditor_name=payout.creditor_name,
+                iban=payout.iban,
+                bic=payout.bic,
+                remittance=f"Clearhouse payout {payout.batch.period_end:%Y-%m-%d}",
+            )
+        )
+    except BankUnavailable:
+        raise
+    except BankError as refused:
+        return _fail_refused(payout.pk, refused)
+    return apply_bank_answer(answer)
+
+
+def _fail_refused(payout_id: uuid.UUID, refused: BankError) -> Payout:
+    """The bank refused the request itself (not the transfer): nothing was sent."""
+    with transaction.atomic():
+        payout = _lock(payout_id)
+        if payout.status != PayoutStatus.CREATED:
+            return payout
+        ledger.void(payout)
+        return _finish(
+            payout,
+            PayoutStatus.FAILED,
+            failure_code=refused.code,
+            failure_message=refused.message[:255],
+        )
+
+
+def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
+    """Ask the bank about a payout that has waited past its deadline, and apply the answer."""
+    payout = Payout.objects.get(pk=payout_id)
+    if payout.status == PayoutStatus.CREATED:
+        return submit(payout_id, gateway)  # status first when an attempt was made
+    if payout.status != PayoutStatus.SUBMITTED:
+        return payout
+    known = gateway.status(payout_id=str(payout.pk))
+    if known is None:  # submitted means the bank answered once: it cannot have forgotten
+        logger.error("bank does not know submitted payout %s", payout.pk)
+        with transaction.atomic():
+            payout = _lock(payout_id)
+            _event(payout, "contradiction", bank_status=None, status=payout.status)
+            payout.check_after = timezone.now() + CHECK_AFTER[PayoutStatus.SUBMITTED]
+            payout.save(update_fields=["check_after", "updated_at"])
+        return payout
+    return apply_bank_answer(known)
+
+
+def _finish(payout: Payout, status: str, **fields) -> Payout:
+    now = timezone.now()
+    stamp = {
+        PayoutStatus.PAID: "paid_at",
+        PayoutStatus.FAILED: "failed_at",
+        PayoutStatus.RETURNED: "returned_at",
+        PayoutStatus.SUBMITTED: "submitted_at",
+    }[status]
+    payout.status = status
+    setattr(payout, stamp, now)
+    for name, value in fields.items():
+        setattr(payout, name, value)
+    payout.check_after = now + CHECK_AFTER[status] if status in CHECK_AFTER else None
+    payout.save()
+    _event(payout, status, **{k: v for k, v in fields.items() if isinstance(v, str | int)})
+    if status != PayoutStatus.SUBMITTED:
+        settled = Payout.objects.get(pk=payout.pk)
+        for listener in _settled_listeners:
+            transaction.on_commit(lambda listener=listener: listener(settled), robust=True)
+    return payout
+
+
+def apply_bank_answer(answer: TransferResult) -> Payout:
+    """Apply what the bank says of a payout, under its row lock. Idempotent: a repeated answer
+    changes nothing; one that contradicts a final state changes nothing and opens a case."""
+    with transaction.atomic():
+        payout = _lock(answer.payout_id)
+        if answer.amount_minor != payout.amount_minor or answer.currency != payout.currency:
+            _event(payout, "contradiction", bank=answer.status, reason="amount_or_currency")
+            logger.error("bank answer for payout %s has another amount", payout.pk)
+            return payout
+        status, said = payout.status, answer.status
+        refs = {"bank_reference": answer.bank_reference or payout.bank_reference}
+        failure = {"failure_code": answer.failure_code, "failure_message": answer.failure_message}
+        live = status in (PayoutStatus.CREATED, PayoutStatus.SUBMITTED)
+        if said == "accepted" and status == PayoutStatus.CREATED:
+            return _finish(payout, PayoutStatus.SUBMITTED, **refs)
+        if said == "paid" and live:
+            ledger.settle(payout)
+            return _finish(payout, PayoutStatus.PAID, **refs)
+        if said == "rejected" and live:
+            ledger.void(payout)
+            return _finish(payout, PayoutStatus.FAILED, **refs, **failure)
+        if said == "returned" and (live or status == PayoutStatus.PAID):
+            if live:  # the "paid" answer was lost: it was paid before it came back
+                ledger.settle(payout)
+                payout.paid_at = timezone.now()
+            ledger.give_back(payout)
+            return _finish(payout, PayoutStatus.RETURNED, **refs, **failure)
+        if (said, status) in {
+            ("accepted", PayoutStatus.SUBMITTED),
+            ("paid", PayoutStatus.PAID),
+            ("rejected", PayoutStatus.FAILED),
+            ("returned", PayoutStatus.RETURNED),
+        } or (said == "accepted" and status == PayoutStatus.PAID):
+            return payout  # a repeat, or an older answer arriving late
+        _event(payout, "contradiction", bank=said, status=status)
+        logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
+        return payout
+
+
+def due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
+    """Payouts that waited in created or submitted past their deadline: the sweeper re-drives
+    them (a lost task message, a crashed worker, a dropped callback)."""
+    return list(
+        Payout.objects.filter(
+            status__in=[PayoutStatus.CREATED, PayoutStatus.SUBMITTED],
+            check_after__lte=now or timezone.now(),
+        )
+        .order_by("check_after")
+        .values_list("pk", flat=True)[:limit]
+    )

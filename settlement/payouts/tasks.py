@@ -1,0 +1,69 @@
+"""Celery tasks that move sellers' money (all acks_late and idempotent; the sweeper re-drives any
+whose message was lost):
+
+    settlement.mature_balances      beat, every minute: held releases and reserves that are due
+    settlement.make_batches         beat, hourly: today's batches (once a day each), then payouts
+    settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
+    settlement.payout_check(id)     ask the bank about one payout past its deadline
+    settlement.payouts_sweep        beat, every minute: payouts past their deadline, and batches
+                                    to pay again after a failure once the account was fixed
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from settlement.batches import create_batches
+from settlement.gateways.base import BankUnavailable
+from settlement.maturation import mature_due
+from settlement.payouts import services
+
+# Bank calls: retried with backoff (5 s doubling to 10 min) while the bank is unreachable; the
+# sweeper takes over after that.
+BANK_TASK_OPTIONS = {
+    "acks_late": True,
+    "autoretry_for": (BankUnavailable,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 8,
+    "ignore_result": True,
+}
+
+
+def _gateway():
+    from settlement.gateways.registry import bank_gateway  # built from settings at first use
+
+    return bank_gateway()
+
+
+@shared_task(name="settlement.mature_balances", acks_late=True, ignore_result=True)
+def mature_balances() -> dict[str, int]:
+    return mature_due()
+
+
+@shared_task(name="settlement.make_batches", acks_late=True, ignore_result=True)
+def make_batches() -> dict[str, int]:
+    batches = create_batches(day=timezone.localdate())
+    payouts = services.create_payouts([batch.pk for batch in batches])
+    return {"batches": len(batches), "payouts": len(payouts)}
+
+
+@shared_task(name="settlement.payout_submit", **BANK_TASK_OPTIONS)
+def payout_submit(payout_id: str) -> str:
+    return services.submit(payout_id, _gateway()).status
+
+
+@shared_task(name="settlement.payout_check", **BANK_TASK_OPTIONS)
+def payout_check(payout_id: str) -> str:
+    return services.check(payout_id, _gateway()).status
+
+
+@shared_task(name="settlement.payouts_sweep", acks_late=True, ignore_result=True)
+def payouts_sweep() -> dict[str, int]:
+    due = services.due_for_check()
+    for payout_id in due:
+        payout_check.delay(str(payout_id))
+    again = services.retry_unpaid_batches()
+    return {"checked": len(due), "paid_again": len(again)}

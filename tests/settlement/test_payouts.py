@@ -1,0 +1,215 @@
+"""Payouts: a batch is paid to the seller's bank exactly once through crashes, lost answers,
+repeated and contradictory bank answers; the ledger follows every step."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from ledger import chart
+from ledger.selectors import account_balance
+from settlement.batches import create_batches
+from settlement.gateways.base import BankUnavailable
+from settlement.models import Payout, PayoutStatus
+from settlement.payouts import services
+from tests.accounts.factories import SellerFactory
+from tests.settlement.fake_bank import FakeBank
+from tests.settlement.test_batches import MONDAY, PLANS, sale
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plans")]
+
+
+@pytest.fixture
+def plans():
+    with override_settings(CLEARHOUSE_FEE_PLANS=PLANS):
+        yield
+
+
+def balances(seller, currency="EUR"):
+    def credit(code):
+        return account_balance(chart.account(currency=currency, code=code))
+
+    available = credit(chart.seller_available(seller.pk))
+    transit = credit(chart.PAYOUTS_IN_TRANSIT)
+    bank = credit(chart.BANK)
+    return {
+        "available": available.credit_balance,
+        "available_after_pending": available.credit_balance_available,
+        "in_transit": transit.credit_balance,
+        "paid_out": bank.credit_balance,
+    }
+
+
+def a_payout(seller, amount=10_000, currency="EUR"):
+    sale(seller, amount, currency=currency)
+    (batch,) = create_batches(day=MONDAY, sellers=[seller.pk])
+    (payout_id,) = services.create_payouts([batch.pk])
+    return Payout.objects.get(pk=payout_id)
+
+
+def test_a_batch_is_paid_once_and_the_ledger_follows_each_step(django_capture_on_commit_callbacks):
+    seller = SellerFactory()
+    payout = a_payout(seller)
+    assert (payout.amount_minor, payout.iban, payout.status) == (
+        10_000,
+        seller.seller_profile.iban,
+        "created",
+    )
+    # A second call for the same batch makes no second payout.
+    assert services.create_payouts([payout.batch_id]) == []
+
+    bank = FakeBank()
+    payout = services.submit(payout.pk, bank)
+    assert payout.status == PayoutStatus.SUBMITTED and payout.bank_reference == "BANK-1"
+    assert balances(seller) == {
+        "available": 10_000,
+        "available_after_pending": 0,
+        "in_transit": 0,
+        "paid_out": 0,
+    }
+
+    payout = services.apply_bank_answer(bank.settle(str(payout.pk), "paid"))
+    assert payout.status == PayoutStatus.PAID and payout.paid_at
+    assert balances(seller) == {
+        "available": 0,
+        "available_after_pending": 0,
+        "in_transit": 0,
+        "paid_out": 10_000,
+    }
+    # The same answer again (a duplicate callback) changes nothing; nor does a late "accepted".
+    services.apply_bank_answer(bank.transfers[str(payout.pk)])
+    services.submit(payout.pk, bank)
+    assert bank.submits == 1
+    assert balances(seller)["paid_out"] == 10_000
+    assert list(payout.events.values_list("kind", flat=True)) == ["submitted", "paid"]
+
+
+def test_a_rejected_payout_gives_the_money_back_and_is_paid_again_once_the_account_is_fixed():
+    seller = SellerFactory()
+    payout = a_payout(seller)
+    payout = services.submit(payout.pk, FakeBank(settle_as="rejected"))
+    assert (payout.status, payout.failure_code) == (PayoutStatus.FAILED, "invalid_account")
+    assert balances(seller)["available_after_pending"] == 10_000
+    # Not paid again until the seller changes the account.
+    assert services.retry_unpaid_batches() == []
+    profile = seller.seller_profile
+    profile.iban = "DE02120300000000202051"
+    profile.save()
+    (again,) = services.retry_unpaid_batches()
+    again = services.submit(again, FakeBank(settle_as="paid"))
+    assert (again.status, again.iban, again.batch_id) == ("paid", profile.iban, payout.batch_id)
+    assert balances(seller)["available"] == 0
+
+
+def test_a_returned_payout_credits_the_seller_back_and_a_late_paid_is_a_case_not_a_change():
+    seller = SellerFactory()
+    payout = a_payout(seller, 4_200)
+    bank = FakeBank(settle_as="paid")
+    services.submit(payout.pk, bank)
+    payout = services.apply_bank_answer(bank.settle(str(payout.pk), "returned", "closed_account"))
+    assert (payout.status, payout.failure_code) == (PayoutStatus.RETURNED, "closed_account")
+    assert balances(seller) == {
+        "available": 4_200,
+        "available_after_pending": 4_200,
+        "in_transit": 0,
+        "paid_out": 0,
+    }
+    services.apply_bank_answer(bank.settle(str(payout.pk), "paid"))
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.RETURNED
+    assert payout.events.filter(kind="contradiction").count() == 1
+    assert balances(seller)["available"] == 4_200
+
+
+def test_a_return_whose_paid_answer_was_lost_still_posts_paid_then_returned():
+    seller = SellerFactory()
+    payout = a_payout(seller, 700)
+    bank = FakeBank()
+    services.submit(payout.pk, bank)
+    payout = services.apply_bank_answer(bank.settle(str(payout.pk), "returned", "closed_account"))
+    assert payout.status == PayoutStatus.RETURNED
+    assert balances(seller)["available"] == 700 and balances(seller)["paid_out"] == 0
+
+
+def test_after_a_lost_answer_the_next_attempt_asks_the_bank_first_and_never_pays_twice():
+    seller = SellerFactory()
+    payout = a_payout(seller)
+    bank = FakeBank()
+    bank.lose_answer = True
+    with pytest.raises(BankUnavailable):
+        services.submit(payout.pk, bank)
+    payout.refresh_from_db()
+    assert (payout.status, payout.attempts) == (PayoutStatus.CREATED, 1)
+    bank.lose_answer = False
+    payout = services.submit(payout.pk, bank)
+    assert payout.status == PayoutStatus.SUBMITTED
+    assert bank.submits == 1  # the second attempt learned it from status()
+    assert len(bank.transfers) == 1
+
+
+def test_a_payout_the_bank_never_saw_is_submitted_by_the_retry():
+    seller = SellerFactory()
+    payout = a_payout(seller)
+    bank = FakeBank()
+    bank.down = True
+    with pytest.raises(BankUnavailable):
+        services.submit(payout.pk, bank)
+    bank.down = False
+    assert services.due_for_check() == []  # its deadline has not passed yet
+    payout = services.check(payout.pk, bank)
+    assert payout.status == PayoutStatus.SUBMITTED and bank.submits == 1
+
+
+def test_an_answer_with_another_amount_is_a_case_and_changes_nothing():
+    seller = SellerFactory()
+    payout = a_payout(seller, 1_000)
+    bank = FakeBank()
+    services.submit(payout.pk, bank)
+    from dataclasses import replace
+
+    services.apply_bank_answer(replace(bank.settle(str(payout.pk), "paid"), amount_minor=999))
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.SUBMITTED
+    assert payout.events.filter(kind="contradiction").exists()
+
+
+def test_a_seller_without_an_iban_waits_and_is_paid_once_one_is_on_file():
+    seller = SellerFactory(profile__iban="", profile__bic="")
+    sale(seller, 500)
+    (batch,) = create_batches(day=MONDAY)
+    assert services.create_payouts([batch.pk]) == []
+    profile = seller.seller_profile
+    profile.iban, profile.bic = "DE89370400440532013000", "COBADEFFXXX"
+    profile.save()
+    assert len(services.retry_unpaid_batches()) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_with_the_same_payout_submit_and_settle_it_once():
+    seller = SellerFactory()
+    payout = a_payout(seller)
+    bank = FakeBank(settle_as="paid")
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def work():
+        try:
+            barrier.wait()
+            services.submit(payout.pk, bank)
+            services.apply_bank_answer(bank.transfers[str(payout.pk)])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(bank.transfers) == 1 and bank.submits == 1
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.PAID
+    assert balances(seller)["paid_out"] == 10_000 and balances(seller)["available"] == 0
