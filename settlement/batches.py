@@ -23,6 +23,7 @@ NOTHING), never a second batch over the same transfers.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -131,4 +132,6 @@ def batch_lines(batch: SettlementBatch) -> list[BatchLine]:
     """The ledger transfers a batch covers, in log order; their amounts sum to its net."""
     with connection.cursor() as cursor:
         cursor.execute(_LINES, [batch.pk])
-        return [BatchLine(*row) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    # Django's PostgreSQL backend hands jsonb over as text (JSONField decodes it itself).
+    return [BatchLine(*row[:4], json.loads(row[4]), *row[5:]) for row in rows]

@@ -1,0 +1,173 @@
+"""API (settlement), under /api/v1/, read-only; a seller sees its own, staff everything, a buyer
+nothing (another's object is a 404, as if it did not exist):
+
+    GET settlement-batches/            batches, newest first (?currency=EUR)
+    GET settlement-batches/<id>/       one batch with its lines (the ledger transfers it covers)
+    GET payouts/                       payouts, newest first (?status=paid&currency=EUR)
+    GET payouts/<id>/                  one payout with its batch's lines and its history
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers, viewsets
+from rest_framework.renderers import JSONRenderer
+
+from core.errors import ValidationError
+from settlement.batches import batch_lines
+from settlement.models import Payout, PayoutStatus, SettlementBatch
+from settlement.selectors import batches_visible_to, payouts_visible_to
+
+# What a line is, by the reason of its ledger transfer.
+LINE_KINDS = {
+    "balance_matured": "sale",
+    "reserve_released": "reserve_released",
+    "refund_posted": "refund",
+    "refund_reserved": "refund",
+}
+
+
+def lines_json(batch: SettlementBatch) -> list[dict]:
+    return [
+        {
+            "transfer": str(line.transfer_id),
+            "kind": LINE_KINDS.get(line.reason, line.reason),
+            "amount_minor": line.amount_minor,
+            "currency": batch.currency,
+            "order": line.metadata.get("order"),
+            "sub_order": line.metadata.get("sub_order"),
+            "reference": line.reference,
+            "created_at": line.created_at.isoformat(),
+        }
+        for line in batch_lines(batch)
+    ]
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    seller = serializers.IntegerField(source="seller_id", read_only=True)
+
+    class Meta:
+        model = SettlementBatch
+        fields = [
+            "id",
+            "seller",
+            "currency",
+            "period_start",
+            "period_end",
+            "net_minor",
+            "credits_minor",
+            "debits_minor",
+            "line_count",
+            "created_at",
+        ]
+
+
+class BatchDetailSerializer(BatchSerializer):
+    lines = serializers.SerializerMethodField()
+    payouts = serializers.SerializerMethodField()
+
+    class Meta(BatchSerializer.Meta):
+        fields = [*BatchSerializer.Meta.fields, "payouts", "lines"]
+
+    def get_lines(self, batch: SettlementBatch) -> list[dict]:
+        return lines_json(batch)
+
+    def get_payouts(self, batch: SettlementBatch) -> list[dict]:
+        return [
+            {"id": str(p.pk), "status": p.status, "created_at": p.created_at.isoformat()}
+            for p in batch.payouts.order_by("created_at")
+        ]
+
+
+class PayoutSerializer(serializers.ModelSerializer):
+    seller = serializers.IntegerField(source="seller_id", read_only=True)
+    batch = serializers.UUIDField(source="batch_id", read_only=True)
+    iban_last4 = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Payout
+        fields = [
+            "id",
+            "batch",
+            "seller",
+            "amount_minor",
+            "currency",
+            "status",
+            "iban_last4",
+            "bank_reference",
+            "failure_code",
+            "failure_message",
+            "created_at",
+            "submitted_at",
+            "paid_at",
+            "failed_at",
+            "returned_at",
+        ]
+
+    def get_iban_last4(self, payout: Payout) -> str:
+        return payout.iban[-4:]
+
+
+class PayoutDetailSerializer(PayoutSerializer):
+    lines = serializers.SerializerMethodField()
+    history = serializers.SerializerMethodField()
+
+    class Meta(PayoutSerializer.Meta):
+        fields = [*PayoutSerializer.Meta.fields, "history", "lines"]
+
+    def get_lines(self, payout: Payout) -> list[dict]:
+        return lines_json(payout.batch)
+
+    def get_history(self, payout: Payout) -> list[dict]:
+        return [
+            {"kind": e.kind, "at": e.created_at.isoformat()}
+            for e in payout.events.exclude(kind="contradiction")
+        ]
+
+
+def _filtered(queryset, request, **allowed):
+    for param, choices in allowed.items():
+        value = request.query_params.get(param)
+        if value is None:
+            continue
+        if value not in choices:
+            raise ValidationError(
+                f"{param} must be one of: {', '.join(sorted(choices))}.", field=param
+            )
+        queryset = queryset.filter(**{param: value})
+    return queryset
+
+
+def _currency(request) -> set[str]:
+    value = request.query_params.get("currency")
+    if value is not None and (len(value) != 3 or not value.isalpha() or not value.isupper()):
+        raise ValidationError("currency must be an ISO 4217 code such as EUR.", field="currency")
+    return {value} if value else set()
+
+
+class SettlementBatchViewSet(viewsets.ReadOnlyModelViewSet):
+    renderer_classes = [JSONRenderer]
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+
+    def get_serializer_class(self):
+        return BatchDetailSerializer if self.action == "retrieve" else BatchSerializer
+
+    def get_queryset(self):
+        return _filtered(
+            batches_visible_to(self.request.user), self.request, currency=_currency(self.request)
+        )
+
+
+class PayoutViewSet(viewsets.ReadOnlyModelViewSet):
+    renderer_classes = [JSONRenderer]
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+
+    def get_serializer_class(self):
+        return PayoutDetailSerializer if self.action == "retrieve" else PayoutSerializer
+
+    def get_queryset(self):
+        return _filtered(
+            payouts_visible_to(self.request.user),
+            self.request,
+            status=set(PayoutStatus.values),
+            currency=_currency(self.request),
+        )

@@ -1,0 +1,21 @@
+"""Who sees which batches and payouts: a seller its own, staff all, anyone else none."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from settlement.models import Payout, SettlementBatch
+
+
+def _is_staff(user) -> bool:
+    return bool(getattr(user, "is_platform_staff", False) or getattr(user, "is_superuser", False))
+
+
+def batches_visible_to(user) -> QuerySet[SettlementBatch]:
+    batches = SettlementBatch.objects.all()
+    return batches if _is_staff(user) else batches.filter(seller_id=user.pk, seller__role="seller")
+
+
+def payouts_visible_to(user) -> QuerySet[Payout]:
+    payouts = Payout.objects.select_related("batch")
+    return payouts if _is_staff(user) else payouts.filter(seller_id=user.pk, seller__role="seller")
