@@ -144,7 +144,7 @@ def credit_transfer_file(
                 E.MsgId(message_id),
                 E.CreDtTm(created_at.isoformat(timespec="seconds")),
                 E.NbOfTxs(str(len(lines))),
-                E.CtrlSum(_control_sum(lines, field="payments")),
+                E.CtrlSum(_control_sum(lines)),
                 E.InitgPty(E.Nm(debtor_name)),
             ),
             *payment_informations,
@@ -172,7 +172,7 @@ def _pmt_inf_id(message_id: str, index: int) -> str:
 
 def _currency(value: object, field: str) -> str:
     try:
-        currency_exponent(value)  # type: ignore[arg-type]  # refuses non-str too
+        currency_exponent(value)  # refuses a non-str too (TypeError)
     except NoMinorUnit as error:
         raise InvalidCreditTransfer(
             f"{field}: {error}", code="currency_without_minor_unit", field=field
@@ -312,11 +312,12 @@ def _line(payment: object, field: str, file_date: dt.date) -> _Line:
     creditor_name = text(
         payment.creditor_name, field=f"{field}.creditor_name", max_length=name_length
     )
-    remittance = payment.remittance
-    if not (isinstance(remittance, str) and not remittance.strip()):
-        remittance = text(remittance, field=f"{field}.remittance", max_length=REMITTANCE_LENGTH)
-    else:
-        remittance = ""
+    blank = isinstance(payment.remittance, str) and not payment.remittance.strip()
+    remittance = (
+        ""
+        if blank
+        else text(payment.remittance, field=f"{field}.remittance", max_length=REMITTANCE_LENGTH)
+    )
     return _Line(
         end_to_end_id=end_to_end_id,
         amount=amount,
@@ -330,7 +331,7 @@ def _line(payment: object, field: str, file_date: dt.date) -> _Line:
     )
 
 
-def _control_sum(lines: Sequence[_Line], field: str) -> str:
+def _control_sum(lines: Sequence[_Line]) -> str:
     # Decimal addition is exact at this precision: 18-digit amounts, at most 100,000 of them.
     with localcontext() as context:
         context.prec = 60
@@ -340,7 +341,7 @@ def _control_sum(lines: Sequence[_Line], field: str) -> str:
         raise InvalidCreditTransfer(
             f"the control sum {text} has more than {MAX_TOTAL_DIGITS} digits: split the file",
             code="control_sum_too_large",
-            field=field,
+            field="payments",
         )
     return text
 
@@ -368,7 +369,7 @@ def _payment_information(
         E.PmtMtd("TRF"),
         E.BtchBookg("false"),
         E.NbOfTxs(str(len(members))),
-        E.CtrlSum(_control_sum(members, field=f"payments[{currency} {execution_date}]")),
+        E.CtrlSum(_control_sum(members)),
     ]
     if sepa:
         header.append(E.PmtTpInf(E.SvcLvl(E.Cd("SEPA"))))

@@ -78,6 +78,14 @@ def test_a_euro_file_is_valid_pain_001_001_09_and_goes_by_sepa(official_schema):
     assert texts(root, "//p:GrpHdr/p:CtrlSum") == ["1234.61"]
 
 
+def test_the_official_schema_does_refuse_a_file_that_breaks_it(official_schema):
+    # The checks above would pass vacuously if the validator accepted anything.
+    xml = write([line()]).replace(b'<InstdAmt Ccy="EUR">1234.56', b'<InstdAmt Ccy="EUR">-1234.56')
+
+    with pytest.raises(xmlschema.XMLSchemaValidationError):
+        official_schema.validate(xml.decode())
+
+
 def test_the_end_to_end_id_is_the_payout_id_and_lines_keep_their_order():
     xml = write([line("po-b", 200), line("po-a", 100), line("po-c", 300)])
 
