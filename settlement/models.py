@@ -71,7 +71,7 @@ FINAL_PAYOUT_STATUSES = (PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.RE
 
 
 class Payout(models.Model):
-    """One attempt to pay a batch. Its id is the bank's idempotency key and the ISO 20022
+    """One attempt to pay a batch. Its id (as `bank_id`) is the bank's idempotency key and the ISO 20022
     end-to-end id. A failed or returned payout is final; the batch is paid again by a new payout
     (a new id) once the seller has fixed the bank account."""
 
@@ -124,6 +124,12 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"payout {self.id} {self.amount_minor} {self.currency} {self.status}"
+
+    @property
+    def bank_id(self) -> str:
+        """The id the bank knows the payout by (idempotency key, ISO 20022 end-to-end id): the
+        32 hex digits, as Max35Text has no room for the hyphens."""
+        return self.id.hex
 
 
 class BankCallbackReceipt(models.Model):

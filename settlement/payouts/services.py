@@ -148,13 +148,13 @@ def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
     if payout is None:
         return Payout.objects.get(pk=payout_id)
     if payout.attempts > 1:
-        known = gateway.status(payout_id=str(payout.pk))
+        known = gateway.status(payout_id=payout.bank_id)
         if known is not None:
             return apply_bank_answer(known)
     try:
         answer = gateway.submit(
             CreditTransfer(
-                payout_id=str(payout.pk),
+                payout_id=payout.bank_id,
                 amount_minor=payout.amount_minor,
                 currency=payout.currency,
                 creditor_name=payout.creditor_name,
@@ -192,7 +192,7 @@ def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
         return submit(payout_id, gateway)  # status first when an attempt was made
     if payout.status != PayoutStatus.SUBMITTED:
         return payout
-    known = gateway.status(payout_id=str(payout.pk))
+    known = gateway.status(payout_id=payout.bank_id)
     if known is None:  # submitted means the bank answered once: it cannot have forgotten
         logger.error("bank does not know submitted payout %s", payout.pk)
         with transaction.atomic():

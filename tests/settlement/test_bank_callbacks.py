@@ -34,7 +34,7 @@ def test_a_paid_callback_pays_once_and_its_duplicate_is_acknowledged_without_eff
     payout = a_payout(seller, 2_000)
     bank = FakeBank()
     submit(payout.pk, bank)
-    paid = callback(bank.settle(str(payout.pk), "paid"), "msg_1")
+    paid = callback(bank.settle(payout.bank_id, "paid"), "msg_1")
     assert handle(paid) == "applied"
     assert handle(paid) == "duplicate"
     payout.refresh_from_db()
@@ -48,7 +48,7 @@ def test_a_callback_for_an_unknown_payout_changes_nothing():
 
     stranger = TransferResult(
         status="paid",
-        payout_id=str(uuid.uuid4()),
+        payout_id=uuid.uuid4().hex,
         bank_reference="X",
         amount_minor=5,
         currency="EUR",

@@ -69,7 +69,7 @@ def test_a_batch_is_paid_once_and_the_ledger_follows_each_step(django_capture_on
         "paid_out": 0,
     }
 
-    payout = services.apply_bank_answer(bank.settle(str(payout.pk), "paid"))
+    payout = services.apply_bank_answer(bank.settle(payout.bank_id, "paid"))
     assert payout.status == PayoutStatus.PAID and payout.paid_at
     assert balances(seller) == {
         "available": 0,
@@ -78,7 +78,7 @@ def test_a_batch_is_paid_once_and_the_ledger_follows_each_step(django_capture_on
         "paid_out": 10_000,
     }
     # The same answer again (a duplicate callback) changes nothing; nor does a late "accepted".
-    services.apply_bank_answer(bank.transfers[str(payout.pk)])
+    services.apply_bank_answer(bank.transfers[payout.bank_id])
     services.submit(payout.pk, bank)
     assert bank.submits == 1
     assert balances(seller)["paid_out"] == 10_000
@@ -107,7 +107,7 @@ def test_a_returned_payout_credits_the_seller_back_and_a_late_paid_is_a_case_not
     payout = a_payout(seller, 4_200)
     bank = FakeBank(settle_as="paid")
     services.submit(payout.pk, bank)
-    payout = services.apply_bank_answer(bank.settle(str(payout.pk), "returned", "closed_account"))
+    payout = services.apply_bank_answer(bank.settle(payout.bank_id, "returned", "closed_account"))
     assert (payout.status, payout.failure_code) == (PayoutStatus.RETURNED, "closed_account")
     assert balances(seller) == {
         "available": 4_200,
@@ -115,7 +115,7 @@ def test_a_returned_payout_credits_the_seller_back_and_a_late_paid_is_a_case_not
         "in_transit": 0,
         "paid_out": 0,
     }
-    services.apply_bank_answer(bank.settle(str(payout.pk), "paid"))
+    services.apply_bank_answer(bank.settle(payout.bank_id, "paid"))
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.RETURNED
     assert payout.events.filter(kind="contradiction").count() == 1
@@ -127,7 +127,7 @@ def test_a_return_whose_paid_answer_was_lost_still_posts_paid_then_returned():
     payout = a_payout(seller, 700)
     bank = FakeBank()
     services.submit(payout.pk, bank)
-    payout = services.apply_bank_answer(bank.settle(str(payout.pk), "returned", "closed_account"))
+    payout = services.apply_bank_answer(bank.settle(payout.bank_id, "returned", "closed_account"))
     assert payout.status == PayoutStatus.RETURNED
     assert balances(seller)["available"] == 700 and balances(seller)["paid_out"] == 0
 
@@ -168,7 +168,7 @@ def test_an_answer_with_another_amount_is_a_case_and_changes_nothing():
     services.submit(payout.pk, bank)
     from dataclasses import replace
 
-    services.apply_bank_answer(replace(bank.settle(str(payout.pk), "paid"), amount_minor=999))
+    services.apply_bank_answer(replace(bank.settle(payout.bank_id, "paid"), amount_minor=999))
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.SUBMITTED
     assert payout.events.filter(kind="contradiction").exists()
@@ -197,7 +197,7 @@ def test_two_workers_with_the_same_payout_submit_and_settle_it_once():
         try:
             barrier.wait()
             services.submit(payout.pk, bank)
-            services.apply_bank_answer(bank.transfers[str(payout.pk)])
+            services.apply_bank_answer(bank.transfers[payout.bank_id])
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
