@@ -12,7 +12,8 @@ SQLite database, and speaks HTTP + JSON to the platform like a real bank's API w
 - camt.053 statements of the platform's accounts for any day (`camt053.py`);
 - buyers' incoming transfers by RF reference, and fault knobs (`faults.py`).
 
-It imports nothing from the platform's apps (an import-linter contract checks this): the two
-sides share only the wire format, as they would with a real bank. docs/sandbox_bank.md describes
+It imports nothing from the platform's apps but core.crypto's signature check (the project's one
+cryptography module; an import-linter contract allows that and nothing else): the two sides share
+only the wire format, as they would with a real bank. docs/sandbox_bank.md describes
 the API.
 """

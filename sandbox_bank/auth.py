@@ -10,6 +10,10 @@ over the bytes  b"clearhouse-bank-request/v1\\n" + METHOD + "\\n" + TARGET + "\\
 "\\n" + BODY,  where TARGET is the path with its query string as sent ("/transfers/po-1",
 "/statements/camt053?date=2025-03-01"). A timestamp more than `signature_tolerance_s` away from
 the bank's clock, or a signature that does not verify, is refused (401) before anything is done.
+
+The check itself is core.crypto's: the project keeps every use of pycryptodome in that one module
+(tests/core/test_crypto_boundary.py), and it is the bank's only import from the platform's code
+(an import contract allows that one and no other).
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ import binascii
 import hmac
 import time
 
-from Crypto.PublicKey import ECC
-from Crypto.Signature import eddsa
+from core import crypto
 
 from .errors import Forbidden, Unauthorized
 
@@ -38,10 +41,13 @@ class RequestVerifier:
     def __init__(self, public_key_pem: str, *, tolerance_s: int) -> None:
         if not public_key_pem:
             raise ValueError("the platform's public key is not configured")
-        key = ECC.import_key(public_key_pem)
-        if key.curve != "Ed25519" or key.has_private():
+        try:
+            info = crypto.inspect_public_key(public_key_pem, purpose="signing")
+        except crypto.CryptoError as exc:
+            raise ValueError(f"the platform's public key is not usable: {exc}") from None
+        if info.algorithm != crypto.ED25519:
             raise ValueError("the platform's key must be an Ed25519 public key")
-        self._verifier = eddsa.new(key, "rfc8032")
+        self._public_pem = info.public_pem
         self.tolerance_s = tolerance_s
 
     def verify(
@@ -68,8 +74,13 @@ class RequestVerifier:
             if len(signature_text) > _MAX_SIGNATURE_CHARS:
                 raise ValueError("too long")
             signature = base64.b64decode(signature_text, validate=True)
-            self._verifier.verify(signed_message(method, target, timestamp, body), signature)
-        except (ValueError, binascii.Error, TypeError):
+            crypto.verify(
+                self._public_pem,
+                signed_message(method, target, timestamp, body),
+                signature,
+                algorithm=crypto.ED25519,
+            )
+        except (ValueError, binascii.Error, crypto.CryptoError):
             raise Unauthorized("The signature does not verify.", code="signature_invalid") from None
 
 
