@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import auth
-from .banking import Bank
+from .banking import MAX_LIST_LIMIT, Bank
 from .callbacks import CallbackDispatcher
 from .camt053 import statement_xml
 from .config import BankConfig
@@ -233,12 +233,13 @@ class SandboxBankApp:
         if status not in (None, "accepted", "paid", "returned", "rejected"):
             raise BadRequest("Unknown status.", field="status")
         limit_text = request.query_value("limit") or "100"
-        if not limit_text.isdigit():
-            raise BadRequest("limit is a whole number.", field="limit")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST_LIMIT:
+            raise BadRequest(f"limit is a whole number from 1 to {MAX_LIST_LIMIT}.", field="limit")
+        limit = int(limit_text)
         transfers = self.bank.list_transfers(
-            status=status, after=request.query_value("after"), limit=int(limit_text)
+            status=status, after=request.query_value("after"), limit=limit
         )
-        next_after = transfers[-1]["payout_id"] if len(transfers) == int(limit_text) else None
+        next_after = transfers[-1]["payout_id"] if len(transfers) == limit else None
         return json_response(200, {"results": transfers, "next_after": next_after})
 
     def camt053(self, request: Request) -> Response:

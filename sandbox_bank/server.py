@@ -59,12 +59,12 @@ class ClearingThread(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 done = self.bank.settle_due() + self.bank.return_due()
-            except Exception:  # keep clearing; the row stays due and is tried again
+                due = self.bank.next_due()
+            except Exception:  # keep clearing: the row stays due and is tried again after a pause
                 logger.exception("clearing failed")
-                done = 0
+                done, due = 0, None
             if done:
                 continue
-            due = self.bank.next_due()
             wait_s = _IDLE_WAIT_S if due is None else min(_IDLE_WAIT_S, max(0.0, due - time.time()))
             if wait_s > 0:
                 self.wake.wait(wait_s)

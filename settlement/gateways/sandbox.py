@@ -24,7 +24,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -226,7 +226,7 @@ class SandboxBankGateway(BankGateway):
         return result
 
     def status(self, *, payout_id: str) -> TransferResult | None:
-        answer = self.request("GET", f"/transfers/{payout_id}")
+        answer = self.request("GET", f"/transfers/{quote(payout_id, safe='')}")
         # Only the bank's own "never seen" answer means None: a 404 from anything else (a wrong
         # URL, a proxy) must not read as "safe to submit".
         if answer.status == 404 and answer.error_detail().get("code") == "unknown_transfer":

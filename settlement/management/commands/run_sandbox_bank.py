@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox_bank.config import config_from_env
@@ -45,7 +46,12 @@ class Command(BaseCommand):
             config = config_from_env()
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        config.platform_public_key_pem = bank_public_key_pem(settings.CLEARHOUSE_BANK_SIGNING_KEY)
+        try:
+            config.platform_public_key_pem = bank_public_key_pem(
+                settings.CLEARHOUSE_BANK_SIGNING_KEY
+            )
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
         config.webhook_secret = settings.CLEARHOUSE_BANK_WEBHOOK_SECRET
         config.admin_token = settings.SANDBOX_BANK_ADMIN_TOKEN
         config.callback_url = options["callback_url"] or ""
