@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-STARTUP_LIMIT_S = 30
+STARTUP_LIMIT_S = 60
 SHUTDOWN_LIMIT_S = 10
 # Fast enough for a test suite, slow enough that "accepted" is observable for a moment.
 TEST_BANK_ENV = {
