@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv var run up migrate seed test test-fast lint format bench-ledger db db-stop db-reset clean
+.PHONY: help venv var run up migrate seed test test-fast lint format bench-ledger db db-stop db-reset bank-reset clean
 
 # $(call with_db[,--exclusive]) CMD: run CMD against DATABASE_URL if set, else against the embedded
 # PostgreSQL (started if needed, stopped when its last user ends; --exclusive: one `make run`).
@@ -37,7 +37,7 @@ migrate: venv var ## Apply migrations (and make the database cache table)
 seed: migrate ## Load the demo data and print the logins
 	$(call with_db) $(PY) manage.py seed_demo
 
-run: venv var ## Set up and run web, worker and beat together (Ctrl-C stops all, the embedded database too)
+run: venv var ## Set up and run web, worker, beat and the sandbox bank together (Ctrl-C stops all, the embedded database too)
 	$(call with_db,--exclusive) $(MAKE) --no-print-directory up
 
 up: seed
@@ -71,6 +71,9 @@ format: venv ## Format the code
 
 bench-ledger: venv ## Ledger benchmark on PostgreSQL (needs DATABASE_URL)
 	$(PY) manage.py bench_ledger
+
+bank-reset: ## Delete the sandbox bank's database (var/sandbox_bank/); the next make run opens a new bank
+	rm -rf var/sandbox_bank
 
 clean: ## Remove the venv, var/ (the embedded database's data too) and collected static files
 	@if [ -x $(PY) ]; then $(PY) config/embedded_db.py stop >/dev/null || true; fi

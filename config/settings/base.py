@@ -385,6 +385,24 @@ CLEARHOUSE_REFUND_SWEEP_AFTER_MINUTES = env.int("CLEARHOUSE_REFUND_SWEEP_AFTER_M
 # production (SSRF); local.py and test.py turn it on so receivers on 127.0.0.1 work.
 CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE = env.bool("CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE", default=False)
 
+# --- The bank that pays sellers (settlement/gateways/) -------------------------------------------
+# Which gateway payouts use (settlement/gateways/registry.py). The sandbox bank is its own process
+# (`manage.py run_sandbox_bank`, started by `make run`); docs/sandbox_bank.md.
+CLEARHOUSE_BANK_GATEWAY = env("CLEARHOUSE_BANK_GATEWAY", default="sandbox")
+SANDBOX_BANK_URL = env("SANDBOX_BANK_URL", default="http://127.0.0.1:8765")
+SANDBOX_BANK_TIMEOUT_S = env.float("SANDBOX_BANK_TIMEOUT_S", default=10.0)
+# Where the bank sends its callbacks (the platform's receiving view).
+SANDBOX_BANK_CALLBACK_URL = env(
+    "SANDBOX_BANK_CALLBACK_URL", default="http://127.0.0.1:8000/settlement/bank-callbacks/sandbox/"
+)
+# CLEARHOUSE_BANK_SIGNING_KEY: the platform's Ed25519 key for requests to the bank (base64 of the
+# 32-byte seed, or a PKCS#8 PEM); its own key, not the one that signs seals and receipts.
+# CLEARHOUSE_BANK_WEBHOOK_SECRET: the bank's Standard Webhooks secret ("whsec_<base64>").
+# SANDBOX_BANK_ADMIN_TOKEN: the sandbox bank's operator token (demo seeding, fault knobs).
+CLEARHOUSE_BANK_SIGNING_KEY = env("CLEARHOUSE_BANK_SIGNING_KEY", default="")
+CLEARHOUSE_BANK_WEBHOOK_SECRET = env("CLEARHOUSE_BANK_WEBHOOK_SECRET", default="")
+SANDBOX_BANK_ADMIN_TOKEN = env("SANDBOX_BANK_ADMIN_TOKEN", default="")
+
 # --- Logging -----------------------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

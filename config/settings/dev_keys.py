@@ -4,6 +4,8 @@ Only local and test settings use this; production takes every key from the envir
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -27,3 +29,9 @@ def load_or_create(path: Path) -> dict[str, str]:
     with os.fdopen(fd, "w") as handle:
         json.dump(keys, handle)
     return keys
+
+
+def derived(keys: dict[str, str], purpose: str) -> bytes:
+    """32 bytes for `purpose`, derived from this checkout's secret key: every process (web, worker,
+    the sandbox bank) computes the same value without a second write to the keys file."""
+    return hmac.new(keys["secret_key"].encode(), purpose.encode(), hashlib.sha256).digest()

@@ -27,6 +27,15 @@ CLEARHOUSE_SIGNING_KEY = env(
     "CLEARHOUSE_SIGNING_KEY", default="ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 )
 ALLOWED_HOSTS = ["*"]
+# The sandbox bank: the platform's request-signing seed, the bank's callback secret and its
+# operator token (tests start their own bank with these).
+CLEARHOUSE_BANK_SIGNING_KEY = env(
+    "CLEARHOUSE_BANK_SIGNING_KEY", default="QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8="
+)
+CLEARHOUSE_BANK_WEBHOOK_SECRET = env(
+    "CLEARHOUSE_BANK_WEBHOOK_SECRET", default="whsec_YGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn8="
+)
+SANDBOX_BANK_ADMIN_TOKEN = env("SANDBOX_BANK_ADMIN_TOKEN", default="test-sandbox-bank-admin-token")
 # Webhook receivers on 127.0.0.1 (the production default refuses private addresses).
 CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE = env.bool("CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE", default=True)
 # Argon2 is the production hasher (tested in test_settings); tests hash thousands of passwords.
