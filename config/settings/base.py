@@ -393,7 +393,7 @@ SANDBOX_BANK_URL = env("SANDBOX_BANK_URL", default="http://127.0.0.1:8765")
 SANDBOX_BANK_TIMEOUT_S = env.float("SANDBOX_BANK_TIMEOUT_S", default=10.0)
 # Where the bank sends its callbacks (the platform's receiving view).
 SANDBOX_BANK_CALLBACK_URL = env(
-    "SANDBOX_BANK_CALLBACK_URL", default="http://127.0.0.1:8000/settlement/bank-callbacks/sandbox/"
+    "SANDBOX_BANK_CALLBACK_URL", default="http://127.0.0.1:8000/settlement/bank/callbacks"
 )
 # CLEARHOUSE_BANK_SIGNING_KEY: the platform's Ed25519 key for requests to the bank (base64 of the
 # 32-byte seed, or a PKCS#8 PEM); its own key, not the one that signs seals and receipts.

@@ -25,18 +25,13 @@ from core.api.errors import error_response
 from core.errors import ApplicationError
 from payments.bank_services import bank_transfer_record_arrival
 from settlement.gateways.base import BankCallback
+from settlement.gateways.registry import get_bank_gateway
 from settlement.models import BankCallbackReceipt
 from settlement.payouts.services import apply_bank_answer
 
 logger = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 64 * 1024
-
-
-def _gateway():
-    from settlement.gateways.registry import bank_gateway
-
-    return bank_gateway()
 
 
 def handle(callback: BankCallback) -> str:
@@ -71,7 +66,7 @@ def bank_callback(request: HttpRequest) -> JsonResponse:
         return error_response("too_large", "The callback is too large.", http_status=413)
     headers = {key.lower(): value for key, value in request.headers.items()}
     try:
-        callback = _gateway().handle_callback(headers=headers, body=body)
+        callback = get_bank_gateway().handle_callback(headers=headers, body=body)
         outcome = handle(callback)
     except ApplicationError as error:
         if error.http_status >= 500:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from settlement.batches import create_batches
 from settlement.gateways.base import BankUnavailable
+from settlement.gateways.registry import get_bank_gateway
 from settlement.maturation import mature_due
 from settlement.payouts import services
 
@@ -32,12 +33,6 @@ BANK_TASK_OPTIONS = {
 }
 
 
-def _gateway():
-    from settlement.gateways.registry import bank_gateway  # built from settings at first use
-
-    return bank_gateway()
-
-
 @shared_task(name="settlement.mature_balances", acks_late=True, ignore_result=True)
 def mature_balances() -> dict[str, int]:
     return mature_due()
@@ -52,12 +47,12 @@ def make_batches() -> dict[str, int]:
 
 @shared_task(name="settlement.payout_submit", **BANK_TASK_OPTIONS)
 def payout_submit(payout_id: str) -> str:
-    return services.submit(payout_id, _gateway()).status
+    return services.submit(payout_id, get_bank_gateway()).status
 
 
 @shared_task(name="settlement.payout_check", **BANK_TASK_OPTIONS)
 def payout_check(payout_id: str) -> str:
-    return services.check(payout_id, _gateway()).status
+    return services.check(payout_id, get_bank_gateway()).status
 
 
 @shared_task(name="settlement.payouts_sweep", acks_late=True, ignore_result=True)
