@@ -5,9 +5,14 @@ payout through them (status first), as the sweeper would."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.utils import timezone
 
 from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from core.errors import ApplicationError
 from settlement.models import HeldRelease, Payout, PayoutEvent, SettlementBatch
+from settlement.payouts.files import pain001_for
+from settlement.payouts.tasks import payout_check
 
 
 class PayoutInline(ReadOnlyInline):
@@ -45,12 +50,10 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_filter = ("status", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "seller__email", "bank_reference")
     inlines = [PayoutEventInline]
-    actions = ["ask_the_bank"]
+    actions = ["ask_the_bank", "download_pain001"]
 
     @admin.action(description="Ask the bank about the selected payouts now")
     def ask_the_bank(self, request, queryset):
-        from settlement.payouts.tasks import payout_check
-
         ids = [
             str(pk)
             for pk in queryset.filter(status__in=["created", "submitted"]).values_list(
@@ -60,6 +63,18 @@ class PayoutAdmin(ReadOnlyAdmin):
         for payout_id in ids:
             payout_check.delay(payout_id)
         messages.info(request, f"Asked the bank about {len(ids)} payout(s).")
+
+    @admin.action(description="Download a pain.001 credit-transfer file of the selected payouts")
+    def download_pain001(self, request, queryset):
+        now = timezone.now()
+        try:
+            xml = pain001_for(list(queryset), created_at=now, execution_date=now.date())
+        except ApplicationError as error:
+            messages.error(request, f"No file: {error.message}")
+            return None
+        response = HttpResponse(xml, content_type="application/xml")
+        response["Content-Disposition"] = f'attachment; filename="pain001-{now:%Y%m%d-%H%M%S}.xml"'
+        return response
 
 
 @admin.register(HeldRelease)

@@ -392,6 +392,13 @@ CLEARHOUSE_BANK_GATEWAY = env("CLEARHOUSE_BANK_GATEWAY", default="sandbox")
 SANDBOX_BANK_URL = env("SANDBOX_BANK_URL", default="http://127.0.0.1:8765")
 SANDBOX_BANK_TIMEOUT_S = env.float("SANDBOX_BANK_TIMEOUT_S", default=10.0)
 # Where the bank sends its callbacks (the platform's receiving view).
+# The platform's own bank account, the debtor of the pain.001 files staff download for banks
+# that take files (settlement/payouts/files.py). The defaults are a documentation IBAN.
+CLEARHOUSE_PLATFORM_BANK_ACCOUNT = {
+    "name": env("CLEARHOUSE_PLATFORM_ACCOUNT_NAME", default="Clearhouse Marketplace"),
+    "iban": env("CLEARHOUSE_PLATFORM_IBAN", default="DE75512108001245126199"),
+    "bic": env("CLEARHOUSE_PLATFORM_BIC", default="SOGEDEFFXXX"),
+}
 SANDBOX_BANK_CALLBACK_URL = env(
     "SANDBOX_BANK_CALLBACK_URL", default="http://127.0.0.1:8000/settlement/bank/callbacks"
 )
