@@ -199,7 +199,7 @@ class Pending:
 @dataclass
 class ConversionReport:
     converted: list[uuid.UUID] = field(default_factory=list)
-    # (seller, source, target, net, why): "no_rate", "stale_rate", "too_small", "converted_meanwhile"
+    # (seller, source, target, net, why): why is "no_rate", "stale_rate" or "too_small".
     waiting: list[tuple[int, str, str, int, str]] = field(default_factory=list)
 
 
@@ -232,14 +232,13 @@ def convert_for_batches(
 ) -> ConversionReport:
     """Convert every pending foreign-currency net of the sellers batched on `day` (or of the
     named sellers) into their settlement currency. One transaction per conversion; safe to run
-    again or alongside another run."""
+    again or alongside another run (a range converted meanwhile by the other is skipped)."""
     now = now or timezone.now()
     bps = spread_bps()
     oldest = now - max_rate_age()
     report = ConversionReport()
     for pending in pending_conversions(day=day, sellers=sellers, log_to=bring_log_up_to_date()):
         quoted = latest_rate(source=pending.source, target=pending.target, at=now)
-        why = None
         if quoted is None:
             why = "no_rate"
         elif quoted.fx_rate.as_of < oldest:
@@ -254,25 +253,25 @@ def convert_for_batches(
             )
             if converted.target_minor <= 0:
                 why = "too_small"
-            elif made := _post(pending, quoted, converted, bps):
-                report.converted.append(made)
             else:
-                why = "converted_meanwhile"
-        if why is not None and why != "converted_meanwhile":
-            logger.warning(
-                "FX: seller %s's %s %s waits: %s for %s/%s at %s",
-                pending.seller_id,
-                pending.net_minor,
-                pending.source,
-                why,
-                pending.source,
-                pending.target,
-                now.isoformat(),
-            )
-        if why is not None:
-            report.waiting.append(
-                (pending.seller_id, pending.source, pending.target, pending.net_minor, why)
-            )
+                made = _post(pending, quoted, converted, bps)
+                if made is not None:
+                    report.converted.append(made)
+                continue
+        # The case for staff: this seller's money in this currency is not paid until it is.
+        logger.warning(
+            "FX: seller %s's %s %s waits: %s for %s/%s at %s",
+            pending.seller_id,
+            pending.net_minor,
+            pending.source,
+            why,
+            pending.source,
+            pending.target,
+            now.isoformat(),
+        )
+        report.waiting.append(
+            (pending.seller_id, pending.source, pending.target, pending.net_minor, why)
+        )
     return report
 
 
@@ -315,7 +314,9 @@ def _post(pending: Pending, quoted: QuotedRate, converted: Converted, bps: int) 
     metadata = _metadata(pending, conversion, quoted, converted, bps)
     reference = f"fx_conversion:{conversion}"
 
-    def transfer(step, currency, debit, credit, amount_minor, reason) -> TransferRequest:
+    def transfer(
+        step: str, currency: str, debit: str, credit: str, amount_minor: int, reason: str
+    ) -> TransferRequest:
         return TransferRequest(
             id=conversion_transfer_id(conversion, step),
             debit_account_id=chart.account(currency=currency, code=debit),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -160,7 +160,9 @@ class ImportResult:
     already_recorded: int
 
 
-def _rows(text: str) -> Iterable[tuple[int, dict[str, str]]]:
+def _rows(text: str) -> Iterator[tuple[int, dict[str, str] | None]]:
+    """(line number, fields) per data row; None for a row with another number of fields than
+    the header. A header without the columns refuses the file at once."""
     reader = csv.DictReader(io.StringIO(text), strict=True)
     columns = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
@@ -175,19 +177,19 @@ def _rows(text: str) -> Iterable[tuple[int, dict[str, str]]]:
             [f"line 1: the header must name base,quote,rate,as_of[,source]: {'; '.join(problems)}"]
         )
     reader.fieldnames = columns
-    for row in reader:
-        if reader.line_num - 1 > MAX_IMPORT_ROWS:
+    for count, row in enumerate(reader, start=1):
+        if count > MAX_IMPORT_ROWS:
             raise RateImportError([f"a file holds at most {MAX_IMPORT_ROWS} rates"])
         if None in row or any(value is None for value in row.values()):
-            yield reader.line_num, {"__shape__": "has another number of fields than the header"}
-            continue
-        yield reader.line_num, {key: value.strip() for key, value in row.items()}
+            yield reader.line_num, None
+        else:
+            yield reader.line_num, {key: value.strip() for key, value in row.items()}
 
 
-def _rate_from_row(row: dict[str, str], default_source: str, now: dt.datetime) -> FxRate:
+def _rate_from_row(row: dict[str, str] | None, default_source: str, now: dt.datetime) -> FxRate:
     """An unsaved, validated rate from one CSV row; ValidationError otherwise."""
-    if "__shape__" in row:
-        raise ValidationError(row["__shape__"])
+    if row is None:
+        raise ValidationError("has another number of fields than the header")
     errors: dict[str, str] = {}
     try:
         rate = parse_rate(row["rate"])
