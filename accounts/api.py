@@ -131,6 +131,13 @@ class SellerProfileSerializer(serializers.Serializer):
         help_text='Decimal string in the settlement currency, e.g. "25.00".',
     )
     minimum_payout_minor = serializers.IntegerField(read_only=True)
+    paid_in_sale_currency = serializers.BooleanField(
+        required=False,
+        help_text=(
+            "Pay sales in other currencies in their own currency to the account on file (which "
+            "must take them), instead of converting them into the settlement currency."
+        ),
+    )
     has_payout_account = serializers.BooleanField(read_only=True)
     fee_plan = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)

@@ -209,6 +209,14 @@ class SellerProfileForm(SellerIdentityFields):
         max_length=30,
         help_text="In the settlement currency, e.g. 25.00 (JPY: whole yen). Smaller balances wait.",
     )
+    paid_in_sale_currency = forms.BooleanField(
+        label="Pay each sale in its own currency",
+        required=False,
+        help_text=(
+            "Only if your bank account takes every currency you sell in. Otherwise sales in "
+            "other currencies are converted into your settlement currency before they are paid."
+        ),
+    )
 
 
 class KeyGenerateForm(forms.Form):

@@ -112,6 +112,15 @@ class SellerProfile(models.Model):
     payout_monthday = models.PositiveSmallIntegerField(default=1)
     # In the settlement currency: below it the money waits for the next period.
     minimum_payout_minor = models.BigIntegerField(default=0)
+    # Money from sales in another currency is converted into the settlement currency before it
+    # is paid (settlement/fx.py), unless this is set: then each sale currency is paid in its own
+    # batches, in that currency, to the bank account on file. The platform cannot tell which
+    # currencies an account takes: setting this is the seller's word that it takes the currencies
+    # the seller sells in (a multi-currency account), and it needs an account on file.
+    paid_in_sale_currency = models.BooleanField(
+        default=False,
+        help_text="Pay sales in other currencies in their own currency, not converted.",
+    )
     fee_plan = models.CharField(max_length=32, default="standard")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

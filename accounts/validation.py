@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 IDENTITY_FIELDS = ("legal_name", "country", "default_currency", "settlement_currency")
 BANK_FIELDS = ("bank_account_holder", "iban", "bic", "account_number", "routing_number")
-PAYOUT_FIELDS = ("settlement_schedule", "minimum_payout")
+PAYOUT_FIELDS = ("settlement_schedule", "minimum_payout", "paid_in_sale_currency")
 PROFILE_FIELDS = IDENTITY_FIELDS + BANK_FIELDS + PAYOUT_FIELDS
 
 
@@ -104,6 +104,16 @@ def clean_seller_profile(
     else:
         cleaned["minimum_payout_minor"] = 0
 
+    # The seller's word that the account on file takes every currency it sells in; without
+    # it, other currencies are converted into the settlement currency before being paid.
+    paid_in_sale_currency = data.get("paid_in_sale_currency")
+    if paid_in_sale_currency is None:
+        paid_in_sale_currency = previous.paid_in_sale_currency if previous is not None else False
+    if not isinstance(paid_in_sale_currency, bool):
+        errors["paid_in_sale_currency"] = "Answer true or false."
+        paid_in_sale_currency = False
+    cleaned["paid_in_sale_currency"] = paid_in_sale_currency
+
     holder = merged["bank_account_holder"]
     if len(holder) > 200:
         errors["bank_account_holder"] = "Use at most 200 characters."
@@ -138,6 +148,11 @@ def clean_seller_profile(
                     )
             # The account holder defaults to the legal name; cleared with the account.
             cleaned["bank_account_holder"] = (holder or legal_name) if has_account else ""
+            if cleaned["paid_in_sale_currency"] and not has_account:
+                errors["paid_in_sale_currency"] = (
+                    "Add the bank account that takes your sale currencies first: payouts in a "
+                    "sale's own currency go to it."
+                )
 
     if errors:
         raise ValidationError({name: [message] for name, message in errors.items()})
@@ -149,6 +164,7 @@ def validate_seller_profile_model(profile: SellerProfile) -> None:
     data = {name: getattr(profile, name) for name in IDENTITY_FIELDS + BANK_FIELDS}
     data["settlement_schedule"] = profile.settlement_schedule
     data["minimum_payout_minor"] = profile.minimum_payout_minor
+    data["paid_in_sale_currency"] = profile.paid_in_sale_currency
     try:
         cleaned = clean_seller_profile(data)
     except ValidationError as exc:

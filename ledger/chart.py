@@ -14,6 +14,12 @@ Per currency:
     seller:<id>:reserve         a rolling reserve: part of what matured, held for the plan's days
     platform:payouts_in_transit payouts submitted to the bank and not yet paid
     external:bank               money that left the platform's bank account to sellers' banks
+    platform:fx:<ccy>           the platform's position in <ccy> from converting sellers' money
+                                (credited with what it bought, debited with what it paid out); the
+                                code names the account's own currency, so platform:fx:EUR exists
+                                in EUR only. A conversion posts one transfer in each currency
+                                (seller:<id>:available(C) -> platform:fx:C, platform:fx:S ->
+                                seller:<id>:available(S)), so every currency still sums to zero.
 
 The namespaces are persisted idempotency keys (a transfer's id is uuid5(namespace, name)): a
 changed namespace would post again what was posted. Never change one.
@@ -70,10 +76,16 @@ def seller_reserve(seller_id: object) -> str:
     return f"seller:{seller_id}:reserve"
 
 
+def fx(currency: str) -> str:
+    """The platform's currency-conversion account in `currency` (open it in that currency)."""
+    return f"platform:fx:{currency}"
+
+
 _CODE_PATTERNS = (
     re.compile(r"platform:(bank_receipts|escrow|fees|payouts_in_transit)"),
     re.compile(r"external:[a-z][a-z0-9_]*"),
     re.compile(r"seller:[0-9]+:(pending|available|reserve)"),
+    re.compile(r"platform:fx:[A-Z]{3}"),
 )
 
 
@@ -92,6 +104,9 @@ def account(*, currency: str, code: str) -> int:
     from ledger.services import account_id
 
     assert is_chart_code(code), f"{code} is not in the chart of accounts"
+    assert not code.startswith("platform:fx:") or code == fx(currency), (
+        f"{code} is an account of its own currency, not of {currency}"
+    )
     limit = limit_of(code)
     return account_id(
         currency=currency,
@@ -118,3 +133,6 @@ TIMEOUT_VOIDS = uuid.UUID("5b0c6f2e-8f0a-4a53-9d0e-2f4b8c1e7a10")
 MATURATION_TRANSFERS = uuid.UUID("3c6f1d52-0b7e-4f2a-9e81-5d4a7c2b9f30")
 # Payouts to sellers' banks: uuid5(PAYOUT, "payout:<id>:<step>").
 PAYOUT_TRANSFERS = uuid.UUID("b81e4c07-2d9a-4c55-8f13-6a0e9d7b4c28")
+# Conversions of a seller's money into the settlement currency: uuid5(FX, "fx:seller:<id>:<source
+# currency>:log:<from>-<to>") for the conversion and the same name + ":<step>" for its transfers.
+FX_TRANSFERS = uuid.UUID("6056924a-5665-478c-836f-14c2db6651d7")

@@ -1,6 +1,8 @@
 """Settlement in the admin, read-only: batches with their payouts, payouts with their history,
-held releases. Money moves only through the settlement services; the one action here re-drives a
-payout through them (status first), as the sweeper would."""
+held releases, currency conversions. Money moves only through the settlement services; the one
+actions here re-drive a payout through them (status first), as the sweeper would, and download
+payouts as a pain.001 file. The one thing
+staff enter here is FX rates: added, never edited (a correction is a newer rate)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ from django.utils import timezone
 
 from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from core.errors import ApplicationError
-from settlement.models import HeldRelease, Payout, PayoutEvent, SettlementBatch
+from settlement.models import (
+    FxConversion,
+    FxRate,
+    HeldRelease,
+    Payout,
+    PayoutEvent,
+    SettlementBatch,
+)
 from settlement.payouts.files import pain001_for
 from settlement.payouts.tasks import payout_check
 
@@ -90,3 +99,41 @@ class HeldReleaseAdmin(ReadOnlyAdmin):
     )
     list_filter = ("currency",)
     search_fields = ("=release_transfer_id", "seller__email")
+
+
+@admin.register(FxRate)
+class FxRateAdmin(admin.ModelAdmin):
+    """Staff add rates (validated by FxRate.clean(): two different currencies with a minor unit,
+    a positive exact rate, a time not in the future); the source is the staff member. A rate is
+    read-only once recorded: conversions name it. An unused rate may be deleted."""
+
+    list_display = ("base", "quote", "rate", "as_of", "source", "created_at")
+    list_filter = ("base", "quote", ("as_of", admin.DateFieldListFilter))
+    search_fields = ("=base", "=quote", "source")
+    fields = ("base", "quote", "rate", "as_of", "source", "created_at")
+    readonly_fields = ("source", "created_at")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.source = f"staff:{request.user.pk}"
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(FxConversion)
+class FxConversionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "seller",
+        "source_minor",
+        "source_currency",
+        "target_minor",
+        "target_currency",
+        "spread_minor",
+        "fx_rate",
+    )
+    list_filter = ("source_currency", "target_currency")
+    search_fields = ("=id", "seller__email")
+    raw_id_fields = ("fx_rate",)

@@ -23,7 +23,23 @@ LINE_KINDS = {
     "reserve_released": "reserve_released",
     "refund_posted": "refund",
     "refund_reserved": "refund",
+    "fx_conversion_in": "currency_conversion",
+    "fx_conversion_out": "currency_conversion",
 }
+# What a conversion line shows of its ledger metadata: the rate, its time and source, the spread.
+FX_LINE_FIELDS = (
+    "rate",
+    "rate_base",
+    "rate_quote",
+    "as_of",
+    "source",
+    "spread_bps",
+    "spread_minor",
+    "source_minor",
+    "source_currency",
+    "converted_minor",
+    "target_currency",
+)
 
 
 def lines_json(batch: SettlementBatch) -> list[dict]:
@@ -37,6 +53,11 @@ def lines_json(batch: SettlementBatch) -> list[dict]:
             "sub_order": line.metadata.get("sub_order"),
             "reference": line.reference,
             "created_at": line.created_at.isoformat(),
+            **(
+                {"fx": {name: line.metadata.get(name) for name in FX_LINE_FIELDS}}
+                if "fx_conversion" in line.metadata
+                else {}
+            ),
         }
         for line in batch_lines(batch)
     ]

@@ -9,7 +9,12 @@ currency tile the log: each starts where the last one ended.
 Creation is one INSERT ... SELECT over the log range (set-based; no Python loop over transfers):
 
   - for each seller whose schedule falls on the day (settlement_payout_due), or each seller named
-    for a payout on request, and each currency of their `available` accounts;
+    for a payout on request, and each currency of their `available` accounts that they are paid
+    in: the settlement currency, and every sale currency only if the seller chose to be paid in
+    it (`paid_in_sale_currency`). Money in other currencies is converted into the settlement
+    currency first (settlement/fx.py, run by create_batches), so the batch in the settlement
+    currency takes it; unconverted (no rate yet) it waits, never paid in a currency the seller's
+    account may not take;
   - the range starts at their last batch's end and stops at the log's size when the run began;
   - a batch is made when the net is positive and, in the settlement currency, at least the
     seller's minimum payout. Otherwise nothing is made and the money waits: a negative net (a
@@ -32,12 +37,13 @@ from django.db import connection, transaction
 from ledger.seals import ledger_append_queued, log_size
 from settlement.models import SettlementBatch
 
-# Every transfer that moves a seller's available money, except payouts' own.
-_LINE_FILTER = "t.kind IN ('posted', 'post_pending') AND t.reason NOT LIKE 'payout\\_%%'"
+# Every transfer that moves a seller's available money, except payouts' own (settlement/fx.py
+# nets with the same rule).
+LINE_FILTER = "t.kind IN ('posted', 'post_pending') AND t.reason NOT LIKE 'payout\\_%%'"
 
 _CREATE_BATCHES = """
 WITH due AS (
-    SELECT sp.user_id, sp.settlement_currency, sp.minimum_payout_minor
+    SELECT sp.user_id, sp.settlement_currency, sp.minimum_payout_minor, sp.paid_in_sale_currency
       FROM accounts_sellerprofile sp
      WHERE CASE WHEN %(sellers)s::bigint[] IS NULL
                 THEN settlement_payout_due(sp.settlement_schedule, sp.payout_weekday,
@@ -48,6 +54,7 @@ WITH due AS (
            a.currency, coalesce(last.log_to, 0) AS log_from, last.period_end AS period_start
       FROM due d
       JOIN ledger_account a ON a.code = 'seller:' || d.user_id || ':available'
+                           AND (a.currency = d.settlement_currency OR d.paid_in_sale_currency)
       LEFT JOIN LATERAL (
             SELECT b.log_to, b.period_end FROM settlement_settlementbatch b
              WHERE b.seller_id = d.user_id AND b.currency = a.currency
@@ -81,7 +88,7 @@ SELECT gen_random_uuid(), user_id, currency, period_start, %(day)s::date, log_fr
    AND (currency <> settlement_currency OR credits - debits >= minimum_payout_minor)
 ON CONFLICT DO NOTHING
 RETURNING id
-""".replace("{line_filter}", _LINE_FILTER)
+""".replace("{line_filter}", LINE_FILTER)
 
 _LINES = """
 SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
@@ -94,7 +101,7 @@ SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
                         AND (t.credit_account_id = a.id OR t.debit_account_id = a.id)
  WHERE b.id = %s AND {line_filter}
  ORDER BY e.index
-""".replace("{line_filter}", _LINE_FILTER)
+""".replace("{line_filter}", LINE_FILTER)
 
 
 def bring_log_up_to_date() -> int:
@@ -106,7 +113,14 @@ def bring_log_up_to_date() -> int:
 
 def create_batches(*, day: dt.date, sellers: Sequence[int] | None = None) -> list[SettlementBatch]:
     """Make the batches due on `day` (for every seller whose schedule falls on it), or for the
-    named sellers whatever their schedule (a payout asked for). Returns the batches made now."""
+    named sellers whatever their schedule (a payout asked for). Returns the batches made now.
+
+    The one entry point of batching (the beat task and payouts asked for both come here): money
+    in other currencies is converted first, and its transfers are in the log before the range
+    below is fixed, so the batch in the settlement currency includes them."""
+    from settlement.fx import convert_for_batches  # settlement.fx reads LINE_FILTER from here
+
+    convert_for_batches(day=day, sellers=sellers)
     log_to = bring_log_up_to_date()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(

@@ -205,3 +205,94 @@ class PayoutEvent(models.Model):
                 name="payout_event_cases",
             )
         ]
+
+
+class FxRate(models.Model):
+    """A foreign-exchange rate as known at `as_of`: 1 `base` = `rate` `quote`, in major units
+    (1 EUR = 1.0850000000 USD). Exact (a decimal, never a float), with where it came from. A rate
+    is a fact of its time: it is never edited; a correction is a newer rate. Conversions take the
+    latest one at or before their own time (settlement/fx_rates.py)."""
+
+    base = models.CharField(max_length=3, help_text="ISO 4217, e.g. EUR")
+    quote = models.CharField(max_length=3, help_text="ISO 4217, e.g. USD")
+    rate = models.DecimalField(
+        max_digits=20, decimal_places=10, help_text="units of quote for one unit of base"
+    )
+    as_of = models.DateTimeField(help_text="when the rate was the market's")
+    source = models.CharField(max_length=128, help_text='"staff:<id>", "csv:<file>", "ecb", ...')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["base", "quote", "as_of"], name="fx_rate_one_per_time"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="fx_rate_positive"),
+            models.CheckConstraint(condition=~Q(base=models.F("quote")), name="fx_rate_two_sides"),
+        ]
+        indexes = [models.Index(fields=["base", "quote", "-as_of"], name="fx_rate_latest")]
+        ordering = ["-as_of", "base", "quote"]
+
+    def __str__(self) -> str:
+        return f"1 {self.base} = {self.rate} {self.quote} at {self.as_of:%Y-%m-%d %H:%M} UTC"
+
+    def clean(self) -> None:
+        # The one validation of a rate (the admin form and the CSV import both run it).
+        from settlement.fx_rates import validate_fx_rate
+
+        validate_fx_rate(self)
+
+
+class FxConversion(models.Model):
+    """One conversion of a seller's money in a sale currency into the settlement currency: the
+    seller's net on `seller:<id>:available` in `source_currency` over the log range [log_from,
+    log_to), sold at the rate and less the spread. Its transfers are in the ledger (settlement/
+    fx.py); this row is the seller's cursor in that currency: consecutive conversions tile the
+    log like batches do (a unique key, so two overlapping runs cannot both convert a range)."""
+
+    # uuid5 of the chart's FX namespace and the seller, currency and range: its transfers' ids
+    # derive from it, so a replay posts nothing twice.
+    id = models.UUIDField(primary_key=True, editable=False)
+    seller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="fx_conversions"
+    )
+    source_currency = models.CharField(max_length=3)
+    target_currency = models.CharField(max_length=3)
+    log_from = models.BigIntegerField()
+    log_to = models.BigIntegerField()
+    source_minor = models.BigIntegerField(help_text="the net converted, in source_currency")
+    gross_minor = models.BigIntegerField(help_text="its value at the rate, in target_currency")
+    spread_minor = models.BigIntegerField(help_text="of it, what the platform keeps")
+    target_minor = models.BigIntegerField(help_text="of it, what the seller gets")
+    spread_bps = models.IntegerField()
+    fx_rate = models.ForeignKey(FxRate, on_delete=models.PROTECT, related_name="conversions")
+    inverted = models.BooleanField(help_text="the rate was quoted the other way round")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seller", "source_currency", "log_from"], name="fx_conversion_tiles_the_log"
+            ),
+            models.CheckConstraint(
+                condition=Q(log_to__gt=models.F("log_from")), name="fx_conversion_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(source_minor__gt=0, target_minor__gt=0, spread_minor__gte=0),
+                name="fx_conversion_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(gross_minor=models.F("target_minor") + models.F("spread_minor")),
+                name="fx_conversion_sums",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["seller", "source_currency", "-log_to"], name="fx_conversion_last"
+            ),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return (
+            f"conversion {self.seller_id} {self.source_minor} {self.source_currency} -> "
+            f"{self.target_minor} {self.target_currency}"
+        )

@@ -380,6 +380,13 @@ CLEARHOUSE_FEE_PLANS = {
 CLEARHOUSE_DEFAULT_FEE_PLAN = "standard"
 # A refund still pending this many minutes after it was asked for is re-driven by the sweeper.
 CLEARHOUSE_REFUND_SWEEP_AFTER_MINUTES = env.int("CLEARHOUSE_REFUND_SWEEP_AFTER_MINUTES", default=10)
+
+# --- Currency conversion (settlement/fx.py) ------------------------------------------------------
+# The platform's spread on converting a seller's sales into the settlement currency, in basis
+# points of the converted amount (50 = 0.5 %), and how old the latest rate may be before money
+# waits for a fresher one instead of being converted.
+CLEARHOUSE_FX_SPREAD_BPS = env.int("CLEARHOUSE_FX_SPREAD_BPS", default=50)
+CLEARHOUSE_FX_MAX_RATE_AGE_HOURS = env.float("CLEARHOUSE_FX_MAX_RATE_AGE_HOURS", default=48)
 # --- Outgoing webhooks --------------------------------------------------------------------------
 # May a webhook URL point to a private, loopback, link-local or reserved address? Never in
 # production (SSRF); local.py and test.py turn it on so receivers on 127.0.0.1 work.

@@ -26,6 +26,8 @@ pytestmark = pytest.mark.django_db
         chart.seller_reserve(42),
         chart.PAYOUTS_IN_TRANSIT,
         chart.BANK,
+        chart.fx("EUR"),
+        chart.fx("JPY"),
     ],
 )
 def test_the_chart_names_its_codes(code):
@@ -33,7 +35,17 @@ def test_the_chart_names_its_codes(code):
 
 
 @pytest.mark.parametrize(
-    "code", ["platform:other", "seller:x:pending", "seller:1:float", "external:", "bench:hot"]
+    "code",
+    [
+        "platform:other",
+        "seller:x:pending",
+        "seller:1:float",
+        "external:",
+        "bench:hot",
+        "platform:fx:eur",
+        "platform:fx:",
+        "platform:fx:EURO",
+    ],
 )
 def test_other_codes_are_not_in_the_chart(code):
     assert not chart.is_chart_code(code)
@@ -66,6 +78,14 @@ def test_an_account_outside_the_chart_is_refused():
         chart.account(currency="EUR", code="platform:slush")
 
 
+def test_an_fx_account_is_opened_in_its_own_currency_only():
+    assert Account.objects.get(pk=chart.account(currency="EUR", code=chart.fx("EUR"))).code == (
+        "platform:fx:EUR"
+    )
+    with pytest.raises(AssertionError, match="of its own currency"):
+        chart.account(currency="USD", code=chart.fx("EUR"))
+
+
 def test_the_transfer_id_namespaces_never_change():
     # Persisted: a transfer's id is uuid5(namespace, name), so a new value would post again.
     assert str(chart.PAYMENT_TRANSFERS) == "5f0c2a8e-6a55-4c1e-9d0e-6d1f1a6c7b21"
@@ -74,3 +94,4 @@ def test_the_transfer_id_namespaces_never_change():
     assert str(chart.TIMEOUT_VOIDS) == "5b0c6f2e-8f0a-4a53-9d0e-2f4b8c1e7a10"
     assert str(chart.MATURATION_TRANSFERS) == "3c6f1d52-0b7e-4f2a-9e81-5d4a7c2b9f30"
     assert str(chart.PAYOUT_TRANSFERS) == "b81e4c07-2d9a-4c55-8f13-6a0e9d7b4c28"
+    assert str(chart.FX_TRANSFERS) == "6056924a-5665-478c-836f-14c2db6651d7"

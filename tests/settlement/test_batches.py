@@ -102,7 +102,8 @@ def test_weekly_and_monthly_sellers_are_batched_on_their_day_only():
 
 @override_settings(CLEARHOUSE_FEE_PLANS=PLANS)
 def test_below_the_minimum_payout_the_money_waits_for_the_next_period():
-    seller = SellerFactory(profile__minimum_payout_minor=5_000)
+    # Paid in each sale's own currency (not converted): a batch in JPY too.
+    seller = SellerFactory(profile__minimum_payout_minor=5_000, profile__paid_in_sale_currency=True)
     sale(seller, 3_000)
     sale(seller, 700, currency="JPY")  # the minimum is in the settlement currency (EUR) only
     assert [b.currency for b in create_batches(day=MONDAY)] == ["JPY"]
@@ -134,7 +135,7 @@ def test_a_negative_balance_is_recovered_from_later_settlements_first():
 @pytest.mark.django_db(transaction=True)
 @override_settings(CLEARHOUSE_FEE_PLANS=PLANS)
 def test_two_overlapping_runs_create_each_batch_once():
-    sellers = [SellerFactory() for _ in range(6)]
+    sellers = [SellerFactory(profile__paid_in_sale_currency=True) for _ in range(6)]
     for seller in sellers:
         sale(seller, 1_000)
         sale(seller, 5, currency="JPY")
@@ -175,7 +176,7 @@ amounts = st.lists(
 )
 @given(moves=amounts, currency=st.sampled_from(["EUR", "JPY", "KWD"]))
 def test_over_random_inputs_batches_sum_exactly_to_what_was_available(moves, currency):
-    seller = SellerFactory()
+    seller = SellerFactory(profile__settlement_currency=currency)
     day = MONDAY
     paid = 0
     for kind, amount in moves:
