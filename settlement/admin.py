@@ -1,8 +1,8 @@
 """Settlement in the admin, read-only: batches with their payouts, payouts with their history,
-held releases, currency conversions. Money moves only through the settlement services; the one
+held releases, currency conversions. Money moves only through the settlement services: the
 actions here re-drive a payout through them (status first), as the sweeper would, and download
-payouts as a pain.001 file. The one thing
-staff enter here is FX rates: added, never edited (a correction is a newer rate)."""
+payouts as a pain.001 file. The one thing staff enter here is FX rates: added, never edited (a
+correction is a newer rate)."""
 
 from __future__ import annotations
 

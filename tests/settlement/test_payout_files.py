@@ -20,7 +20,7 @@ NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
 @override_settings(CLEARHOUSE_FEE_PLANS=PLANS)
 def test_staff_download_a_schema_valid_pain001_of_the_selected_payouts(admin_client):
     euro = a_payout(SellerFactory(), 12_345)
-    yen = a_payout(SellerFactory(), 5_000, currency="JPY")
+    yen = a_payout(SellerFactory(profile__settlement_currency="JPY"), 5_000, currency="JPY")
     services.submit(euro.pk, FakeBank())
     response = admin_client.post(
         reverse("admin:settlement_payout_changelist"),
