@@ -199,3 +199,7 @@ class PayoutEvent(models.Model):
                 name="payout_event_cases",
             )
         ]
+
+
+# Issued receipts live with the code that issues them.
+from settlement.receipts.models import *  # noqa: E402, F403
