@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
-from settlement.models import HeldRelease, Payout, PayoutEvent, SettlementBatch
+from settlement.models import HeldRelease, Payout, PayoutEvent, Receipt, SettlementBatch
 
 
 class PayoutInline(ReadOnlyInline):
@@ -75,3 +75,14 @@ class HeldReleaseAdmin(ReadOnlyAdmin):
     )
     list_filter = ("currency",)
     search_fields = ("=release_transfer_id", "seller__email")
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    """Issued receipts: what was signed and when (the bytes themselves are in the ledger's log)."""
+
+    list_display = ("id", "sub_order", "sequence", "status", "key_id", "issued_at")
+    list_filter = ("status", ("issued_at", admin.DateFieldListFilter))
+    search_fields = ("=id", "=sha256", "sub_order__order__number")
+    raw_id_fields = ("sub_order",)
+    exclude = ("body", "signature")
