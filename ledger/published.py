@@ -16,6 +16,7 @@ from django.db.models import Min
 
 from core import crypto, signing_keys
 from core.models import PublishedSigningKey
+from ledger.canonical_transfer import format_time
 from ledger.models import Seal
 from ledger.seals import SealNotFound, export_consistency, latest_seal, signed_tree_head
 
@@ -51,7 +52,7 @@ def keys_document() -> dict:
 
 def tree_head_json(seal: Seal) -> dict:
     """A seal's signed tree head, with readable copies of what the signed bytes say."""
-    return {**signed_tree_head(seal), "sealed_at": signing_keys.format_time(seal.sealed_at)}
+    return {**signed_tree_head(seal), "sealed_at": format_time(seal.sealed_at)}
 
 
 def seal_of_size(size: int, *, field: str = "size") -> Seal:

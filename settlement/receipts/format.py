@@ -18,6 +18,7 @@ import hashlib
 import uuid
 
 from core.canonical import canonical_json
+from ledger.canonical_transfer import format_time as time_text
 from payments.models import RefundStatus
 from settlement.models import PayoutStatus
 from settlement.receipts.facts import SubOrderFacts
@@ -29,12 +30,6 @@ FILE_FORMAT = "clearhouse.receipt.v1"
 # The kind of the ledger log record that holds a receipt's signed bytes.
 LOG_RECORD_KIND = "receipt"
 ISSUE_FIELDS = ("receipt_id", "sequence", "supersedes", "issued_at")
-
-
-def time_text(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def sha256_hex(data: bytes) -> str:
