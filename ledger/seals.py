@@ -5,8 +5,9 @@ this module. The sealer, alone under one global lock (a PostgreSQL advisory tran
 moves queued transfers into LogEntry
 with the next dense indexes, ordered by (created_at, id) within a batch, then the queued records
 (ledger.records: other apps' bytes, such as receipts, with their own leaf encoding) the same way,
-then signs a Seal over the RFC 6962 root of the whole log. The lock is the only one the sealer takes besides the rows it
-writes, and posting never takes it, so a seal in progress does not hold up a posting.
+then signs a Seal over the RFC 6962 root of the whole log. The lock is the only one the sealer
+takes besides the rows it writes (and a share lock on its key's published row, which only a key
+rotation waits for), and posting never takes it, so a seal in progress does not hold up a posting.
 
 A tree head is canonical JSON, signed with the platform's Ed25519 key:
     {"v": 1, "type": "clearhouse.ledger.tree_head", "tree_size": n, "root_hash": "<hex>",
