@@ -5,10 +5,13 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
+from ledger import api as ledger_api
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    # The platform's signing keys and latest tree head, for offline verifiers (docs/receipts.md).
+    path(".well-known/clearhouse-keys.json", ledger_api.published_keys, name="clearhouse-keys"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("pay/", include("payments.payment_urls")),

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from core.models import IdempotencyKey
+from core.admin_base import ReadOnlyAdmin
+from core.models import IdempotencyKey, PublishedSigningKey
 
 
 @admin.register(IdempotencyKey)
@@ -18,3 +19,11 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(PublishedSigningKey)
+class PublishedSigningKeyAdmin(ReadOnlyAdmin):
+    """The platform keys published to verifiers; rows come from signing, never from here."""
+
+    list_display = ["key_id", "algorithm", "valid_from", "valid_until"]
+    search_fields = ["=key_id"]

@@ -1,4 +1,5 @@
-"""Core's own table: the API's idempotency keys (see core.idempotency and core.api.idempotency)."""
+"""Core's own tables: the API's idempotency keys (see core.idempotency and core.api.idempotency) and
+the platform's published signing keys (core.signing_keys)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,37 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} [{self.key}] {self.status}"
+
+
+class PublishedSigningKey(models.Model):
+    """A platform signing key as published to verifiers (/.well-known/clearhouse-keys.json), with
+    the period in which its signatures count. Rows are written by core.signing_keys only: a key is
+    published the first time the platform signs with it, and a rotated key stays here (its period
+    closed) so that seals and receipts it signed still verify."""
+
+    key_id = models.CharField(max_length=64, primary_key=True)
+    algorithm = models.CharField(max_length=32)
+    public_pem = models.TextField()
+    valid_from = models.DateTimeField()
+    # Null while it is the current key; set once, when the next key is first used.
+    valid_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["valid_from", "key_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__isnull=True)
+                | models.Q(valid_until__gte=models.F("valid_from")),
+                name="published_signing_key_period",
+            ),
+            # One current key at a time (NULLs compared equal: PostgreSQL 15's NULLS NOT DISTINCT).
+            models.UniqueConstraint(
+                fields=["valid_until"],
+                condition=models.Q(valid_until__isnull=True),
+                nulls_distinct=False,
+                name="published_signing_key_one_current",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} ({self.algorithm})"

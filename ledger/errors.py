@@ -71,6 +71,20 @@ class TransferExists(LedgerError):
     http_status = 409
 
 
+class RecordExists(LedgerError):
+    """A log record with this id exists with another kind or payload."""
+
+    code = "record_exists"
+    http_status = 409
+
+
+class InvalidRecord(LedgerError):
+    """The log record is malformed."""
+
+    code = "invalid_record"
+    http_status = 400
+
+
 class PendingNotFound(LedgerError):
     """No pending transfer with this id."""
 

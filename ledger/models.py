@@ -12,6 +12,8 @@ fast); a folder moves deltas into the counters later. A balance read is counters
 The transfers form one append-only log for sealing: each posting adds a LogQueue row; the sealer
 moves queued transfers into LogEntry with dense indexes (so transactions that commit out of order
 still land in the log exactly once) and signs Seals over the RFC 6962 Merkle tree of the log.
+Other apps may put records (a kind and opaque bytes, e.g. a receipt) in the same log through
+LogRecordQueue; their leaves are domain-separated from the transfers' (canonical_record.py).
 """
 
 from __future__ import annotations
@@ -174,12 +176,63 @@ class LogQueue(models.Model):
     )
 
 
+class LogRecord(models.Model):
+    """A record another app puts in the log beside the transfers, so that seals cover it too: a
+    kind and opaque bytes, which the ledger never reads (ledger/canonical_record.py gives their
+    leaf). Never changed nor deleted (triggers of migration 0004); a correction is a new record."""
+
+    # The caller chooses the id: it is the idempotency key.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    kind = models.CharField(max_length=64)
+    payload = models.BinaryField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__regex=r"^[a-z][a-z0-9_.]{0,63}$"), name="ledger_record_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} record {self.id}"
+
+
+class LogRecordQueue(models.Model):
+    """Records committed but not yet given a place in the sealed log."""
+
+    record = models.OneToOneField(
+        LogRecord, on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+
+
 class LogEntry(models.Model):
-    """The append-only log: index i (0-based, dense) holds one transfer and its RFC 6962 leaf hash."""
+    """The append-only log: index i (0-based, dense) holds one transfer or one record, and its
+    RFC 6962 leaf hash."""
 
     index = models.BigIntegerField(primary_key=True)
-    transfer = models.OneToOneField(Transfer, on_delete=models.PROTECT, related_name="log_entry")
+    transfer = models.OneToOneField(
+        Transfer, null=True, on_delete=models.PROTECT, related_name="log_entry"
+    )
+    # Unique where set (below): a plain UNIQUE would index the NULL of every transfer's entry.
+    record = models.ForeignKey(
+        LogRecord, null=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     leaf_hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record"],
+                condition=Q(record__isnull=False),
+                name="ledger_logentry_record_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(transfer__isnull=False, record__isnull=True)
+                | Q(transfer__isnull=True, record__isnull=False),
+                name="ledger_logentry_one_leaf",
+            ),
+        ]
 
 
 class Seal(models.Model):

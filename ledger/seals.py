@@ -3,9 +3,11 @@
 Posting a transfer inserts a LogQueue row in the posting's own transaction and never waits for
 this module. The sealer, alone under one global lock (a PostgreSQL advisory transaction lock),
 moves queued transfers into LogEntry
-with the next dense indexes, ordered by (created_at, id) within a batch, then signs a Seal over the
-RFC 6962 root of the whole log. The lock is the only one the sealer takes besides the rows it
-writes, and posting never takes it, so a seal in progress does not hold up a posting.
+with the next dense indexes, ordered by (created_at, id) within a batch, then the queued records
+(ledger.records: other apps' bytes, such as receipts, with their own leaf encoding) the same way,
+then signs a Seal over the RFC 6962 root of the whole log. The lock is the only one the sealer
+takes besides the rows it writes (and a share lock on its key's published row, which only a key
+rotation waits for), and posting never takes it, so a seal in progress does not hold up a posting.
 
 A tree head is canonical JSON, signed with the platform's Ed25519 key:
     {"v": 1, "type": "clearhouse.ledger.tree_head", "tree_size": n, "root_hash": "<hex>",
@@ -35,17 +37,18 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from core import crypto
+from core import crypto, signing_keys
 from core.canonical import canonical_json
 from core.errors import Conflict, IntegrityViolation, NotFound
 from ledger import merkle
+from ledger.canonical_record import record_leaf_hash
 from ledger.canonical_transfer import (
     canonical_text_values,
     format_time,
     pg_canonical_columns,
     transfer_canonical_bytes,
 )
-from ledger.models import LogEntry, LogQueue, Seal, Transfer
+from ledger.models import LogEntry, LogQueue, LogRecord, LogRecordQueue, Seal, Transfer
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,8 @@ APPEND_BATCH_SIZE = 5_000
 MAX_APPEND_BATCH_SIZE = 50_000
 # One seal run appends at most this many batches; the rest waits for the next run.
 MAX_APPEND_BATCHES_PER_SEAL = 100
+# Records are at most canonical_record.MAX_PAYLOAD_BYTES each: a batch reads a bounded amount.
+RECORD_APPEND_BATCH_SIZE = 200
 LEAF_READ_CHUNK = 20_000
 CACHE_MIN_SUBTREE = 1024
 CACHE_TIMEOUT_S = 30 * 24 * 3600
@@ -84,6 +89,15 @@ class SealNotFound(NotFound):
 @dataclass(frozen=True)
 class InclusionProof:
     transfer_id: uuid.UUID
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    audit_path: list[bytes]
+
+
+@dataclass(frozen=True)
+class RecordInclusionProof:
+    record_id: uuid.UUID
     leaf_index: int
     tree_size: int
     leaf_hash: bytes
@@ -193,6 +207,35 @@ def _write_entries(first_index: int, leaves: list[tuple[uuid.UUID, bytes]]) -> i
             [[transfer_id for transfer_id, _ in leaves]],
         )
         return cursor.rowcount
+
+
+def _append_records(limit: int = RECORD_APPEND_BATCH_SIZE) -> int:
+    """Move up to `limit` queued records into the log, in (created_at, id) order; return how many."""
+    with transaction.atomic():
+        _lock_log()
+        queued = LogRecordQueue.objects.values("record_id")
+        rows = list(
+            LogRecord.objects.filter(id__in=queued)
+            .order_by("created_at", "id")
+            .values_list("id", "kind", "payload")[:limit]
+        )
+        if not rows:
+            return 0
+        first_index = log_size()
+        LogEntry.objects.bulk_create(
+            [
+                LogEntry(
+                    index=first_index + offset,
+                    record_id=record_id,
+                    leaf_hash=record_leaf_hash(kind, bytes(payload)),
+                )
+                for offset, (record_id, kind, payload) in enumerate(rows)
+            ]
+        )
+        deleted, _ = LogRecordQueue.objects.filter(record_id__in=[row[0] for row in rows]).delete()
+        # Only the sealer deletes queue rows, and it holds the lock.
+        assert deleted == len(rows), (deleted, len(rows))
+    return len(rows)
 
 
 def _leaf_hash(render, row) -> bytes:
@@ -359,6 +402,9 @@ def ledger_seal(
             # The run's last batch: one more from the start catches transfers that committed
             # late with an earlier created_at than the ones just appended.
             after = None
+    for _ in range(max_batches):
+        if _append_records() < RECORD_APPEND_BATCH_SIZE:
+            break
     with transaction.atomic():
         _lock_log()
         size = log_size()
@@ -387,6 +433,8 @@ def ledger_seal(
         head = tree_head_bytes(
             tree_size=size, root_hash=root, sealed_at=sealed_at, previous_hash=previous_hash
         )
+        # Published before it signs, so that verifiers find the key (and a retired one refuses).
+        signing_keys.signing_key_for_signature(at=sealed_at)
         key_id, signature = _sign(head)
         seal = Seal.objects.create(
             tree_size=size,
@@ -423,13 +471,8 @@ def seal_for_transfer(transfer_id) -> Seal | None:
     return seal
 
 
-def inclusion_proof(transfer_id, seal: Seal) -> InclusionProof:
-    """The audit path of the transfer's leaf in the tree of `seal`, checked against its root."""
-    index, stored_leaf_hash = _log_position(transfer_id)
-    if index >= seal.tree_size:
-        raise NotYetSealed(
-            f"transfer {transfer_id} is at log index {index}, after seal size={seal.tree_size}"
-        )
+def _audit_path(index: int, stored_leaf_hash: bytes, seal: Seal) -> list[bytes]:
+    """PATH(index, D[seal size]) from the stored log, checked against the seal's root."""
     ranges = merkle.inclusion_proof_ranges(index, seal.tree_size)
     for use_cache in (True, False):
         tree = _LogTree(use_cache=use_cache)
@@ -440,15 +483,66 @@ def inclusion_proof(transfer_id, seal: Seal) -> InclusionProof:
             tree.save_found()
             if not use_cache:
                 logger.warning("ledger subtree cache disagreed with seal size=%s", seal.tree_size)
-            return InclusionProof(
-                transfer_id=uuid.UUID(str(transfer_id)),
-                leaf_index=index,
-                tree_size=seal.tree_size,
-                leaf_hash=stored_leaf_hash,
-                audit_path=path,
-            )
+            return path
     raise LogIntegrityError(
         f"seal size={seal.tree_size} does not match the stored log; run manage.py ledger_verify"
+    )
+
+
+def inclusion_proof(transfer_id, seal: Seal) -> InclusionProof:
+    """The audit path of the transfer's leaf in the tree of `seal`, checked against its root."""
+    index, stored_leaf_hash = _log_position(transfer_id)
+    if index >= seal.tree_size:
+        raise NotYetSealed(
+            f"transfer {transfer_id} is at log index {index}, after seal size={seal.tree_size}"
+        )
+    return InclusionProof(
+        transfer_id=uuid.UUID(str(transfer_id)),
+        leaf_index=index,
+        tree_size=seal.tree_size,
+        leaf_hash=stored_leaf_hash,
+        audit_path=_audit_path(index, stored_leaf_hash, seal),
+    )
+
+
+def record_log_position(record_id) -> tuple[int, bytes] | None:
+    """(log index, stored leaf hash) of a record, or None while it is still queued."""
+    row = LogEntry.objects.filter(record_id=record_id).values_list("index", "leaf_hash").first()
+    return None if row is None else (row[0], bytes(row[1]))
+
+
+def first_seal_covering(index: int) -> Seal | None:
+    """The earliest seal whose tree holds log index `index`: a proof against it never changes."""
+    return Seal.objects.filter(tree_size__gt=index).order_by("tree_size").first()
+
+
+def record_inclusion_proof(record_id, seal: Seal) -> RecordInclusionProof:
+    """The audit path of a record's leaf in the tree of `seal`, checked against its root.
+
+    The stored leaf hash is checked against the record's bytes first: a record changed after it
+    was logged has no proof, only a LogIntegrityError.
+    """
+    record = LogRecord.objects.filter(pk=record_id).first()
+    if record is None:
+        raise NotFound(f"no log record {record_id}")
+    position = record_log_position(record_id)
+    if position is None:
+        raise NotYetSealed(f"record {record_id} is not in the log yet")
+    index, stored_leaf_hash = position
+    if index >= seal.tree_size:
+        raise NotYetSealed(
+            f"record {record_id} is at log index {index}, after seal size={seal.tree_size}"
+        )
+    if record_leaf_hash(record.kind, bytes(record.payload)) != stored_leaf_hash:
+        raise LogIntegrityError(
+            f"record {record_id}: leaf hash mismatch (changed after it was logged)"
+        )
+    return RecordInclusionProof(
+        record_id=record.pk,
+        leaf_index=index,
+        tree_size=seal.tree_size,
+        leaf_hash=stored_leaf_hash,
+        audit_path=_audit_path(index, stored_leaf_hash, seal),
     )
 
 
@@ -494,6 +588,12 @@ def verify_consistency(old_seal: Seal, new_seal: Seal, proof: list[bytes]) -> bo
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def signed_tree_head(seal: Seal) -> dict:
+    """A seal as published: its signed head bytes and signature (base64), the key id, and
+    readable copies of the size and root (docs/receipts.md, "Tree heads")."""
+    return _signed_head(seal)
 
 
 def _signed_head(seal: Seal) -> dict:

@@ -24,11 +24,21 @@ from django.db.models import Min
 
 from core import crypto
 from ledger import merkle
+from ledger.canonical_record import record_leaf
 from ledger.canonical_transfer import (
     canonical_text_values,
     pg_canonical_columns,
 )
-from ledger.models import Account, BalanceDelta, LogEntry, LogQueue, Seal, Transfer
+from ledger.models import (
+    Account,
+    BalanceDelta,
+    LogEntry,
+    LogQueue,
+    LogRecord,
+    LogRecordQueue,
+    Seal,
+    Transfer,
+)
 from ledger.seals import GENESIS_PREVIOUS_HASH, seal_head_bytes
 
 COUNTERS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
@@ -82,6 +92,8 @@ def _tables() -> dict[str, str]:
         "delta": BalanceDelta._meta.db_table,
         "entry": LogEntry._meta.db_table,
         "queue": LogQueue._meta.db_table,
+        "record": LogRecord._meta.db_table,
+        "record_queue": LogRecordQueue._meta.db_table,
     }
 
 
@@ -317,10 +329,31 @@ LIMIT %s""",
             "log",
             f"transfer {_uuid(transfer_id)}: queued although already in the log at index {index}",
         )
+    for (record_id,) in _fetch(
+        f"""
+SELECT r.id FROM {t["record"]} r
+WHERE NOT EXISTS (SELECT 1 FROM {t["entry"]} e WHERE e.record_id = r.id)
+  AND NOT EXISTS (SELECT 1 FROM {t["record_queue"]} q WHERE q.record_id = r.id)
+LIMIT %s""",
+        [limit + 1],
+    ):
+        problems.add("log", f"record {_uuid(record_id)}: neither in the log nor queued for it")
+    for record_id, index in _fetch(
+        f"""
+SELECT q.record_id, e.{connection.ops.quote_name("index")}
+FROM {t["record_queue"]} q JOIN {t["entry"]} e ON e.record_id = q.record_id
+LIMIT %s""",
+        [limit + 1],
+    ):
+        problems.add(
+            "log",
+            f"record {_uuid(record_id)}: queued although already in the log at index {index}",
+        )
 
 
 def _log_rows(check_leaves: bool, chunk_size: int) -> Iterator[tuple]:
-    """(index, stored leaf hash, transfer id, canonical bytes or None) in index order, in chunks."""
+    """(index, stored leaf hash, what the entry holds e.g. "transfer <id>", its leaf bytes or None)
+    in index order, in chunks."""
     if check_leaves:
         yield from _pg_log_rows(chunk_size)
         return
@@ -361,13 +394,24 @@ def _next_index(at: int) -> int | None:
 def _pg_log_rows(chunk_size: int) -> Iterator[tuple]:
     t = _tables()
     index = connection.ops.quote_name("index")
+    # An entry holds a transfer or a record (ledger_logentry_one_leaf): both are joined.
     sql = f"""
-SELECT e.{index}, e.leaf_hash, {pg_canonical_columns("tr")}
-FROM {t["entry"]} e JOIN {t["transfer"]} tr ON tr.id = e.transfer_id
+SELECT e.{index}, e.leaf_hash, {pg_canonical_columns("tr")}, r.id::text, r.kind, r.payload
+FROM {t["entry"]} e
+LEFT JOIN {t["transfer"]} tr ON tr.id = e.transfer_id
+LEFT JOIN {t["record"]} r ON r.id = e.record_id
 WHERE e.{index} >= %s AND e.{index} < %s ORDER BY e.{index}"""
     for chunk in _chunks_by_index(lambda low, high: _fetch(sql, [low, high]), chunk_size):
         for row in chunk:
-            yield row[0], bytes(row[1]), row[2], canonical_text_values(row[2:])
+            if row[2] is not None:
+                yield row[0], bytes(row[1]), f"transfer {row[2]}", canonical_text_values(row[2:15])
+            else:
+                yield (
+                    row[0],
+                    bytes(row[1]),
+                    f"record {row[15]}",
+                    record_leaf(row[16], bytes(row[17])),
+                )
 
 
 def _seals(chunk_size: int) -> Iterator[Seal]:
@@ -446,7 +490,7 @@ def _check_log_and_seals(
     next_seal = next(seals, None)
     expected = 0
     leaf_hash = merkle.leaf_hash
-    for index, stored, transfer_id, leaf in _log_rows(check_leaves, chunk_size):
+    for index, stored, subject, leaf in _log_rows(check_leaves, chunk_size):
         while next_seal is not None and next_seal.tree_size == builder.count:
             checker.check(next_seal, builder.root(), builder.count)
             next_seal = next(seals, None)
@@ -459,7 +503,7 @@ def _check_log_and_seals(
         if leaf is not None and leaf_hash(leaf) != stored:
             problems.add(
                 "leaf",
-                f"transfer {transfer_id}: leaf hash mismatch (changed after it was logged)",
+                f"{subject}: leaf hash mismatch (changed after it was logged)",
             )
         builder.push(stored)
         expected += 1
@@ -527,6 +571,8 @@ def _verify(
         report.counts["accounts"] = _scalar(f"SELECT COUNT(*) FROM {t['account']}")
         report.counts["transfers"] = _scalar(f"SELECT COUNT(*) FROM {t['transfer']}")
         report.counts["queued"] = _scalar(f"SELECT COUNT(*) FROM {t['queue']}")
+        report.counts["log_records"] = _scalar(f"SELECT COUNT(*) FROM {t['record']}")
+        report.counts["queued_records"] = _scalar(f"SELECT COUNT(*) FROM {t['record_queue']}")
         report.counts["balance_deltas"] = _scalar(f"SELECT COUNT(*) FROM {t['delta']}")
 
     limit = max_problems_per_check

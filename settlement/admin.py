@@ -18,6 +18,7 @@ from settlement.models import (
     HeldRelease,
     Payout,
     PayoutEvent,
+    Receipt,
     SettlementBatch,
 )
 from settlement.payouts.files import pain001_for
@@ -137,3 +138,14 @@ class FxConversionAdmin(ReadOnlyAdmin):
     list_filter = ("source_currency", "target_currency")
     search_fields = ("=id", "seller__email")
     raw_id_fields = ("fx_rate",)
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(ReadOnlyAdmin):
+    """Issued receipts: what was signed and when (the bytes themselves are in the ledger's log)."""
+
+    list_display = ("id", "sub_order", "sequence", "status", "key_id", "issued_at")
+    list_filter = ("status", ("issued_at", admin.DateFieldListFilter))
+    search_fields = ("=id", "=sha256", "sub_order__order__number")
+    raw_id_fields = ("sub_order",)
+    exclude = ("body", "signature")

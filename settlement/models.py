@@ -296,3 +296,7 @@ class FxConversion(models.Model):
             f"conversion {self.seller_id} {self.source_minor} {self.source_currency} -> "
             f"{self.target_minor} {self.target_currency}"
         )
+
+
+# Issued receipts live with the code that issues them; imported here so Django registers them.
+from settlement.receipts.models import Receipt  # noqa: E402, F401
