@@ -11,14 +11,14 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("pay/", include("payments.payment_urls")),
+    path("pay/", include("payments.flows.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Last of the /api/ routes: an unknown API URL answers 404 in the API's error shape.
     re_path(r"^api/", core_views.api_not_found),
     # The storefront (shop, cart, checkout, orders, seller products) is mounted at the root.
-    path("", include("payments.storefront_urls")),
+    path("", include("payments.checkout.urls")),
 ]
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 

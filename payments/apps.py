@@ -8,4 +8,4 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         # Signal receivers: seal order documents when a seller's encryption key appears or a
         # password reset replaces the dashboard keys.
-        from payments import order_documents  # noqa: F401
+        from payments.fulfilment import documents as order_documents  # noqa: F401

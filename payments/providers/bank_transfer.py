@@ -31,7 +31,7 @@ from payments.providers.base import (
     ProviderFeatures,
     ProviderResult,
 )
-from payments.rf_reference import is_valid, normalize
+from payments.providers.rf_reference import is_valid, normalize
 
 NAME = "bank_transfer"
 SANDBOX_PROCESSOR = "sandbox_bank"
@@ -108,7 +108,7 @@ class BankTransferProvider(PaymentProvider):
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
         """A payout to the buyer (sandbox: recorded once per idempotency key, paid at once). The
         platform bounds the amount by what arrived; the bank only refuses nonsense."""
-        from payments.payment_models import SandboxOperation
+        from payments.providers.models import SandboxOperation
 
         reference = normalize(reference or "")
         if not is_valid(reference):

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from core.errors import ApplicationError
 
 if TYPE_CHECKING:
-    from payments.vault import DetokenizedCard
+    from payments.vault.services import DetokenizedCard
 
 ProviderStatus = Literal[
     "requires_action",  # the buyer must do something (3-D Secure, approve in the wallet)

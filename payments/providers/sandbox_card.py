@@ -47,7 +47,6 @@ from core import crypto
 from core.fast_sql import ASYNC_COMMIT
 from core.fast_sql import fetch_all as fast_call
 from payments import conf
-from payments.payment_models import SandboxCardCharge, SandboxOperation
 from payments.providers.base import (
     AuthorizeRequest,
     InvalidNotification,
@@ -57,9 +56,10 @@ from payments.providers.base import (
     ProviderFeatures,
     ProviderResult,
 )
+from payments.providers.models import SandboxCardCharge, SandboxOperation
 
 if TYPE_CHECKING:
-    from payments.vault import DetokenizedCard
+    from payments.vault.services import DetokenizedCard
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class SandboxCardProcessor:
         `card` is given), then the charge claimed and written by one INSERT ... ON CONFLICT, which
         takes over a stored retryable failure under the same key and leaves any final answer as
         it is (same key, same answer; the stored answer is then read and returned)."""
-        from payments.vault import VaultError, vault_detokenize
+        from payments.vault.services import VaultError, vault_detokenize
 
         if card is None:
             try:

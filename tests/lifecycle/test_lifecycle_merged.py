@@ -7,9 +7,9 @@ import pytest
 
 from core.errors import Conflict
 from ledger.selectors import trial_balance
-from payments.acceptance_services import sub_order_accept_with_password, sub_order_reject
-from payments.payment_models import SandboxCardCharge
-from payments.refund_services import refund_create, refund_process
+from payments.fulfilment.acceptance import sub_order_accept_with_password, sub_order_reject
+from payments.fulfilment.refunds import refund_create, refund_process
+from payments.providers.models import SandboxCardCharge
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,
     balance,
@@ -65,8 +65,8 @@ def test_a_part_accepted_while_the_other_seller_waits_can_be_refunded(key_pool):
 
 
 def test_the_order_completes_when_every_seller_part_has_ended(key_pool):
+    from payments.fulfilment.release import sub_order_confirm
     from payments.models import Order
-    from payments.release_services import sub_order_confirm
 
     first, second = make_seller(key_pool), make_seller(key_pool)
     buyer = make_buyer()

@@ -18,19 +18,22 @@ from django.utils import timezone
 
 from accounts.services import api_key_create
 from core import crypto
-from payments import document_tasks, lifecycle_tasks, order_documents, order_events
-from payments.acceptance_services import sub_order_accept, sub_order_reject
-from payments.document_tasks import order_documents_sweep, seal_order_documents
-from payments.lifecycle_models import OrderEvent
-from payments.lifecycle_tasks import dispatch_order_event, dispatch_order_events
-from payments.models import SubOrder
-from payments.order_document_models import SealedOrderDocument
-from payments.order_documents import (
+from payments.dispatch import tasks as lifecycle_tasks
+from payments.dispatch.tasks import dispatch_order_event, dispatch_order_events
+from payments.flows.payment_flows import payment_start
+from payments.fulfilment import document_tasks
+from payments.fulfilment import documents as order_documents
+from payments.fulfilment.acceptance import sub_order_accept, sub_order_reject
+from payments.fulfilment.document_tasks import order_documents_sweep, seal_order_documents
+from payments.fulfilment.documents import (
     document_associated_data,
     order_document_ensure,
     order_documents_make_missing,
 )
-from payments.payment_flows import payment_start
+from payments.fulfilment.models import SealedOrderDocument
+from payments.models import SubOrder
+from payments.orders import events as order_events
+from payments.orders.models import OrderEvent
 from tests.concurrency import run_together
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,

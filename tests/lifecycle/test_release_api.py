@@ -7,7 +7,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from payments.refund_models import Refund
+from payments.fulfilment.models import Refund
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import balance, make_seller, paid_order, reload
 from tests.payments.pay_factories import make_user

@@ -10,15 +10,15 @@ from freezegun import freeze_time
 
 from core.errors import Conflict, NotFound
 from ledger.models import Transfer
-from payments.fees import UnknownFeePlan
-from payments.lifecycle_models import OrderEvent
-from payments.models import SubOrder
-from payments.release_services import (
+from payments.fulfilment.fees import UnknownFeePlan
+from payments.fulfilment.release import (
     release_transfer_id,
     sub_order_auto_confirm_due,
     sub_order_confirm,
 )
-from payments.release_tasks import auto_confirm_due
+from payments.fulfilment.release_tasks import auto_confirm_due
+from payments.models import SubOrder
+from payments.orders.models import OrderEvent
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     assert_trial_balance_zero,

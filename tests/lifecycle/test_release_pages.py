@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
+from payments.fulfilment.models import Refund
 from payments.models import SubOrder
-from payments.order_events import record_order_event
-from payments.refund_models import Refund
+from payments.orders.events import record_order_event
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     balance,
@@ -131,7 +131,7 @@ def test_timeline_lists_every_event_with_its_actor_in_words(buyer, refund_tasks)
     record_order_event(
         order=order, sub_order=sub, kind="order.shipped", actor=f"seller:{sub.seller_id}"
     )
-    from payments.refund_services import refund_create
+    from payments.fulfilment.refunds import refund_create
 
     refund_create(sub_order_id=sub.pk, amount_minor=1000, reason="Late", actor="staff:9")
     run_refund_tasks(refund_tasks)

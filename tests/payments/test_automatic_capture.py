@@ -28,17 +28,20 @@ from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from ledger.services import TransferRequest, account_id, create_transfers
-from payments import conf, fast_authorize, payment_flows
-from payments.cards import validate_card
-from payments.lifecycle_models import OrderEvent
+from payments import conf
+from payments.flows import authorize_plpgsql as fast_authorize
+from payments.flows import payment_flows
+from payments.flows.ledger import hold_transfer_id, transfer_id
+from payments.flows.state import IllegalTransition
 from payments.models import Order, OrderStatus, Payment, PaymentEvent, SubOrder
-from payments.payment_ledger import hold_transfer_id, transfer_id
-from payments.payment_models import SandboxCardCharge, SandboxOperation, VaultedCard
+from payments.orders.models import OrderEvent
 from payments.providers.base import AuthorizeRequest, ProviderResult, ProviderUnavailable
+from payments.providers.models import SandboxCardCharge, SandboxOperation
 from payments.providers.registry import get_provider
 from payments.providers.sandbox_card import SandboxCardProcessor, SandboxCardProvider
-from payments.state import IllegalTransition
-from payments.vault import vault_store_card
+from payments.vault.cards import validate_card
+from payments.vault.models import VaultedCard
+from payments.vault.services import vault_store_card
 from tests.concurrency import run_together
 from tests.payments.fast_path_snapshots import escrow_balances, relative_names
 from tests.payments.pay_factories import make_order, make_user

@@ -24,8 +24,13 @@ from ledger import chart
 from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.services import TransferRequest, account_id, create_transfers
-from payments import conf, fast_authorize, order_documents, order_events
-from payments.cards import validate_card
+from payments import conf
+from payments.flows import authorize_plpgsql as fast_authorize
+from payments.flows.ledger import hold_transfer_id
+from payments.flows.payment_flows import apply_authorize_result, payment_start
+from payments.flows.state import IllegalTransition, payment_transition
+from payments.fulfilment import documents as order_documents
+from payments.fulfilment.models import SealedOrderDocument
 from payments.models import (
     Order,
     OrderEvent,
@@ -36,15 +41,14 @@ from payments.models import (
     Product,
     SubOrder,
 )
-from payments.order_document_models import SealedOrderDocument
-from payments.order_services import OrderNotPayable, OutOfStock
-from payments.payment_flows import apply_authorize_result, payment_start
-from payments.payment_ledger import hold_transfer_id
-from payments.payment_models import SandboxCardCharge, VaultedCard
+from payments.orders import events as order_events
+from payments.orders.models import CheckoutSession, CheckoutSessionStatus
+from payments.orders.services import OrderNotPayable, OutOfStock
 from payments.providers.base import ProviderResult
-from payments.state import IllegalTransition, payment_transition
-from payments.storefront_models import CheckoutSession, CheckoutSessionStatus
-from payments.vault import vault_detokenize
+from payments.providers.models import SandboxCardCharge
+from payments.vault.cards import validate_card
+from payments.vault.models import VaultedCard
+from payments.vault.services import vault_detokenize
 from tests.concurrency import run_together
 from tests.payments.fast_path_snapshots import escrow_balances, relative_names
 from tests.payments.pay_factories import make_order, make_user

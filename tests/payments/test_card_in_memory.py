@@ -13,15 +13,17 @@ from dataclasses import replace
 
 import pytest
 
-from payments import payment_flows, vault
-from payments.cards import validate_card
+from payments.flows import payment_flows
+from payments.flows.payment_flows import payment_start
 from payments.models import Payment
-from payments.payment_flows import payment_start
-from payments.payment_models import SandboxCardCharge, VaultedCard
 from payments.providers import sandbox_card
 from payments.providers.base import AuthorizeRequest
+from payments.providers.models import SandboxCardCharge
 from payments.providers.registry import get_provider
-from payments.vault import card_in_memory, vault_detokenize, vault_store_card
+from payments.vault import services as vault
+from payments.vault.cards import validate_card
+from payments.vault.models import VaultedCard
+from payments.vault.services import card_in_memory, vault_detokenize, vault_store_card
 from tests.payments.pay_fixtures import (
     ALL_TEST_CARDS,
     DECLINE,

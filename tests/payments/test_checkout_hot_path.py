@@ -11,11 +11,11 @@ from core.idempotency import Claimed, InFlight, idempotency_key_claim
 from ledger.errors import AccountConflict
 from ledger.selectors import account_balance, account_by_code
 from ledger.services import account_id, get_or_create_account
-from payments.cards import validate_card
+from payments.flows.payment_flows import _transition_once, apply_authorize_result, payment_start
+from payments.flows.state import IllegalTransition
 from payments.models import PaymentEvent
-from payments.payment_flows import _transition_once, apply_authorize_result, payment_start
 from payments.providers.base import ProviderResult
-from payments.state import IllegalTransition
+from payments.vault.cards import validate_card
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
 
 

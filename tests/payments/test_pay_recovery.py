@@ -10,11 +10,11 @@ import pytest
 from django.utils import timezone
 
 from ledger.selectors import account_balance, account_by_code
-from payments import payment_flows
-from payments.cards import validate_card
+from payments.flows import payment_flows
+from payments.flows.payment_flows import payment_start, payments_expire_due, payments_recover_stale
 from payments.models import Payment
-from payments.payment_flows import payment_start, payments_expire_due, payments_recover_stale
-from payments.payment_models import SandboxCardCharge, SandboxWalletTrade
+from payments.providers.models import SandboxCardCharge, SandboxWalletTrade
+from payments.vault.cards import validate_card
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
 
 pytestmark = pytest.mark.django_db

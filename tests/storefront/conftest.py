@@ -50,7 +50,7 @@ def product_b(seller_b):
 def _payment_side_for_storefront(settings, monkeypatch):
     """The payment side's fixed test wallet keys, no real retry sleeps."""
     try:
-        from payments import payment_flows
+        from payments.flows import payment_flows
         from tests.payments.pay_fixtures import test_key
     except ImportError:  # the payment side is not merged
         return

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, ValidationError
 from payments.models import Order, OrderLine, OrderStatus, Product, SubOrder, SubOrderStatus
-from payments.order_services import (
+from payments.orders.services import (
     CartLine,
     CurrencyMismatch,
     OrderNotPayable,

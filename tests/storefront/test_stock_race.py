@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from payments.models import Order, Product
-from payments.order_services import CartLine, OutOfStock, order_create_from_cart
+from payments.orders.services import CartLine, OutOfStock, order_create_from_cart
 from tests.storefront.conftest import ADDRESS
 from tests.storefront.factories import BuyerFactory, ProductFactory
 

@@ -20,7 +20,7 @@ from accounts.dashboard_keys import dashboard_keys_ensure
 from accounts.demo import demo_private_key_pem, demo_private_key_store
 from accounts.models import KeyPurpose, Role, SellerKey, User
 from core.crypto import CryptoError
-from payments.demo import seed_demo_products
+from payments.catalog.demo import seed_demo_products
 
 
 @dataclass(frozen=True)

@@ -476,7 +476,7 @@ def _seed(*, clients: int) -> dict:
     from accounts.dashboard_keys import dashboard_keys_ensure
     from accounts.models import Role, User
     from accounts.services import api_key_create
-    from payments.models import Product
+    from payments.catalog.models import Product
 
     def user(email: str, role: str) -> User:
         return User.objects.create_user(email, None, role=role, is_staff=role == Role.STAFF)

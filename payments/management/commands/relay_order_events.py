@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
-from payments.event_relay import RELAY_BATCH, relay_enabled, relay_order_events_once
+from payments.orders.event_relay import RELAY_BATCH, relay_enabled, relay_order_events_once
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,53 @@
+"""The payment side's services, in one place for callers (storefront, API, pages, tasks).
+
+Implementation modules: payment_flows (start, 3-D Secure, capture, void, expiry), state (the
+transition table), bank_services (arrivals), notification_services (wallet/bank notifications),
+vault (cards), cards (validation).
+"""
+
+from payments.flows.bank_arrivals import ArrivalResult, bank_transfer_record_arrival
+from payments.flows.notifications import NotificationReceipt, notification_receive
+from payments.flows.payment_flows import (
+    PaymentStart,
+    apply_provider_event,
+    next_action_for,
+    page_token,
+    payment_capture,
+    payment_complete_challenge,
+    payment_start,
+    payment_void,
+    payments_expire_due,
+)
+from payments.flows.state import TRANSITIONS, IllegalTransition, payment_transition
+from payments.vault.cards import CardInput, validate_card
+from payments.vault.services import (
+    vault_delete_card,
+    vault_detokenize,
+    vault_rotate_keys,
+    vault_store_card,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "ArrivalResult",
+    "CardInput",
+    "IllegalTransition",
+    "NotificationReceipt",
+    "PaymentStart",
+    "apply_provider_event",
+    "bank_transfer_record_arrival",
+    "next_action_for",
+    "notification_receive",
+    "page_token",
+    "payment_capture",
+    "payment_complete_challenge",
+    "payment_start",
+    "payment_transition",
+    "payment_void",
+    "payments_expire_due",
+    "validate_card",
+    "vault_delete_card",
+    "vault_detokenize",
+    "vault_rotate_keys",
+    "vault_store_card",
+]
