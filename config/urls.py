@@ -18,7 +18,7 @@ urlpatterns = [
     # Last of the /api/ routes: an unknown API URL answers 404 in the API's error shape.
     re_path(r"^api/", core_views.api_not_found),
     # The storefront (shop, cart, checkout, orders, seller products) is mounted at the root.
-    path("", include("payments.checkout.urls")),
+    path("", include("payments.urls")),
 ]
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 

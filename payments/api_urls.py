@@ -4,7 +4,7 @@ methods (payment side)."""
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("payments.orders.api_urls")),
+    path("", include("payments.checkout.api_urls")),
     path("", include("payments.flows.api_urls")),
     path("", include("payments.fulfilment.seller_api_urls")),
     path("", include("payments.fulfilment.buyer_api_urls")),

@@ -8,7 +8,7 @@ schedules and queued messages carry them.
 from payments.checkout import tasks as checkout_tasks
 from payments.dispatch import tasks as dispatch_tasks
 from payments.flows import tasks as flows_tasks
-from payments.fulfilment import document_tasks, release_tasks
+from payments.fulfilment import release_tasks
 from payments.fulfilment import tasks as fulfilment_tasks
 from payments.orders import tasks as orders_tasks
 from payments.providers import tasks as providers_tasks
@@ -17,7 +17,6 @@ from payments.webhooks import tasks as webhooks_tasks
 TASK_MODULES = (
     checkout_tasks,
     dispatch_tasks,
-    document_tasks,
     flows_tasks,
     fulfilment_tasks,
     orders_tasks,

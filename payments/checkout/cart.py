@@ -20,14 +20,9 @@ from django.http import HttpRequest
 from core.errors import ValidationError
 from payments.catalog.models import Product
 from payments.checkout.models import Cart, CartItem
+from payments.orders.errors import CurrencyMismatch, OutOfStock, UnknownProduct
+from payments.orders.input import CartLine, parse_quantity
 from payments.orders.models import MAX_LINES, MAX_QUANTITY_PER_LINE
-from payments.orders.services import (
-    CartLine,
-    CurrencyMismatch,
-    OutOfStock,
-    UnknownProduct,
-    parse_quantity,
-)
 
 SESSION_KEY = "storefront_cart"
 

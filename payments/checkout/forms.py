@@ -11,7 +11,8 @@ from typing import Any
 from django import forms
 
 from core.errors import ValidationError as AppValidationError
-from payments.orders.services import validate_shipping_address
+from payments.orders.input import validate_shipping_address
+from payments.vault.cards import validate_card
 
 METHOD_CHOICES = [
     ("card", "Card"),
@@ -166,8 +167,6 @@ class PaymentMethodForm(forms.Form):
         if month is None:
             self.add_error("card_exp", "Enter the expiry date as MM/YY, e.g. 04/29.")
             return cleaned
-        from payments.vault.cards import validate_card
-
         try:
             self.card = validate_card(
                 number=cleaned["card_number"],
@@ -202,4 +201,13 @@ def _split_expiry(text: str) -> tuple[str | None, str | None]:
 class GuestEmailForm(forms.Form):
     email = forms.EmailField(
         label="Email (for the receipt)", widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+
+class DisputeForm(forms.Form):
+    reason = forms.CharField(
+        label="What went wrong?",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Staff read this and decide; the money stays in escrow meanwhile.",
     )

@@ -18,8 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.errors import ApplicationError
 from payments.flows.models import Payment, PaymentStatus
+from payments.flows.services import payment_start
 from payments.orders.models import Order
-from payments.orders.services import order_extend_payment_window, order_mark_payment_failed
+from payments.orders.payment_outcomes import order_extend_payment_window, order_mark_payment_failed
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,6 @@ def checkout_pay(
     actor: str,
     return_url: str,
 ) -> PaymentOutcome:
-    from payments.flows.services import payment_start
-
     try:
         start = payment_start(
             order=order,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from payments.checkout.sessions import checkout_session_expire_due
-from payments.orders.tasks import SWEEP_TASK_OPTIONS
+from payments.task_options import SWEEP_TASK_OPTIONS
 
 
 @shared_task(name="payments.order_tasks.expire_checkout_sessions", **SWEEP_TASK_OPTIONS)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from payments import conf
 from payments.emails.models import EmailNotification
 from payments.orders import events as ev
+from payments.orders.event_data import event_data_for
 from payments.orders.models import OrderEvent, SubOrder
 from payments.templatetags.storefront_tags import money
 
@@ -134,8 +135,6 @@ def _seller_name(seller: Any) -> str:
 
 
 def _context(event: OrderEvent, recipient: Recipient, sub_orders: list[SubOrder]) -> dict[str, Any]:
-    from payments.webhooks.services import event_data_for
-
     order = event.order
     if recipient.role == SELLER:
         sub_orders = [s for s in sub_orders if s.seller_id == recipient.seller_id]

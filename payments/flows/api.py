@@ -25,23 +25,19 @@ from rest_framework.response import Response
 
 from core.api.throttling import SensitiveRateThrottle
 from core.errors import ApplicationError, NotFound, PermissionDenied
+from payments.flows.capture import payment_capture, payment_void
 from payments.flows.capture_plpgsql import load_for_capture
-from payments.flows.input import parse_payment_create
+from payments.flows.input import PaymentCreateSerializer, parse_payment_create
 from payments.flows.json_shape import payment_json
 from payments.flows.models import Payment, PaymentMethod
-from payments.flows.payment_flows import (
-    CAPTURE_MANUAL,
-    CAPTURE_METHODS,
+from payments.flows.pages import bank_received_minor, next_action_for
+from payments.flows.selectors import is_platform_staff, payments_visible_to, vaulted_cards_of
+from payments.flows.start import (
     PaymentStart,
-    bank_received_minor,
     check_return_url,
-    next_action_for,
-    payment_capture,
     payment_start,
     payment_start_card_for_buyer,
-    payment_void,
 )
-from payments.flows.selectors import is_platform_staff, payments_visible_to, vaulted_cards_of
 from payments.orders.models import Order
 from payments.vault.cards import CardInput, validate_card
 from payments.vault.models import VaultedCard
@@ -111,27 +107,6 @@ class PaymentSerializer(serializers.ModelSerializer):
         if user is None or payment.order.buyer_id != user.pk:
             return None
         return next_action_for(payment)
-
-
-class CardInputSerializer(serializers.Serializer):
-    # Plain strings: validate_card does the checking (and its messages never repeat the input).
-    number = serializers.CharField(max_length=32, trim_whitespace=True)
-    exp_month = serializers.CharField(max_length=4)
-    exp_year = serializers.CharField(max_length=4)
-    cvc = serializers.CharField(max_length=4)
-    holder = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-
-
-class PaymentCreateSerializer(serializers.Serializer):
-    order = serializers.UUIDField()
-    method = serializers.ChoiceField(choices=PaymentMethod.choices)
-    wallet = serializers.ChoiceField(choices=["alipay", "wechat"], required=False, allow_null=True)
-    card = CardInputSerializer(required=False, allow_null=True)
-    return_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    # "automatic": authorise and capture (into escrow) in this call, as Stripe's default.
-    capture_method = serializers.ChoiceField(
-        choices=list(CAPTURE_METHODS), required=False, default=CAPTURE_MANUAL
-    )
 
 
 @method_decorator(sensitive_post_parameters("card", "number", "cvc"), name="dispatch")

@@ -23,7 +23,8 @@ from django.db import IntegrityError, transaction
 from core.errors import Conflict, NotFound, ValidationError
 from payments.flows.ledger import ledger_record_bank_arrival
 from payments.flows.models import BankTransferArrival, Payment, PaymentMethod, PaymentStatus
-from payments.flows.state import lock_payment, payment_transition
+from payments.flows.state import payment_transition
+from payments.flows.transitions import lock_payment
 from payments.providers.rf_reference import is_valid, normalize
 
 logger = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from ledger.posting import REFUSAL_SQLSTATE
 from ledger.requests import validate_request
 from payments.flows.ledger import _close_hold, _escrow, _hold_source, hold_transfer_id
 from payments.flows.models import Payment
-from payments.flows.state import IllegalTransition
+from payments.flows.transitions import IllegalTransition
 from payments.orders import events as order_events
 from payments.orders.models import Order, SubOrder
 

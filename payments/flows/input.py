@@ -4,7 +4,7 @@ That call is the API's hottest, and instantiating PaymentCreateSerializer deep-c
 field on each request (~0.4 ms CPU, about 5% of a payment). `parse_payment_create` gives exactly what
 `PaymentCreateSerializer(data=...).is_valid(raise_exception=True)` gives: the same validated_data,
 or a ValidationError with the same detail (keys in field order, messages, codes), so the API's
-answers are the same bytes. PaymentCreateSerializer (payments/payment_api.py) stays the reference
+answers are the same bytes. PaymentCreateSerializer (below) stays the reference
 and the OpenAPI schema; tests/payments/test_payment_input.py holds the two to each other.
 
 It mirrors DRF 3.x semantics for what the JSON parser can produce (dict, list, str, int, float,
@@ -21,14 +21,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator
+from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 from rest_framework.fields import CharField, ChoiceField, Field, UUIDField
 from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from payments.flows.capture import CAPTURE_MANUAL, CAPTURE_METHODS
 from payments.flows.models import PaymentMethod
-from payments.flows.payment_flows import CAPTURE_MANUAL, CAPTURE_METHODS
 
 # The declarations of PaymentCreateSerializer / CardInputSerializer (a test checks they agree).
 # ChoiceField maps str(input) to the declared choice.
@@ -222,9 +223,28 @@ def parse_payment_create(data: Any) -> dict[str, Any]:
     return out
 
 
-def _parse_with_serializer(data: Any) -> dict[str, Any]:
-    from payments.flows.api import PaymentCreateSerializer  # it imports this module
+class CardInputSerializer(serializers.Serializer):
+    # Plain strings: validate_card does the checking (and its messages never repeat the input).
+    number = serializers.CharField(max_length=32, trim_whitespace=True)
+    exp_month = serializers.CharField(max_length=4)
+    exp_year = serializers.CharField(max_length=4)
+    cvc = serializers.CharField(max_length=4)
+    holder = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
+
+class PaymentCreateSerializer(serializers.Serializer):
+    order = serializers.UUIDField()
+    method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    wallet = serializers.ChoiceField(choices=["alipay", "wechat"], required=False, allow_null=True)
+    card = CardInputSerializer(required=False, allow_null=True)
+    return_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    # "automatic": authorise and capture (into escrow) in this call, as Stripe's default.
+    capture_method = serializers.ChoiceField(
+        choices=list(CAPTURE_METHODS), required=False, default=CAPTURE_MANUAL
+    )
+
+
+def _parse_with_serializer(data: Any) -> dict[str, Any]:
     body = PaymentCreateSerializer(data=data)
     body.is_valid(raise_exception=True)
     return dict(body.validated_data)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from payments.flows.models import Payment, PaymentMethod
-from payments.flows.payment_flows import bank_received_minor, next_action_for
+from payments.flows.pages import bank_received_minor, next_action_for
 
 
 def _datetime(value: datetime | None) -> str | None:

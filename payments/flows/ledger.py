@@ -23,6 +23,7 @@ import uuid
 
 from core.errors import IntegrityViolation
 from ledger import chart
+from ledger.models import Transfer, TransferKind
 from ledger.services import TransferRequest, create_transfers
 from payments.flows.models import Payment, PaymentMethod
 from payments.orders.models import SubOrder
@@ -160,8 +161,6 @@ def ledger_record_bank_arrival(
 
 def sub_order_hold_state(payment: Payment, sub_order: SubOrder) -> str:
     """ "none" (no hold placed), "pending", "posted" (captured) or "voided"."""
-    from ledger.models import Transfer, TransferKind
-
     hold_id = hold_transfer_id(payment.id, sub_order.id)
     if not Transfer.objects.filter(id=hold_id, kind=TransferKind.PENDING).exists():
         return "none"
@@ -182,16 +181,12 @@ def _hold_ids(payment: Payment) -> list[uuid.UUID]:
 
 def any_hold_settled(payment: Payment) -> bool:
     """Whether some sub-order's hold was already captured or released on its own."""
-    from ledger.models import Transfer
-
     return Transfer.objects.filter(pending_id__in=_hold_ids(payment)).exists()
 
 
 def any_hold_pending(payment: Payment) -> bool:
     """Whether some sub-order's hold is placed and neither captured nor released yet (one query
     for all sub-orders: sub_order_hold_state(...) == "pending" for any of them)."""
-    from ledger.models import Transfer, TransferKind
-
     hold_ids = _hold_ids(payment)
     closed = Transfer.objects.filter(pending_id__in=hold_ids).values("pending_id")
     return (

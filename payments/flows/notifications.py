@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from core.errors import ApplicationError
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
 from payments.flows.models import Payment, WalletNotification, WalletNotificationOutcome
-from payments.flows.payment_flows import apply_provider_event, parse_payment_id
+from payments.flows.provider_events import apply_provider_event, parse_payment_id
 from payments.providers.base import InvalidNotification
 from payments.providers.registry import BANK_PROVIDER, WALLET_PROVIDERS, get_provider
 

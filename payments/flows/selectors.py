@@ -1,10 +1,12 @@
-"""Reads for the payment side: who may see which payment, a buyer's cards."""
+"""Reads for the payment side: who may see which payment, a buyer's cards, an order's latest
+payment and whether the order page should keep polling for it."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from payments.flows.models import Payment
+from payments.flows.models import Payment, PaymentStatus
+from payments.orders.models import Order, OrderStatus, SubOrder
 from payments.vault.models import VaultedCard
 
 
@@ -37,3 +39,48 @@ def vaulted_cards_of(user) -> QuerySet[VaultedCard]:
     if user is None or not user.is_authenticated:
         return VaultedCard.objects.none()
     return VaultedCard.objects.filter(owner=user, deleted_at__isnull=True)
+
+
+# Order states the status page keeps polling in (something may change by itself any second).
+POLLING_ORDER_STATES = {OrderStatus.AWAITING_PAYMENT}
+
+
+PAYMENT_IN_FLIGHT = {
+    PaymentStatus.CREATED,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.AWAITING_TRANSFER,
+}
+
+
+def order_latest_payment(order: Order) -> Payment | None:
+    return Payment.objects.filter(order=order).order_by("-created_at").first()
+
+
+def order_is_live(order: Order, sub_orders: list[SubOrder], payment: Payment | None) -> bool:
+    """Whether the status page keeps polling every 2 s: while the payment can still move alone."""
+    if order.status in POLLING_ORDER_STATES:
+        return True
+    return (
+        payment is not None
+        and payment.status in PAYMENT_IN_FLIGHT
+        and order.status
+        not in (
+            OrderStatus.EXPIRED,
+            OrderStatus.CANCELLED,
+        )
+    )
+
+
+def order_can_pay_again(order: Order, payment: Payment | None) -> bool:
+    """The buyer may try (another) method on this order."""
+    if order.status == OrderStatus.PAYMENT_FAILED:
+        return True
+    if order.status != OrderStatus.AWAITING_PAYMENT:
+        return False
+    # A payment still in progress (3-D Secure, wallet, transfer) must end first: the payment side
+    # allows one active payment per order. It expires by itself if abandoned.
+    return payment is None or payment.status in (
+        PaymentStatus.FAILED,
+        PaymentStatus.EXPIRED,
+        PaymentStatus.VOIDED,
+    )

@@ -6,19 +6,14 @@ vault (cards), cards (validation).
 """
 
 from payments.flows.bank_arrivals import ArrivalResult, bank_transfer_record_arrival
+from payments.flows.capture import payment_capture, payment_void
+from payments.flows.expiry import payments_expire_due
 from payments.flows.notifications import NotificationReceipt, notification_receive
-from payments.flows.payment_flows import (
-    PaymentStart,
-    apply_provider_event,
-    next_action_for,
-    page_token,
-    payment_capture,
-    payment_complete_challenge,
-    payment_start,
-    payment_void,
-    payments_expire_due,
-)
-from payments.flows.state import TRANSITIONS, IllegalTransition, payment_transition
+from payments.flows.pages import next_action_for, page_token
+from payments.flows.provider_events import apply_provider_event, payment_complete_challenge
+from payments.flows.start import PaymentStart, payment_start
+from payments.flows.state import payment_transition
+from payments.flows.transitions import TRANSITIONS, IllegalTransition
 from payments.vault.cards import CardInput, validate_card
 from payments.vault.services import (
     vault_delete_card,

@@ -1,17 +1,12 @@
-"""The payment state machine: one table of allowed transitions and one function that applies it.
-
-    created            -> requires_action | awaiting_transfer | authorized | failed
-    requires_action    -> authorized | failed | expired          (3-D Secure, wallet approval)
-    awaiting_transfer  -> authorized | failed | expired          (bank transfer)
-    authorized         -> captured | voided | failed
-    captured, failed, voided, expired: final
+"""The payment state machine: the one function that applies the table of allowed transitions
+(payments.flows.transitions).
 
 `payment_transition` locks the Payment row (select_for_update), checks the table, applies the
 ledger effects of the move in the same transaction, writes a PaymentEvent (actor, from, to, why)
 and tells the order side. Effects by target:
 
-    authorized  payments_authorize (fast_authorize.apply_authorized): the holds, the order paid
-    captured    payments_capture (fast_capture.capture_payment): the holds posted, its events
+    authorized  payments_authorize (authorize_plpgsql.apply_authorized): the holds, the order paid
+    captured    payments_capture (capture_plpgsql.capture_payment): the holds posted, its events
     voided      void the holds (when there were any)
     failed      void the holds if authorised; order_mark_payment_failed
     expired     order_mark_payment_failed
@@ -24,57 +19,26 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from core.errors import Conflict, NotFound
+from core.errors import NotFound
+from payments.flows.authorize_plpgsql import apply_authorized
+from payments.flows.capture_plpgsql import capture_payment
 from payments.flows.ledger import ledger_void_holds
-from payments.flows.models import Payment, PaymentEvent, PaymentStatus
+from payments.flows.models import Payment, PaymentEvent
+from payments.flows.transitions import (
+    TRANSITIONS,
+    IllegalTransition,
+    S,
+    can_transition,
+    lock_payment,
+)
 from payments.orders import events as order_events
-from payments.orders import services as order_services
+from payments.orders import payment_outcomes
 from payments.orders.models import SubOrder
 
-S = PaymentStatus
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.CREATED: frozenset({S.REQUIRES_ACTION, S.AWAITING_TRANSFER, S.AUTHORIZED, S.FAILED}),
-    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.FAILED, S.EXPIRED}),
-    S.AWAITING_TRANSFER: frozenset({S.AUTHORIZED, S.FAILED, S.EXPIRED}),
-    S.AUTHORIZED: frozenset({S.CAPTURED, S.VOIDED, S.FAILED}),
-    S.CAPTURED: frozenset(),
-    S.FAILED: frozenset(),
-    S.VOIDED: frozenset(),
-    S.EXPIRED: frozenset(),
-}
-FINAL = frozenset(status for status, targets in TRANSITIONS.items() if not targets)
-# A payment in one of these holds the order: no second payment may start.
-ACTIVE = frozenset({S.CREATED, S.REQUIRES_ACTION, S.AWAITING_TRANSFER, S.AUTHORIZED, S.CAPTURED})
 # Fields a transition may set together with the status (in the same locked update).
 _SETTABLE = frozenset(
     {"provider_reference", "failure_code", "failure_message", "expires_at", "details"}
 )
-
-
-class IllegalTransition(Conflict):
-    """This payment cannot move to that state from the state it is in."""
-
-    code = "illegal_transition"
-
-
-def can_transition(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
-
-
-def lock_payment(payment_id) -> Payment:
-    # The order comes along unlocked (FOR UPDATE OF the payment only): the transition's order
-    # step and the API's answer read it, and the order step takes its own lock.
-    payment = (
-        Payment.objects.select_for_update(of=("self",))
-        .select_related("order")
-        .filter(pk=payment_id)
-        .first()
-    )
-    if payment is None:
-        raise NotFound("No such payment.", code="payment_not_found")
-    return payment
-
-
 # The order timeline (and webhooks/emails) hears of these payment moves; expiry is a failure there.
 _ORDER_EVENT_KINDS = {
     S.FAILED: order_events.PAYMENT_FAILED,
@@ -125,7 +89,7 @@ def payment_transition(
     `holds_settled`: every sub-order's hold was already captured or voided on its own (per-seller
     acceptance, multicapture), so captured/voided only records the end state: no ledger postings.
     To authorized and to captured (whole): the one implementation of each, in SQL
-    (fast_authorize.apply_authorized, fast_capture.capture_payment)."""
+    (authorize_plpgsql.apply_authorized, capture_plpgsql.capture_payment)."""
     if to_status not in TRANSITIONS:
         raise IllegalTransition(f"Unknown payment status {to_status!r}.")
     unknown = set(fields or {}) - _SETTABLE
@@ -167,7 +131,7 @@ def payment_transition(
         )
         _record_payment_order_event(payment, actor)
         if to_status in {S.FAILED, S.EXPIRED}:
-            order_services.order_mark_payment_failed(
+            payment_outcomes.order_mark_payment_failed(
                 order=payment.order, reason=payment.failure_code or reason or to_status
             )
     return payment
@@ -176,8 +140,6 @@ def payment_transition(
 def _capture(payment_id, *, actor: str, reason: str, data: dict | None, settled: bool) -> Payment:
     """payment_transition(to captured): the capture function, a replay refused as any other
     move that is not allowed."""
-    from payments.flows.capture_plpgsql import capture_payment
-
     payment = Payment.objects.select_related("order").filter(pk=payment_id).first()
     if payment is None:
         raise NotFound("No such payment.", code="payment_not_found")
@@ -192,8 +154,6 @@ def _capture(payment_id, *, actor: str, reason: str, data: dict | None, settled:
 def _authorize(payment_id, *, actor: str, reason: str, data: dict | None, fields) -> Payment:
     """payment_transition(to authorized): the authorisation function, a replay refused as any
     other move that is not allowed. Of `fields`, only the provider reference applies."""
-    from payments.flows.authorize_plpgsql import apply_authorized
-
     payment, outcome = apply_authorized(
         payment_id=payment_id,
         actor=actor,
@@ -207,3 +167,17 @@ def _authorize(payment_id, *, actor: str, reason: str, data: dict | None, fields
             extra={"from": payment.status, "to": S.AUTHORIZED},
         )
     return payment
+
+
+def transition_once(*, payment_id, to_status: str, actor: str, **kwargs) -> Payment:
+    """payment_transition, but a replay of a transition already made returns quietly.
+
+    One transaction and one row lock (payment_transition's) in the usual case; only a refused
+    move looks again whether the payment already is where it should be."""
+    try:
+        return payment_transition(payment_id=payment_id, to_status=to_status, actor=actor, **kwargs)
+    except IllegalTransition:
+        payment = Payment.objects.filter(pk=payment_id).first()
+        if payment is not None and payment.status == to_status:
+            return payment
+        raise

@@ -30,6 +30,7 @@ from payments.flows.ledger import (
     sub_order_hold_state,
 )
 from payments.flows.models import Payment, PaymentStatus
+from payments.flows.state import payment_transition
 from payments.orders.models import Order, SubOrder, SubOrderStatus
 from payments.providers.base import ProviderError
 from payments.providers.registry import get_provider
@@ -128,8 +129,6 @@ def _apply(payment_id: Any, sub_order_id: Any, *, capture: bool, actor: str) -> 
 
 
 def _end_payment_if_settled(payment: Payment, *, actor: str) -> None:
-    from payments.flows.state import payment_transition
-
     if any_hold_pending(payment):
         return
     captured = sum(

@@ -10,13 +10,13 @@ import logging
 
 from celery import shared_task
 
+from payments.flows.capture import payment_capture_automatic as capture
+from payments.flows.capture import payment_release_late_authorization
+from payments.flows.expiry import payments_expire_due
+from payments.providers.base import ProviderError
 from payments.providers.tasks import notify_backoff_s
 
 logger = logging.getLogger(__name__)
-
-
-
-
 
 
 @shared_task(
@@ -28,9 +28,6 @@ logger = logging.getLogger(__name__)
 )
 def payment_release_at_provider(self, payment_id: str) -> None:
     """Release money a provider authorised after we had given up on the payment."""
-    from payments.flows.payment_flows import payment_release_late_authorization
-    from payments.providers.base import ProviderError
-
     try:
         payment_release_late_authorization(payment_id=payment_id)
     except ProviderError as exc:
@@ -41,8 +38,6 @@ def payment_release_at_provider(self, payment_id: str) -> None:
 def payments_expire_due_task() -> dict:
     """Beat: expire bank transfers past their deadline, abandoned 3-D Secure challenges and
     wallet payments never approved."""
-    from payments.flows.payment_flows import payments_expire_due
-
     counts = payments_expire_due()
     if any(counts.values()):
         logger.info("payments.expire_due: %s", counts)
@@ -59,9 +54,6 @@ def payments_expire_due_task() -> dict:
 def payment_capture_automatic(self, payment_id: str) -> bool:
     """Capture an automatic-capture payment authorised outside its request (3-D Secure, wallet)
     or whose capture failed there. Idempotent: a payment already captured is left alone."""
-    from payments.flows.payment_flows import payment_capture_automatic as capture
-    from payments.providers.base import ProviderError
-
     try:
         return capture(payment_id=payment_id)
     except ProviderError as exc:

@@ -31,16 +31,16 @@ from payments.flows.notifications import (
     notification_receive,
     notification_record_rejected,
 )
-from payments.flows.payment_flows import (
+from payments.flows.pages import (
     bank_received_minor,
     bank_url,
     page_token,
     page_token_valid,
-    payment_complete_challenge,
     three_ds_url,
     wallet_approve_url,
     wallet_url,
 )
+from payments.flows.provider_events import payment_complete_challenge
 from payments.flows.selectors import is_platform_staff
 from payments.providers import sandbox_wallet
 from payments.providers.bank_transfer import account_details

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
 from payments.fulfilment.models import Dispute, DisputeOutcome, DisputeStatus, RefundStatus
+from payments.fulfilment.refunds import refund_sub_order_remaining
 from payments.fulfilment.release import _release, buyer_order_id_of, lock_order_payment
 from payments.orders.events import DISPUTE_OPENED, DISPUTE_RESOLVED, record_order_event
 from payments.orders.models import SubOrder, SubOrderStatus
@@ -103,8 +104,6 @@ def dispute_resolve(*, dispute_id: Any, outcome: str, actor: str, note: str = ""
             # The release's own transition records dispute.resolved (disputed -> confirmed).
             _release(sub_order=sub_order, actor=actor, event=DISPUTE_RESOLVED, data=data)
         else:
-            from payments.fulfilment.refunds import refund_sub_order_remaining
-
             record_order_event(
                 order=sub_order.order,
                 sub_order=sub_order,

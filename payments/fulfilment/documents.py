@@ -184,7 +184,8 @@ def _document_make(
 
 
 def _enqueue_seal(order_id: str) -> None:
-    from payments.fulfilment.document_tasks import seal_order_documents
+    # tasks.py imports this module: the task is looked up when it is enqueued.
+    from payments.fulfilment.tasks import seal_order_documents
 
     seal_order_documents.delay(order_id)
 

@@ -1,4 +1,4 @@
-"""Release-side pages; included from payments/storefront_urls.py (namespace "payments")."""
+"""Release-side page (included by payments/urls.py, namespace "payments")."""
 
 from django.urls import path
 
@@ -9,15 +9,5 @@ urlpatterns = [
         "orders/<uuid:order_id>/sub-orders/<int:sub_order_id>/confirm/",
         release_views.order_confirm,
         name="order_confirm",
-    ),
-    path(
-        "orders/<uuid:order_id>/sub-orders/<int:sub_order_id>/dispute/",
-        release_views.order_dispute,
-        name="order_dispute",
-    ),
-    path(
-        "seller/orders/<int:sub_order_id>/refund/",
-        release_views.seller_order_refund,
-        name="seller_order_refund",
     ),
 ]

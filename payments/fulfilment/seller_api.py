@@ -28,14 +28,11 @@ from rest_framework.views import APIView
 from core.api.pagination import CreatedCursorPagination as _Pagination
 from core.api.parsers import StrictJSONParser
 from core.errors import ValidationError
-from payments.fulfilment.acceptance import (
-    sub_order_accept,
-    sub_order_get_for_seller,
-    sub_order_mark_shipped,
-    sub_order_reject,
-)
+from payments.fulfilment.acceptance import sub_order_accept, sub_order_get_for_seller
 from payments.fulfilment.documents import document_associated_data, order_document_ensure
 from payments.fulfilment.models import SealedOrderDocument
+from payments.fulfilment.rejection import sub_order_reject
+from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.orders.models import SubOrder, SubOrderStatus
 
 

@@ -1,4 +1,4 @@
-"""Seller order pages (namespace "payments", included by storefront_urls)."""
+"""Seller order pages (included by payments/urls.py, namespace "payments")."""
 
 from django.urls import path
 
@@ -18,5 +18,10 @@ urlpatterns = [
         "seller/orders/<int:sub_order_id>/document/",
         views.order_document,
         name="seller_order_document",
+    ),
+    path(
+        "seller/orders/<int:sub_order_id>/refund/",
+        views.order_refund,
+        name="seller_order_refund",
     ),
 ]

@@ -9,24 +9,28 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError, NotFound
+from core.money import Money
 from payments.catalog.views import seller_required
-from payments.fulfilment.acceptance import (
+from payments.fulfilment.acceptance import sub_order_get_for_seller
+from payments.fulfilment.balances import seller_balances
+from payments.fulfilment.dashboard_acceptance import (
     sealed_document_open_with_password,
     sub_order_accept_with_password,
-    sub_order_get_for_seller,
-    sub_order_mark_shipped,
-    sub_order_reject,
 )
-from payments.fulfilment.balances import seller_balances
 from payments.fulfilment.documents import order_document_ensure
 from payments.fulfilment.order_page import timeline_entries
+from payments.fulfilment.refunds import refund_create, refundable_minor
+from payments.fulfilment.rejection import sub_order_reject
+from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.orders.models import OrderEvent, SubOrder, SubOrderStatus
+from payments.templatetags.storefront_tags import money
 
 
 class PasswordForm(forms.Form):
@@ -59,6 +63,31 @@ class ShipForm(forms.Form):
         max_length=200,
         help_text="Carrier and tracking number, e.g. DHL 00340434161234567890",
     )
+
+
+class RefundForm(forms.Form):
+    amount = forms.CharField(
+        label="Amount to refund",
+        max_length=32,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    reason = forms.CharField(label="Reason", max_length=255)
+
+    def __init__(self, *args, currency: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].help_text = f"In {currency}, e.g. 12.50"
+
+    def clean_amount(self) -> int:
+        try:
+            amount = Money.parse(self.cleaned_data["amount"], self.currency)
+        except ValueError as exc:
+            raise forms.ValidationError(
+                f"Enter an amount in {self.currency}, e.g. 12.50 (no more decimals than it has)."
+            ) from exc
+        if amount.amount_minor <= 0:
+            raise forms.ValidationError("Enter an amount above zero.")
+        return amount.amount_minor
 
 
 def _apply_error(form: forms.Form, error: ApplicationError) -> None:
@@ -230,3 +259,44 @@ def order_document(request: HttpRequest, sub_order_id: int) -> HttpResponse:
     response = render(request, "seller/order_document.html", context, status=status)
     response["Cache-Control"] = "no-store, max-age=0"  # the opened document is not cached
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_refund(request: HttpRequest, sub_order_id: int) -> HttpResponse:
+    """The seller of this sub-order refunds part or all of it (others: 404)."""
+    sub_order = (
+        SubOrder.objects.select_related("order")
+        .filter(pk=sub_order_id, seller=request.user)
+        .first()
+    )
+    if sub_order is None:
+        raise Http404("No such order.")
+    currency = sub_order.currency
+    form = RefundForm(request.POST or None, currency=currency)
+    if request.method == "POST" and form.is_valid():
+        try:
+            refund = refund_create(
+                sub_order_id=sub_order.pk,
+                amount_minor=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+                actor=f"{request.user.role}:{request.user.pk}",
+            )
+        except ApplicationError as error:
+            field = {"amount_minor": "amount"}.get(error.field or "", error.field)
+            form.add_error(field if field in form.fields else None, error.message)
+        else:
+            messages.success(
+                request,
+                f"Refund of {money(refund.amount_minor, currency)} requested; "
+                "it is paid back to the buyer shortly.",
+            )
+            return redirect("payments:seller_order_refund", sub_order_id=sub_order.pk)
+    context = {
+        "sub_order": sub_order,
+        "form": form,
+        "refundable_minor": refundable_minor(sub_order),
+        "refunds": sub_order.refunds.order_by("-created_at"),
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "seller/order_refund.html", context, status=status)

@@ -5,7 +5,7 @@ outbox. With settings.ORDER_EVENTS_RELAY the web process publishes nothing for t
 publish per payment on the request path); `manage.py relay_order_events` polls for events that
 are neither relayed nor dispatched, stamps them `relayed_at` and hands them to
 `payments.dispatch_order_events` tasks in batches. Without the setting, events are published on
-commit by payments.order_events (the default for `make run` and the tests).
+commit by payments.orders.events (the default for `make run` and the tests).
 
 Safe with several relays at once: each claims its rows with FOR UPDATE SKIP LOCKED (PostgreSQL),
 so an event is handed over once. Publishing follows the commit: if the broker is down the events
@@ -15,12 +15,14 @@ for a lost dispatch message.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from payments.orders.fanout import dispatch_task
 from payments.orders.models import OrderEvent
 
 logger = logging.getLogger(__name__)
@@ -53,11 +55,22 @@ def relay_order_events_once(*, limit: int = RELAY_BATCH, chunk: int = TASK_CHUNK
 
 
 def _publish(ids: list[int], chunk: int) -> None:
-    from payments.dispatch.tasks import dispatch_order_events
-
+    dispatch_order_events = dispatch_task()
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         try:
             dispatch_order_events.delay(part)
         except Exception:  # the broker: the sweeper re-drives these (they stay undispatched)
             logger.exception("relay: publishing %d order events failed", len(part))
+
+
+def undispatched_event_ids(
+    *, older_than: dt.timedelta = dt.timedelta(minutes=1), limit: int = 500
+) -> list[int]:
+    return list(
+        OrderEvent.objects.filter(
+            dispatched_at__isnull=True, created_at__lte=timezone.now() - older_than
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )

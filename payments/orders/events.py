@@ -4,13 +4,13 @@
 
 writes an OrderEvent (the order page's timeline); on commit, ONE `payments.dispatch_order_events`
 task is published with the ids of all the events the transaction recorded (record_order_event,
-record_order_events, dispatch_after_commit for rows written in SQL). The dispatcher (webhooks side)
+record_order_events, dispatch_after_commit for rows written in SQL). The dispatcher (payments.dispatch)
 turns each into one webhook delivery per subscribed endpoint of the sellers concerned and the
 emails to buyer and seller, and stamps `dispatched_at`; a sweeper re-drives events left
 undispatched (one `payments.dispatch_order_event` task each).
 
 With settings.ORDER_EVENTS_RELAY nothing is published here: the outbox relay
-(payments/event_relay.py) hands the committed events over in batches.
+(payments/orders/event_relay.py) hands the committed events over in batches.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from django.db import transaction
 
 from payments.orders.event_relay import relay_enabled
+from payments.orders.fanout import dispatch_task
 from payments.orders.models import OrderEvent
 
 # Webhook event types (Standard Webhooks "type"); the timeline shows every one of them.
@@ -115,9 +116,7 @@ def _batch_of(connection) -> _Batch:
 
 
 def _enqueue_dispatch(event_ids: list[int]) -> None:
-    from payments.dispatch.tasks import dispatch_order_events
-
-    dispatch_order_events.delay(event_ids)
+    dispatch_task().delay(event_ids)
 
 
 def _dispatch_on_commit(event_ids: list[int]) -> None:

@@ -9,22 +9,14 @@ from django.db.models import QuerySet
 
 from core.errors import NotFound
 from ledger.models import Transfer, TransferKind
-from payments.flows.models import Payment, PaymentStatus
 from payments.orders.models import Order, OrderStatus, SubOrder, SubOrderStatus
 
-# Order states the status page keeps polling in (something may change by itself any second).
-POLLING_ORDER_STATES = {OrderStatus.AWAITING_PAYMENT}
 # Sub-order states after which nothing more happens without a person acting.
 RESTING_SUB_ORDER_STATES = {
     SubOrderStatus.CONFIRMED,
     SubOrderStatus.REFUNDED,
     SubOrderStatus.CANCELLED,
     SubOrderStatus.REJECTED,
-}
-PAYMENT_IN_FLIGHT = {
-    PaymentStatus.CREATED,
-    PaymentStatus.REQUIRES_ACTION,
-    PaymentStatus.AWAITING_TRANSFER,
 }
 
 
@@ -63,10 +55,6 @@ def sub_orders_visible_to(*, user: Any, order: Order) -> QuerySet[SubOrder]:
     if getattr(user, "is_seller", False) and not getattr(user, "is_platform_staff", False):
         sub_orders = sub_orders.filter(seller=user)
     return sub_orders.prefetch_related("lines")
-
-
-def order_latest_payment(order: Order) -> Payment | None:
-    return Payment.objects.filter(order=order).order_by("-created_at").first()
 
 
 @dataclass(frozen=True)
@@ -109,40 +97,10 @@ def escrow_holdings(sub_orders: list[SubOrder]) -> dict[int, EscrowHolding]:
     return holdings
 
 
-def order_is_live(order: Order, sub_orders: list[SubOrder], payment: Payment | None) -> bool:
-    """Whether the status page keeps polling every 2 s: while the payment can still move alone."""
-    if order.status in POLLING_ORDER_STATES:
-        return True
-    return (
-        payment is not None
-        and payment.status in PAYMENT_IN_FLIGHT
-        and order.status
-        not in (
-            OrderStatus.EXPIRED,
-            OrderStatus.CANCELLED,
-        )
-    )
-
-
 def order_awaits_sellers(order: Order, sub_orders: list[SubOrder]) -> bool:
     """Paid and some seller has still to accept or ship: the page polls slowly (every 15 s), so
     the buyer sees "Accepted by seller" and then "Shipped" appear without reloading."""
     return order.status == OrderStatus.PAID and any(
         s.status in (SubOrderStatus.AWAITING_ACCEPTANCE, SubOrderStatus.ACCEPTED)
         for s in sub_orders
-    )
-
-
-def order_can_pay_again(order: Order, payment: Payment | None) -> bool:
-    """The buyer may try (another) method on this order."""
-    if order.status == OrderStatus.PAYMENT_FAILED:
-        return True
-    if order.status != OrderStatus.AWAITING_PAYMENT:
-        return False
-    # A payment still in progress (3-D Secure, wallet, transfer) must end first: the payment side
-    # allows one active payment per order. It expires by itself if abandoned.
-    return payment is None or payment.status in (
-        PaymentStatus.FAILED,
-        PaymentStatus.EXPIRED,
-        PaymentStatus.VOIDED,
     )

@@ -31,6 +31,7 @@ from payments.providers.base import (
     ProviderFeatures,
     ProviderResult,
 )
+from payments.providers.models import SandboxOperation
 from payments.providers.rf_reference import is_valid, normalize
 
 NAME = "bank_transfer"
@@ -108,8 +109,6 @@ class BankTransferProvider(PaymentProvider):
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
         """A payout to the buyer (sandbox: recorded once per idempotency key, paid at once). The
         platform bounds the amount by what arrived; the bank only refuses nonsense."""
-        from payments.providers.models import SandboxOperation
-
         reference = normalize(reference or "")
         if not is_valid(reference):
             raise ProviderError("No such transfer reference.", code="no_such_reference")

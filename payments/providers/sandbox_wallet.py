@@ -295,6 +295,7 @@ class SandboxWallet:
 
 
 def schedule_delivery(notice_id: int) -> None:
+    # tasks.py imports this module: the task is looked up when it is enqueued.
     from payments.providers.tasks import sandbox_wallet_deliver_notice
 
     transaction.on_commit(lambda: sandbox_wallet_deliver_notice.delay(notice_id))

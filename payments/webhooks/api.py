@@ -37,18 +37,20 @@ from core.api.parsers import StrictJSONParser
 from core.errors import PermissionDenied, ValidationError
 from payments.flows.api import actor_for
 from payments.orders.events import EVENT_TYPES
-from payments.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from payments.webhooks.services import (
+from payments.webhooks.deliveries import (
     deliveries_of,
-    endpoints_visible_to,
     webhook_delivery_get,
     webhook_delivery_resend,
+)
+from payments.webhooks.endpoints import (
+    endpoints_visible_to,
     webhook_endpoint_create,
     webhook_endpoint_delete,
     webhook_endpoint_get,
     webhook_endpoint_roll_secret,
     webhook_endpoint_update,
 )
+from payments.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 class IsSellerOrStaff(BasePermission):

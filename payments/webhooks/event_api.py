@@ -22,10 +22,10 @@ from rest_framework.response import Response
 
 from core.api.pagination import CreatedCursorPagination
 from core.errors import NotFound, ValidationError
+from payments.orders.event_data import event_data_for
 from payments.orders.events import EVENT_TYPES
 from payments.orders.models import OrderEvent
 from payments.webhooks.event_selectors import events_visible_to
-from payments.webhooks.services import event_data_for
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -17,18 +17,20 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.errors import ApplicationError, NotFound
 from payments.catalog.views import seller_required
 from payments.orders.events import EVENT_TYPES
-from payments.webhooks.models import WebhookEndpoint
-from payments.webhooks.services import (
+from payments.webhooks.deliveries import (
     deliveries_of,
-    endpoints_visible_to,
     webhook_delivery_get,
     webhook_delivery_resend,
+)
+from payments.webhooks.endpoints import (
+    endpoints_visible_to,
     webhook_endpoint_create,
     webhook_endpoint_delete,
     webhook_endpoint_get,
     webhook_endpoint_roll_secret,
     webhook_endpoint_set_active,
 )
+from payments.webhooks.models import WebhookEndpoint
 
 
 class EndpointForm(forms.Form):

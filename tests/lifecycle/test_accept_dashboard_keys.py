@@ -17,9 +17,9 @@ from accounts.models import PlatformHeldKeyMaterial, SellerKey, User
 from core import crypto
 from core.errors import ApplicationError
 from ledger.models import Transfer
-from payments.fulfilment.acceptance import (
+from payments.fulfilment.acceptance import sub_order_accept
+from payments.fulfilment.dashboard_acceptance import (
     sealed_document_open_with_password,
-    sub_order_accept,
     sub_order_accept_with_password,
 )
 from payments.fulfilment.models import SealedOrderDocument

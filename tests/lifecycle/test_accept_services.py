@@ -16,16 +16,15 @@ from accounts.services import seller_key_revoke
 from core import crypto
 from core.errors import ApplicationError, NotFound
 from ledger.models import Transfer
-from payments.fulfilment.acceptance import (
-    acceptance_expire_due,
+from payments.fulfilment.acceptance import sub_order_accept
+from payments.fulfilment.dashboard_acceptance import (
     sealed_document_open_with_password,
-    sub_order_accept,
     sub_order_accept_with_password,
-    sub_order_mark_shipped,
-    sub_order_reject,
 )
 from payments.fulfilment.documents import document_associated_data
 from payments.fulfilment.models import SealedOrderDocument
+from payments.fulfilment.rejection import acceptance_expire_due, sub_order_reject
+from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.models import Order, Payment, Product
 from payments.orders.models import OrderEvent
 from payments.providers.models import SandboxCardCharge, SandboxWalletTrade
@@ -102,7 +101,7 @@ def test_paying_seals_the_order_document_to_the_sellers_own_key_and_it_opens(key
 
 def test_sealing_happens_once_per_sub_order(key_pool):
     from payments.fulfilment.documents import order_document_create
-    from payments.orders.services import order_mark_paid
+    from payments.orders.payment_outcomes import order_mark_paid
 
     _, _, order, payment, sub_order, _ = one_seller_card_order(key_pool)
     order_mark_paid(order=order)  # paid already: nothing again
@@ -526,7 +525,7 @@ def test_ship_after_accept(key_pool):
 
 
 def test_staff_cannot_capture_the_whole_payment_once_a_seller_captured_a_part(key_pool):
-    from payments.flows.payment_flows import payment_capture, payment_void
+    from payments.flows.capture import payment_capture, payment_void
 
     first, second = make_seller(key_pool), make_seller(key_pool)
     buyer = make_buyer()
@@ -545,8 +544,8 @@ def test_staff_cannot_capture_the_whole_payment_once_a_seller_captured_a_part(ke
 
 
 def test_a_document_waits_for_a_key_and_is_sealed_when_one_appears(key_pool):
-    from payments.fulfilment.document_tasks import order_documents_sweep
     from payments.fulfilment.documents import order_documents_seal_pending
+    from payments.fulfilment.tasks import order_documents_sweep
 
     seller = make_seller(key_pool, dashboard=False)
     buyer = make_buyer()

@@ -182,7 +182,8 @@ def test_resolved_for_the_buyer_while_a_refund_is_pending_waits_for_it(
     monkeypatch.undo()
     refund_tasks.clear()
     monkeypatch.setattr(
-        "payments.fulfilment.refunds._enqueue", lambda refund_id: refund_tasks.append(str(refund_id))
+        "payments.fulfilment.refunds._enqueue",
+        lambda refund_id: refund_tasks.append(str(refund_id)),
     )
     again = refund_sub_order_remaining(sub_order_id=sub.pk, reason="again", actor="staff:1")
     run_refund_tasks(refund_tasks)

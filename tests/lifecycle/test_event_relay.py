@@ -19,9 +19,9 @@ from django.utils import timezone
 
 from payments.dispatch import tasks as lifecycle_tasks
 from payments.orders import event_relay
+from payments.orders.event_relay import undispatched_event_ids
 from payments.orders.events import dispatch_after_commit, record_order_event
 from payments.orders.models import OrderEvent
-from payments.webhooks.services import undispatched_event_ids
 from tests.concurrency import run_together
 from tests.integration.worker import BASE_DIR, database_url
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures

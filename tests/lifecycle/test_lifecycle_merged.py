@@ -7,8 +7,10 @@ import pytest
 
 from core.errors import Conflict
 from ledger.selectors import trial_balance
-from payments.fulfilment.acceptance import sub_order_accept_with_password, sub_order_reject
-from payments.fulfilment.refunds import refund_create, refund_process
+from payments.fulfilment.dashboard_acceptance import sub_order_accept_with_password
+from payments.fulfilment.refund_outcomes import refund_process
+from payments.fulfilment.refunds import refund_create
+from payments.fulfilment.rejection import sub_order_reject
 from payments.providers.models import SandboxCardCharge
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,

@@ -20,17 +20,18 @@ from accounts.services import api_key_create
 from core import crypto
 from payments.dispatch import tasks as lifecycle_tasks
 from payments.dispatch.tasks import dispatch_order_event, dispatch_order_events
-from payments.flows.payment_flows import payment_start
-from payments.fulfilment import document_tasks
+from payments.flows.start import payment_start
 from payments.fulfilment import documents as order_documents
-from payments.fulfilment.acceptance import sub_order_accept, sub_order_reject
-from payments.fulfilment.document_tasks import order_documents_sweep, seal_order_documents
+from payments.fulfilment import tasks as fulfilment_tasks
+from payments.fulfilment.acceptance import sub_order_accept
 from payments.fulfilment.documents import (
     document_associated_data,
     order_document_ensure,
     order_documents_make_missing,
 )
 from payments.fulfilment.models import SealedOrderDocument
+from payments.fulfilment.rejection import sub_order_reject
+from payments.fulfilment.tasks import order_documents_sweep, seal_order_documents
 from payments.models import SubOrder
 from payments.orders import events as order_events
 from payments.orders.models import OrderEvent
@@ -54,7 +55,7 @@ pytestmark = pytest.mark.django_db
 def published(monkeypatch) -> list[str]:
     """The order ids of the sealing tasks published (the broker is not needed to see them)."""
     ids: list[str] = []
-    monkeypatch.setattr(document_tasks.seal_order_documents, "delay", ids.append)
+    monkeypatch.setattr(fulfilment_tasks.seal_order_documents, "delay", ids.append)
     return ids
 
 
@@ -341,7 +342,7 @@ def test_a_broker_outage_does_not_fail_the_payment(
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(document_tasks.seal_order_documents, "delay", broker_down)
+    monkeypatch.setattr(fulfilment_tasks.seal_order_documents, "delay", broker_down)
     monkeypatch.setattr(lifecycle_tasks.dispatch_order_events, "delay", broker_down)
     order, buyer, _sellers, _keys = two_seller_order(key_pool)
     with django_capture_on_commit_callbacks(execute=True):

@@ -13,7 +13,7 @@ from django.test import Client
 
 from accounts.services import api_key_create
 from core import crypto
-from payments.flows.payment_flows import payment_start
+from payments.flows.start import payment_start
 from payments.fulfilment.models import SealedOrderDocument
 from payments.orders.models import OrderEvent
 from tests.lifecycle.accept_fixtures import (

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook
 from payments.dispatch.tasks import dispatch_order_event
 from payments.models import WebhookDelivery, WebhookEndpoint
 from payments.webhooks.models import DeliveryStatus
-from payments.webhooks.services import endpoint_secret
+from payments.webhooks.signing import endpoint_secret
 from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, record, sub_order_of

@@ -14,13 +14,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from core.canonical import canonical_json
 from payments.dispatch.tasks import dispatch_order_event
 from payments.models import WebhookAttempt, WebhookDelivery
+from payments.webhooks.deliveries import RETRY_WINDOW, webhook_delivery_resend
+from payments.webhooks.endpoints import webhook_endpoint_roll_secret
 from payments.webhooks.models import DeliveryStatus
-from payments.webhooks.services import (
-    RETRY_WINDOW,
-    endpoint_secret,
-    webhook_delivery_resend,
-    webhook_endpoint_roll_secret,
-)
+from payments.webhooks.signing import endpoint_secret
 from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, readme_verify, record, sub_order_of

@@ -9,14 +9,14 @@ from django.test import TestCase
 from django.utils import timezone
 
 from core.errors import ValidationError
-from payments.dispatch.tasks import dispatch_order_event
+from payments.dispatch.tasks import dispatch_order_event, webhook_sweep
 from payments.flows.state import payment_transition
 from payments.models import Payment, WebhookDelivery
 from payments.orders.models import OrderEvent
+from payments.webhooks.endpoints import webhook_endpoint_delete, webhook_endpoint_update
 from payments.webhooks.http import UnsafeUrl, validate_webhook_url
 from payments.webhooks.models import DeliveryStatus
-from payments.webhooks.services import webhook_endpoint_delete, webhook_endpoint_update
-from payments.webhooks.tasks import deliver_webhook, webhook_sweep
+from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, payment_data, record, sub_order_of
 
@@ -246,7 +246,7 @@ def test_the_sweeper_runs_from_beat_and_the_tasks_are_registered(settings):
 
 
 def test_service_input_errors_name_their_field(seller_a, buyer):
-    from payments.webhooks.services import webhook_endpoint_create
+    from payments.webhooks.endpoints import webhook_endpoint_create
 
     for kwargs, field in (
         ({"url": URL, "description": "x" * 201}, "description"),

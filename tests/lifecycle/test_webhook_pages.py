@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from payments.dispatch.tasks import dispatch_order_event
 from payments.models import WebhookDelivery, WebhookEndpoint
-from payments.webhooks.services import endpoint_secret
+from payments.webhooks.signing import endpoint_secret
 from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, record, sub_order_of

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from accounts.models import Role
 from payments.orders.events import record_order_event
-from payments.webhooks.services import webhook_endpoint_create
+from payments.webhooks.endpoints import webhook_endpoint_create
 from tests.lifecycle.lifecycle_fixtures import sub_order_of  # noqa: F401  (for the tests)
 from tests.payments.pay_factories import make_order, make_user
 
@@ -108,7 +108,7 @@ def receiver():
 def enqueued(monkeypatch):
     """Deliveries the code enqueues (with their countdowns) instead of publishing them."""
     calls: list[tuple[str, float | None]] = []
-    from payments.webhooks import services as webhook_services
+    from payments.webhooks import deliveries as webhook_services
 
     monkeypatch.setattr(
         webhook_services,

@@ -54,9 +54,9 @@ def payment_side_settings(settings, monkeypatch):
     if not _payment_urls_mounted():
         settings.ROOT_URLCONF = "tests.payments.pay_urls"
     sleeps: list[float] = []
-    from payments.flows import payment_flows
+    from payments.flows import authorize
 
-    monkeypatch.setattr(payment_flows, "sleep", sleeps.append)
+    monkeypatch.setattr(authorize, "sleep", sleeps.append)
     return sleeps
 
 

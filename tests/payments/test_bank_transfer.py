@@ -17,8 +17,8 @@ from core.errors import Conflict, NotFound, ValidationError
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
+from payments.flows.expiry import payments_expire_due
 from payments.flows.models import BankTransferArrival
-from payments.flows.payment_flows import payments_expire_due
 from payments.models import OrderStatus, Payment, PaymentEvent
 from payments.providers.bank_transfer import sandbox_credit_notification
 from payments.providers.rf_reference import check_digits, generate, grouped, is_valid

@@ -20,14 +20,16 @@ from ledger.errors import BatchFailed, LedgerBusy
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from payments.flows import capture_plpgsql as fast_capture
+from payments.flows.capture import payment_capture, payment_void
 from payments.flows.ledger import (
     hold_transfer_id,
     ledger_capture_sub_order_hold,
     ledger_void_sub_order_hold,
     transfer_id,
 )
-from payments.flows.payment_flows import payment_capture, payment_start, payment_void
-from payments.flows.state import IllegalTransition, payment_transition
+from payments.flows.start import payment_start
+from payments.flows.state import payment_transition
+from payments.flows.transitions import IllegalTransition
 from payments.models import Payment, PaymentEvent, SubOrder
 from payments.orders import events as order_events
 from payments.orders.models import OrderEvent

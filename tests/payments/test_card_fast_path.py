@@ -26,9 +26,12 @@ from ledger.models import Transfer
 from ledger.services import TransferRequest, account_id, create_transfers
 from payments import conf
 from payments.flows import authorize_plpgsql as fast_authorize
+from payments.flows import start_plpgsql
+from payments.flows.authorize import apply_authorize_result
 from payments.flows.ledger import hold_transfer_id
-from payments.flows.payment_flows import apply_authorize_result, payment_start
-from payments.flows.state import IllegalTransition, payment_transition
+from payments.flows.start import payment_start
+from payments.flows.state import payment_transition
+from payments.flows.transitions import IllegalTransition
 from payments.fulfilment import documents as order_documents
 from payments.fulfilment.models import SealedOrderDocument
 from payments.models import (
@@ -42,8 +45,8 @@ from payments.models import (
     SubOrder,
 )
 from payments.orders import events as order_events
+from payments.orders.errors import OrderNotPayable, OutOfStock
 from payments.orders.models import CheckoutSession, CheckoutSessionStatus
-from payments.orders.services import OrderNotPayable, OutOfStock
 from payments.providers.base import ProviderResult
 from payments.providers.models import SandboxCardCharge
 from payments.vault.cards import validate_card
@@ -78,7 +81,7 @@ def pay_body(order, **changes) -> str:
 
 def started_context(order, actor="buyer:1"):
     """A payment started on the fast path, before the provider's answer is applied."""
-    return fast_authorize.start_payment(
+    return start_plpgsql.start_payment(
         order_id=order.pk,
         method="card",
         provider="sandbox_card",

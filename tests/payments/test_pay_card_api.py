@@ -9,7 +9,7 @@ import pytest
 
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
-from payments.flows.payment_flows import payments_expire_due
+from payments.flows.expiry import payments_expire_due
 from payments.models import OrderStatus, Payment, PaymentEvent
 from payments.providers.models import SandboxCardCharge
 from payments.vault.models import VaultedCard

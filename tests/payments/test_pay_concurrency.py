@@ -10,7 +10,7 @@ from ledger.models import Transfer
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
 from payments.flows.models import BankTransferArrival, WalletNotification
 from payments.flows.notifications import notification_receive
-from payments.flows.payment_flows import payment_start
+from payments.flows.start import payment_start
 from payments.models import Payment, PaymentEvent
 from payments.providers import sandbox_wallet
 from payments.providers.models import SandboxWalletTrade

@@ -8,7 +8,7 @@ from rest_framework.test import APIRequestFactory
 
 from payments.flows.api import PaymentSerializer
 from payments.flows.json_shape import payment_json
-from payments.flows.payment_flows import payment_start
+from payments.flows.start import payment_start
 from payments.models import Payment, PaymentMethod
 from tests.payments.pay_factories import make_order
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC, THREE_DS

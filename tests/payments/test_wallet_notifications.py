@@ -11,10 +11,10 @@ import pytest
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from payments.flows.models import WalletNotification
-from payments.providers.tasks import sandbox_wallet_deliver_notice
 from payments.models import OrderStatus, Payment, PaymentEvent
 from payments.providers import sandbox_wallet
 from payments.providers.models import SandboxWalletNotice, SandboxWalletTrade
+from payments.providers.tasks import sandbox_wallet_deliver_notice
 from tests.payments.pay_fixtures import read_test_key
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +177,7 @@ def test_success_after_the_payment_expired_is_ignored_and_released(
 
     from django.utils import timezone
 
-    from payments.flows.payment_flows import payments_expire_due
+    from payments.flows.expiry import payments_expire_due
 
     body = start_wallet(buyer_client, order)
     success = genuine_notice(body["id"], "TRADE_SUCCESS")

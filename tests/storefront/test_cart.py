@@ -9,7 +9,7 @@ from core.errors import ValidationError
 from payments.checkout import cart as carts
 from payments.checkout.models import CartItem
 from payments.models import Product
-from payments.orders.services import CurrencyMismatch, OutOfStock, UnknownProduct
+from payments.orders.errors import CurrencyMismatch, OutOfStock, UnknownProduct
 from tests.storefront.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db

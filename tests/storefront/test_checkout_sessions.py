@@ -16,14 +16,9 @@ from payments.checkout.sessions import (
     checkout_session_start_order,
 )
 from payments.models import Order, OrderStatus, Product
+from payments.orders.errors import CurrencyMismatch, OutOfStock, UnknownProduct
 from payments.orders.models import CheckoutSession, CheckoutSessionStatus
-from payments.orders.services import (
-    CurrencyMismatch,
-    OutOfStock,
-    UnknownProduct,
-    order_mark_paid,
-    order_mark_payment_failed,
-)
+from payments.orders.payment_outcomes import order_mark_paid, order_mark_payment_failed
 
 pytestmark = pytest.mark.django_db
 

@@ -6,12 +6,13 @@ import pytest
 from django.utils import timezone
 
 from config.celery import app
+from payments.checkout import tasks as checkout_tasks
 from payments.checkout.sessions import checkout_session_create
 from payments.models import Order, OrderStatus, Product
-from payments.checkout import tasks as checkout_tasks
 from payments.orders import tasks as order_tasks
+from payments.orders.input import CartLine
 from payments.orders.models import CheckoutSession, CheckoutSessionStatus
-from payments.orders.services import CartLine, order_create_from_cart
+from payments.orders.services import order_create_from_cart
 from tests.storefront.conftest import ADDRESS
 
 pytestmark = pytest.mark.django_db

@@ -17,9 +17,9 @@ def _mounted(url: str) -> bool:
 
 _extra = []
 if not _mounted("/shop/"):
-    _extra.append(path("", include("payments.checkout.urls")))
+    _extra.append(path("", include("payments.urls")))
 if not _mounted("/api/v1/checkout/sessions"):
-    _extra.append(path("api/v1/", include("payments.orders.api_urls")))
+    _extra.append(path("api/v1/", include("payments.checkout.api_urls")))
 if not _mounted("/pay/notify/alipay/"):
     _extra.append(path("pay/", include("payments.flows.urls")))
 if not _mounted("/api/v1/payments/"):

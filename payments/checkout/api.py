@@ -32,13 +32,9 @@ from payments.checkout.sessions import (
     checkout_session_payment_status,
     checkout_session_refresh,
 )
+from payments.flows.selectors import order_latest_payment
 from payments.orders.models import CheckoutSession, Order, SubOrder
-from payments.orders.selectors import (
-    order_get_visible,
-    order_latest_payment,
-    orders_visible_to,
-    sub_orders_visible_to,
-)
+from payments.orders.selectors import order_get_visible, orders_visible_to, sub_orders_visible_to
 from payments.orders.services import order_create_from_cart
 
 
