@@ -8,7 +8,6 @@ schedules and queued messages carry them.
 from payments.checkout import tasks as checkout_tasks
 from payments.dispatch import tasks as dispatch_tasks
 from payments.flows import tasks as flows_tasks
-from payments.fulfilment import release_tasks
 from payments.fulfilment import tasks as fulfilment_tasks
 from payments.orders import tasks as orders_tasks
 from payments.providers import tasks as providers_tasks
@@ -21,6 +20,5 @@ TASK_MODULES = (
     fulfilment_tasks,
     orders_tasks,
     providers_tasks,
-    release_tasks,
     webhooks_tasks,
 )

@@ -10,7 +10,5 @@ urlpatterns = [
     path("", include("payments.checkout.urls")),
     path("", include("payments.catalog.urls")),
     path("", include("payments.fulfilment.seller_urls")),
-    # Confirm receipt (release side).
-    path("", include("payments.fulfilment.release_urls")),
     path("", include("payments.webhooks.urls")),
 ]

@@ -1,13 +1,13 @@
-"""The release side's API: confirm receipt and open a dispute (the buyer), refunds (the seller of
-the sub-order or staff create them; the order's buyer, that seller and staff read them).
+"""The buyer's and the seller's order actions over the API: open a dispute (the buyer), refunds
+(the seller of the sub-order or staff create them; the order's buyer, that seller and staff read
+them). Confirming receipt is settlement's (settlement/release/api.py), beside these routes.
 
-    POST /api/v1/orders/<order_id>/sub-orders/<id>/confirm    buyer            -> the sub-order
     POST /api/v1/orders/<order_id>/sub-orders/<id>/dispute    buyer {reason}   -> the dispute
     POST /api/v1/orders/<order_id>/sub-orders/<id>/refunds    seller or staff {amount_minor, reason}
     GET  /api/v1/orders/<order_id>/sub-orders/<id>/refunds    buyer, seller or staff
     GET  /api/v1/refunds, /api/v1/refunds/<refund_id>         what the caller may see
 
-Thin views over payments.release_services / dispute_services / refund_services. Anything that is
+Thin views over payments.fulfilment.disputes / refunds. Anything that is
 not the caller's answers 404. POSTs are made idempotent by the Idempotency-Key middleware; the key
 is also handed to refund_create, so a retry never refunds twice even past the middleware's 24 h.
 """
@@ -32,7 +32,6 @@ from core.errors import NotFound, ValidationError
 from payments.fulfilment.disputes import dispute_open
 from payments.fulfilment.models import Dispute, Refund
 from payments.fulfilment.refunds import refund_create
-from payments.fulfilment.release import sub_order_confirm
 from payments.orders.models import SubOrder
 
 
@@ -40,7 +39,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def _actor(user: Any) -> str:
+def actor_of(user: Any) -> str:
     return f"{user.role}:{user.pk}"
 
 
@@ -125,26 +124,6 @@ def refunds_visible_to(user: Any) -> QuerySet[Refund]:
     return refunds.filter(Q(sub_order__seller=user) | Q(sub_order__order__buyer=user))
 
 
-class SubOrderConfirmApi(APIView):
-    permission_classes = [IsAuthenticated]
-    parser_classes = [StrictJSONParser]
-
-    @extend_schema(
-        operation_id="orders_sub_orders_confirm",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
-        description="The buyer confirms receipt: escrow is released to the seller less the fee.",
-    )
-    def post(self, request: Request, order_id: Any, sub_order_id: int) -> Response:
-        visible_sub_order(
-            user=request.user, order_id=order_id, sub_order_id=sub_order_id, role="buyer"
-        )
-        sub_order = sub_order_confirm(
-            sub_order_id=sub_order_id, buyer=request.user, actor=_actor(request.user)
-        )
-        return Response(sub_order_json(sub_order))
-
-
 class SubOrderDisputeApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser]
@@ -167,7 +146,7 @@ class SubOrderDisputeApi(APIView):
             sub_order_id=sub_order_id,
             buyer=request.user,
             reason=reason,
-            actor=_actor(request.user),
+            actor=actor_of(request.user),
         )
         return Response(dispute_json(dispute), status=status.HTTP_201_CREATED)
 
@@ -193,7 +172,7 @@ class SubOrderRefundsApi(APIView):
             sub_order_id=sub_order_id,
             amount_minor=data.get("amount_minor"),
             reason=data.get("reason"),
-            actor=_actor(request.user),
+            actor=actor_of(request.user),
             idempotency_key=key or None,
         )
         return Response(refund_json(refund), status=status.HTTP_201_CREATED)

@@ -15,9 +15,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
+from payments.fulfilment.confirmation import buyer_order_id_of, lock_order_payment, release_escrow
 from payments.fulfilment.models import Dispute, DisputeOutcome, DisputeStatus, RefundStatus
 from payments.fulfilment.refunds import refund_sub_order_remaining
-from payments.fulfilment.release import _release, buyer_order_id_of, lock_order_payment
 from payments.orders.events import DISPUTE_OPENED, DISPUTE_RESOLVED, record_order_event
 from payments.orders.models import SubOrder, SubOrderStatus
 from payments.orders.sub_order_state import lock_sub_order, sub_order_transition
@@ -102,7 +102,7 @@ def dispute_resolve(*, dispute_id: Any, outcome: str, actor: str, note: str = ""
         data = {"dispute": dispute.pk, "outcome": outcome, "note": note or ""}
         if outcome == DisputeOutcome.SELLER:
             # The release's own transition records dispute.resolved (disputed -> confirmed).
-            _release(sub_order=sub_order, actor=actor, event=DISPUTE_RESOLVED, data=data)
+            release_escrow(sub_order=sub_order, actor=actor, event=DISPUTE_RESOLVED, data=data)
         else:
             record_order_event(
                 order=sub_order.order,

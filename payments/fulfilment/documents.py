@@ -20,7 +20,8 @@ The document is canonical JSON (the exact bytes the seller signs; its SHA-256 id
 Sealing: core.crypto.seal (RSA-OAEP-SHA256 wrapping AES-256-GCM) with associated data
 "clearhouse:order-document:<sub-order id>", to the seller's newest own encryption key, else to
 their dashboard encryption key (accounts.dashboard_keys). A seller with neither gets the document
-sealed as soon as a key appears (post_save receiver below, and the documents sweeper).
+sealed as soon as a key appears (accounts' key services call order_documents_on_encryption_key:
+payments/apps.py registers it with accounts.key_listeners; and the documents sweeper).
 """
 
 from __future__ import annotations
@@ -32,11 +33,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models.signals import post_save
-from django.dispatch import receiver
 from django.utils import timezone
 
-from accounts.dashboard_keys import dashboard_keys_replaced
 from accounts.models import KeyOrigin, KeyPurpose, SellerKey
 from core import crypto
 from core.canonical import canonical_json
@@ -315,12 +313,15 @@ def order_documents_reseal(*, seller_id: Any, revoked_key_ids: list) -> int:
     return count
 
 
-@receiver(dashboard_keys_replaced, dispatch_uid="payments.reseal_on_dashboard_key_reset")
-def _reseal_on_reset(sender, *, seller, revoked, created, **kwargs) -> None:
+def order_documents_on_keys_replaced(*, seller: Any, revoked: list, created: Any) -> None:
+    """A password reset replaced the seller's dashboard keys (accounts.key_listeners, in the
+    reset's transaction): open orders sealed to the revoked keys move to the new one."""
     order_documents_reseal(seller_id=seller.pk, revoked_key_ids=[key.pk for key in revoked])
 
 
-def _on_new_encryption_key(seller_id: Any) -> None:
+def order_documents_on_encryption_key(seller_id: Any) -> None:
+    """The seller registered an encryption key (accounts.key_listeners, after commit): seal what
+    waited for one."""
     order_documents_seal_pending(seller_id=seller_id)
     # Open orders sealed to a key the seller has since revoked move to the new key.
     revoked = SellerKey.objects.filter(
@@ -328,10 +329,3 @@ def _on_new_encryption_key(seller_id: Any) -> None:
     ).values_list("pk", flat=True)
     with transaction.atomic():
         order_documents_reseal(seller_id=seller_id, revoked_key_ids=list(revoked))
-
-
-@receiver(post_save, sender=SellerKey, dispatch_uid="payments.seal_pending_on_new_key")
-def _seal_pending_on_new_key(sender, instance: SellerKey, created: bool, **kwargs) -> None:
-    if created and instance.purpose == KeyPurpose.ENCRYPTION:
-        seller_id = instance.seller_id
-        transaction.on_commit(lambda: _on_new_encryption_key(seller_id))

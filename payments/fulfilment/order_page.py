@@ -10,9 +10,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from payments.fulfilment.confirmation import CONFIRMABLE
 from payments.fulfilment.disputes import dispute_window_open
 from payments.fulfilment.models import Refund, RefundSource, RefundStatus
-from payments.fulfilment.release import CONFIRMABLE
 from payments.orders.models import Order, OrderEvent, SubOrderStatus
 
 EVENT_WORDS = {

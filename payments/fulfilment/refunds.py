@@ -37,8 +37,8 @@ from ledger import chart
 from ledger.services import TransferRequest, create_transfers
 from payments.flows.ledger import ledger_void_sub_order_hold, sub_order_hold_state
 from payments.flows.models import Payment, PaymentStatus
+from payments.fulfilment.confirmation import lock_order_payment
 from payments.fulfilment.models import Refund, RefundSource, RefundStatus
-from payments.fulfilment.release import lock_order_payment
 from payments.orders.events import (
     REFUND_CREATED,
     REFUND_SUCCEEDED,

@@ -19,7 +19,6 @@ from core.errors import ApplicationError, NotFound
 from core.money import Money
 from payments.catalog.views import seller_required
 from payments.fulfilment.acceptance import sub_order_get_for_seller
-from payments.fulfilment.balances import seller_balances
 from payments.fulfilment.dashboard_acceptance import (
     sealed_document_open_with_password,
     sub_order_accept_with_password,
@@ -124,7 +123,6 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "status": status,
             "statuses": SubOrderStatus.choices,
-            "balances": seller_balances(seller_id=request.user.pk),
         },
     )
 

@@ -14,8 +14,8 @@ from accounts.models import User
 from core.errors import Conflict, NotFound, ValidationError
 from payments.fulfilment.disputes import dispute_open, dispute_resolve
 from payments.fulfilment.models import Dispute
-from payments.fulfilment.release import sub_order_auto_confirm_due, sub_order_confirm
 from payments.orders.models import OrderEvent
+from settlement.release.services import sub_order_auto_confirm_due, sub_order_confirm
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     assert_trial_balance_zero,

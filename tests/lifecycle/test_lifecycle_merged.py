@@ -67,8 +67,8 @@ def test_a_part_accepted_while_the_other_seller_waits_can_be_refunded(key_pool):
 
 
 def test_the_order_completes_when_every_seller_part_has_ended(key_pool):
-    from payments.fulfilment.release import sub_order_confirm
     from payments.models import Order
+    from settlement.release.services import sub_order_confirm
 
     first, second = make_seller(key_pool), make_seller(key_pool)
     buyer = make_buyer()

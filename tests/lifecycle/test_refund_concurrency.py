@@ -7,7 +7,7 @@ import pytest
 
 from payments.fulfilment.models import Refund
 from payments.fulfilment.refunds import RefundExceedsCaptured, refund_create
-from payments.fulfilment.release import RefundInProgress, sub_order_confirm
+from settlement.release.services import RefundInProgress, sub_order_confirm
 from tests.concurrency import run_together
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (

@@ -17,10 +17,10 @@ from payments.fulfilment.refunds import (
     refund_create,
     refund_sub_order_remaining,
 )
-from payments.fulfilment.release import RefundInProgress, sub_order_confirm
 from payments.orders.models import OrderEvent
 from payments.providers.base import ProviderError, ProviderUnavailable
 from payments.providers.registry import get_provider
+from settlement.release.services import RefundInProgress, sub_order_confirm
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     assert_trial_balance_zero,

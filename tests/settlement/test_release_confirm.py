@@ -10,15 +10,15 @@ from freezegun import freeze_time
 
 from core.errors import Conflict, NotFound
 from ledger.models import Transfer
-from payments.fulfilment.fees import UnknownFeePlan
-from payments.fulfilment.release import (
+from payments.models import SubOrder
+from payments.orders.models import OrderEvent
+from settlement.fees import UnknownFeePlan
+from settlement.release.services import (
     release_transfer_id,
     sub_order_auto_confirm_due,
     sub_order_confirm,
 )
-from payments.fulfilment.release_tasks import auto_confirm_due
-from payments.models import SubOrder
-from payments.orders.models import OrderEvent
+from settlement.release.tasks import auto_confirm_due
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     assert_trial_balance_zero,

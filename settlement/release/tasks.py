@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 
-from payments.fulfilment.release import sub_order_auto_confirm_due
+from settlement.release.services import sub_order_auto_confirm_due
 
 logger = logging.getLogger(__name__)
 

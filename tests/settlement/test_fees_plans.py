@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.money import Money
-from payments.fulfilment.fees import UnknownFeePlan, fee_for
+from settlement.fees import UnknownFeePlan, fee_for
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import make_seller
 

@@ -9,10 +9,10 @@ import pytest
 from django.urls import reverse
 
 from core.money import Money
-from payments.fulfilment.balances import SellerBalance, seller_balances
-from payments.fulfilment.fees import fee_for
 from payments.fulfilment.refunds import refund_create
-from payments.fulfilment.release import sub_order_confirm
+from settlement.balances.selectors import SellerBalance, seller_balances
+from settlement.fees import fee_for
+from settlement.release.services import sub_order_confirm
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     balance,

@@ -12,8 +12,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, NotFound
-from payments.fulfilment.release import sub_order_confirm
 from payments.orders.models import SubOrder
+from settlement.release.services import sub_order_confirm
 
 
 def _actor(request: HttpRequest) -> str:

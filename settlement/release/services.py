@@ -1,17 +1,19 @@
-"""Release of escrow to the seller: the buyer confirms receipt, or the window lapses.
+"""Release of escrow to the seller: the buyer confirms receipt, or the window lapses (beat), or
+staff resolve a dispute for the seller (payments calls release_escrow through
+payments.fulfilment.confirmation, which SettlementConfig.ready() fills in).
 
     escrow release   platform:escrow -> seller:<id>:pending   (net)
-                     platform:escrow -> platform:fees         (fee, payments.fees.fee_for)
+                     platform:escrow -> platform:fees         (fee, settlement.fees.fee_for)
 
 One linked ledger batch per sub-order; transfer ids are uuid5(sub-order, "release:net" /
-"release:fee"), so a replay writes nothing. What is released is the sub-order's captured amount
-minus the refunds already paid out of escrow. A refund still in flight (pending) holds the
-release back: the buyer is asked to try again shortly and the beat task retries next minute, so
-escrow is never split between a release and an unsettled refund.
+"release:fee") in ledger.chart.RELEASE_TRANSFERS, so a replay writes nothing. What is released is
+the sub-order's captured amount minus the refunds already paid out of escrow. A refund still in
+flight (pending) holds the release back: the buyer is asked to try again shortly and the beat task
+retries next minute, so escrow is never split between a release and an unsettled refund.
 
-The buyer may confirm once the seller has accepted (shipped or not: collection in person, digital
-goods); never before acceptance, never while a dispute is open.
-Lock order: Payment -> SubOrder -> ledger accounts (payments/sub_order_state.py).
+Who may confirm and when is the payments half (payments.fulfilment.confirmation): once the seller
+has accepted (shipped or not), never while a dispute is open.
+Lock order: Payment -> SubOrder -> ledger accounts (payments/orders/sub_order_state.py).
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import ApplicationError, Conflict, NotFound, TryAgainLater
+from core.errors import ApplicationError, Conflict, TryAgainLater
 from core.money import Money
 from ledger import chart
 from ledger.services import TransferRequest, create_transfers
-from payments.flows.models import Payment, PaymentStatus
-from payments.fulfilment.fees import fee_for
+from payments.fulfilment.confirmation import (
+    CONFIRMABLE,
+    buyer_order_id_of,
+    check_confirmable,
+    lock_order_payment,
+)
 from payments.fulfilment.models import RefundSource, RefundStatus
 from payments.orders.events import (
     ORDER_AUTO_CONFIRMED,
@@ -39,11 +45,10 @@ from payments.orders.events import (
 )
 from payments.orders.models import SubOrder, SubOrderStatus
 from payments.orders.sub_order_state import lock_sub_order, sub_order_transition
+from settlement.fees import fee_for
 
 logger = logging.getLogger(__name__)
 SO = SubOrderStatus
-# Sub-order states in which the buyer may confirm receipt.
-CONFIRMABLE = frozenset({SO.ACCEPTED, SO.SHIPPED})
 
 
 class RefundInProgress(TryAgainLater):
@@ -56,15 +61,6 @@ def release_transfer_id(sub_order_id: Any, step: str) -> uuid.UUID:
     return uuid.uuid5(chart.RELEASE_TRANSFERS, f"sub_order:{sub_order_id}:{step}")
 
 
-def lock_order_payment(order_id: Any) -> Payment | None:
-    """The order's payment that holds or took money (captured, else authorised), row-locked."""
-    payments = Payment.objects.select_for_update().filter(order_id=order_id)
-    return (
-        payments.filter(status=PaymentStatus.CAPTURED).order_by("-created_at").first()
-        or payments.filter(status=PaymentStatus.AUTHORIZED).order_by("-created_at").first()
-    )
-
-
 def escrow_refunded_minor(sub_order: SubOrder) -> int:
     """What refunds have already paid out of escrow for this sub-order."""
     return sum(
@@ -74,9 +70,12 @@ def escrow_refunded_minor(sub_order: SubOrder) -> int:
     )
 
 
-def _release(*, sub_order: SubOrder, actor: str, event: str, data: dict | None = None) -> SubOrder:
+def release_escrow(
+    *, sub_order: SubOrder, actor: str, event: str, data: dict | None = None
+) -> SubOrder:
     """Release escrow and mark the sub-order confirmed. The caller holds the Payment and SubOrder
-    locks in its transaction and has checked who may do this."""
+    locks in its transaction and has checked who may do this (payments calls it through
+    payments.fulfilment.confirmation.release_escrow: SettlementConfig.ready() registers it)."""
     if sub_order.refunds.filter(status=RefundStatus.PENDING).exists():
         raise RefundInProgress(
             "A refund of this order is being processed; try again in a minute.",
@@ -152,18 +151,6 @@ def _release(*, sub_order: SubOrder, actor: str, event: str, data: dict | None =
     return sub_order
 
 
-def buyer_order_id_of(*, sub_order_id: Any, buyer: Any) -> Any:
-    """The order id of the buyer's own sub-order; another buyer's (or none) is NotFound."""
-    row = (
-        SubOrder.objects.filter(pk=sub_order_id, order__buyer_id=getattr(buyer, "pk", None))
-        .values("order_id")
-        .first()
-    )
-    if row is None:
-        raise NotFound("No such order.", code="order_not_found")
-    return row["order_id"]
-
-
 def sub_order_confirm(*, sub_order_id: Any, buyer: Any, actor: str) -> SubOrder:
     """The buyer confirms receipt: escrow goes to the seller (less the fee). Another buyer's
     sub-order is NotFound. Confirming again changes nothing."""
@@ -173,21 +160,8 @@ def sub_order_confirm(*, sub_order_id: Any, buyer: Any, actor: str) -> SubOrder:
         sub_order = lock_sub_order(sub_order_id)
         if sub_order.status == SO.CONFIRMED:
             return sub_order
-        if sub_order.status in (SO.AWAITING_PAYMENT, SO.AWAITING_ACCEPTANCE):
-            raise Conflict(
-                "The seller has not accepted this order yet; confirm receipt once they have.",
-                code="not_accepted",
-            )
-        if sub_order.status == SO.DISPUTED:
-            raise Conflict(
-                "This order is under dispute; staff will decide it.", code="order_disputed"
-            )
-        if sub_order.status not in CONFIRMABLE:
-            raise Conflict(
-                f"An order that is {sub_order.get_status_display().lower()} cannot be confirmed.",
-                code="not_confirmable",
-            )
-        return _release(sub_order=sub_order, actor=actor, event=ORDER_CONFIRMED)
+        check_confirmable(sub_order)
+        return release_escrow(sub_order=sub_order, actor=actor, event=ORDER_CONFIRMED)
 
 
 def sub_order_auto_confirm_due(now: datetime | None = None, limit: int = 500) -> dict[str, int]:
@@ -212,7 +186,7 @@ def sub_order_auto_confirm_due(now: datetime | None = None, limit: int = 500) ->
                 ):
                     counts["skipped"] += 1
                     continue
-                _release(
+                release_escrow(
                     sub_order=sub_order,
                     actor="system",
                     event=ORDER_AUTO_CONFIRMED,
