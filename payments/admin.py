@@ -5,14 +5,14 @@ from payments.checkout import admin as checkout_admin
 from payments.emails import admin as emails_admin
 from payments.flows import admin as flows_admin
 from payments.fulfilment import admin as fulfilment_admin
-from payments.fulfilment import refund_admin
+from payments.vault import admin as vault_admin
 from payments.webhooks import admin as webhooks_admin
 
 ADMIN_MODULES = (
     checkout_admin,  # carts and checkout sessions
     emails_admin,  # emails sent
-    flows_admin,  # payments, vaulted cards, wallet notifications, bank transfer arrivals
-    fulfilment_admin,  # sealed order documents (read-only)
-    refund_admin,  # refunds and disputes
+    flows_admin,  # payments, wallet notifications, bank transfer arrivals
+    fulfilment_admin,  # sealed order documents, refunds, disputes
+    vault_admin,  # vaulted cards
     webhooks_admin,  # webhook endpoints and deliveries
 )

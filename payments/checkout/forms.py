@@ -1,7 +1,7 @@
 """Forms of the storefront pages. They only shape input; services decide (and check again).
 
 Card fields are never echoed back into the page after a failed submission, and never reach a
-log: they are handed to payments.cards.validate_card and from there to payment_start.
+log: they are handed to payments.vault.cards.validate_card and from there to payment_start.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class ShippingAddressForm(forms.Form):
 
 
 class PaymentMethodForm(forms.Form):
-    """The method and, for cards, the card. Server-side checks are payments.cards.validate_card."""
+    """The method and, for cards, the card. Server-side checks: payments.vault.cards.validate_card."""
 
     method = forms.ChoiceField(
         label="Payment method", choices=METHOD_CHOICES, widget=forms.RadioSelect, initial="card"

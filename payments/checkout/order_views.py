@@ -20,10 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.errors import ApplicationError, NotFound
 from payments import conf
-from payments.checkout.forms import (
-    DisputeForm,
-    PaymentMethodForm,
-)
+from payments.checkout.forms import DisputeForm, PaymentMethodForm
 from payments.checkout.views import pay_and_redirect
 from payments.flows.selectors import order_can_pay_again, order_is_live, order_latest_payment
 from payments.fulfilment.disputes import dispute_open

@@ -23,9 +23,7 @@ from payments.orders.input import (
     parse_positive_amount_minor,
     parse_quantity,
 )
-from payments.orders.models import (
-    MAX_LINES,
-)
+from payments.orders.models import MAX_LINES
 
 DEFAULT_SESSION_LIFETIME = timedelta(hours=24)
 

@@ -13,10 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from core.errors import ApplicationError, NotFound
-from payments.checkout.forms import (
-    GuestEmailForm,
-    PaymentMethodForm,
-)
+from payments.checkout.forms import GuestEmailForm, PaymentMethodForm
 from payments.checkout.order_views import order_status_context
 from payments.checkout.sessions import (
     checkout_session_get_public,

@@ -30,15 +30,8 @@ from payments.checkout.session_input import (
 from payments.flows.models import Payment, PaymentStatus
 from payments.orders.errors import OrderNotPayable
 from payments.orders.expiry import order_expire
-from payments.orders.input import (
-    AdHocLine,
-)
-from payments.orders.models import (
-    CheckoutSession,
-    CheckoutSessionStatus,
-    Order,
-    OrderStatus,
-)
+from payments.orders.input import AdHocLine
+from payments.orders.models import CheckoutSession, CheckoutSessionStatus, Order, OrderStatus
 from payments.orders.payment_outcomes import order_reopen_for_payment
 from payments.orders.services import order_create_for_seller
 

@@ -22,11 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core.errors import ApplicationError
 from payments.catalog.models import Product
 from payments.checkout import cart as carts
-from payments.checkout.forms import (
-    PaymentMethodForm,
-    QuantityForm,
-    ShippingAddressForm,
-)
+from payments.checkout.forms import PaymentMethodForm, QuantityForm, ShippingAddressForm
 from payments.checkout.payment import checkout_pay
 from payments.flows.selectors import order_latest_payment
 from payments.orders.models import Order, OrderStatus

@@ -1,5 +1,4 @@
-"""Admin (payment side): payments and their events, vaulted cards (never their ciphertext), wallet
-notifications, bank transfer arrivals, and a form for staff to record an incoming transfer.
+"""Admin (payment side): payments and their events, wallet notifications, bank transfer arrivals, and a form for staff to record an incoming transfer.
 
 Everything here is read-only: money moves only through services, and the one write (recording an
 arrival) calls bank_transfer_record_arrival.
@@ -20,7 +19,6 @@ from core.money import Money
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
 from payments.flows.models import BankTransferArrival, Payment, PaymentEvent, WalletNotification
 from payments.providers.rf_reference import is_valid, normalize
-from payments.vault.models import VaultedCard
 
 
 class PaymentEventInline(ReadOnlyInline):
@@ -65,36 +63,6 @@ class PaymentAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [PaymentEventInline]
     list_select_related = ["order"]
-
-
-@admin.register(VaultedCard)
-class VaultedCardAdmin(ReadOnlyAdmin):
-    # The ciphertext and wrapped key are deliberately not listed: nothing of the PAN is shown.
-    list_display = [
-        "token",
-        "owner",
-        "brand",
-        "last4",
-        "exp_month",
-        "exp_year",
-        "key_id",
-        "created_at",
-        "deleted_at",
-    ]
-    list_filter = ["brand", "key_id"]
-    search_fields = ["token", "owner__email", "last4"]
-    fields = [
-        "token",
-        "owner",
-        "brand",
-        "last4",
-        "exp_month",
-        "exp_year",
-        "key_id",
-        "created_at",
-        "deleted_at",
-    ]
-    readonly_fields = fields
 
 
 @admin.register(WalletNotification)

@@ -56,7 +56,7 @@ def _load(payment_id: Any) -> Started | None:
 
 
 def _hold_requests(payment: Payment, sub_orders) -> list[dict]:
-    """The holds' ledger requests (payment_ledger.hold_request: one pending transfer per
+    """The holds' ledger requests (flows.ledger.hold_request: one pending transfer per
     sub-order from the method's source account into escrow), checked as
     ledger.services.create_transfers checks them (raises its BatchFailed)."""
     accounts = (_hold_source(payment), _escrow(payment))

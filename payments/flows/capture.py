@@ -24,9 +24,7 @@ from payments.flows.ledger import any_hold_settled
 from payments.flows.models import Payment, PaymentStatus
 from payments.flows.state import transition_once
 from payments.flows.transitions import IllegalTransition
-from payments.providers.base import (
-    ProviderError,
-)
+from payments.providers.base import ProviderError
 from payments.providers.registry import get_provider
 
 logger = logging.getLogger(__name__)
@@ -63,7 +61,6 @@ def sale_wanted(payment: Payment) -> bool:
     )
 
 
-# --- capture and void ---------------------------------------------------------------------------
 def payment_capture(
     *,
     payment_id,

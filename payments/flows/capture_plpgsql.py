@@ -1,14 +1,14 @@
-"""A payment's capture, in one statement on PostgreSQL (payments/sql/payments_capture_v2.sql).
+"""A payment's capture, in one statement on PostgreSQL (payments/flows/payments_capture_v2.sql).
 
     load_for_capture   the payment, its order's number and buyer, its sub-orders and whether any
                        hold was already settled on its own: one SELECT (the view's lookup,
-                       payment_capture's checks and payment_ledger.any_hold_settled)
+                       payment_capture's checks and ledger.any_hold_settled)
     capture_payment    payments_capture: authorized -> captured, the holds posted (whole or per
                        sub-order; a sub-order given 0 has its hold voided), the sub-orders'
                        captured_minor, the PaymentEvent and payment.captured
 
 capture_payment is the only place a payment becomes captured (staff and automatic captures via
-payment_flows.payment_capture, a sale's second half, a bank transfer's capture on arrival, and
+capture.payment_capture, a sale's second half, a bank transfer's capture on arrival, and
 the end of a payment its sellers settled one by one): its checks, state change, ledger postings
 and events are the function's; Python reads, calls the provider and builds the ledger requests.
 """
@@ -45,8 +45,8 @@ _PAYMENT_CONVERTERS = [
 _ORDER_FIELDS = ["id", "number", "buyer_id"]
 
 # The closes of this payment's holds: the holds are the pending transfers that reference the
-# payment (payment_ledger.hold_request); the caller keeps those whose pending_id is one of the hold ids,
-# which is exactly payment_ledger.any_hold_settled.
+# payment (ledger.hold_request); the caller keeps those whose pending_id is one of the hold ids,
+# which is exactly ledger.any_hold_settled.
 _LOAD_SQL = (  # the column names are the model's own, not input
     "SELECT "  # noqa: S608
     + ", ".join(f'p."{Payment._meta.get_field(name).column}"' for name in _PAYMENT_FIELDS)

@@ -19,17 +19,13 @@ from payments.flows.models import Payment, PaymentMethod, PaymentStatus
 from payments.flows.provider_events import payment_complete_challenge
 from payments.flows.state import payment_transition
 from payments.flows.transitions import IllegalTransition
-from payments.providers.base import (
-    ProviderError,
-    ProviderResult,
-)
+from payments.providers.base import ProviderError, ProviderResult
 from payments.providers.registry import get_provider
 
 logger = logging.getLogger(__name__)
 S = PaymentStatus
 
 
-# --- expiry -------------------------------------------------------------------------------------
 def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]:
     """Expire what has waited too long: bank transfers past their deadline, 3-D Secure challenges
     nobody answered (abandoned -> failed), wallet payments never approved (closed -> expired).

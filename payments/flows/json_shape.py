@@ -1,4 +1,4 @@
-"""A payment as the API shows it, built by hand: the same JSON as payment_api.PaymentSerializer
+"""A payment as the API shows it, built by hand: the same JSON as flows.api.PaymentSerializer
 (a test holds them equal), at a tenth of its cost. The payment calls answer with it on the hot
 path; lists and other views may keep the serializer."""
 

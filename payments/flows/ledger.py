@@ -1,8 +1,8 @@
-"""The payment side's ledger postings (chart in ../shared/ARCHITECTURE.md and CONTRACTS.md).
+"""The payment side's ledger postings (the accounts: ledger/chart.py).
 
     authorise   external:<provider> -> platform:escrow     one PENDING transfer per sub-order
     capture     post those pending transfers (fully, partly, or void a sub-order's hold): the
-                requests are _close_hold's, posted by payments_capture (fast_capture)
+                requests are _close_hold's, posted by payments_capture (capture_plpgsql)
     void/fail   void those pending transfers
 
 Bank transfers differ because the money arrives before it can be applied (and may arrive short,

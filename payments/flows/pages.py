@@ -16,7 +16,6 @@ from payments.providers import bank_transfer as bank_provider_module
 S = PaymentStatus
 
 
-# --- links to the payment pages ---------------------------------------------------------------
 _PAGE_SALT = "clearhouse.payments.page"
 
 

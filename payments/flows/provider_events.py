@@ -16,17 +16,13 @@ from payments.flows.failure_messages import buyer_message
 from payments.flows.models import Payment, PaymentMethod, PaymentStatus
 from payments.flows.state import payment_transition
 from payments.flows.transitions import lock_payment
-from payments.providers.base import (
-    InvalidNotification,
-    NotificationEvent,
-)
+from payments.providers.base import InvalidNotification, NotificationEvent
 from payments.providers.registry import get_provider
 
 logger = logging.getLogger(__name__)
 S = PaymentStatus
 
 
-# --- provider events (3-D Secure result, wallet notifications) ----------------------------------
 def apply_provider_event(
     *, payment_id, event: NotificationEvent, actor: str
 ) -> tuple[Payment, str]:

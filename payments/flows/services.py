@@ -1,8 +1,8 @@
 """The payment side's services, in one place for callers (storefront, API, pages, tasks).
 
-Implementation modules: payment_flows (start, 3-D Secure, capture, void, expiry), state (the
-transition table), bank_services (arrivals), notification_services (wallet/bank notifications),
-vault (cards), cards (validation).
+Implementation modules (payments/flows/): start, authorize, provider_events (3-D Secure, wallet
+notifications applied), capture (and void), expiry, state and transitions (the state machine),
+bank_arrivals, notifications; the vault (payments/vault/: cards and their validation).
 """
 
 from payments.flows.bank_arrivals import ArrivalResult, bank_transfer_record_arrival

@@ -42,7 +42,6 @@ class PaymentStart:
     next_action: dict | None
 
 
-# --- start --------------------------------------------------------------------------------------
 def check_return_url(return_url: str) -> str:
     return_url = (return_url or "").strip()
     if not return_url:

@@ -13,7 +13,7 @@ between the two leaves a decided sub-order with an open hold: `sub_order_holds_s
 finds it and does the rest, the provider answering the repeated key with its first answer.
 
 Bank transfers are captured when the money arrives (captures_on_authorize): nothing to capture;
-a rejection refunds instead (payments.refund_services, from `release`).
+a rejection refunds instead (payments.fulfilment.refunds, from `release`).
 """
 
 from __future__ import annotations

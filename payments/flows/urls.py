@@ -1,4 +1,4 @@
-"""Payment pages; the lead mounts them at /pay/ (include("payments.flows.urls"), namespace "pay")."""
+"""Payment pages, mounted at /pay/ (config/urls.py, namespace "pay")."""
 
 from django.urls import path
 

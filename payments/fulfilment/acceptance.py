@@ -6,7 +6,7 @@ payments/fulfilment/dashboard_acceptance.py; reject and lapse: rejection.py; shi
         of the sub-order's canonical document, with the seller's own registered, unrevoked signing
         key, using that key's algorithm (ed25519 or rsa-pss-sha256). Then, under
         Payment -> Order -> SubOrder locks: accepted (order.accepted), signature and key stored.
-        After commit: this sub-order's money is captured (payments.sub_order_money).
+        After commit: this sub-order's money is captured (payments.flows.sub_order_money).
     sub_order_accept_with_password(...)   dashboard: unlock the dashboard signing key, sign, same path
     sub_order_reject(...)                 order.rejected; money released, stock returned
     acceptance_expire_due()               beat: order.acceptance_expired for sub-orders past accept_by
@@ -32,9 +32,7 @@ from core.errors import ApplicationError, Conflict, NotFound, ValidationError
 from payments.flows.sub_order_money import paid_payment_of, sub_order_capture, sub_order_release
 from payments.fulfilment.documents import order_document_ensure
 from payments.fulfilment.models import SealedOrderDocument
-from payments.orders.events import (
-    ORDER_ACCEPTED,
-)
+from payments.orders.events import ORDER_ACCEPTED
 from payments.orders.models import Order, SubOrder, SubOrderStatus
 from payments.orders.sub_order_state import lock_sub_order, sub_order_transition
 from payments.providers.base import ProviderError

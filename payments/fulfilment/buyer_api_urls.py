@@ -1,4 +1,5 @@
-"""Disputes and refunds API; included from payments/api_urls.py (confirm: settlement/api_urls.py)."""
+"""Disputes and refunds API, included from payments/api_urls.py (confirm receipt:
+settlement/api_urls.py)."""
 
 from django.urls import path
 

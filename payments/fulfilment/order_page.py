@@ -1,6 +1,6 @@
 """What the buyer's order page shows of the release side: per sub-order the actions the buyer may
 take (confirm receipt, open a dispute), its refunds and what escrow still holds; and the timeline
-of every OrderEvent in words. Read-only helpers for payments/storefront_views.py."""
+of every OrderEvent in words. Read-only helpers for payments/checkout/views.py."""
 
 from __future__ import annotations
 

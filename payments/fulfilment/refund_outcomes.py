@@ -20,11 +20,7 @@ from ledger.services import create_transfers
 from payments.flows.models import Payment
 from payments.fulfilment.models import Refund, RefundStatus
 from payments.fulfilment.refunds import SO, event_data, refund_transfer, refunded_minor
-from payments.orders.events import (
-    REFUND_FAILED,
-    REFUND_SUCCEEDED,
-    record_order_event,
-)
+from payments.orders.events import REFUND_FAILED, REFUND_SUCCEEDED, record_order_event
 from payments.orders.models import SubOrder
 from payments.orders.sub_order_state import can_transition, lock_sub_order, sub_order_transition
 from payments.providers.base import ProviderError, ProviderUnavailable

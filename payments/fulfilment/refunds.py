@@ -39,11 +39,7 @@ from payments.flows.ledger import ledger_void_sub_order_hold, sub_order_hold_sta
 from payments.flows.models import Payment, PaymentStatus
 from payments.fulfilment.confirmation import lock_order_payment
 from payments.fulfilment.models import Refund, RefundSource, RefundStatus
-from payments.orders.events import (
-    REFUND_CREATED,
-    REFUND_SUCCEEDED,
-    record_order_event,
-)
+from payments.orders.events import REFUND_CREATED, REFUND_SUCCEEDED, record_order_event
 from payments.orders.models import SubOrder, SubOrderStatus
 from payments.orders.sub_order_state import lock_sub_order
 
@@ -266,7 +262,7 @@ def refund_create(
 
 def _release_hold(*, payment: Payment, sub_order: SubOrder, reason: str, actor: str) -> Refund:
     """A card hold still pending for this sub-order: void it in the ledger with the very transfer
-    a seller's rejection writes (payments.sub_order_money), so the two are one and the same."""
+    a seller's rejection writes (payments.flows.sub_order_money): the two are one and the same."""
     ledger_void_sub_order_hold(payment, sub_order)
     refund = Refund.objects.create(
         payment=payment,

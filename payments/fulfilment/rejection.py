@@ -1,5 +1,5 @@
-"""A seller rejects a paid sub-order, or lets its acceptance window lapse (the payments.expire_acceptance
-beat task): the sub-order is closed (order.rejected / order.acceptance_expired), its money
+"""A seller rejects a paid sub-order, or lets its acceptance window lapse (the
+payments.expire_acceptance beat task): the sub-order is closed (order.rejected / order.acceptance_expired), its money
 released (or refunded, when it was captured already) and its stock returned.
 """
 
@@ -24,10 +24,7 @@ from payments.fulfilment.acceptance import (
     sub_order_get_for_seller,
 )
 from payments.fulfilment.refunds import refund_sub_order_remaining
-from payments.orders.events import (
-    ORDER_ACCEPTANCE_EXPIRED,
-    ORDER_REJECTED,
-)
+from payments.orders.events import ORDER_ACCEPTANCE_EXPIRED, ORDER_REJECTED
 from payments.orders.models import Order, OrderStatus, SubOrder
 from payments.orders.stock import sub_order_restock_locked
 from payments.orders.sub_order_state import sub_order_transition

@@ -1,5 +1,5 @@
 """Seller dashboard: the seller's orders (sub-orders), and accept / reject / ship / open the sealed
-document. Thin: forms collect, payments.acceptance_services decides. Another seller's order is a
+document. Thin: forms collect, payments.fulfilment.acceptance decides. Another seller's order is a
 404; every form posts with CSRF; errors show beside the field."""
 
 from __future__ import annotations

@@ -18,9 +18,7 @@ from payments.fulfilment.acceptance import (
     settle,
     sub_order_get_for_seller,
 )
-from payments.orders.events import (
-    ORDER_SHIPPED,
-)
+from payments.orders.events import ORDER_SHIPPED
 from payments.orders.models import SubOrder
 from payments.orders.sub_order_state import sub_order_transition
 

@@ -4,8 +4,8 @@
 
 writes an OrderEvent (the order page's timeline); on commit, ONE `payments.dispatch_order_events`
 task is published with the ids of all the events the transaction recorded (record_order_event,
-record_order_events, dispatch_after_commit for rows written in SQL). The dispatcher (payments.dispatch)
-turns each into one webhook delivery per subscribed endpoint of the sellers concerned and the
+record_order_events, dispatch_after_commit for rows written in SQL). The dispatcher
+(payments.dispatch) turns each into one webhook delivery per subscribed endpoint of the sellers concerned and the
 emails to buyer and seller, and stamps `dispatched_at`; a sweeper re-drives events left
 undispatched (one `payments.dispatch_order_event` task each).
 

@@ -12,13 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from payments.orders.models import (
-    CheckoutSession,
-    Order,
-    OrderStatus,
-    SubOrder,
-    SubOrderStatus,
-)
+from payments.orders.models import CheckoutSession, Order, OrderStatus, SubOrder, SubOrderStatus
 from payments.orders.services import lock_order
 from payments.orders.stock import release_stock_locked
 

@@ -10,10 +10,7 @@ from typing import Any
 
 from core.errors import ValidationError
 from payments.orders.errors import UnknownProduct
-from payments.orders.models import (
-    MAX_LINES,
-    MAX_QUANTITY_PER_LINE,
-)
+from payments.orders.models import MAX_LINES, MAX_QUANTITY_PER_LINE
 
 # An order's total may not exceed this many minor units (10 billion in a 2-decimal currency):
 # far above any honest basket, far below BigInteger overflow.

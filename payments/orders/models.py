@@ -188,7 +188,7 @@ class OrderEvent(models.Model):
     # Set by the dispatcher once webhooks and emails for this event have been fanned out, so the
     # sweeper can re-drive events whose dispatch message was lost.
     dispatched_at = models.DateTimeField(null=True, blank=True)
-    # Set by the outbox relay (payments.event_relay, with settings.ORDER_EVENTS_RELAY) when it has
+    # Set by the outbox relay (payments.orders.event_relay, settings.ORDER_EVENTS_RELAY) when it has
     # handed the event to a dispatch task; NULL and undispatched = waiting for the relay.
     relayed_at = models.DateTimeField(null=True, blank=True)
 

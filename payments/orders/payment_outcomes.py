@@ -16,11 +16,7 @@ from core.fast_sql import fetch_all
 from payments import conf
 from payments.orders.errors import OrderNotPayable
 from payments.orders.events import dispatch_after_commit
-from payments.orders.models import (
-    Order,
-    OrderLine,
-    OrderStatus,
-)
+from payments.orders.models import Order, OrderLine, OrderStatus
 from payments.orders.refusals import REFUSAL_SQLSTATE, refusal_error
 from payments.orders.services import lock_order, payment_window, sync_order
 from payments.orders.stock import release_stock_locked, reserve_stock_locked

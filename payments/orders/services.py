@@ -34,11 +34,7 @@ from payments.orders.input import (
     normalise_cart_lines,
     validate_shipping_address,
 )
-from payments.orders.models import (
-    Order,
-    OrderLine,
-    SubOrder,
-)
+from payments.orders.models import Order, OrderLine, SubOrder
 from payments.orders.stock import lock_products, take_stock
 
 # Unpaid orders hold their stock this long (seconds) unless the payment method needs longer.

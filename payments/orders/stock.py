@@ -15,11 +15,7 @@ from django.db.models import Case, F, IntegerField, Value, When
 
 from payments.catalog.models import Product
 from payments.orders.errors import OutOfStock, UnknownProduct
-from payments.orders.models import (
-    Order,
-    OrderLine,
-    SubOrder,
-)
+from payments.orders.models import Order, OrderLine, SubOrder
 
 
 def lock_products(product_ids: Iterable[int]) -> dict[int, Product]:

@@ -31,7 +31,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     SO.AWAITING_PAYMENT: frozenset({SO.AWAITING_ACCEPTANCE, SO.CANCELLED}),
     SO.AWAITING_ACCEPTANCE: frozenset({SO.ACCEPTED, SO.REJECTED, SO.CANCELLED}),
     # The buyer may confirm receipt before the seller marks it shipped (collected in person,
-    # digital goods): their own word releases the money (release_services.sub_order_confirm).
+    # digital goods): their own word releases the money (settlement.release.services.sub_order_confirm).
     SO.ACCEPTED: frozenset({SO.SHIPPED, SO.CONFIRMED, SO.REFUNDED, SO.DISPUTED}),
     SO.SHIPPED: frozenset({SO.CONFIRMED, SO.DISPUTED, SO.REFUNDED}),
     SO.DISPUTED: frozenset({SO.CONFIRMED, SO.REFUNDED}),

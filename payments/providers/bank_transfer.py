@@ -3,7 +3,7 @@
 There is no processor: the buyer is given the platform's account (settings PLATFORM_BANK_IBAN,
 PLATFORM_BANK_BIC, PLATFORM_BANK_NAME) and an ISO 11649 RF reference, and the payment completes
 when money quoting that reference reaches the account. Arrivals are recorded through one service,
-payments.bank_services.bank_transfer_record_arrival (staff in admin, `manage.py
+payments.flows.bank_arrivals.bank_transfer_record_arrival (staff in admin, `manage.py
 record_incoming_transfer`, or the bank's signed credit notification below).
 
 Features: the money is captured when it arrives (nothing to capture later, no partial capture);

@@ -1,5 +1,5 @@
-"""The platform's client for the sandbox card processor (payments/providers/sandbox_card_processor.py):
-`SandboxCardProvider`, the PaymentProvider. 3-D Secure outcomes come back as a notification the
+"""The platform's client for the sandbox card processor
+(payments/providers/sandbox_card_processor.py): `SandboxCardProvider`, the PaymentProvider. 3-D Secure outcomes come back as a notification the
 processor signs with HMAC-SHA256 (as Stripe signs webhooks); the provider verifies it before
 anything is believed.
 """

@@ -42,9 +42,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from core import crypto
 from core.fast_sql import fetch_all as fast_call
-from payments.providers.base import (
-    ProviderError,
-)
+from payments.providers.base import ProviderError
 from payments.providers.models import SandboxCardCharge, SandboxOperation
 from payments.providers.sandbox_card_sql import (
     CHARGE_FIELDS,

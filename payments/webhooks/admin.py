@@ -1,4 +1,5 @@
-"""Admin (read-only): webhook endpoints (never their secret), deliveries with their attempt log. Changes go through the seller's pages, the API or services."""
+"""Admin (read-only): webhook endpoints (never their secret), deliveries with their attempt log.
+Changes go through the seller's pages, the API or services."""
 
 from __future__ import annotations
 

@@ -15,12 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 from core.errors import Conflict, NotFound, ValidationError
 from payments.orders.events import EVENT_TYPES
 from payments.webhooks.http import validate_webhook_url
-from payments.webhooks.models import (
-    ALL_EVENTS,
-    DeliveryStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from payments.webhooks.models import ALL_EVENTS, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from payments.webhooks.signing import ROLL_GRACE, new_secret, seal_secret
 
 logger = logging.getLogger(__name__)

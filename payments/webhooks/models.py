@@ -33,10 +33,10 @@ class WebhookEndpoint(models.Model):
     )
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=200, blank=True, default="")
-    # Event type names from payments.order_events.EVENT_TYPES; [] or ["*"] = all of them.
+    # Event type names from payments.orders.events.EVENT_TYPES; [] or ["*"] = all of them.
     event_types = models.JSONField(default=list, blank=True)
     # The secret ("whsec_..."), AES-256-GCM under a per-endpoint data key; the data key is wrapped
-    # by master key `secret_key_id`. See payments.webhook_services for the associated data.
+    # by master key `secret_key_id`. See payments.webhooks.signing for the associated data.
     secret_key_id = models.CharField(max_length=32)
     secret_wrapped_key = models.BinaryField()
     secret_ciphertext = models.BinaryField()

@@ -24,9 +24,7 @@ from standardwebhooks.webhooks import Webhook
 
 from core import crypto
 from core.errors import ApplicationError
-from payments.webhooks.models import (
-    WebhookEndpoint,
-)
+from payments.webhooks.models import WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 

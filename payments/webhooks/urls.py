@@ -1,4 +1,4 @@
-"""Seller webhook pages; included by payments/storefront_urls.py (namespace "payments")."""
+"""Seller webhook pages; included by payments/urls.py (namespace "payments")."""
 
 from django.urls import path
 

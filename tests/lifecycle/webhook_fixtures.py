@@ -154,7 +154,7 @@ def record(order, kind: str, *, sub_order=None, actor: str = "system", data=None
 
 
 def payment_data(order) -> dict:
-    """payment.* data as payments/state.py records it."""
+    """payment.* data as payments/flows/state.py records it."""
     return {
         "payment_id": "00000000-0000-0000-0000-000000000001",
         "order_id": str(order.pk),

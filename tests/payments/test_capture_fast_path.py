@@ -1,6 +1,6 @@
-"""A payment's capture (payments/fast_capture.py, payments_capture) and the sandbox processor's
-(payments_sandbox_capture): every case in the function (the ones that used to fall back to a
-Python copy included, with the answers that copy gave), the rows it writes pinned."""
+"""A payment's capture (payments/flows/capture_plpgsql.py, payments_capture) and the sandbox
+processor's (payments_sandbox_capture): every case in the function (the ones that used to fall
+back to a Python copy included, with the answers that copy gave), the rows it writes pinned."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A card payment's start and authorisation on PostgreSQL (payments/fast_authorize.py,
+"""A card payment's start and authorisation on PostgreSQL (payments/flows/authorize_plpgsql.py,
 payments_start and payments_authorize): one statement each for the API's card payment,
 every case of the authorisation in the function (the ones that used to fall back to a Python copy
 included, with the answers that copy gave), the rows it wrote pinned, and one payment per order

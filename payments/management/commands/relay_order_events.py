@@ -1,4 +1,4 @@
-"""Run the order events outbox relay (payments/event_relay.py) until stopped.
+"""Run the order events outbox relay (payments/orders/event_relay.py) until stopped.
 
     manage.py relay_order_events [--interval 0.2] [--once]
 
