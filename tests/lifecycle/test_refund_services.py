@@ -10,18 +10,17 @@ from django.utils import timezone
 
 from core.errors import Conflict, ValidationError
 from ledger.models import Transfer
-from payments.lifecycle_models import OrderEvent
-from payments.providers.base import ProviderError, ProviderUnavailable
-from payments.providers.registry import get_provider
-from payments.refund_models import Refund
-from payments.refund_services import (
+from payments.fulfilment.models import Refund
+from payments.fulfilment.refund_outcomes import refund_process, refunds_redrive_pending
+from payments.fulfilment.refunds import (
     RefundExceedsCaptured,
     refund_create,
-    refund_process,
     refund_sub_order_remaining,
-    refunds_redrive_pending,
 )
-from payments.release_services import RefundInProgress, sub_order_confirm
+from payments.orders.models import OrderEvent
+from payments.providers.base import ProviderError, ProviderUnavailable
+from payments.providers.registry import get_provider
+from settlement.release.services import RefundInProgress, sub_order_confirm
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     assert_trial_balance_zero,
@@ -222,7 +221,7 @@ def test_refund_remaining_returns_none_when_nothing_is_left(buyer, refund_tasks)
 
 
 def test_an_uncaptured_card_hold_is_released_instead(buyer):
-    from payments.payment_flows import payment_start
+    from payments.flows.start import payment_start
     from tests.lifecycle.release_fixtures import card
     from tests.payments.pay_factories import make_order
 
@@ -244,11 +243,11 @@ def test_an_uncaptured_card_hold_is_released_instead(buyer):
 
 
 def test_refund_task_is_enqueued_on_commit(buyer, monkeypatch, django_capture_on_commit_callbacks):
-    from payments import release_tasks
+    from payments.fulfilment import tasks as fulfilment_tasks
 
     _order, _payment, [sub] = paid_order(buyer=buyer)
     sent: list[str] = []
-    monkeypatch.setattr(release_tasks.refund_execute, "delay", sent.append)
+    monkeypatch.setattr(fulfilment_tasks.refund_execute, "delay", sent.append)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         created = refund(sub, 100)
     assert sent == []  # nothing before commit

@@ -1,0 +1,8 @@
+"""Celery's autodiscover_tasks() imports `<app>.tasks` only: importing the sub-packages' task
+modules here registers their tasks with every worker. Task names stay as they were when these
+tasks lived in payments (`payments.auto_confirm_due`): beat schedules and queued messages carry
+them."""
+
+from settlement.release import tasks as release_tasks
+
+TASK_MODULES = (release_tasks,)
