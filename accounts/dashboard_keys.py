@@ -9,8 +9,9 @@ it cannot sign an acceptance or open a sealed order for the seller unless the se
     sign-up / login  -> dashboard_keys_ensure(seller, password)   (creates what is missing)
     password change  -> dashboard_keys_rewrap(seller, old, new)   (same keys, new lock)
     password reset   -> dashboard_keys_reset(seller, new)         (old password unknown: the old
-                        keys are revoked, new ones made; `dashboard_keys_replaced` is sent so the
-                        payments app re-seals open orders to the new encryption key)
+                        keys are revoked, new ones made; accounts.key_listeners'
+                        dashboard_keys_replaced is called so that the payments app re-seals open
+                        orders to the new encryption key)
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-import django.dispatch
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import key_listeners
 from accounts.models import KeyOrigin, KeyPurpose, PlatformHeldKeyMaterial, Role, SellerKey, User
 from core import crypto
 from core.errors import ValidationError
@@ -32,10 +33,6 @@ logger = logging.getLogger(__name__)
 SALT_BYTES = 16
 SIGNING_ALGORITHM = crypto.ED25519
 LABEL = "dashboard"
-
-# Sent (after commit) with seller=<User>, revoked=[SellerKey], created=DashboardKeys when a
-# password reset replaced the dashboard keys.
-dashboard_keys_replaced = django.dispatch.Signal()
 
 
 class WrongPassword(ValidationError):
@@ -217,8 +214,6 @@ def _replace(*, seller: User, password: str, revoke: list[SellerKey]) -> Dashboa
         _create_missing(seller, password)
         created = dashboard_keys_of(seller)
         revoked = list(SellerKey.objects.filter(pk__in=[key.pk for key in revoke]))
-        # Receivers (payments: re-seal open orders) run in this transaction: all or nothing.
-        dashboard_keys_replaced.send(
-            sender=DashboardKeys, seller=seller, revoked=revoked, created=created
-        )
+        # Listeners (payments: re-seal open orders) run in this transaction: all or nothing.
+        key_listeners.dashboard_keys_replaced(seller=seller, revoked=revoked, created=created)
     return created

@@ -20,6 +20,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import key_listeners
 from accounts.errors import ApiKeyInvalid, ApiKeyRevoked, NotASeller
 from accounts.models import (
     ApiKey,
@@ -187,6 +188,9 @@ def _register_key(
             )
     except IntegrityError as exc:
         raise ValidationError("This key is already registered.", field="public_pem") from exc
+    if purpose == KeyPurpose.ENCRYPTION:
+        # Order documents waiting for this seller's key are sealed once it commits (payments).
+        key_listeners.encryption_key_registered(seller.pk)
     logger.info(
         "seller key registered",
         extra={"seller_id": seller.pk, "key_id": str(key.id), "purpose": purpose},

@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import views as core_views
 from ledger import api as ledger_api
+from payments import urls as payments_urls
+from settlement.release import urls as release_urls
 
 urlpatterns = [
     path("", core_views.home, name="home"),
@@ -14,15 +16,17 @@ urlpatterns = [
     path(".well-known/clearhouse-keys.json", ledger_api.published_keys, name="clearhouse-keys"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("pay/", include("payments.payment_urls")),
+    path("pay/", include("payments.flows.urls")),
     path("settlement/", include("settlement.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Last of the /api/ routes: an unknown API URL answers 404 in the API's error shape.
     re_path(r"^api/", core_views.api_not_found),
-    # The storefront (shop, cart, checkout, orders, seller products) is mounted at the root.
-    path("", include("payments.storefront_urls")),
+    # The storefront (shop, cart, checkout, orders, seller pages) is mounted at the root, namespace
+    # "payments"; settlement's confirm-receipt action answers in the same namespace beside the
+    # order pages (payments:order_confirm, as the templates name it).
+    path("", include(([*payments_urls.urlpatterns, *release_urls.urlpatterns], "payments"))),
 ]
 urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 

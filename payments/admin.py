@@ -1,7 +1,18 @@
-from payments import (
-    acceptance_admin,  # noqa: F401 - registers the sealed order documents (read-only)
-    payment_admin,  # noqa: F401 - registers the payment side's admin
-    release_admin,  # noqa: F401 - refunds and disputes
-    storefront_admin,  # noqa: F401 - registers the storefront admin
-    webhook_admin,  # noqa: F401 - registers webhook endpoints, deliveries and sent emails
+"""Django's admin autodiscovery imports `<app>.admin` only: the sub-packages' admin modules
+register their models when imported here."""
+
+from payments.checkout import admin as checkout_admin
+from payments.emails import admin as emails_admin
+from payments.flows import admin as flows_admin
+from payments.fulfilment import admin as fulfilment_admin
+from payments.vault import admin as vault_admin
+from payments.webhooks import admin as webhooks_admin
+
+ADMIN_MODULES = (
+    checkout_admin,  # carts and checkout sessions
+    emails_admin,  # emails sent
+    flows_admin,  # payments, wallet notifications, bank transfer arrivals
+    fulfilment_admin,  # sealed order documents, refunds, disputes
+    vault_admin,  # vaulted cards
+    webhooks_admin,  # webhook endpoints and deliveries
 )

@@ -4,9 +4,9 @@ methods (payment side)."""
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("payments.order_api_urls")),
-    path("", include("payments.payment_api_urls")),
-    path("", include("payments.seller_order_api_urls")),
-    path("", include("payments.buyer_order_api_urls")),
-    path("", include("payments.webhook_api_urls")),
+    path("", include("payments.checkout.api_urls")),
+    path("", include("payments.flows.api_urls")),
+    path("", include("payments.fulfilment.seller_api_urls")),
+    path("", include("payments.fulfilment.buyer_api_urls")),
+    path("", include("payments.webhooks.api_urls")),
 ]

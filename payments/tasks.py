@@ -1,10 +1,24 @@
-"""Celery's autodiscover_tasks() imports `<app>.tasks` only: this makes the payments app's task
-modules (payment side and storefront side) known to every worker."""
+"""Celery's autodiscover_tasks() imports `<app>.tasks` only: importing the sub-packages' task
+modules here registers their tasks with every worker.
 
-from payments.acceptance_tasks import *  # noqa: F403
-from payments.document_tasks import *  # noqa: F403
-from payments.lifecycle_tasks import *  # noqa: F403
-from payments.order_tasks import *  # noqa: F403
-from payments.payment_tasks import *  # noqa: F403
-from payments.release_tasks import *  # noqa: F403
-from payments.webhook_tasks import *  # noqa: F403
+Task names are explicit (`name="payments.…"`) and stay as they are wherever a task lives: beat
+schedules and queued messages carry them.
+"""
+
+from payments.checkout import tasks as checkout_tasks
+from payments.dispatch import tasks as dispatch_tasks
+from payments.flows import tasks as flows_tasks
+from payments.fulfilment import tasks as fulfilment_tasks
+from payments.orders import tasks as orders_tasks
+from payments.providers import tasks as providers_tasks
+from payments.webhooks import tasks as webhooks_tasks
+
+TASK_MODULES = (
+    checkout_tasks,
+    dispatch_tasks,
+    flows_tasks,
+    fulfilment_tasks,
+    orders_tasks,
+    providers_tasks,
+    webhooks_tasks,
+)

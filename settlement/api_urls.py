@@ -1,11 +1,13 @@
-"""The settlement app's API: batches and payouts (settlement/api.py), receipts
-(settlement/receipts/api.py)."""
+"""Settlement's API under /api/v1/ (config/api_urls.py picks this module up): batches and payouts
+(settlement/api.py), receipts (settlement/receipts/api.py), the buyer's confirm
+(settlement/release/api.py)."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from settlement.api import PayoutViewSet, SettlementBatchViewSet
 from settlement.receipts.api import OrderReceiptApi
+from settlement.release import api as release_api
 
 router = SimpleRouter()
 router.register("settlement-batches", SettlementBatchViewSet, basename="settlement-batch")
@@ -14,4 +16,9 @@ router.register("payouts", PayoutViewSet, basename="payout")
 urlpatterns = [
     *router.urls,
     path("orders/<uuid:order_id>/receipt", OrderReceiptApi.as_view(), name="api-order-receipt"),
+    path(
+        "orders/<uuid:order_id>/sub-orders/<int:sub_order_id>/confirm",
+        release_api.SubOrderConfirmApi.as_view(),
+        name="api-sub-order-confirm",
+    ),
 ]

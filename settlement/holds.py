@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.money import fee_from_bps
-from payments.fees import fee_plans, plan_name_for
+from settlement.fees import fee_plans, plan_name_for
 from settlement.models import HeldRelease
 
 DEFAULT_HOLD_DAYS = 2
@@ -48,16 +48,20 @@ def hold_release(
     amount_minor: int,
     released_at: dt.datetime,
 ) -> HeldRelease:
-    """Record a release's net as held. Call in the release's transaction, after its transfer."""
+    """Record a release's net as held. Call in the release's transaction, after its transfer. A
+    replayed release (the same transfer id) finds its hold already there and changes nothing."""
     terms = hold_terms_for(seller)
     reserve = fee_from_bps(amount_minor, terms.reserve_bps)
     due_at = released_at + terms.hold
-    return HeldRelease.objects.create(
+    held, _ = HeldRelease.objects.get_or_create(
         release_transfer_id=release_transfer_id,
-        seller=seller,
-        currency=currency,
-        amount_minor=amount_minor,
-        reserve_minor=reserve,
-        due_at=due_at,
-        reserve_due_at=due_at + terms.reserve_for if reserve else None,
+        defaults={
+            "seller": seller,
+            "currency": currency,
+            "amount_minor": amount_minor,
+            "reserve_minor": reserve,
+            "due_at": due_at,
+            "reserve_due_at": due_at + terms.reserve_for if reserve else None,
+        },
     )
+    return held

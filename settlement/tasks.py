@@ -1,11 +1,9 @@
-"""The settlement tasks Celery finds (autodiscover looks for this module)."""
+"""Celery's autodiscover_tasks() imports `<app>.tasks` only: importing the sub-packages' task
+modules here registers their tasks with every worker. Task names stay as they were when the release
+tasks lived in payments (`payments.auto_confirm_due`): beat schedules and queued messages carry
+them."""
 
-from settlement.payouts.tasks import (
-    make_batches,
-    mature_balances,
-    payout_check,
-    payout_submit,
-    payouts_sweep,
-)
+from settlement.payouts import tasks as payout_tasks
+from settlement.release import tasks as release_tasks
 
-__all__ = ["make_batches", "mature_balances", "payout_check", "payout_submit", "payouts_sweep"]
+TASK_MODULES = (release_tasks, payout_tasks)

@@ -370,7 +370,7 @@ CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 CLEARHOUSE_MASTER_KEYS = env("CLEARHOUSE_MASTER_KEYS", default="")
 CLEARHOUSE_SIGNING_KEY = env("CLEARHOUSE_SIGNING_KEY", default="")
 
-# --- Fees and refunds (payments/fees.py, payments/refund_services.py) ----------------------------
+# --- Fees and refunds (settlement/fees.py, payments/fulfilment/refunds.py) ----------------------
 # Fee plans by name (SellerProfile.fee_plan), in basis points of the released amount (290 = 2.9 %).
 # Each also says how long released money is held before payouts may take it ("hold_days", 2 if
 # absent) and an optional rolling reserve ("reserve_bps" of each release, kept "reserve_days").
@@ -454,7 +454,7 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the cookie
 
 # Order events (webhooks, emails) leave through the transactional outbox relay
-# (`manage.py relay_order_events`, payments/event_relay.py) instead of one Celery publish per
+# (`manage.py relay_order_events`, payments/orders/event_relay.py) instead of one Celery publish per
 # transaction from the web process. Production turns it on and runs the relay as a process.
 ORDER_EVENTS_RELAY = env.bool("ORDER_EVENTS_RELAY", default=False)
 ORDER_EVENTS_RELAY_INTERVAL_S = env.float("ORDER_EVENTS_RELAY_INTERVAL_S", default=0.2)

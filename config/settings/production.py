@@ -54,7 +54,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
-# Webhook URLs may not reach private networks (SSRF); see payments/webhook_http.py.
+# Webhook URLs may not reach private networks (SSRF); see payments/webhooks/http.py.
 CLEARHOUSE_WEBHOOKS_ALLOW_PRIVATE = False
 
 LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")

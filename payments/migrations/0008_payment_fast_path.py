@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.db import migrations
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parent.parent / "flows"
 SQL_FILES = ["payments_authorize_v1.sql", "payments_capture_v1.sql"]
 
 

@@ -1,4 +1,4 @@
-"""Install payments_card_sale (payments/sql/payments_sale_v1.sql): an automatic-capture card
+"""Install payments_card_sale (payments/flows/payments_sale_v1.sql): an automatic-capture card
 payment authorised and captured by the processor in one call, applied in one statement
 (PostgreSQL only; other databases use the Python path)."""
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db import migrations
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+SQL_DIR = Path(__file__).resolve().parent.parent / "flows"
 SQL_FILES = ["payments_sale_v1.sql"]
 
 

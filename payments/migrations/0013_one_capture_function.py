@@ -1,4 +1,4 @@
-"""One capture function: payments_capture (payments/sql/payments_capture_v2.sql) takes every
+"""One capture function: payments_capture (payments/flows/payments_capture_v2.sql) takes every
 capture of a payment, whole or per sub-order (partial), a bank transfer's capture on arrival and the
 end of a payment settled seller by seller; it replaces payments_capture_full, whose cases it
 covers, and the Python capture in payment_transition. Generic plans, as migration 0011 set them
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.db import migrations
 
-SQL = (Path(__file__).resolve().parent.parent / "sql" / "payments_capture_v2.sql").read_text
+SQL = (Path(__file__).resolve().parent.parent / "flows" / "payments_capture_v2.sql").read_text
 OLD = "payments_capture_full(uuid, text, bigint, bigint[], bigint[], jsonb, uuid)"
 NEW = "payments_capture(uuid, text, text, jsonb, bigint[], bigint[], bigint[], jsonb, uuid, boolean)"
 

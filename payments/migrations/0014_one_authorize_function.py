@@ -1,4 +1,4 @@
-"""One authorisation: payments_authorize (payments/sql/payments_authorize_v2.sql) authorises a
+"""One authorisation: payments_authorize (payments/flows/payments_authorize_v2.sql) authorises a
 payment of any method, and with p_capture applies a sale (authorised and captured at once), with
 payments_order_mark_paid (the order's side, also order_services.order_mark_paid's one
 implementation). They replace payments_card_authorize and payments_card_sale, whose cases they
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.db import migrations
 
-SQL = (Path(__file__).resolve().parent.parent / "sql" / "payments_authorize_v2.sql").read_text
+SQL = (Path(__file__).resolve().parent.parent / "flows" / "payments_authorize_v2.sql").read_text
 GENERIC = ["payments_authorize", "payments_order_mark_paid"]
 DROPPED = [
     "payments_card_authorize(uuid, text, text, bigint, text, text, text, jsonb, text, jsonb, jsonb,"

@@ -1,4 +1,4 @@
-"""One payment start: payments_start (payments/sql/payments_start_v2.sql) starts a payment of any
+"""One payment start: payments_start (payments/flows/payments_start_v2.sql) starts a payment of any
 method (card: with its vaulted card; wallet; bank transfer: with its reference), in place of
 payments_card_start and the Python start of wallets and bank transfers. Generic plans, as migration
 0011 set them for the function replaced. PostgreSQL only."""
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.db import migrations
 
-SQL = (Path(__file__).resolve().parent.parent / "sql" / "payments_start_v2.sql").read_text
+SQL = (Path(__file__).resolve().parent.parent / "flows" / "payments_start_v2.sql").read_text
 NEW = (
     "payments_start(uuid, boolean, bigint, text[], uuid, text, text, text, jsonb, text, uuid, text,"
     " text, text, integer, integer, text, bytea, bytea, timestamptz)"

@@ -3,7 +3,7 @@
 There is no processor: the buyer is given the platform's account (settings PLATFORM_BANK_IBAN,
 PLATFORM_BANK_BIC, PLATFORM_BANK_NAME) and an ISO 11649 RF reference, and the payment completes
 when money quoting that reference reaches the account. Arrivals are recorded through one service,
-payments.bank_services.bank_transfer_record_arrival (staff in admin, `manage.py
+payments.flows.bank_arrivals.bank_transfer_record_arrival (staff in admin, `manage.py
 record_incoming_transfer`, or the bank's signed credit notification below).
 
 Features: the money is captured when it arrives (nothing to capture later, no partial capture);
@@ -31,7 +31,8 @@ from payments.providers.base import (
     ProviderFeatures,
     ProviderResult,
 )
-from payments.rf_reference import is_valid, normalize
+from payments.providers.models import SandboxOperation
+from payments.providers.rf_reference import is_valid, normalize
 
 NAME = "bank_transfer"
 SANDBOX_PROCESSOR = "sandbox_bank"
@@ -108,8 +109,6 @@ class BankTransferProvider(PaymentProvider):
     def refund(self, *, reference: str, amount_minor: int, idempotency_key: str) -> ProviderResult:
         """A payout to the buyer (sandbox: recorded once per idempotency key, paid at once). The
         platform bounds the amount by what arrived; the bank only refuses nonsense."""
-        from payments.payment_models import SandboxOperation
-
         reference = normalize(reference or "")
         if not is_valid(reference):
             raise ProviderError("No such transfer reference.", code="no_such_reference")

@@ -12,7 +12,8 @@ Differences between providers are declared, not discovered (as Django's Database
 `ProviderFeatures` says, for instance, that a bank transfer is captured when the money arrives.
 One contract test suite (tests/payments/test_provider_contract.py) runs against every provider.
 
-Card data: the platform keeps cards in its vault (payments/vault.py) and names one by its token.
+Card data: the platform keeps cards in its vault (payments/vault/services.py) and names one by
+its token.
 The authorisation made in the request that received the card also carries the card itself
 (`AuthorizeRequest.card`, with the CVC): a processor uses it instead of reading the vault, as a
 real provider (Stripe, say) is sent the card details on the first charge. An authorisation made
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Literal
 from core.errors import ApplicationError
 
 if TYPE_CHECKING:
-    from payments.vault import DetokenizedCard
+    from payments.vault.services import DetokenizedCard
 
 ProviderStatus = Literal[
     "requires_action",  # the buyer must do something (3-D Secure, approve in the wallet)

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from core import crypto
 from payments.amounts import minor_to_decimal
-from payments.payment_models import SandboxOperation, SandboxWalletNotice, SandboxWalletTrade
 from payments.providers.base import ProviderError
+from payments.providers.models import SandboxOperation, SandboxWalletNotice, SandboxWalletTrade
 from payments.providers.wallet_keys import sandbox_private_key
 
 logger = logging.getLogger(__name__)
@@ -295,7 +295,8 @@ class SandboxWallet:
 
 
 def schedule_delivery(notice_id: int) -> None:
-    from payments.payment_tasks import sandbox_wallet_deliver_notice
+    # tasks.py imports this module: the task is looked up when it is enqueued.
+    from payments.providers.tasks import sandbox_wallet_deliver_notice
 
     transaction.on_commit(lambda: sandbox_wallet_deliver_notice.delay(notice_id))
 

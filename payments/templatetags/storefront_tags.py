@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from core.money import Money
+
 register = template.Library()
 
 
@@ -12,6 +14,4 @@ def money(amount_minor: int | None, currency: str) -> str:
     """`{{ amount_minor|money:currency }}` -> "€12.50" (core.money, never float)."""
     if amount_minor is None or not currency:
         return ""
-    from core.money import Money
-
     return Money(int(amount_minor), currency).format("en")

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from core.api.errors import error_response
 from core.errors import ApplicationError
-from payments.bank_services import bank_transfer_record_arrival
+from payments.flows.bank_arrivals import bank_transfer_record_arrival
 from settlement.gateways.base import BankCallback
 from settlement.gateways.registry import get_bank_gateway
 from settlement.models import BankCallbackReceipt

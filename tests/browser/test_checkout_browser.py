@@ -36,7 +36,7 @@ def catalogue():
 
 @pytest.fixture
 def wallet_notices_in_process(settings, live_server, monkeypatch):
-    from payments import payment_tasks
+    from payments.providers import tasks as payment_tasks
 
     settings.PAYMENTS_PUBLIC_BASE_URL = live_server.url
     task = payment_tasks.sandbox_wallet_deliver_notice

@@ -19,8 +19,8 @@ from playwright.sync_api import expect
 from accounts.dashboard_keys import dashboard_keys_of
 from accounts.models import Role, SellerProfile, User
 from core.money import Money
-from payments.fees import fee_for
 from payments.models import Order, Payment, SubOrder
+from settlement.fees import fee_for
 from tests.lifecycle.release_fixtures import balance as credit  # posted credit, 0 if unused
 from tests.storefront.factories import ProductFactory
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from core.fast_sql import fetch_all
 from core.idempotency import _CLAIM_ASYNC_SQL, idempotency_key_claim
 from core.models import IdempotencyKey
-from payments.providers.sandbox_card import _UPSERT_CHARGE_ASYNC
+from payments.providers.sandbox_card_sql import UPSERT_CHARGE_ASYNC
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,7 +54,7 @@ def test_the_async_statements_really_set_it_for_their_transaction():
     assert synchronous_commit() == "on"
     with transaction.atomic():
         rows = fetch_all(
-            _UPSERT_CHARGE_ASYNC,
+            UPSERT_CHARGE_ASYNC,
             ["ch_t", f"key-{uuid.uuid4()}", "tok", "visa", "4242", 100, "EUR", "authorized",
              0, "", None, now, now, ["processing_error"]],
         )  # fmt: skip

@@ -13,7 +13,7 @@ from accounts.services import seller_key_upload
 from core import crypto
 from ledger.selectors import account_balance, account_by_code
 from payments.models import Order, Payment, Product, SubOrder
-from payments.order_services import order_create_from_cart
+from payments.orders.services import order_create_from_cart
 from tests.lifecycle.lifecycle_fixtures import (  # noqa: F401  (imported from here by the tests)
     make_buyer,
     pay_by_bank_transfer,
@@ -124,7 +124,7 @@ def balance(code: str, currency: str = "EUR"):
 def snapshot(sub_order: SubOrder) -> dict:
     """Everything acceptance may change, to assert that a refusal changed nothing."""
     from ledger.models import Transfer
-    from payments.lifecycle_models import OrderEvent
+    from payments.orders.models import OrderEvent
 
     sub_order.refresh_from_db()
     payment = Payment.objects.filter(order_id=sub_order.order_id).order_by("-created_at").first()

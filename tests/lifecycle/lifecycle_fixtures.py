@@ -15,13 +15,13 @@ import datetime as dt
 from django.test import Client
 
 from accounts.models import Role, User
-from payments.bank_services import bank_transfer_record_arrival
-from payments.cards import CardInput, validate_card
+from payments.flows.bank_arrivals import bank_transfer_record_arrival
+from payments.flows.notifications import notification_receive
+from payments.flows.start import payment_start
 from payments.models import Order, Payment, SubOrder
-from payments.notification_services import notification_receive
-from payments.payment_flows import payment_start
-from payments.payment_models import SandboxWalletTrade
 from payments.providers import sandbox_wallet
+from payments.providers.models import SandboxWalletTrade
+from payments.vault.cards import CardInput, validate_card
 from tests.payments.pay_factories import make_user
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
 
@@ -50,7 +50,7 @@ def card() -> CardInput:
 def run_sealing_task(order: Order) -> int:
     """What the worker's dispatch of the order.paid events does first: make and seal the order's
     documents (the payments.seal_order_documents task's work)."""
-    from payments.document_tasks import seal_order_documents
+    from payments.fulfilment.tasks import seal_order_documents
 
     return seal_order_documents(str(order.pk))
 

@@ -16,9 +16,9 @@ from django.utils import timezone
 from accounts.models import Role, SellerProfile
 from ledger.models import Account
 from ledger.selectors import ZERO, account_balance, trial_balance
-from payments import release_tasks
+from payments.flows.capture import payment_capture
+from payments.fulfilment import tasks as fulfilment_tasks
 from payments.models import SubOrder
-from payments.payment_flows import payment_capture
 from tests.lifecycle.lifecycle_fixtures import (
     card,
     client_for,
@@ -99,16 +99,16 @@ def refund_tasks(monkeypatch):
     """refund_execute messages (ids), recorded instead of sent; run them with run_refund_tasks.
     Tests run in a transaction that never commits, so the on-commit hook records them at once
     (test_refund_task_is_enqueued_on_commit checks the real hook)."""
-    from payments import refund_services
+    from payments.fulfilment import refunds as refund_services
 
     sent: list[str] = []
-    monkeypatch.setattr(release_tasks.refund_execute, "delay", sent.append)
+    monkeypatch.setattr(fulfilment_tasks.refund_execute, "delay", sent.append)
     monkeypatch.setattr(refund_services, "_enqueue", lambda refund_id: sent.append(str(refund_id)))
     return sent
 
 
 def run_refund_tasks(sent: list[str]) -> None:
-    from payments.refund_services import refund_process
+    from payments.fulfilment.refund_outcomes import refund_process
 
     while sent:
         refund_process(refund_id=sent.pop(0))
@@ -117,10 +117,10 @@ def run_refund_tasks(sent: list[str]) -> None:
 @pytest.fixture
 def eager_refunds(monkeypatch):
     """refund_execute runs at once when enqueued (after commit)."""
-    from payments.refund_services import refund_process
+    from payments.fulfilment.refund_outcomes import refund_process
 
     monkeypatch.setattr(
-        release_tasks.refund_execute, "delay", lambda rid: refund_process(refund_id=rid)
+        fulfilment_tasks.refund_execute, "delay", lambda rid: refund_process(refund_id=rid)
     )
 
 

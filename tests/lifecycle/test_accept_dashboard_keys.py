@@ -17,13 +17,13 @@ from accounts.models import PlatformHeldKeyMaterial, SellerKey, User
 from core import crypto
 from core.errors import ApplicationError
 from ledger.models import Transfer
-from payments.acceptance_services import (
+from payments.fulfilment.acceptance import sub_order_accept
+from payments.fulfilment.dashboard_acceptance import (
     sealed_document_open_with_password,
-    sub_order_accept,
     sub_order_accept_with_password,
 )
-from payments.lifecycle_models import OrderEvent
-from payments.order_document_models import SealedOrderDocument
+from payments.fulfilment.models import SealedOrderDocument
+from payments.orders.models import OrderEvent
 from tests.concurrency import run_together
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,

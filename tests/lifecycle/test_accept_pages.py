@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from payments.fulfilment.models import SealedOrderDocument
 from payments.models import SubOrder
-from payments.order_document_models import SealedOrderDocument
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,
     key_pool_fixture,  # noqa: F401  (the key_pool fixture)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from accounts.services import api_key_create
-from payments.lifecycle_models import OrderEvent
 from payments.models import Payment
+from payments.orders.models import OrderEvent
 from tests.lifecycle.accept_fixtures import (
     key_pool_fixture,  # noqa: F401  (the key_pool fixture)
     make_buyer,

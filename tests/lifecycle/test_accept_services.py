@@ -16,19 +16,18 @@ from accounts.services import seller_key_revoke
 from core import crypto
 from core.errors import ApplicationError, NotFound
 from ledger.models import Transfer
-from payments.acceptance_services import (
-    acceptance_expire_due,
+from payments.fulfilment.acceptance import sub_order_accept
+from payments.fulfilment.dashboard_acceptance import (
     sealed_document_open_with_password,
-    sub_order_accept,
     sub_order_accept_with_password,
-    sub_order_mark_shipped,
-    sub_order_reject,
 )
-from payments.lifecycle_models import OrderEvent
+from payments.fulfilment.documents import document_associated_data
+from payments.fulfilment.models import SealedOrderDocument
+from payments.fulfilment.rejection import acceptance_expire_due, sub_order_reject
+from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.models import Order, Payment, Product
-from payments.order_document_models import SealedOrderDocument
-from payments.order_documents import document_associated_data
-from payments.payment_models import SandboxCardCharge, SandboxWalletTrade
+from payments.orders.models import OrderEvent
+from payments.providers.models import SandboxCardCharge, SandboxWalletTrade
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,
     balance,
@@ -101,8 +100,8 @@ def test_paying_seals_the_order_document_to_the_sellers_own_key_and_it_opens(key
 
 
 def test_sealing_happens_once_per_sub_order(key_pool):
-    from payments.order_documents import order_document_create
-    from payments.order_services import order_mark_paid
+    from payments.fulfilment.documents import order_document_create
+    from payments.orders.payment_outcomes import order_mark_paid
 
     _, _, order, payment, sub_order, _ = one_seller_card_order(key_pool)
     order_mark_paid(order=order)  # paid already: nothing again
@@ -415,7 +414,7 @@ def test_rejecting_a_wallet_payment_releases_its_hold_at_the_wallet(key_pool):
 
 
 def test_rejecting_a_captured_bank_transfer_refunds_it(key_pool):
-    pytest.importorskip("payments.refund_services")
+    pytest.importorskip("payments.fulfilment.refunds")
     seller = make_seller(key_pool)
     buyer = make_buyer()
     order = place_order(buyer, [(make_product(seller, price=4000, stock=1), 1)])
@@ -484,9 +483,9 @@ def test_one_seller_accepts_the_other_rejects(key_pool):
 
 
 def test_a_provider_failure_leaves_the_acceptance_and_the_sweeper_captures(key_pool, monkeypatch):
+    from payments.flows.sub_order_money import sub_order_holds_settle
     from payments.providers.base import ProviderUnavailable
     from payments.providers.sandbox_card import SandboxCardProvider
-    from payments.sub_order_money import sub_order_holds_settle
 
     seller, _keys, _order, payment, sub_order, _ = one_seller_card_order(key_pool)
 
@@ -526,7 +525,7 @@ def test_ship_after_accept(key_pool):
 
 
 def test_staff_cannot_capture_the_whole_payment_once_a_seller_captured_a_part(key_pool):
-    from payments.payment_flows import payment_capture, payment_void
+    from payments.flows.capture import payment_capture, payment_void
 
     first, second = make_seller(key_pool), make_seller(key_pool)
     buyer = make_buyer()
@@ -545,8 +544,8 @@ def test_staff_cannot_capture_the_whole_payment_once_a_seller_captured_a_part(ke
 
 
 def test_a_document_waits_for_a_key_and_is_sealed_when_one_appears(key_pool):
-    from payments.document_tasks import order_documents_sweep
-    from payments.order_documents import order_documents_seal_pending
+    from payments.fulfilment.documents import order_documents_seal_pending
+    from payments.fulfilment.tasks import order_documents_sweep
 
     seller = make_seller(key_pool, dashboard=False)
     buyer = make_buyer()
@@ -572,7 +571,7 @@ def test_a_document_waits_for_a_key_and_is_sealed_when_one_appears(key_pool):
 
 
 def test_a_key_revoked_after_the_signature_was_checked_does_not_accept(key_pool, monkeypatch):
-    from payments import acceptance_services
+    from payments.fulfilment import acceptance as acceptance_services
 
     seller, keys, _order, payment, sub_order, _ = one_seller_card_order(key_pool)
     document = SealedOrderDocument.objects.get(sub_order=sub_order)

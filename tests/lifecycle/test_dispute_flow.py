@@ -12,10 +12,10 @@ from freezegun import freeze_time
 
 from accounts.models import User
 from core.errors import Conflict, NotFound, ValidationError
-from payments.dispute_services import dispute_open, dispute_resolve
-from payments.lifecycle_models import OrderEvent
-from payments.refund_models import Dispute
-from payments.release_services import sub_order_auto_confirm_due, sub_order_confirm
+from payments.fulfilment.disputes import dispute_open, dispute_resolve
+from payments.fulfilment.models import Dispute
+from payments.orders.models import OrderEvent
+from settlement.release.services import sub_order_auto_confirm_due, sub_order_confirm
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     assert_trial_balance_zero,
@@ -145,7 +145,7 @@ def test_admin_lists_refunds_and_disputes_read_only(buyer, admin_client, refund_
 
 
 def _refund(sub, amount):
-    from payments.refund_services import refund_create
+    from payments.fulfilment.refunds import refund_create
 
     return refund_create(
         sub_order_id=sub.pk, amount_minor=amount, reason="broken lid", actor="seller:1"
@@ -157,9 +157,9 @@ def test_resolved_for_the_buyer_while_a_refund_is_pending_waits_for_it(
 ):
     """The pending refund reserves everything, then fails at the provider: the money is back in
     escrow, so the sub-order must not be final (refunded) yet. Staff refund it again."""
+    from payments.fulfilment.refunds import refund_sub_order_remaining
     from payments.providers.base import ProviderResult
     from payments.providers.registry import get_provider
-    from payments.refund_services import refund_sub_order_remaining
 
     _order, payment, [sub] = paid_order(buyer=buyer)
     dispute = open_dispute(sub, buyer)
@@ -182,7 +182,8 @@ def test_resolved_for_the_buyer_while_a_refund_is_pending_waits_for_it(
     monkeypatch.undo()
     refund_tasks.clear()
     monkeypatch.setattr(
-        "payments.refund_services._enqueue", lambda refund_id: refund_tasks.append(str(refund_id))
+        "payments.fulfilment.refunds._enqueue",
+        lambda refund_id: refund_tasks.append(str(refund_id)),
     )
     again = refund_sub_order_remaining(sub_order_id=sub.pk, reason="again", actor="staff:1")
     run_refund_tasks(refund_tasks)

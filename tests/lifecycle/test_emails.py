@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from payments.emails import BUYER, SELLER, SUBJECTS, Recipient, render_email
-from payments.lifecycle_tasks import dispatch_order_event
+from payments.dispatch.tasks import dispatch_order_event
+from payments.emails.sending import BUYER, SELLER, SUBJECTS, Recipient, render_email
 from payments.models import EmailNotification
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import payment_data, record, sub_order_of

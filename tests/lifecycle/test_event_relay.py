@@ -17,10 +17,11 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from payments import event_relay, lifecycle_tasks
-from payments.lifecycle_models import OrderEvent
-from payments.order_events import dispatch_after_commit, record_order_event
-from payments.webhook_services import undispatched_event_ids
+from payments.dispatch import tasks as lifecycle_tasks
+from payments.orders import event_relay
+from payments.orders.event_relay import undispatched_event_ids
+from payments.orders.events import dispatch_after_commit, record_order_event
+from payments.orders.models import OrderEvent
 from tests.concurrency import run_together
 from tests.integration.worker import BASE_DIR, database_url
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures

@@ -7,9 +7,11 @@ import pytest
 
 from core.errors import Conflict
 from ledger.selectors import trial_balance
-from payments.acceptance_services import sub_order_accept_with_password, sub_order_reject
-from payments.payment_models import SandboxCardCharge
-from payments.refund_services import refund_create, refund_process
+from payments.fulfilment.dashboard_acceptance import sub_order_accept_with_password
+from payments.fulfilment.refund_outcomes import refund_process
+from payments.fulfilment.refunds import refund_create
+from payments.fulfilment.rejection import sub_order_reject
+from payments.providers.models import SandboxCardCharge
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,
     balance,
@@ -66,7 +68,7 @@ def test_a_part_accepted_while_the_other_seller_waits_can_be_refunded(key_pool):
 
 def test_the_order_completes_when_every_seller_part_has_ended(key_pool):
     from payments.models import Order
-    from payments.release_services import sub_order_confirm
+    from settlement.release.services import sub_order_confirm
 
     first, second = make_seller(key_pool), make_seller(key_pool)
     buyer = make_buyer()

@@ -18,19 +18,23 @@ from django.utils import timezone
 
 from accounts.services import api_key_create
 from core import crypto
-from payments import document_tasks, lifecycle_tasks, order_documents, order_events
-from payments.acceptance_services import sub_order_accept, sub_order_reject
-from payments.document_tasks import order_documents_sweep, seal_order_documents
-from payments.lifecycle_models import OrderEvent
-from payments.lifecycle_tasks import dispatch_order_event, dispatch_order_events
-from payments.models import SubOrder
-from payments.order_document_models import SealedOrderDocument
-from payments.order_documents import (
+from payments.dispatch import tasks as lifecycle_tasks
+from payments.dispatch.tasks import dispatch_order_event, dispatch_order_events
+from payments.flows.start import payment_start
+from payments.fulfilment import documents as order_documents
+from payments.fulfilment import tasks as fulfilment_tasks
+from payments.fulfilment.acceptance import sub_order_accept
+from payments.fulfilment.documents import (
     document_associated_data,
     order_document_ensure,
     order_documents_make_missing,
 )
-from payments.payment_flows import payment_start
+from payments.fulfilment.models import SealedOrderDocument
+from payments.fulfilment.rejection import sub_order_reject
+from payments.fulfilment.tasks import order_documents_sweep, seal_order_documents
+from payments.models import SubOrder
+from payments.orders import events as order_events
+from payments.orders.models import OrderEvent
 from tests.concurrency import run_together
 from tests.lifecycle.accept_fixtures import (
     PASSWORD,
@@ -51,7 +55,7 @@ pytestmark = pytest.mark.django_db
 def published(monkeypatch) -> list[str]:
     """The order ids of the sealing tasks published (the broker is not needed to see them)."""
     ids: list[str] = []
-    monkeypatch.setattr(document_tasks.seal_order_documents, "delay", ids.append)
+    monkeypatch.setattr(fulfilment_tasks.seal_order_documents, "delay", ids.append)
     return ids
 
 
@@ -338,7 +342,7 @@ def test_a_broker_outage_does_not_fail_the_payment(
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(document_tasks.seal_order_documents, "delay", broker_down)
+    monkeypatch.setattr(fulfilment_tasks.seal_order_documents, "delay", broker_down)
     monkeypatch.setattr(lifecycle_tasks.dispatch_order_events, "delay", broker_down)
     order, buyer, _sellers, _keys = two_seller_order(key_pool)
     with django_capture_on_commit_callbacks(execute=True):

@@ -13,9 +13,9 @@ from django.test import Client
 
 from accounts.services import api_key_create
 from core import crypto
-from payments.lifecycle_models import OrderEvent
-from payments.order_document_models import SealedOrderDocument
-from payments.payment_flows import payment_start
+from payments.flows.start import payment_start
+from payments.fulfilment.models import SealedOrderDocument
+from payments.orders.models import OrderEvent
 from tests.lifecycle.accept_fixtures import (
     key_pool_fixture,  # noqa: F401  (the key_pool fixture)
     make_buyer,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from payments import document_tasks, lifecycle_tasks, webhook_services
-from payments.lifecycle_models import OrderEvent
-from payments.lifecycle_tasks import dispatch_order_event, dispatch_order_events
+from payments.dispatch import tasks as lifecycle_tasks
+from payments.dispatch.tasks import dispatch_order_event, dispatch_order_events
+from payments.fulfilment import tasks as fulfilment_tasks
 from payments.models import EmailNotification, WebhookDelivery
-from payments.order_events import dispatch_after_commit, record_order_event, record_order_events
+from payments.orders.events import dispatch_after_commit, record_order_event, record_order_events
+from payments.orders.models import OrderEvent
+from payments.webhooks import deliveries as webhook_services
 from tests.lifecycle.accept_fixtures import (
     key_pool_fixture,  # noqa: F401  (the key_pool fixture)
     make_buyer,
@@ -193,10 +195,10 @@ def test_a_transaction_run_by_an_on_commit_callback_has_its_own_task(order, publ
 def test_paying_publishes_one_dispatch_task_and_no_sealing_task(
     key_pool, published, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from payments.payment_flows import payment_start
+    from payments.flows.start import payment_start
 
     sealing: list[str] = []
-    monkeypatch.setattr(document_tasks.seal_order_documents, "delay", sealing.append)
+    monkeypatch.setattr(fulfilment_tasks.seal_order_documents, "delay", sealing.append)
     sellers = [make_seller(key_pool), make_seller(key_pool)]
     buyer = make_buyer()
     order = place_order(buyer, [(make_product(s, price=1000), 1) for s in sellers])

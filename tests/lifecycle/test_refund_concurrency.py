@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from payments.refund_models import Refund
-from payments.refund_services import RefundExceedsCaptured, refund_create
-from payments.release_services import RefundInProgress, sub_order_confirm
+from payments.fulfilment.models import Refund
+from payments.fulfilment.refunds import RefundExceedsCaptured, refund_create
+from settlement.release.services import RefundInProgress, sub_order_confirm
 from tests.concurrency import run_together
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (

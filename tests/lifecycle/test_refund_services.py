@@ -10,18 +10,17 @@ from django.utils import timezone
 
 from core.errors import Conflict, ValidationError
 from ledger.models import Transfer
-from payments.lifecycle_models import OrderEvent
-from payments.providers.base import ProviderError, ProviderUnavailable
-from payments.providers.registry import get_provider
-from payments.refund_models import Refund
-from payments.refund_services import (
+from payments.fulfilment.models import Refund
+from payments.fulfilment.refund_outcomes import refund_process, refunds_redrive_pending
+from payments.fulfilment.refunds import (
     RefundExceedsCaptured,
     refund_create,
-    refund_process,
     refund_sub_order_remaining,
-    refunds_redrive_pending,
 )
-from payments.release_services import RefundInProgress, sub_order_confirm
+from payments.orders.models import OrderEvent
+from payments.providers.base import ProviderError, ProviderUnavailable
+from payments.providers.registry import get_provider
+from settlement.release.services import RefundInProgress, sub_order_confirm
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import (
     assert_trial_balance_zero,
@@ -78,7 +77,9 @@ def test_refunds_after_release_come_from_the_sellers_balance(buyer, refund_tasks
     partial = refund(sub, 2000)
     assert partial.source == "seller_balance"
     run_refund_tasks(refund_tasks)
-    assert balance(f"seller:{seller.pk}:pending") == 7710
+    # The released net waits in pending for its hold; the refund is taken from available.
+    assert balance(f"seller:{seller.pk}:pending") == 9710
+    assert balance(f"seller:{seller.pk}:available") == -2000
     assert balance("platform:fees") == 290  # the platform keeps its fee
     assert reload(sub).status == "confirmed"
 
@@ -86,7 +87,8 @@ def test_refunds_after_release_come_from_the_sellers_balance(buyer, refund_tasks
     run_refund_tasks(refund_tasks)
     assert reload(rest).status == "succeeded"
     # The seller's balance goes short by the fee kept; later settlements recover it.
-    assert balance(f"seller:{seller.pk}:pending") == -290
+    assert balance(f"seller:{seller.pk}:pending") == 9710
+    assert balance(f"seller:{seller.pk}:available") == -10000
     assert reload(sub).status == "refunded"
     assert_trial_balance_zero()
 
@@ -222,7 +224,7 @@ def test_refund_remaining_returns_none_when_nothing_is_left(buyer, refund_tasks)
 
 
 def test_an_uncaptured_card_hold_is_released_instead(buyer):
-    from payments.payment_flows import payment_start
+    from payments.flows.start import payment_start
     from tests.lifecycle.release_fixtures import card
     from tests.payments.pay_factories import make_order
 
@@ -244,11 +246,11 @@ def test_an_uncaptured_card_hold_is_released_instead(buyer):
 
 
 def test_refund_task_is_enqueued_on_commit(buyer, monkeypatch, django_capture_on_commit_callbacks):
-    from payments import release_tasks
+    from payments.fulfilment import tasks as fulfilment_tasks
 
     _order, _payment, [sub] = paid_order(buyer=buyer)
     sent: list[str] = []
-    monkeypatch.setattr(release_tasks.refund_execute, "delay", sent.append)
+    monkeypatch.setattr(fulfilment_tasks.refund_execute, "delay", sent.append)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         created = refund(sub, 100)
     assert sent == []  # nothing before commit
@@ -286,7 +288,8 @@ def test_wallet_refunds_before_and_after_release(buyer, refund_tasks):
         ("succeeded", "seller_balance"),
     ]
     assert balance("platform:fees") == 261
-    assert balance(f"seller:{seller.pk}:pending") == 9000 - 261 - 9000
+    assert balance(f"seller:{seller.pk}:pending") == 9000 - 261
+    assert balance(f"seller:{seller.pk}:available") == -9000
     assert reload(sub).status == "refunded"
     assert_trial_balance_zero()
 

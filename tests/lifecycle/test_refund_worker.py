@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from payments.refund_models import Refund
-from payments.refund_services import refund_create
+from payments.fulfilment.models import Refund
+from payments.fulfilment.refunds import refund_create
 from tests.lifecycle.release_fixtures import *  # noqa: F403
 from tests.lifecycle.release_fixtures import assert_trial_balance_zero, balance, paid_order, reload
 

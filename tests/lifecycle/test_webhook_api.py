@@ -7,11 +7,11 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 
-from payments.lifecycle_tasks import dispatch_order_event
+from payments.dispatch.tasks import dispatch_order_event
 from payments.models import WebhookDelivery, WebhookEndpoint
-from payments.webhook_models import DeliveryStatus
-from payments.webhook_services import endpoint_secret
-from payments.webhook_tasks import deliver_webhook
+from payments.webhooks.models import DeliveryStatus
+from payments.webhooks.signing import endpoint_secret
+from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, record, sub_order_of
 

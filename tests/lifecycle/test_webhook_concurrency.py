@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from payments.lifecycle_tasks import dispatch_order_event
+from payments.dispatch.tasks import dispatch_order_event
 from payments.models import EmailNotification, WebhookDelivery
 from tests.concurrency import run_together
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures

@@ -12,16 +12,13 @@ from freezegun import freeze_time
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from core.canonical import canonical_json
-from payments.lifecycle_tasks import dispatch_order_event
+from payments.dispatch.tasks import dispatch_order_event
 from payments.models import WebhookAttempt, WebhookDelivery
-from payments.webhook_models import DeliveryStatus
-from payments.webhook_services import (
-    RETRY_WINDOW,
-    endpoint_secret,
-    webhook_delivery_resend,
-    webhook_endpoint_roll_secret,
-)
-from payments.webhook_tasks import deliver_webhook
+from payments.webhooks.deliveries import RETRY_WINDOW, webhook_delivery_resend
+from payments.webhooks.endpoints import webhook_endpoint_roll_secret
+from payments.webhooks.models import DeliveryStatus
+from payments.webhooks.signing import endpoint_secret
+from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, readme_verify, record, sub_order_of
 
@@ -250,7 +247,7 @@ def test_payload_is_json_with_type_timestamp_and_data(order, seller_a, receiver,
 
 
 def test_a_slow_endpoint_times_out_and_is_retried(order, seller_a, receiver, enqueued, monkeypatch):
-    from payments import webhook_http
+    from payments.webhooks import http as webhook_http
 
     monkeypatch.setattr(webhook_http, "TIMEOUT_S", 0.3)
     receiver.delay_s = 1.0

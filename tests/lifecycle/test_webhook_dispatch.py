@@ -9,14 +9,14 @@ from django.test import TestCase
 from django.utils import timezone
 
 from core.errors import ValidationError
-from payments.lifecycle_models import OrderEvent
-from payments.lifecycle_tasks import dispatch_order_event
+from payments.dispatch.tasks import dispatch_order_event, webhook_sweep
+from payments.flows.state import payment_transition
 from payments.models import Payment, WebhookDelivery
-from payments.state import payment_transition
-from payments.webhook_http import UnsafeUrl, validate_webhook_url
-from payments.webhook_models import DeliveryStatus
-from payments.webhook_services import webhook_endpoint_delete, webhook_endpoint_update
-from payments.webhook_tasks import deliver_webhook, webhook_sweep
+from payments.orders.models import OrderEvent
+from payments.webhooks.endpoints import webhook_endpoint_delete, webhook_endpoint_update
+from payments.webhooks.http import UnsafeUrl, validate_webhook_url
+from payments.webhooks.models import DeliveryStatus
+from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, payment_data, record, sub_order_of
 
@@ -90,7 +90,7 @@ def test_the_sweeper_redispatches_lost_events_and_enqueues_due_deliveries(
 ):
     make_endpoint(seller_a, URL)
     dispatched: list[int] = []
-    from payments import lifecycle_tasks
+    from payments.dispatch import tasks as lifecycle_tasks
 
     monkeypatch.setattr(lifecycle_tasks.dispatch_order_event, "delay", dispatched.append)
     lost = record(order, "order.shipped", sub_order=sub_order_of(order, seller_a))
@@ -246,7 +246,7 @@ def test_the_sweeper_runs_from_beat_and_the_tasks_are_registered(settings):
 
 
 def test_service_input_errors_name_their_field(seller_a, buyer):
-    from payments.webhook_services import webhook_endpoint_create
+    from payments.webhooks.endpoints import webhook_endpoint_create
 
     for kwargs, field in (
         ({"url": URL, "description": "x" * 201}, "description"),

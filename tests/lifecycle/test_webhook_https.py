@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from payments import webhook_http
+from payments.webhooks import http as webhook_http
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["which", "openssl"], capture_output=True).returncode != 0,

@@ -9,9 +9,9 @@ import pytest
 from django.db import transaction
 from standardwebhooks.webhooks import Webhook
 
-from payments.lifecycle_models import OrderEvent
 from payments.models import EmailNotification, WebhookDelivery
-from payments.order_events import record_order_event
+from payments.orders.events import record_order_event
+from payments.orders.models import OrderEvent
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, readme_verify, sub_order_of
 

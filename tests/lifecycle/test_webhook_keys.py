@@ -10,15 +10,15 @@ from django.core.management import call_command
 from django.test import Client
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from payments.lifecycle_tasks import dispatch_order_event
+from payments.dispatch.tasks import dispatch_order_event
 from payments.models import WebhookDelivery, WebhookEndpoint
-from payments.webhook_services import (
+from payments.webhooks.signing import (
     WebhookSecretUnreadable,
     endpoint_secret,
     new_secret,
     webhook_rotate_keys,
 )
-from payments.webhook_tasks import deliver_webhook
+from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, readme_verify, record, sub_order_of
 
@@ -127,7 +127,7 @@ def test_after_a_roll_both_secrets_verify_for_24_hours_then_only_the_new_one(
 ):
     from freezegun import freeze_time
 
-    from payments.webhook_services import webhook_endpoint_roll_secret
+    from payments.webhooks.endpoints import webhook_endpoint_roll_secret
 
     T0 = dt.datetime(2026, 5, 4, 9, 0, tzinfo=dt.UTC)
     with freeze_time(T0) as clock:
@@ -150,7 +150,7 @@ def test_after_a_roll_both_secrets_verify_for_24_hours_then_only_the_new_one(
 
 
 def test_a_leaked_secret_stops_signing_at_once(order, seller_a, receiver, enqueued):
-    from payments.webhook_services import webhook_endpoint_roll_secret
+    from payments.webhooks.endpoints import webhook_endpoint_roll_secret
 
     endpoint, old_secret = make_endpoint(seller_a, receiver.url)
     webhook_endpoint_roll_secret(endpoint=endpoint)  # a normal roll first: grace for that one
@@ -164,7 +164,8 @@ def test_a_leaked_secret_stops_signing_at_once(order, seller_a, receiver, enqueu
 
 
 def test_rotation_rewraps_the_previous_secret_too(seller_a, settings):
-    from payments.webhook_services import signing_secrets, webhook_endpoint_roll_secret
+    from payments.webhooks.endpoints import webhook_endpoint_roll_secret
+    from payments.webhooks.signing import signing_secrets
 
     settings.CLEARHOUSE_MASTER_KEYS = OLD_RING
     endpoint, old_secret = make_endpoint(seller_a, "https://a.example.test/")

@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from payments.lifecycle_tasks import dispatch_order_event
+from payments.dispatch.tasks import dispatch_order_event
 from payments.models import WebhookDelivery, WebhookEndpoint
-from payments.webhook_services import endpoint_secret
-from payments.webhook_tasks import deliver_webhook
+from payments.webhooks.signing import endpoint_secret
+from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, record, sub_order_of
 

@@ -6,7 +6,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from payments.webhook_http import UnsafeUrl, resolve_allowed, validate_webhook_url
+from payments.webhooks.http import UnsafeUrl, resolve_allowed, validate_webhook_url
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ import pytest
 from django.db import transaction
 
 from accounts.models import Role
-from payments.order_events import record_order_event
-from payments.webhook_services import webhook_endpoint_create
+from payments.orders.events import record_order_event
+from payments.webhooks.endpoints import webhook_endpoint_create
 from tests.lifecycle.lifecycle_fixtures import sub_order_of  # noqa: F401  (for the tests)
 from tests.payments.pay_factories import make_order, make_user
 
@@ -108,7 +108,7 @@ def receiver():
 def enqueued(monkeypatch):
     """Deliveries the code enqueues (with their countdowns) instead of publishing them."""
     calls: list[tuple[str, float | None]] = []
-    from payments import webhook_services
+    from payments.webhooks import deliveries as webhook_services
 
     monkeypatch.setattr(
         webhook_services,
@@ -154,7 +154,7 @@ def record(order, kind: str, *, sub_order=None, actor: str = "system", data=None
 
 
 def payment_data(order) -> dict:
-    """payment.* data as payments/state.py records it."""
+    """payment.* data as payments/flows/state.py records it."""
     return {
         "payment_id": "00000000-0000-0000-0000-000000000001",
         "order_id": str(order.pk),

@@ -54,9 +54,9 @@ def payment_side_settings(settings, monkeypatch):
     if not _payment_urls_mounted():
         settings.ROOT_URLCONF = "tests.payments.pay_urls"
     sleeps: list[float] = []
-    from payments import payment_flows
+    from payments.flows import authorize
 
-    monkeypatch.setattr(payment_flows, "sleep", sleeps.append)
+    monkeypatch.setattr(authorize, "sleep", sleeps.append)
     return sleeps
 
 
@@ -96,10 +96,11 @@ def buyer_client(buyer):
 def enqueued(monkeypatch):
     """Task messages sent (on commit), as (task name, args); nothing reaches a broker."""
     sent: list[tuple[str, tuple]] = []
-    from payments import payment_tasks
+    from payments.flows import tasks as payment_tasks
+    from payments.providers import tasks as provider_tasks
 
     for task in (
-        payment_tasks.sandbox_wallet_deliver_notice,
+        provider_tasks.sandbox_wallet_deliver_notice,
         payment_tasks.payment_release_at_provider,
     ):
         monkeypatch.setattr(

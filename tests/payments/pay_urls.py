@@ -6,7 +6,7 @@ from django.urls import include, path
 from config.urls import urlpatterns as project_urlpatterns
 
 urlpatterns = [
-    path("pay/", include("payments.payment_urls")),
-    path("api/v1/", include("payments.payment_api_urls")),
+    path("pay/", include("payments.flows.urls")),
+    path("api/v1/", include("payments.flows.api_urls")),
     *project_urlpatterns,
 ]

@@ -28,17 +28,20 @@ from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
 from ledger.services import TransferRequest, account_id, create_transfers
-from payments import conf, fast_authorize, payment_flows
-from payments.cards import validate_card
-from payments.lifecycle_models import OrderEvent
+from payments import conf
+from payments.flows import authorize, capture, expiry, provider_events, start_plpgsql
+from payments.flows import authorize_plpgsql as fast_authorize
+from payments.flows.ledger import hold_transfer_id, transfer_id
+from payments.flows.transitions import IllegalTransition
 from payments.models import Order, OrderStatus, Payment, PaymentEvent, SubOrder
-from payments.payment_ledger import hold_transfer_id, transfer_id
-from payments.payment_models import SandboxCardCharge, SandboxOperation, VaultedCard
+from payments.orders.models import OrderEvent
 from payments.providers.base import AuthorizeRequest, ProviderResult, ProviderUnavailable
+from payments.providers.models import SandboxCardCharge, SandboxOperation
 from payments.providers.registry import get_provider
 from payments.providers.sandbox_card import SandboxCardProcessor, SandboxCardProvider
-from payments.state import IllegalTransition
-from payments.vault import vault_store_card
+from payments.vault.cards import validate_card
+from payments.vault.models import VaultedCard
+from payments.vault.services import vault_store_card
 from tests.concurrency import run_together
 from tests.payments.fast_path_snapshots import escrow_balances, relative_names
 from tests.payments.pay_factories import make_order, make_user
@@ -192,7 +195,7 @@ def test_a_capture_that_fails_leaves_it_authorised_and_the_task_captures_later(
 ):
     enqueued = []
     monkeypatch.setattr(
-        payment_flows, "_enqueue_automatic_capture", lambda payment_id: enqueued.append(payment_id)
+        capture, "enqueue_automatic_capture", lambda payment_id: enqueued.append(payment_id)
     )
     real_capture = SandboxCardProcessor.capture
 
@@ -206,16 +209,16 @@ def test_a_capture_that_fails_leaves_it_authorised_and_the_task_captures_later(
     assert response.json()["status"] == "authorized"
     assert [str(p) for p in enqueued] == [response.json()["id"]]
     monkeypatch.setattr(SandboxCardProcessor, "capture", real_capture)
-    assert payment_flows.payment_capture_automatic(payment_id=enqueued[0]) is True
+    assert capture.payment_capture_automatic(payment_id=enqueued[0]) is True
     assert Payment.objects.get(pk=enqueued[0]).status == "captured"
     assert escrow() == (0, 4000)
     # Replayed (a redelivered task): nothing more to do.
-    assert payment_flows.payment_capture_automatic(payment_id=enqueued[0]) is False
+    assert capture.payment_capture_automatic(payment_id=enqueued[0]) is False
 
 
 def test_the_sweeper_captures_what_a_lost_task_left(buyer_client, order, monkeypatch, no_sale):
     real_capture = SandboxCardProcessor.capture
-    monkeypatch.setattr(payment_flows, "_enqueue_automatic_capture", lambda payment_id: None)
+    monkeypatch.setattr(capture, "enqueue_automatic_capture", lambda payment_id: None)
     monkeypatch.setattr(
         SandboxCardProcessor,
         "capture",
@@ -227,7 +230,7 @@ def test_the_sweeper_captures_what_a_lost_task_left(buyer_client, order, monkeyp
     Payment.objects.filter(pk=payment_id).update(
         updated_at=Payment.objects.get(pk=payment_id).updated_at.replace(year=2020)
     )
-    counts = payment_flows.payments_expire_due()
+    counts = expiry.payments_expire_due()
     assert counts["captured"] == 1
     assert Payment.objects.get(pk=payment_id).status == "captured"
 
@@ -235,22 +238,22 @@ def test_the_sweeper_captures_what_a_lost_task_left(buyer_client, order, monkeyp
 def test_three_d_secure_then_the_task_captures(buyer_client, order, monkeypatch):
     enqueued = []
     monkeypatch.setattr(
-        payment_flows, "_enqueue_automatic_capture", lambda payment_id: enqueued.append(payment_id)
+        capture, "enqueue_automatic_capture", lambda payment_id: enqueued.append(payment_id)
     )
     body = pay(buyer_client, order, THREE_DS, capture_method="automatic").json()
     assert body["status"] == "requires_action"
-    payment = payment_flows.payment_complete_challenge(
+    payment = provider_events.payment_complete_challenge(
         payment_id=body["id"], outcome="pass", actor="buyer"
     )
     assert payment.status == "authorized"
     assert [str(p) for p in enqueued] == [body["id"]]
-    assert payment_flows.payment_capture_automatic(payment_id=body["id"]) is True
+    assert capture.payment_capture_automatic(payment_id=body["id"]) is True
     assert Payment.objects.get(pk=body["id"]).status == "captured"
 
 
 def test_manual_payments_are_never_captured_by_the_task(buyer_client, order):
     payment_id = pay(buyer_client, order).json()["id"]
-    assert payment_flows.payment_capture_automatic(payment_id=payment_id) is False
+    assert capture.payment_capture_automatic(payment_id=payment_id) is False
     assert Payment.objects.get(pk=payment_id).status == "authorized"
 
 
@@ -270,7 +273,7 @@ def test_a_declined_card_fails_as_before(buyer_client, order):
 
 
 def test_three_d_secure_is_not_a_sale(buyer_client, order, monkeypatch):
-    monkeypatch.setattr(payment_flows, "_enqueue_automatic_capture", lambda payment_id: None)
+    monkeypatch.setattr(capture, "enqueue_automatic_capture", lambda payment_id: None)
     body = pay(buyer_client, order, THREE_DS, capture_method="automatic").json()
     charge = SandboxCardCharge.objects.get()
     assert (body["status"], charge.status, charge.captured_minor) == (
@@ -278,7 +281,7 @@ def test_three_d_secure_is_not_a_sale(buyer_client, order, monkeypatch):
         "requires_action",
         0,
     )
-    payment_flows.payment_complete_challenge(payment_id=body["id"], outcome="pass", actor="buyer")
+    provider_events.payment_complete_challenge(payment_id=body["id"], outcome="pass", actor="buyer")
     charge.refresh_from_db()
     assert (charge.status, charge.captured_minor) == ("authorized", 0)  # captured by the task
     assert escrow() == (4000, 0)
@@ -628,7 +631,7 @@ def test_the_sale_writes_these_rows(published):
 
 
 def _started(order):
-    return fast_authorize.start_payment(
+    return start_plpgsql.start_payment(
         order_id=order.pk,
         method="card",
         provider="sandbox_card",
@@ -657,7 +660,7 @@ def _sale(started, **kwargs):
 
 
 def _sold(payment_id):
-    return payment_flows.apply_authorize_result(
+    return authorize.apply_authorize_result(
         payment_id=payment_id,
         result=ProviderResult(status="captured", reference="ch_test", captured_minor=4000),
         actor="buyer:1",
@@ -700,7 +703,7 @@ def test_an_order_no_longer_awaiting_payment_is_taken_back(order):
 
 def test_an_authorised_payment_is_captured(order):
     started = _started(order)
-    payment_flows.apply_authorize_result(
+    authorize.apply_authorize_result(
         payment_id=started.payment.id,
         result=ProviderResult(status="authorized", reference="ch_test"),
         actor="buyer:1",

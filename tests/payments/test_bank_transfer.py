@@ -16,12 +16,12 @@ from accounts.models import Role
 from core.errors import Conflict, NotFound, ValidationError
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
-from payments.bank_services import bank_transfer_record_arrival
+from payments.flows.bank_arrivals import bank_transfer_record_arrival
+from payments.flows.expiry import payments_expire_due
+from payments.flows.models import BankTransferArrival
 from payments.models import OrderStatus, Payment, PaymentEvent
-from payments.payment_flows import payments_expire_due
-from payments.payment_models import BankTransferArrival
 from payments.providers.bank_transfer import sandbox_credit_notification
-from payments.rf_reference import check_digits, generate, grouped, is_valid
+from payments.providers.rf_reference import check_digits, generate, grouped, is_valid
 from tests.payments.pay_factories import make_user
 
 pytestmark = pytest.mark.django_db

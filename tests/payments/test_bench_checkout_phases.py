@@ -4,7 +4,7 @@ one client's pre-made orders run out, and its rate counts only the time actually
 import threading
 import time
 
-from payments.management.commands import bench_checkout as bench
+from bench import checkout_load as bench
 
 SEED = {"buyers": [{"key": "k0"}, {"key": "k1"}], "products": [1], "staff_key": "s"}
 
@@ -23,7 +23,7 @@ def test_payment_phase_stops_when_a_client_runs_out_of_orders():
         return True, {"pay": 1.0}, ""
 
     pools = [[f"a{i}" for i in range(5)], [f"b{i}" for i in range(50)]]
-    phase = bench._run_phase(0, SEED, 2, 30.0, op=pay, pools=pools)
+    phase = bench.run_phase(0, SEED, 2, 30.0, op=pay, pools=pools)
 
     assert phase.done == len(paid) >= 5
     assert phase.errors == 0
@@ -42,6 +42,6 @@ def test_failed_operations_count_as_errors_with_the_first_message_kept():
             raise bench.OutOfOrders
         return (n % 2 == 0), {}, f"failure {n}"
 
-    phase = bench._run_phase(0, SEED, 1, 30.0, op=flaky, pools=[[]])
+    phase = bench.run_phase(0, SEED, 1, 30.0, op=flaky, pools=[[]])
     assert (phase.done, phase.errors) == (3, 3)
     assert phase.first_error == "failure 1"

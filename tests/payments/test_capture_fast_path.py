@@ -1,6 +1,6 @@
-"""A payment's capture (payments/fast_capture.py, payments_capture) and the sandbox processor's
-(payments_sandbox_capture): every case in the function (the ones that used to fall back to a
-Python copy included, with the answers that copy gave), the rows it writes pinned."""
+"""A payment's capture (payments/flows/capture_plpgsql.py, payments_capture) and the sandbox
+processor's (payments_sandbox_capture): every case in the function (the ones that used to fall
+back to a Python copy included, with the answers that copy gave), the rows it writes pinned."""
 
 from __future__ import annotations
 
@@ -19,22 +19,25 @@ from core.errors import IntegrityViolation
 from ledger.errors import BatchFailed, LedgerBusy
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
-from payments import fast_capture, order_events
-from payments.cards import validate_card
-from payments.lifecycle_models import OrderEvent
-from payments.models import Payment, PaymentEvent, SubOrder
-from payments.payment_flows import payment_capture, payment_start, payment_void
-from payments.payment_ledger import (
+from payments.flows import capture_plpgsql as fast_capture
+from payments.flows.capture import payment_capture, payment_void
+from payments.flows.ledger import (
     hold_transfer_id,
     ledger_capture_sub_order_hold,
     ledger_void_sub_order_hold,
     transfer_id,
 )
-from payments.payment_models import SandboxCardCharge, SandboxOperation
+from payments.flows.start import payment_start
+from payments.flows.state import payment_transition
+from payments.flows.transitions import IllegalTransition
+from payments.models import Payment, PaymentEvent, SubOrder
+from payments.orders import events as order_events
+from payments.orders.models import OrderEvent
 from payments.providers.base import ProviderError
+from payments.providers.models import SandboxCardCharge, SandboxOperation
 from payments.providers.sandbox_card import processor
-from payments.state import IllegalTransition, payment_transition
-from payments.vault import vault_store_card
+from payments.vault.cards import validate_card
+from payments.vault.services import vault_store_card
 from tests.concurrency import run_together
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC

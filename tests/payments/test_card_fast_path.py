@@ -1,4 +1,4 @@
-"""A card payment's start and authorisation on PostgreSQL (payments/fast_authorize.py,
+"""A card payment's start and authorisation on PostgreSQL (payments/flows/authorize_plpgsql.py,
 payments_start and payments_authorize): one statement each for the API's card payment,
 every case of the authorisation in the function (the ones that used to fall back to a Python copy
 included, with the answers that copy gave), the rows it wrote pinned, and one payment per order
@@ -24,8 +24,16 @@ from ledger import chart
 from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
 from ledger.services import TransferRequest, account_id, create_transfers
-from payments import conf, fast_authorize, order_documents, order_events
-from payments.cards import validate_card
+from payments import conf
+from payments.flows import authorize_plpgsql as fast_authorize
+from payments.flows import start_plpgsql
+from payments.flows.authorize import apply_authorize_result
+from payments.flows.ledger import hold_transfer_id
+from payments.flows.start import payment_start
+from payments.flows.state import payment_transition
+from payments.flows.transitions import IllegalTransition
+from payments.fulfilment import documents as order_documents
+from payments.fulfilment.models import SealedOrderDocument
 from payments.models import (
     Order,
     OrderEvent,
@@ -36,15 +44,14 @@ from payments.models import (
     Product,
     SubOrder,
 )
-from payments.order_document_models import SealedOrderDocument
-from payments.order_services import OrderNotPayable, OutOfStock
-from payments.payment_flows import apply_authorize_result, payment_start
-from payments.payment_ledger import hold_transfer_id
-from payments.payment_models import SandboxCardCharge, VaultedCard
+from payments.orders import events as order_events
+from payments.orders.errors import OrderNotPayable, OutOfStock
+from payments.orders.models import CheckoutSession, CheckoutSessionStatus
 from payments.providers.base import ProviderResult
-from payments.state import IllegalTransition, payment_transition
-from payments.storefront_models import CheckoutSession, CheckoutSessionStatus
-from payments.vault import vault_detokenize
+from payments.providers.models import SandboxCardCharge
+from payments.vault.cards import validate_card
+from payments.vault.models import VaultedCard
+from payments.vault.services import vault_detokenize
 from tests.concurrency import run_together
 from tests.payments.fast_path_snapshots import escrow_balances, relative_names
 from tests.payments.pay_factories import make_order, make_user
@@ -74,7 +81,7 @@ def pay_body(order, **changes) -> str:
 
 def started_context(order, actor="buyer:1"):
     """A payment started on the fast path, before the provider's answer is applied."""
-    return fast_authorize.start_payment(
+    return start_plpgsql.start_payment(
         order_id=order.pk,
         method="card",
         provider="sandbox_card",

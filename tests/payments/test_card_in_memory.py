@@ -13,15 +13,17 @@ from dataclasses import replace
 
 import pytest
 
-from payments import payment_flows, vault
-from payments.cards import validate_card
+from payments.flows import authorize
+from payments.flows.start import payment_start
 from payments.models import Payment
-from payments.payment_flows import payment_start
-from payments.payment_models import SandboxCardCharge, VaultedCard
 from payments.providers import sandbox_card
 from payments.providers.base import AuthorizeRequest
+from payments.providers.models import SandboxCardCharge
 from payments.providers.registry import get_provider
-from payments.vault import card_in_memory, vault_detokenize, vault_store_card
+from payments.vault import services as vault
+from payments.vault.cards import validate_card
+from payments.vault.models import VaultedCard
+from payments.vault.services import card_in_memory, vault_detokenize, vault_store_card
 from tests.payments.pay_fixtures import (
     ALL_TEST_CARDS,
     DECLINE,
@@ -166,13 +168,11 @@ def test_a_retry_of_a_vaulted_card_detokenizes_it_and_gets_the_same_answer(
         patched.setattr(sandbox_card.processor, "create_charge", unreachable)
         payment_start(order=order, method="card", actor="buyer:1", card=card(number))
     payment = Payment.objects.select_related("order", "vaulted_card").get()
-    retry = payment_flows._authorize_request(payment, cvc=TEST_CVC)
+    retry = authorize.authorize_request(payment, cvc=TEST_CVC)
     assert retry.card is None
 
-    result = payment_flows.authorize_with_retries(payment_id=payment.id, request=retry)
-    payment = payment_flows.apply_authorize_result(
-        payment_id=payment.id, result=result, actor="system"
-    )
+    result = authorize.authorize_with_retries(payment_id=payment.id, request=retry)
+    payment = authorize.apply_authorize_result(payment_id=payment.id, result=result, actor="system")
 
     assert vault_reads == [payment.vaulted_card.token]
     assert payment.status == status

@@ -11,11 +11,13 @@ from core.idempotency import Claimed, InFlight, idempotency_key_claim
 from ledger.errors import AccountConflict
 from ledger.selectors import account_balance, account_by_code
 from ledger.services import account_id, get_or_create_account
-from payments.cards import validate_card
+from payments.flows.authorize import apply_authorize_result
+from payments.flows.start import payment_start
+from payments.flows.state import transition_once
+from payments.flows.transitions import IllegalTransition
 from payments.models import PaymentEvent
-from payments.payment_flows import _transition_once, apply_authorize_result, payment_start
 from payments.providers.base import ProviderResult
-from payments.state import IllegalTransition
+from payments.vault.cards import validate_card
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
 
 
@@ -42,10 +44,10 @@ def test_a_replayed_authorisation_changes_nothing(order):
 @pytest.mark.django_db
 def test_a_move_the_table_refuses_still_raises(order):
     payment = payment_start(order=order, method="card", actor="buyer:1", card=card()).payment
-    _transition_once(payment_id=payment.id, to_status="voided", actor="staff:1", reason="test")
+    transition_once(payment_id=payment.id, to_status="voided", actor="staff:1", reason="test")
 
     with pytest.raises(IllegalTransition):
-        _transition_once(payment_id=payment.id, to_status="captured", actor="staff:1")
+        transition_once(payment_id=payment.id, to_status="captured", actor="staff:1")
     payment.refresh_from_db()
     assert payment.status == "voided"
 

@@ -9,9 +9,10 @@ import pytest
 
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
+from payments.flows.expiry import payments_expire_due
 from payments.models import OrderStatus, Payment, PaymentEvent
-from payments.payment_flows import payments_expire_due
-from payments.payment_models import SandboxCardCharge, VaultedCard
+from payments.providers.models import SandboxCardCharge
+from payments.vault.models import VaultedCard
 from tests.payments.pay_fixtures import (
     BAD_CVC,
     DECLINE,

@@ -6,7 +6,7 @@ import pickle
 import pytest
 
 from core.errors import ValidationError
-from payments.cards import card_brand, luhn_valid, validate_card
+from payments.vault.cards import card_brand, luhn_valid, validate_card
 
 TODAY = dt.date(2026, 11, 25)
 

@@ -7,12 +7,13 @@ import pytest
 from accounts.models import Role
 from core.errors import Conflict
 from ledger.models import Transfer
-from payments.bank_services import bank_transfer_record_arrival
+from payments.flows.bank_arrivals import bank_transfer_record_arrival
+from payments.flows.models import BankTransferArrival, WalletNotification
+from payments.flows.notifications import notification_receive
+from payments.flows.start import payment_start
 from payments.models import Payment, PaymentEvent
-from payments.notification_services import notification_receive
-from payments.payment_flows import payment_start
-from payments.payment_models import BankTransferArrival, SandboxWalletTrade, WalletNotification
 from payments.providers import sandbox_wallet
+from payments.providers.models import SandboxWalletTrade
 from tests.concurrency import run_together
 from tests.payments.pay_factories import make_order, make_user
 

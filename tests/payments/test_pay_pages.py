@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from payments.models import Payment
-from payments.payment_models import SandboxCardCharge, SandboxWalletTrade
+from payments.providers.models import SandboxCardCharge, SandboxWalletTrade
 from tests.payments.pay_fixtures import TEST_CVC, THREE_DS
 
 pytestmark = pytest.mark.django_db

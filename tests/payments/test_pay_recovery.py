@@ -10,11 +10,12 @@ import pytest
 from django.utils import timezone
 
 from ledger.selectors import account_balance, account_by_code
-from payments import payment_flows
-from payments.cards import validate_card
+from payments.flows import authorize
+from payments.flows.expiry import payments_expire_due, payments_recover_stale
+from payments.flows.start import payment_start
 from payments.models import Payment
-from payments.payment_flows import payment_start, payments_expire_due, payments_recover_stale
-from payments.payment_models import SandboxCardCharge, SandboxWalletTrade
+from payments.providers.models import SandboxCardCharge, SandboxWalletTrade
+from payments.vault.cards import validate_card
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ def crash_after_provider(monkeypatch):
     def die(**kwargs):
         raise Crash
 
-    monkeypatch.setattr(payment_flows, "apply_authorize_result", die)
+    monkeypatch.setattr(authorize, "apply_authorize_result", die)
 
 
 def test_recovery_after_a_crash_finds_the_authorisation_and_holds_once(order, monkeypatch):
@@ -89,8 +90,8 @@ def test_wallet_recovery_asks_again_with_the_same_key(order, monkeypatch, enqueu
 def test_same_key_twice_reaches_the_processor_once(order):
     start = payment_start(order=order, method="card", actor="buyer:1", card=card())
     payment = start.payment
-    again = payment_flows.authorize_with_retries(
-        payment_id=payment.id, request=payment_flows._authorize_request(payment, cvc=TEST_CVC)
+    again = authorize.authorize_with_retries(
+        payment_id=payment.id, request=authorize.authorize_request(payment, cvc=TEST_CVC)
     )
     assert again.reference == payment.provider_reference
     assert SandboxCardCharge.objects.get().attempts == 1

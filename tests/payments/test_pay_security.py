@@ -13,7 +13,7 @@ from django.test import Client
 
 from accounts.models import Role
 from payments.models import Payment
-from payments.payment_models import VaultedCard
+from payments.vault.models import VaultedCard
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import ALL_TEST_CARDS, TEST_CVC, THREE_DS
 

@@ -15,9 +15,8 @@ from hypothesis import strategies as st
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from payments import payment_input
-from payments.payment_api import CardInputSerializer, PaymentCreateSerializer
-from payments.payment_input import parse_payment_create
+from payments.flows import input as payment_input
+from payments.flows.input import CardInputSerializer, PaymentCreateSerializer, parse_payment_create
 
 ORDER = "6f1c2a52-8e0b-4c7f-9a3e-1b2c3d4e5f60"
 CARD = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2030", "cvc": "947"}

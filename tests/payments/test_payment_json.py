@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIRequestFactory
 
+from payments.flows.api import PaymentSerializer
+from payments.flows.json_shape import payment_json
+from payments.flows.start import payment_start
 from payments.models import Payment, PaymentMethod
-from payments.payment_api import PaymentSerializer
-from payments.payment_flows import payment_start
-from payments.payment_json import payment_json
 from tests.payments.pay_factories import make_order
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC, THREE_DS
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _card(number: str):
-    from payments.cards import validate_card
+    from payments.vault.cards import validate_card
 
     return validate_card(number=number, exp_month="12", exp_year="2034", cvc=TEST_CVC)
 

@@ -9,9 +9,9 @@ from django.test import Client
 
 from accounts.models import Role
 from core.api.throttling import CounterRateThrottle
-from payments import order_events
 from payments.models import Payment
-from payments.payment_models import SandboxCardCharge
+from payments.orders import events as order_events
+from payments.providers.models import SandboxCardCharge
 from tests.concurrency import run_together
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import DECLINE, SUCCESS, TEST_CVC

@@ -11,8 +11,6 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from payments.cards import validate_card
-from payments.payment_models import SandboxCardCharge, SandboxWalletTrade
 from payments.providers import sandbox_card, sandbox_wallet
 from payments.providers.bank_transfer import sandbox_credit_notification
 from payments.providers.base import (
@@ -23,9 +21,11 @@ from payments.providers.base import (
     PaymentProvider,
     ProviderError,
 )
+from payments.providers.models import SandboxCardCharge, SandboxWalletTrade
 from payments.providers.registry import all_providers, get_provider
-from payments.rf_reference import generate
-from payments.vault import vault_store_card
+from payments.providers.rf_reference import generate
+from payments.vault.cards import validate_card
+from payments.vault.services import vault_store_card
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC, THREE_DS
 
 pytestmark = pytest.mark.django_db

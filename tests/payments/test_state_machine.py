@@ -8,10 +8,11 @@ from django.test.utils import CaptureQueriesContext
 
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
-from payments.fast_capture import capture_payment
+from payments.flows.capture_plpgsql import capture_payment
+from payments.flows.ledger import hold_transfer_id
+from payments.flows.state import payment_transition
+from payments.flows.transitions import FINAL, TRANSITIONS, IllegalTransition
 from payments.models import OrderStatus, Payment, PaymentEvent, PaymentStatus, SubOrderStatus
-from payments.payment_ledger import hold_transfer_id
-from payments.state import FINAL, TRANSITIONS, IllegalTransition, payment_transition
 
 pytestmark = pytest.mark.django_db
 S = PaymentStatus

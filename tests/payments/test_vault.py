@@ -7,9 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from payments.cards import validate_card
-from payments.payment_models import VaultedCard
-from payments.vault import (
+from payments.vault.cards import validate_card
+from payments.vault.models import VaultedCard
+from payments.vault.services import (
     TOKEN_PREFIX,
     VaultError,
     vault_delete_card,

@@ -10,10 +10,11 @@ import pytest
 
 from ledger.models import Transfer
 from ledger.selectors import account_balance, account_by_code
+from payments.flows.models import WalletNotification
 from payments.models import OrderStatus, Payment, PaymentEvent
-from payments.payment_models import SandboxWalletNotice, SandboxWalletTrade, WalletNotification
-from payments.payment_tasks import sandbox_wallet_deliver_notice
 from payments.providers import sandbox_wallet
+from payments.providers.models import SandboxWalletNotice, SandboxWalletTrade
+from payments.providers.tasks import sandbox_wallet_deliver_notice
 from tests.payments.pay_fixtures import read_test_key
 
 pytestmark = pytest.mark.django_db
@@ -176,7 +177,7 @@ def test_success_after_the_payment_expired_is_ignored_and_released(
 
     from django.utils import timezone
 
-    from payments.payment_flows import payments_expire_due
+    from payments.flows.expiry import payments_expire_due
 
     body = start_wallet(buyer_client, order)
     success = genuine_notice(body["id"], "TRADE_SUCCESS")
@@ -313,7 +314,7 @@ def test_notify_endpoint_only_for_known_providers_and_post(client, db):
 def test_delivery_retries_with_backoff_until_acknowledged(
     buyer_client, order, enqueued, monkeypatch, django_capture_on_commit_callbacks, wallet_transport
 ):
-    from payments import payment_tasks
+    from payments.providers import tasks as payment_tasks
 
     body = start_wallet(buyer_client, order)
     approve(buyer_client, body, django_capture_on_commit_callbacks)

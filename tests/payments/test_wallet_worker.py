@@ -10,8 +10,9 @@ import pytest
 from django.test import Client
 
 from accounts.models import Role
+from payments.flows.models import WalletNotification
 from payments.models import Payment
-from payments.payment_models import SandboxWalletNotice, WalletNotification
+from payments.providers.models import SandboxWalletNotice
 from tests.payments.pay_factories import make_order, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]

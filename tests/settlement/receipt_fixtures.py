@@ -10,22 +10,20 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from django.test import override_settings
 from django.utils import timezone
 
 from accounts.models import User
 from core import crypto
 from ledger import seals
-from ledger.models import Transfer
 from ledger.published import keys_document
-from payments.acceptance_services import sub_order_accept, sub_order_mark_shipped
+from payments.fulfilment.acceptance import sub_order_accept
+from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.models import Order, SealedOrderDocument, SubOrder
-from payments.release_services import sub_order_confirm
 from settlement.batches import create_batches
-from settlement.holds import hold_release
 from settlement.maturation import mature_due
 from settlement.models import Payout
 from settlement.payouts import services as payouts
+from settlement.release.services import sub_order_confirm
 from tests.accounts.factories import SellerFactory
 from tests.lifecycle.accept_fixtures import (
     KeyPool,
@@ -85,25 +83,15 @@ def accepted_sale(
 
 
 def paid_out(sale: Sale) -> Payout:
-    """The confirmed sale's release held, matured, batched and paid to the seller's bank."""
-    release = Transfer.objects.get(
-        reference=f"sub_order:{sale.sub_order.pk}", reason="escrow_released"
-    )
-    now = timezone.now()
-    with override_settings(CLEARHOUSE_FEE_PLANS={"standard": {"bps": 290, "hold_days": 0}}):
-        hold_release(
-            release_transfer_id=release.id,
-            seller=sale.seller,
-            currency=release.currency,
-            amount_minor=release.amount_minor,
-            released_at=now,
-        )
-        mature_due(now=now)
-        (batch,) = create_batches(day=now.date(), sellers=[sale.seller.pk])
+    """The confirmed sale's release (held by the release itself) matured once its hold is over,
+    batched and paid to the seller's bank."""
+    after_hold = timezone.now() + dt.timedelta(days=3)
+    mature_due(now=after_hold)
+    (batch,) = create_batches(day=after_hold.date(), sellers=[sale.seller.pk])
     (payout_id,) = payouts.create_payouts([batch.pk])
     bank = FakeBank()
     payouts.submit(payout_id, bank)
-    return payouts.apply_bank_answer(bank.settle(str(payout_id), "paid"))
+    return payouts.apply_bank_answer(bank.settle(payout_id.hex, "paid"))
 
 
 def sealed() -> None:

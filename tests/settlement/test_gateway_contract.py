@@ -362,7 +362,13 @@ def test_callbacks_are_retried_until_the_platform_answers_2xx(harness):
     received = harness.callback(transfer.payout_id, "paid")
 
     assert harness.bank.inbox.refused == 2
-    outbox = [c for c in harness.operator.callbacks() if c["id"] == received.webhook_id]
+    # The bank records the delivery after the platform has answered: wait for that record.
+    deadline = time.monotonic() + 10
+    while True:
+        outbox = [c for c in harness.operator.callbacks() if c["id"] == received.webhook_id]
+        if outbox[0]["status"] == "delivered" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert outbox[0]["attempts"] == 3
     assert outbox[0]["status"] == "delivered"
 

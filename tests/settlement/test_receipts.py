@@ -15,7 +15,7 @@ from core import crypto
 from core.canonical import canonical_json
 from ledger.canonical_record import record_leaf_hash
 from ledger.models import LogEntry, LogRecord, Transfer
-from payments.acceptance_services import sub_order_mark_shipped
+from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.models import SealedOrderDocument
 from settlement.receipts.models import Receipt
 from settlement.receipts.services import receipt_file, receipt_issue

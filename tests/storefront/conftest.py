@@ -50,7 +50,7 @@ def product_b(seller_b):
 def _payment_side_for_storefront(settings, monkeypatch):
     """The payment side's fixed test wallet keys, no real retry sleeps."""
     try:
-        from payments import payment_flows
+        from payments.flows import authorize
         from tests.payments.pay_fixtures import test_key
     except ImportError:  # the payment side is not merged
         return
@@ -61,4 +61,4 @@ def _payment_side_for_storefront(settings, monkeypatch):
         }
         for wallet in ("alipay", "wechat")
     }
-    monkeypatch.setattr(payment_flows, "sleep", lambda _seconds: None)
+    monkeypatch.setattr(authorize, "sleep", lambda _seconds: None)

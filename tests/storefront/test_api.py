@@ -8,8 +8,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from payments.models import Order, Product
-from payments.order_services import CartLine, order_create_from_cart
-from payments.storefront_models import CheckoutSession
+from payments.orders.input import CartLine
+from payments.orders.models import CheckoutSession
+from payments.orders.services import order_create_from_cart
 from tests.storefront.conftest import ADDRESS
 from tests.storefront.factories import BuyerFactory, ProductFactory, StaffFactory
 

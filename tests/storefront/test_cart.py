@@ -6,10 +6,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
 from core.errors import ValidationError
-from payments import cart as carts
+from payments.checkout import cart as carts
+from payments.checkout.models import CartItem
 from payments.models import Product
-from payments.order_services import CurrencyMismatch, OutOfStock, UnknownProduct
-from payments.storefront_models import CartItem
+from payments.orders.errors import CurrencyMismatch, OutOfStock, UnknownProduct
 from tests.storefront.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from payments.checkout.models import CartItem
 from payments.models import Order, OrderLine, OrderStatus, Payment, PaymentStatus, Product
-from payments.storefront_models import CartItem
 from tests.storefront.conftest import ADDRESS
 
 pytestmark = pytest.mark.django_db

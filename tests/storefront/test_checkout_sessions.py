@@ -7,7 +7,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from core.errors import NotFound, ValidationError
-from payments.checkout_sessions import (
+from payments.checkout.sessions import (
     SessionNotOpen,
     checkout_session_create,
     checkout_session_expire_due,
@@ -16,14 +16,9 @@ from payments.checkout_sessions import (
     checkout_session_start_order,
 )
 from payments.models import Order, OrderStatus, Product
-from payments.order_services import (
-    CurrencyMismatch,
-    OutOfStock,
-    UnknownProduct,
-    order_mark_paid,
-    order_mark_payment_failed,
-)
-from payments.storefront_models import CheckoutSession, CheckoutSessionStatus
+from payments.orders.errors import CurrencyMismatch, OutOfStock, UnknownProduct
+from payments.orders.models import CheckoutSession, CheckoutSessionStatus
+from payments.orders.payment_outcomes import order_mark_paid, order_mark_payment_failed
 
 pytestmark = pytest.mark.django_db
 

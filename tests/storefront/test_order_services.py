@@ -7,18 +7,15 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, ValidationError
 from payments.models import Order, OrderLine, OrderStatus, Product, SubOrder, SubOrderStatus
-from payments.order_services import (
-    CartLine,
-    CurrencyMismatch,
-    OrderNotPayable,
-    OutOfStock,
-    UnknownProduct,
-    order_create_from_cart,
-    order_expire_unpaid,
+from payments.orders.errors import CurrencyMismatch, OrderNotPayable, OutOfStock, UnknownProduct
+from payments.orders.expiry import order_expire_unpaid
+from payments.orders.input import CartLine
+from payments.orders.payment_outcomes import (
     order_mark_paid,
     order_mark_payment_failed,
     order_reopen_for_payment,
 )
+from payments.orders.services import order_create_from_cart
 from tests.storefront.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db

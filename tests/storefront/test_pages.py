@@ -6,14 +6,11 @@ import pytest
 from django.urls import reverse
 
 from ledger.models import Account, Transfer
+from payments.checkout.models import CartItem
 from payments.models import Order, OrderStatus, Product
-from payments.order_services import (
-    CartLine,
-    order_create_from_cart,
-    order_mark_paid,
-    order_mark_payment_failed,
-)
-from payments.storefront_models import CartItem
+from payments.orders.input import CartLine
+from payments.orders.payment_outcomes import order_mark_paid, order_mark_payment_failed
+from payments.orders.services import order_create_from_cart
 from tests.storefront.conftest import ADDRESS
 from tests.storefront.factories import BuyerFactory, ProductFactory
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 from freezegun import freeze_time
 from rest_framework.test import APIClient
 
-from payments.checkout_sessions import checkout_session_create
+from payments.checkout.sessions import checkout_session_create
 from payments.models import Order, OrderStatus, Payment, PaymentStatus, Product
-from payments.storefront_models import CheckoutSession, CheckoutSessionStatus
+from payments.orders.models import CheckoutSession, CheckoutSessionStatus
 
 pytestmark = pytest.mark.django_db
 

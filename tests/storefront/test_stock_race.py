@@ -6,7 +6,9 @@ import pytest
 from django.db import connection
 
 from payments.models import Order, Product
-from payments.order_services import CartLine, OutOfStock, order_create_from_cart
+from payments.orders.errors import OutOfStock
+from payments.orders.input import CartLine
+from payments.orders.services import order_create_from_cart
 from tests.storefront.conftest import ADDRESS
 from tests.storefront.factories import BuyerFactory, ProductFactory
 

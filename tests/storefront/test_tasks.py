@@ -6,11 +6,13 @@ import pytest
 from django.utils import timezone
 
 from config.celery import app
-from payments import order_tasks
-from payments.checkout_sessions import checkout_session_create
+from payments.checkout import tasks as checkout_tasks
+from payments.checkout.sessions import checkout_session_create
 from payments.models import Order, OrderStatus, Product
-from payments.order_services import CartLine, order_create_from_cart
-from payments.storefront_models import CheckoutSession, CheckoutSessionStatus
+from payments.orders import tasks as order_tasks
+from payments.orders.input import CartLine
+from payments.orders.models import CheckoutSession, CheckoutSessionStatus
+from payments.orders.services import order_create_from_cart
 from tests.storefront.conftest import ADDRESS
 
 pytestmark = pytest.mark.django_db
@@ -42,15 +44,15 @@ def test_expire_tasks_release_stock_once(buyer, product_a, seller_a):
     )
     assert order_tasks.expire_unpaid_orders.apply().get() == 1
     assert order_tasks.expire_unpaid_orders.apply().get() == 0
-    assert order_tasks.expire_checkout_sessions.apply().get() == 1
-    assert order_tasks.expire_checkout_sessions.apply().get() == 0
+    assert checkout_tasks.expire_checkout_sessions.apply().get() == 1
+    assert checkout_tasks.expire_checkout_sessions.apply().get() == 0
     assert Order.objects.get(pk=order.pk).status == OrderStatus.EXPIRED
     assert CheckoutSession.objects.get(pk=session.pk).status == CheckoutSessionStatus.EXPIRED
     assert Product.objects.get(pk=product_a.pk).stock == 5
 
 
 def test_seed_demo_products_is_idempotent(seller_a, seller_b):
-    from payments.demo import seed_demo_products
+    from payments.catalog.demo import seed_demo_products
     from tests.storefront.factories import SellerProfileFactory
 
     SellerProfileFactory(user=seller_b, default_currency="JPY")

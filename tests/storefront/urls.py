@@ -17,13 +17,13 @@ def _mounted(url: str) -> bool:
 
 _extra = []
 if not _mounted("/shop/"):
-    _extra.append(path("", include("payments.storefront_urls")))
+    _extra.append(path("", include("payments.urls")))
 if not _mounted("/api/v1/checkout/sessions"):
-    _extra.append(path("api/v1/", include("payments.order_api_urls")))
+    _extra.append(path("api/v1/", include("payments.checkout.api_urls")))
 if not _mounted("/pay/notify/alipay/"):
-    _extra.append(path("pay/", include("payments.payment_urls")))
+    _extra.append(path("pay/", include("payments.flows.urls")))
 if not _mounted("/api/v1/payments/"):
-    _extra.append(path("api/v1/", include("payments.payment_api_urls")))
+    _extra.append(path("api/v1/", include("payments.flows.api_urls")))
 
 # Before the project's routes: its /api/ catch-all must stay last.
 urlpatterns = [*_extra, *project_urlpatterns]

@@ -20,7 +20,7 @@ from accounts.dashboard_keys import dashboard_keys_ensure
 from accounts.demo import demo_private_key_pem, demo_private_key_store
 from accounts.models import KeyPurpose, Role, SellerKey, User
 from core.crypto import CryptoError
-from payments.demo import seed_demo_products
+from payments.catalog.demo import seed_demo_products
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class Command(BaseCommand):
                 # Dashboard keys locked by the demo password (made once; later runs keep them).
                 dashboard_keys_ensure(seller=user, password=demo.password)
             rows.append((demo, keys))
-        # The shop's catalogue: each demo seller's products (payments.demo is idempotent too).
+        # The shop's catalogue: each demo seller's products (payments.catalog.demo: idempotent too).
 
         seed_demo_products(sellers)
         self._print(rows)

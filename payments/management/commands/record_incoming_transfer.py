@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import ApplicationError
 from core.money import Money
-from payments.bank_services import bank_transfer_record_arrival
+from payments.flows.bank_arrivals import bank_transfer_record_arrival
 
 
 class Command(BaseCommand):

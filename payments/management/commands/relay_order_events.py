@@ -1,4 +1,4 @@
-"""Run the order events outbox relay (payments/event_relay.py) until stopped.
+"""Run the order events outbox relay (payments/orders/event_relay.py) until stopped.
 
     manage.py relay_order_events [--interval 0.2] [--once]
 
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
-from payments.event_relay import RELAY_BATCH, relay_enabled, relay_order_events_once
+from payments.orders.event_relay import RELAY_BATCH, relay_enabled, relay_order_events_once
 
 logger = logging.getLogger(__name__)
 

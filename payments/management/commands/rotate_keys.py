@@ -7,8 +7,8 @@ when this reports 0 failed. Safe while the site runs: one short transaction per 
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.vault import vault_rotate_keys
-from payments.webhook_services import webhook_rotate_keys
+from payments.vault.services import vault_rotate_keys
+from payments.webhooks.signing import webhook_rotate_keys
 
 
 class Command(BaseCommand):

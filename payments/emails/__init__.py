@@ -1,0 +1,2 @@
+"""The lifecycle emails to buyers and sellers. Beside webhooks (neither imports the other), above
+checkout."""

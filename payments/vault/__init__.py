@@ -1,0 +1,1 @@
+"""The card vault: cards encrypted at rest (services.py), card number checks (cards.py)."""
