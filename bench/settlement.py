@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -263,8 +264,6 @@ SELECT account_id, 0, sum(debits), 0, sum(credits) FROM moved GROUP BY account_i
 def bulk_mature(cursor, *, now: dt.datetime) -> int:
     """Mature every held release still waiting (as if its hold had ended), in chunks of
     BULK_MATURE_CHUNK; how many."""
-    import uuid
-
     from ledger import chart
     from settlement import maturation
 
@@ -278,6 +277,48 @@ def bulk_mature(cursor, *, now: dt.datetime) -> int:
         ids = [str(i) for i in ids]
         cursor.execute(insert, [str(uuid.uuid4()), str(chart.MATURATION_TRANSFERS), ids])
         done += len(ids)
+
+
+APPEND_CHUNK = 50_000
+
+
+def append_log(connection) -> int:
+    """Every queued transfer into the ledger's log, as the sealer appends them (dense indexes in
+    (created_at, id) order, the leaf hash of each transfer's canonical bytes, ledger's own
+    functions), in one pass: one server-side read, COPY, and the queue emptied. How many.
+
+    The sealer's append (ledger.seals) reads its next 5,000 queued transfers by walking the
+    transfers in (created_at, id) order from the start: on a backlog of millions, each batch
+    walks what the batches before it appended (quadratic; settlement.batches.
+    bring_log_up_to_date loops it so). Production never has such a backlog (the sealer runs every
+    minute); a bulk-loaded benchmark does."""
+    from ledger import merkle
+    from ledger.canonical_transfer import canonical_text_values, pg_canonical_columns
+    from ledger.seals import SEAL_LOCK_KEY
+
+    appended = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+        cursor.execute("SELECT coalesce(max(index) + 1, 0) FROM ledger_logentry")
+        (first,) = cursor.fetchone()
+    raw = connection.connection
+    with raw.cursor(name="bench_settlement_queued") as queued, raw.cursor() as writer:
+        queued.execute(
+            f"SELECT {pg_canonical_columns('t')} FROM ledger_transfer t"
+            " JOIN ledger_logqueue q ON q.transfer_id = t.id ORDER BY t.created_at, t.id"
+        )
+        while rows := queued.fetchmany(APPEND_CHUNK):
+            with writer.copy(
+                'COPY ledger_logentry ("index", transfer_id, leaf_hash) FROM STDIN'
+            ) as copy:
+                copy.set_types(["int8", "uuid", "bytea"])
+                for row in rows:
+                    leaf = merkle.leaf_hash(canonical_text_values(row))
+                    copy.write_row((first + appended, uuid.UUID(row[0]), leaf))
+                    appended += 1
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE ledger_logqueue")
+    return appended
 
 
 # --- p5: batches against the plain GROUP BY ----------------------------------------------------

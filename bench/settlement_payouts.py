@@ -1,23 +1,19 @@
 """bench_settlement's p6: payouts per second from created to paid, through real Celery workers,
-Redis and the sandbox bank (no latency, transfers settled at once), against Celery no-op tasks
-per second on the same Redis and the same worker processes.
+Redis, the platform's web process and the sandbox bank (no latency, transfers settled at once),
+against Celery no-op tasks per second on the same Redis and the same worker processes.
 
 In the scratch database p5 leaves behind (sellers, their batches and available balances):
   1. start the sandbox bank (`manage.py run_sandbox_bank`, its own SQLite file in a temporary
      folder, a free port; latency and settle delay 0) and open each paid seller's account there;
-  2. start one Celery worker (`celery -A config worker`, prefork, --workers processes, late acks,
-     prefetch 1 as in production) on a queue of the run's own, with bench.settlement_noop loaded;
-  3. warm up (no-op tasks until every process has run some), then time --payouts no-op tasks
-     (at least MIN_NOOPS) from the first send to the last run: noop_per_s;
-  4. create_payouts for as many batches (one per seller, in the seller's settlement currency, so
-     each seller has one account at the bank): the workers submit them (settlement.payout_submit);
-     the bank settles each at once and calls back; the callbacks reach a small receiver in this
-     process that verifies them with the gateway (handle_callback) and hands each payout to the
-     workers (settlement.payout_check: the bank's status, then paid, the ledger posted). From the
-     commit of create_payouts to the last payout paid: payouts_per_s.
-The platform's own callback endpoint is not built yet: the receiver stands in for it, and its
-route through payout_check costs one bank call per payout more than applying the callback in
-place would (a conservative figure).
+  2. start the platform's web process (gunicorn, config.wsgi) for the bank's callbacks, and one
+     Celery worker (`celery -A config worker`, prefork, --workers processes, late acks and
+     prefetch 1 as configured) on a queue of the run's own, with bench.settlement_noop loaded;
+  3. warm up (no-op tasks), then time max(--payouts, MIN_NOOPS) no-op tasks from the first send
+     to the last run: noop_per_s;
+  4. create_payouts for --payouts batches (one per seller, in the seller's settlement currency, so
+     each seller has one account at the bank): the workers submit them (settlement.payout_submit),
+     the bank settles each at once and calls back, the web process applies the callback (paid,
+     the ledger posted). From create_payouts to the last payout paid: payouts_per_s.
 
 Everything the run starts is stopped at the end; nothing outside the scratch database, the
 temporary folder and the run's own Redis queue and counter is touched.
@@ -27,23 +23,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+WEB_WORKERS = 2
 MIN_NOOPS = 2_000
 WARMUP_NOOPS = 200
 START_LIMIT_S = 60
 RUN_LIMIT_S = 600
+STALL_S = 30
 
 
 def unavailable_reason() -> str | None:
@@ -63,13 +63,14 @@ def unavailable_reason() -> str | None:
         return "the sandbox bank is not installed (no manage.py run_sandbox_bank)"
     try:
         import sandbox_bank  # noqa: F401
-
         from settlement.gateways import sandbox_operator  # noqa: F401
-        from settlement.payouts.tasks import _gateway
+        from settlement.gateways.registry import get_bank_gateway
 
-        _gateway()
+        get_bank_gateway()
     except Exception as exc:  # ImportError, AttributeError, ImproperlyConfigured alike
         return f"the sandbox bank's gateway is not available ({exc.__class__.__name__}: {exc})"
+    if not GUNICORN.exists():
+        return f"gunicorn is not installed at {GUNICORN} (the bank's callbacks need the web app)"
     return None
 
 
@@ -90,55 +91,24 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=20)
 
 
+class Broken(RuntimeError):
+    """A check that will not come right by waiting."""
+
+
 def _wait_for(check: Callable[[], bool], *, limit_s: float, what: str, process=None) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{what}: the process exited with {process.returncode}")
-        with contextlib.suppress(Exception):
+        try:
             if check():
                 return
+        except Broken:
+            raise
+        except Exception:  # not up yet
+            pass
         time.sleep(0.1)
     raise RuntimeError(f"{what}: not within {limit_s:.0f} s")
-
-
-class _Receiver:
-    """The bank's callbacks, verified and handed to the workers as payout checks."""
-
-    def __init__(self, gateway) -> None:
-        from settlement.payouts.tasks import payout_check
-
-        self.received = 0
-        self.refused = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    callback = gateway.handle_callback(headers=dict(self.headers), body=body)
-                except Exception:
-                    receiver.refused += 1
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                receiver.received += 1
-                if callback.transfer is not None:
-                    payout_check.delay(callback.transfer.payout_id)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/bank-callbacks/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def run(
@@ -151,116 +121,157 @@ def run(
     env: dict[str, str],
 ) -> dict:
     """Measure p6 in the scratch database at `url` (this process is connected to it)."""
+    from celery import current_app
+    from django.urls import reverse
+
     folder = Path(tempfile.mkdtemp(prefix="bench-settlement-"))
     run_id = uuid.uuid4().hex[:12]
     queue = f"bench-settlement-{run_id}"
-    bank_port = _free_port()
-    bank_url = f"http://127.0.0.1:{bank_port}"
+    nodename = f"{queue}@{socket.gethostname()}"
+    bank_url = f"http://127.0.0.1:{_free_port()}"
+    web_url = f"http://127.0.0.1:{_free_port()}"
+    callback_url = web_url + reverse("settlement:bank-callback")
     child_env = {
         **env,
         "DATABASE_URL": url,
         "REDIS_URL": redis_url,
         "SANDBOX_BANK_URL": bank_url,
+        "SANDBOX_BANK_CALLBACK_URL": callback_url,
         "SANDBOX_BANK_LATENCY_MS": "0",
         "SANDBOX_BANK_SETTLE_DELAY_MS": "0",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
         "PYTHONUNBUFFERED": "1",
     }
     started: list[subprocess.Popen] = []
-    receiver = None
-    from celery import current_app
-
-    # What this process publishes (create_payouts' submits, the receiver's checks) goes to the
-    # run's own queue, which only the run's worker consumes.
+    # What this process publishes (create_payouts' submits, the no-op tasks) goes to the run's
+    # own queue, which only the run's worker consumes.
     default_queue = current_app.conf.task_default_queue
     current_app.conf.task_default_queue = queue
     try:
-        from django.test import override_settings
+        bank = _start(
+            [
+                sys.executable,
+                "manage.py",
+                "run_sandbox_bank",
+                "--port",
+                bank_url.rsplit(":", 1)[1],
+                "--db",
+                str(folder / "bank.sqlite3"),
+                "--callback-url",
+                callback_url,
+            ],
+            child_env,
+            folder / "bank.log",
+            started,
+        )
+        web = _start(
+            [
+                str(GUNICORN),
+                "config.wsgi:application",
+                "--bind",
+                web_url.removeprefix("http://"),
+                "--workers",
+                str(WEB_WORKERS),
+            ],
+            child_env,
+            folder / "web.log",
+            started,
+        )
+        worker = _start(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=prefork",
+                f"--concurrency={workers}",
+                f"--queues={queue}-idle",
+                f"--hostname={nodename}",
+                "--include=bench.settlement_noop",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=WARNING",
+            ],
+            child_env,
+            folder / "worker.log",
+            started,
+        )
+        operator = _operator(bank_url)
+        _wait_for(operator.faults, limit_s=START_LIMIT_S, what="the sandbox bank", process=bank)
+        operator.set_faults(latency_ms=0, settle_delay_ms=0)
+        _wait_for(
+            lambda: _callback_answer(callback_url) == 400,
+            limit_s=START_LIMIT_S,
+            what="the web process (an unsigned callback must be refused with 400)",
+            process=web,
+        )
+        batch_ids = _open_accounts(operator, payouts)
+        out(f"  p6: bank, web and worker up; {len(batch_ids):,} sellers' accounts opened")
 
-        with override_settings(SANDBOX_BANK_URL=bank_url):
-            receiver = _Receiver(_bank_gateway())
-            bank = _start(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "run_sandbox_bank",
-                    "--port",
-                    str(bank_port),
-                    "--db",
-                    str(folder / "bank.sqlite3"),
-                    "--callback-url",
-                    receiver.url,
-                ],
-                child_env,
-                folder / "bank.log",
-                started,
-            )
-            operator = _operator(bank_url)
-            _wait_for(operator.faults, limit_s=START_LIMIT_S, what="the sandbox bank", process=bank)
-            operator.set_faults(latency_ms=0, settle_delay_ms=0)
-            batch_ids = _open_accounts(operator, payouts)
-            out(f"  p6: sandbox bank on {bank_url}, {len(batch_ids):,} sellers' accounts opened")
-            worker = _start(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool=prefork",
-                    f"--concurrency={workers}",
-                    f"--queues={queue}",
-                    f"--hostname={queue}@%h",
-                    "--include=bench.settlement_noop",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--loglevel=WARNING",
-                ],
-                child_env,
-                folder / "worker.log",
-                started,
-            )
-            counter = _Counter(redis_url, run_id)
-            counter.send(WARMUP_NOOPS)
+        # The worker starts on an idle queue: each phase's tasks are queued first, then the
+        # worker is pointed at them and the clock runs until the last has run (what is timed is
+        # the workers' throughput, not this process's publishing).
+        consumer = _Consumer(current_app, queue, nodename)
+        counter = _Counter(redis_url, run_id)
+        counter.send(WARMUP_NOOPS)
+        with consumer:
             _wait_for(
                 lambda: counter.done() >= WARMUP_NOOPS,
                 limit_s=START_LIMIT_S,
                 what="the Celery worker",
                 process=worker,
             )
-            noop_per_s = counter.measure(max(MIN_NOOPS, len(batch_ids)), worker)
-            out(f"  p6: {noop_per_s:,.0f} no-op tasks/s ({workers} worker processes)")
-            payouts_per_s, states = _pay(batch_ids, worker)
-            out(
-                f"  p6: {payouts_per_s:,.1f} payouts/s created -> paid ({states}); "
-                f"{receiver.received:,} callbacks"
+        counter.reset()
+        noops = max(MIN_NOOPS, len(batch_ids))
+        counter.send(noops)
+        began = time.perf_counter()
+        with consumer:
+            _wait_for(
+                lambda: counter.done() >= noops,
+                limit_s=RUN_LIMIT_S,
+                what="no-op tasks",
+                process=worker,
             )
-            if states.get("paid", 0) != len(batch_ids):
-                raise RuntimeError(f"not every payout was paid: {states}")
-            return {"payouts_per_s": payouts_per_s, "noop_per_s": noop_per_s}
+            noop_per_s = noops / (time.perf_counter() - began)
+        out(f"  p6: {noop_per_s:,.0f} no-op tasks/s ({workers} worker processes)")
+        made = _create_payouts(batch_ids)  # their submits wait in the queue
+        began = time.perf_counter()
+        with consumer:
+            states = _wait_paid(made, worker)
+            payouts_per_s = len(made) / (time.perf_counter() - began)
+        out(f"  p6: {payouts_per_s:,.1f} payouts/s from created to paid {states}")
+        return {"payouts_per_s": payouts_per_s, "noop_per_s": noop_per_s}
     except Exception as exc:
         out(f"  p6: failed: {exc}")
-        for name in ("bank.log", "worker.log"):
+        for name in ("bank.log", "web.log", "worker.log"):
             with contextlib.suppress(OSError):
-                tail = (folder / name).read_text(errors="replace").splitlines()[-15:]
+                tail = (folder / name).read_text(errors="replace").splitlines()[-12:]
                 out(f"  {name}:\n    " + "\n    ".join(tail))
         return {"payouts_per_s": None, "noop_per_s": None, "reason": f"p6 failed: {exc}"}
     finally:
         current_app.conf.task_default_queue = default_queue
-        if receiver is not None:
-            receiver.stop()
         for process in reversed(started):
             _stop(process)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _bank_gateway():
-    from settlement.payouts.tasks import _gateway
-
-    return _gateway()
+def _callback_answer(callback_url: str) -> int:
+    """The status the web process answers an unsigned callback with (400 when it works)."""
+    request = urllib.request.Request(callback_url, data=b"{}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as refused:
+        if refused.code >= 500:
+            raise Broken(f"the platform's bank callback endpoint answers {refused.code}") from None
+        return refused.code
 
 
 def _operator(bank_url: str):
     from django.conf import settings
+
     from settlement.gateways.sandbox_operator import SandboxBankOperator
 
     return SandboxBankOperator(
@@ -305,6 +316,25 @@ def _open_accounts(operator, payouts: int) -> list:
     return [row[0] for row in rows]
 
 
+class _Consumer:
+    """Points the run's worker at the run's queue for the length of a `with` block."""
+
+    def __init__(self, app, queue: str, nodename: str) -> None:
+        self.app, self.queue, self.nodename = app, queue, nodename
+
+    def __enter__(self) -> None:
+        replies = self.app.control.add_consumer(
+            self.queue, destination=[self.nodename], reply=True, timeout=10
+        )
+        if not replies:
+            raise RuntimeError("the Celery worker did not start consuming")
+
+    def __exit__(self, *exc) -> None:
+        self.app.control.cancel_consumer(
+            self.queue, destination=[self.nodename], reply=True, timeout=10
+        )
+
+
 class _Counter:
     """No-op tasks sent, and how many have run (their Redis counter)."""
 
@@ -316,51 +346,52 @@ class _Counter:
         self.redis = redis.Redis.from_url(redis_url)
         self.key = counter_key(run_id)
         self.run_id = run_id
-        self.sent = 0
 
     def send(self, count: int) -> None:
         from bench.settlement_noop import noop
 
         for _ in range(count):
             noop.delay(self.run_id)
-        self.sent += count
 
     def done(self) -> int:
         return int(self.redis.get(self.key) or 0)
 
-    def measure(self, count: int, worker) -> float:
-        began = time.perf_counter()
-        self.send(count)
-        _wait_for(
-            lambda: self.done() >= self.sent,
-            limit_s=RUN_LIMIT_S,
-            what="no-op tasks",
-            process=worker,
-        )
-        seconds = time.perf_counter() - began
+    def reset(self) -> None:
         self.redis.delete(self.key)
-        return count / seconds
 
 
-def _pay(batch_ids: list, worker) -> tuple[float, dict]:
+def _states() -> dict:
     from django.db import connection
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT status, count(*) FROM settlement_payout GROUP BY status")
+        return dict(cursor.fetchall())
+
+
+def _create_payouts(batch_ids: list) -> list:
+    """One payout per batch; their submit tasks are queued on commit."""
     from settlement.payouts import services
 
-    began = time.perf_counter()
     made = services.create_payouts(batch_ids)
     if len(made) != len(batch_ids):
         raise RuntimeError(f"{len(made)} payouts made for {len(batch_ids)} batches")
+    return made
 
-    def states() -> dict:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT status, count(*) FROM settlement_payout GROUP BY status")
-            return dict(cursor.fetchall())
 
-    def finished() -> bool:
-        now = states()
-        return sum(now.get(s, 0) for s in ("paid", "failed", "returned")) >= len(made)
-
-    _wait_for(finished, limit_s=RUN_LIMIT_S, what="payouts", process=worker)
-    seconds = time.perf_counter() - began
-    return len(made) / seconds, states()
+def _wait_paid(made: list, worker) -> dict:
+    """Until every payout is final; raises if one is not paid or they stop moving."""
+    seen, changed = {}, time.monotonic()
+    while True:
+        now = _states()
+        if sum(now.get(state, 0) for state in ("paid", "failed", "returned")) >= len(made):
+            break
+        if now != seen:
+            seen, changed = now, time.monotonic()
+        elif time.monotonic() - changed > STALL_S:
+            raise RuntimeError(f"the payouts stopped moving for {STALL_S} s: {now}")
+        if worker.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with {worker.returncode}: {now}")
+        time.sleep(0.05)
+    if now.get("paid", 0) != len(made):
+        raise RuntimeError(f"not every payout was paid: {now}")
+    return now
