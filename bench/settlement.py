@@ -1,7 +1,8 @@
 """Helpers for `manage.py bench_settlement` (PostgreSQL only; a benchmark, not the application).
 
 Setup bulk-loads what the release step leaves behind, with the ledger's own shapes:
-  - sellers (users with a seller profile, a valid IBAN, daily schedule, no minimum payout);
+  - sellers (users with a seller profile, a valid IBAN, daily schedule, no minimum payout), in
+    three settlement currencies; one in five paid in each sale's currency and selling in two;
   - per currency, the captured money: one `external:bench_psp -> platform:escrow` transfer
     ("payment_captured") of what the releases then take out of escrow;
   - per released payment, the release's net `platform:escrow -> seller:<id>:pending`
@@ -28,8 +29,12 @@ from dataclasses import dataclass
 CURRENCIES = ("EUR", "USD", "GBP")
 PSP = "external:bench_psp"
 LOAD_CHUNK = 100_000
-# Every OTHER_CURRENCY_EVERY-th round of a seller's sales is in the next currency of CURRENCIES,
-# so most sellers have money in two currencies (two batches each).
+# Each seller is paid in its settlement currency, CURRENCIES[index % 3], and sells in it; every
+# TWO_CURRENCIES_EVERY-th seller is paid in each sale's own currency (paid_in_sale_currency) and
+# sells every OTHER_CURRENCY_EVERY-th round in the next currency too: two batches, no conversion
+# (settlement/fx.py converts only for sellers paid in their settlement currency, and none of the
+# others has money in another currency).
+TWO_CURRENCIES_EVERY = 5
 OTHER_CURRENCY_EVERY = 5
 # A German bank code for the sellers' IBANs (any valid IBAN will do for the batches).
 SELLER_BANK_CODE = "37040044"
@@ -51,17 +56,24 @@ class Shape:
         if index < self.rows:
             found.append(self.currencies[index % k])
         # The first sale of round OTHER_CURRENCY_EVERY - 1 is number index + 4 * sellers.
-        if k > 1 and index + (OTHER_CURRENCY_EVERY - 1) * self.sellers < self.rows:
+        first_other = index + (OTHER_CURRENCY_EVERY - 1) * self.sellers
+        if self.two_currencies(index) and k > 1 and first_other < self.rows:
             found.append(self.currencies[(index + 1) % k])
         return found
 
+    @staticmethod
+    def two_currencies(index: int) -> bool:
+        return index % TWO_CURRENCIES_EVERY == 0
 
-# Sale g (0-based) of the whole load: seller g % S; currency as Shape.seller_currencies says;
-# a net amount between 1.00 and 500.00.
+
+# Sale g (0-based) of the whole load: seller g % S, in round g / S; currency as
+# Shape.seller_currencies says; a net amount between 1.00 and 500.00.
 _SALE_COLUMNS = f"""
     (%(sellers)s::bigint[])[1 + g %% %(n)s] AS seller_id,
     (%(currencies)s::text[])[1 + ((g %% %(n)s)
-        + ((g / %(n)s) %% {OTHER_CURRENCY_EVERY} = {OTHER_CURRENCY_EVERY} - 1)::int) %% %(k)s] AS currency,
+        + ((g %% %(n)s) %% {TWO_CURRENCIES_EVERY} = 0
+           AND (g / %(n)s) %% {OTHER_CURRENCY_EVERY} = {OTHER_CURRENCY_EVERY} - 1)::int)
+        %% %(k)s] AS currency,
     100 + (g * 7919) %% 49901 AS amount_minor,
     %(released_at)s::timestamptz + g * interval '1 microsecond' AS released_at
 """
@@ -148,10 +160,11 @@ WITH made AS (
 INSERT INTO accounts_sellerprofile (
     user_id, legal_name, country, default_currency, settlement_currency, bank_account_holder,
     iban, bic, account_number, routing_number, settlement_schedule, payout_weekday,
-    payout_monthday, minimum_payout_minor, fee_plan, created_at, updated_at)
+    payout_monthday, minimum_payout_minor, fee_plan, paid_in_sale_currency, created_at,
+    updated_at)
 SELECT i.id, i.display_name, 'DE', c.currency, c.currency, i.display_name,
        'DE' || lpad((98 - ((i.bban || '131400')::numeric %% 97))::text, 2, '0') || i.bban,
-       '', '', '', 'daily', 1, 1, 0, 'standard', now(), now()
+       '', '', '', 'daily', 1, 1, 0, 'standard', i.g %% %(two_every)s = 0, now(), now()
   FROM iban i
  CROSS JOIN LATERAL (SELECT (%(currencies)s::text[])[1 + i.g %% %(k)s] AS currency) c
 RETURNING user_id
@@ -176,6 +189,7 @@ def load_sellers(cursor, shape: Shape) -> list[int]:
             "bank": SELLER_BANK_CODE,
             "currencies": list(shape.currencies),
             "k": len(shape.currencies),
+            "two_every": TWO_CURRENCIES_EVERY,
         },
     )
     cursor.execute("SELECT user_id FROM accounts_sellerprofile ORDER BY substr(iban, 13)::bigint")
