@@ -239,7 +239,7 @@ def run(
         made = _create_payouts(batch_ids)  # their submits wait in the queue
         began = time.perf_counter()
         with consumer:
-            states = _wait_paid(made, worker)
+            states = _wait_paid(made, worker, out)
             payouts_per_s = len(made) / (time.perf_counter() - began)
         out(f"  p6: {payouts_per_s:,.1f} payouts/s from created to paid {states}")
         return {"payouts_per_s": payouts_per_s, "noop_per_s": noop_per_s}
@@ -378,11 +378,15 @@ def _create_payouts(batch_ids: list) -> list:
     return made
 
 
-def _wait_paid(made: list, worker) -> dict:
+def _wait_paid(made: list, worker, out: Callable[[str], None]) -> dict:
     """Until every payout is final; raises if one is not paid or they stop moving."""
     seen, changed = {}, time.monotonic()
+    began, submitted = time.monotonic(), None
     while True:
         now = _states()
+        if submitted is None and now.get("created", 0) == 0:
+            submitted = time.monotonic() - began
+            out(f"  p6: every payout submitted (or further) after {submitted:.1f} s")
         if sum(now.get(state, 0) for state in ("paid", "failed", "returned")) >= len(made):
             break
         if now != seen:

@@ -8,19 +8,25 @@ One run, on a scratch database of its own (created and migrated here, dropped at
    1. bulk-load N released payments over S sellers in three currencies (bench/settlement.py):
       the release transfers escrow -> seller pending with their HeldRelease rows, as the release
       step leaves them;
-   2. settlement.maturation.mature_due: the real job moves them pending -> available
-      (`mature_s`, rows/s);
-   3. settlement.batches.bring_log_up_to_date: the ledger's log takes every transfer (`log_s`).
+   2. settlement.maturation.mature_due, the real job, moves them pending -> available: all of
+      them at --quick, the first --mature-job-rows (100,000) at full scale, the rest in bulk with
+      the job's own SQL (at ~1,000-4,000 rows/s on this machine the job alone would take most of
+      the setup). Timed in two halves, the first in a process that has looked no account up yet
+      (`mature_s`, rows/s, cold and warm);
+   3. the ledger's log takes every transfer (bench.settlement.append_log: the sealer's own leaf
+      hashes in one pass), then settlement.batches.bring_log_up_to_date finds nothing left
+      (`log_s`).
  p5
    `create_batches(day=...)` for every seller (`settle_s`) against the plain
    `SELECT seller, currency, sum(...) GROUP BY` over the same transfers (`groupby_s`), each run
    --repeats times, alternating, after one untimed warm-up of each; medians. The batches are
    deleted between runs (untimed). Then checked: one batch per seller and currency with money, and
-   the batches' nets sum exactly to the sellers' available balances.
+   the batches' nets sum exactly to the sellers' available balances (and to the released nets).
  p6
-   payouts per second from created to paid with real Celery workers, Redis and the sandbox bank
-   (no latency), against no-op Celery tasks per second on the same Redis and worker count
-   (bench/settlement_payouts.py). Null, with the reason, when the sandbox bank is not installed.
+   payouts per second from created to paid with real Celery workers, Redis, the platform's web
+   process and the sandbox bank (no latency), against no-op Celery tasks per second on the same
+   Redis and worker count (bench/settlement_payouts.py). Null, with the reason, when it cannot
+   run (no Redis, no sandbox bank) or fails.
 
 --quick: 100,000 payments over 1,000 sellers (said in the output). The last line printed is one
 JSON object: {"p5_settle_vs_groupby", "p6_payouts_vs_noop", "settle_s", "groupby_s",
@@ -68,7 +74,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--keep", action="store_true", help="keep the scratch database")
         parser.add_argument("--skip-p6", action="store_true", help="no Celery/bank phase")
-        parser.add_argument("--payouts", type=int, help="p6 payouts (default 2,000; quick 500)")
+        parser.add_argument("--payouts", type=int, help="p6 payouts (default 1,000; quick 500)")
         parser.add_argument("--workers", type=int, default=2, help="p6 Celery worker processes")
 
     def handle(self, *args, **options) -> None:
@@ -276,7 +282,7 @@ class Command(BaseCommand):
         if reason:
             self.out(f"  p6: not measured: {reason}")
             return {**none, "reason": reason}
-        payouts = options["payouts"] or (500 if quick else 2_000)
+        payouts = options["payouts"] or (500 if quick else 1_000)
         return settlement_payouts.run(
             url=bench.database_url(base, scratch),
             payouts=payouts,
