@@ -3,6 +3,7 @@
 batches (one per seller and currency with money; nets equal to the available balances). Timings
 are not asserted."""
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,9 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -85,3 +89,9 @@ def test_a_tiny_run_prints_one_json_line_whose_batches_check_out():
     with _server(params) as server:
         left = server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [scratch])
         assert left.fetchone() is None
+
+
+def test_a_scratch_database_whose_name_does_not_say_bench_is_refused():
+    """The scratch database is dropped and made again: a mistyped name never drops real data."""
+    with pytest.raises(CommandError, match="says bench"):
+        call_command("bench_settlement", "--database", "clearhouse", stdout=io.StringIO())

@@ -65,7 +65,8 @@ class Command(BaseCommand):
         parser.add_argument("--sellers", type=int, help="sellers (default 10,000)")
         parser.add_argument("--repeats", type=int, help="timed runs of each query (default 5)")
         parser.add_argument(
-            "--database", help="scratch database (default <your database>_bench_settlement)"
+            "--database",
+            help="scratch database, dropped and made again (default <your database>_bench_settlement)",
         )
         parser.add_argument(
             "--mature-job-rows",
@@ -90,14 +91,17 @@ class Command(BaseCommand):
         repeats = options["repeats"] or (3 if quick else 5)
         base = dict(connection.settings_dict)
         scratch = options["database"] or f"{base['NAME']}_bench_settlement"
-        if scratch == base["NAME"]:
-            raise CommandError("the scratch database must not be your own database")
+        # It is dropped and made again: never a database of anyone's data.
+        if scratch == base["NAME"] or "bench" not in scratch:
+            raise CommandError(
+                f"--database {scratch!r}: the scratch database is dropped and made again; give one "
+                "whose name says bench (and not your own)"
+            )
         self.out(
             f"bench_settlement: {'QUICK run (--quick): ' if quick else ''}{shape.rows:,} released "
             f"payments over {shape.sellers:,} sellers in {', '.join(shape.currencies)}; "
             f"scratch database {scratch}"
         )
-        result: dict = {}
         try:
             self.use_scratch_database(base, scratch)
             setup = self.setup(shape, min(shape.rows, options["mature_job_rows"] or JOB_ROWS))
