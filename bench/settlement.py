@@ -6,7 +6,7 @@ Setup bulk-loads what the release step leaves behind, with the ledger's own shap
   - per currency, the captured money: one `external:bench_psp -> platform:escrow` transfer
     ("payment_captured") of what the releases then take out of escrow;
   - per released payment, the release's net `platform:escrow -> seller:<id>:pending`
-    ("escrow_released", reference and metadata as payments.release_services writes them), its
+    ("escrow_released", reference and metadata as settlement.release.services writes them), its
     LogQueue row, and its HeldRelease (no reserve; the hold ended a day ago);
   - the accounts' counters, as the postings would have left them (deltas folded).
 Each is one INSERT ... SELECT over generate_series, chunked; the accounts are made first, as
