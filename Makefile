@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv var run up migrate seed test test-fast lint format bench-ledger db db-stop db-reset bank-reset clean
+.PHONY: help venv var run up migrate seed test test-fast lint format bench-ledger bench-settlement db db-stop db-reset bank-reset clean
 
 # $(call with_db[,--exclusive]) CMD: run CMD against DATABASE_URL if set, else against the embedded
 # PostgreSQL (started if needed, stopped when its last user ends; --exclusive: one `make run`).
@@ -71,6 +71,9 @@ format: venv ## Format the code
 
 bench-ledger: venv ## Ledger benchmark on PostgreSQL (needs DATABASE_URL)
 	$(PY) manage.py bench_ledger
+
+bench-settlement: venv ## Settlement benchmark, batches and payouts (needs DATABASE_URL, REDIS_URL)
+	$(PY) manage.py bench_settlement
 
 bank-reset: ## Delete the sandbox bank's database (var/sandbox_bank/); the next make run opens a new bank
 	rm -rf var/sandbox_bank

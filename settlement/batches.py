@@ -41,7 +41,9 @@ from settlement.models import SettlementBatch
 # nets with the same rule).
 LINE_FILTER = "t.kind IN ('posted', 'post_pending') AND t.reason NOT LIKE 'payout\\_%%'"
 
-_CREATE_BATCHES = """
+# The sellers due (by schedule on `day`, or named) and, per currency they are paid in (see the
+# module's docstring), where their next batch starts: the end of their last one.
+_CURSORS = """
 WITH due AS (
     SELECT sp.user_id, sp.settlement_currency, sp.minimum_payout_minor, sp.paid_in_sale_currency
       FROM accounts_sellerprofile sp
@@ -59,22 +61,51 @@ WITH due AS (
             SELECT b.log_to, b.period_end FROM settlement_settlementbatch b
              WHERE b.seller_id = d.user_id AND b.currency = a.currency
              ORDER BY b.log_to DESC LIMIT 1) AS last ON true
-), moves AS (
-    SELECT e.index, x.account_id, x.signed
-      FROM ledger_logentry e
-      JOIN ledger_transfer t ON t.id = e.transfer_id
-     CROSS JOIN LATERAL (VALUES (t.credit_account_id, t.amount_minor),
-                                (t.debit_account_id, -t.amount_minor)) AS x (account_id, signed)
-     WHERE e.index >= (SELECT coalesce(min(log_from), 0) FROM cursors)
-       AND e.index < %(log_to)s
+)"""
+
+# Where the run starts reading the log: the earliest cursor. Asked first, as a statement of its
+# own, so that the planner of _CREATE_BATCHES knows it as a constant (a subquery's value is
+# unknown when planning) and so how much of the log the run reads: the first run over a long
+# log hashes it, an hourly run reads its short range by index.
+_LOWEST_CURSOR = _CURSORS + "\nSELECT coalesce(min(log_from), 0) FROM cursors"
+
+# Each line of the range is read once and summed per (credit account, debit account, segment of
+# the log), a few rows per account: only then are the sums matched to the cursors' accounts, on
+# the credit side and on the debit side (matching each line on "credit or debit" would double the
+# lines, and filtering them by account costs more than the sum). A segment lies between two
+# consecutive cursors' starts (width_bucket over the sorted starts), so each cursor takes the
+# segments from its own start on. A cursor below the lowest one seen first (an account that
+# appeared between the two statements) waits for the next run, so no batch misses a line.
+_CREATE_BATCHES = (
+    _CURSORS
+    + """, starts AS (
+    SELECT array_agg(DISTINCT log_from ORDER BY log_from) AS froms FROM cursors
+), pairs AS (
+    SELECT t.credit_account_id, t.debit_account_id, width_bucket(e.index, s.froms) AS segment,
+           sum(t.amount_minor) AS total, count(*) AS lines
+      FROM ledger_transfer t
+      JOIN ledger_logentry e ON e.transfer_id = t.id
+     CROSS JOIN starts s
+     WHERE e.index >= %(log_from)s AND e.index < %(log_to)s
        AND {line_filter}
+     GROUP BY 1, 2, 3
+), sides AS (
+    SELECT c.account_id, p.total AS credits, 0 AS debits, p.lines
+      FROM cursors c CROSS JOIN starts s
+      JOIN pairs p ON p.credit_account_id = c.account_id
+     WHERE p.segment >= width_bucket(c.log_from, s.froms)
+    UNION ALL
+    SELECT c.account_id, 0, p.total, p.lines
+      FROM cursors c CROSS JOIN starts s
+      JOIN pairs p ON p.debit_account_id = c.account_id
+     WHERE p.segment >= width_bucket(c.log_from, s.froms)
 ), sums AS (
     SELECT c.user_id, c.currency, c.log_from, c.period_start, c.settlement_currency,
            c.minimum_payout_minor,
-           sum(greatest(m.signed, 0)) AS credits, sum(greatest(-m.signed, 0)) AS debits,
-           count(*) AS lines
+           sum(s.credits) AS credits, sum(s.debits) AS debits, sum(s.lines) AS lines
       FROM cursors c
-      JOIN moves m ON m.account_id = c.account_id AND m.index >= c.log_from
+      JOIN sides s ON s.account_id = c.account_id
+     WHERE c.log_from >= %(log_from)s
      GROUP BY c.user_id, c.currency, c.log_from, c.period_start, c.settlement_currency,
               c.minimum_payout_minor
 )
@@ -87,8 +118,18 @@ SELECT gen_random_uuid(), user_id, currency, period_start, %(day)s::date, log_fr
  WHERE credits - debits > 0
    AND (currency <> settlement_currency OR credits - debits >= minimum_payout_minor)
 ON CONFLICT DO NOTHING
-RETURNING id
-""".replace("{line_filter}", LINE_FILTER)
+RETURNING {columns}
+""".replace("{line_filter}", LINE_FILTER).replace(
+        "{columns}", ", ".join(f.column for f in SettlementBatch._meta.concrete_fields)
+    )
+)
+
+# For these statements only (put back after them): JIT compilation would cost seconds (the cost
+# estimate is inflated by aggregates whose group counts the planner cannot know) and win nothing;
+# the lines' hash table fits in memory instead of spilling to disk in batches.
+_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+_SET = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in _SETTINGS)
+_CURRENT = "SELECT " + ", ".join(f"current_setting('{name}')" for name in _SETTINGS)
 
 _LINES = """
 SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
@@ -113,7 +154,8 @@ def bring_log_up_to_date() -> int:
 
 def create_batches(*, day: dt.date, sellers: Sequence[int] | None = None) -> list[SettlementBatch]:
     """Make the batches due on `day` (for every seller whose schedule falls on it), or for the
-    named sellers whatever their schedule (a payout asked for). Returns the batches made now.
+    named sellers whatever their schedule (a payout asked for). Returns the batches made now,
+    by seller and currency.
 
     The one entry point of batching (the beat task and payouts asked for both come here): money
     in other currencies is converted first, and its transfers are in the log before the range
@@ -122,13 +164,20 @@ def create_batches(*, day: dt.date, sellers: Sequence[int] | None = None) -> lis
 
     convert_for_batches(day=day, sellers=sellers)
     log_to = bring_log_up_to_date()
+    params = {"day": day, "log_to": log_to, "sellers": list(sellers) if sellers else None}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            _CREATE_BATCHES,
-            {"day": day, "log_to": log_to, "sellers": list(sellers) if sellers else None},
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    return list(SettlementBatch.objects.filter(id__in=ids).order_by("seller_id", "currency"))
+        cursor.execute(_CURRENT)
+        caller = cursor.fetchone()
+        cursor.execute(_SET, list(_SETTINGS.values()))
+        cursor.execute(_LOWEST_CURSOR, params)
+        (params["log_from"],) = cursor.fetchone()
+        cursor.execute(_CREATE_BATCHES, params)
+        rows = cursor.fetchall()
+        cursor.execute(_SET, caller)
+    # Built from the INSERT's own RETURNING: reading them back by id costs as much again.
+    names = [f.attname for f in SettlementBatch._meta.concrete_fields]
+    made = [SettlementBatch.from_db(connection.alias, names, row) for row in rows]
+    return sorted(made, key=lambda batch: (batch.seller_id, batch.currency))
 
 
 @dataclass(frozen=True)
