@@ -42,6 +42,9 @@ def _server(params: dict) -> psycopg.Connection:
     )
 
 
+# It starts the sandbox bank, gunicorn and a Celery worker: one xdist group with the other
+# integration tests, so the two pytest workers do not run such stacks at once.
+@pytest.mark.integration
 def test_a_tiny_run_prints_one_json_line_whose_batches_check_out():
     scratch = f"bench_settlement_test_{uuid.uuid4().hex[:10]}"
     params = connection.get_connection_params()
