@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -41,15 +41,6 @@ CHECK_AFTER = {
     PayoutStatus.CREATED: dt.timedelta(minutes=2),
     PayoutStatus.SUBMITTED: dt.timedelta(minutes=15),
 }
-
-# Listeners told (on commit) when a payout reaches paid, failed or returned: the notifications
-# (email, webhook, order events) register here.
-_settled_listeners: list[Callable[[Payout], None]] = []
-
-
-def on_payout_settled(listener: Callable[[Payout], None]) -> None:
-    _settled_listeners.append(listener)
-
 
 def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
     from settlement.payouts.tasks import payout_submit  # the tasks module imports this one
@@ -204,6 +195,12 @@ def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
     return apply_bank_answer(known)
 
 
+def _enqueue_notify(payout_id: uuid.UUID) -> None:
+    from settlement.payouts.tasks import payout_notify  # the tasks module imports this one
+
+    payout_notify.delay(str(payout_id))
+
+
 def _finish(payout: Payout, status: str, **fields) -> Payout:
     now = timezone.now()
     stamp = {
@@ -220,9 +217,10 @@ def _finish(payout: Payout, status: str, **fields) -> Payout:
     payout.save()
     _event(payout, status, **{k: v for k, v in fields.items() if isinstance(v, str | int)})
     if status != PayoutStatus.SUBMITTED:
-        settled = Payout.objects.get(pk=payout.pk)
-        for listener in _settled_listeners:
-            transaction.on_commit(lambda listener=listener: listener(settled), robust=True)
+        # Both sides are told (settlement/payouts/notifications.py) by a task enqueued here, by
+        # name rather than through registered listeners: the step's outcome and who hears of it
+        # read in one place. On commit, robust: a broker outage must not undo a bank's answer.
+        transaction.on_commit(lambda: _enqueue_notify(payout.pk), robust=True)
     return payout
 
 

@@ -5,6 +5,7 @@ whose message was lost):
     settlement.make_batches         beat, hourly: today's batches (once a day each), then payouts
     settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
     settlement.payout_check(id)     ask the bank about one payout past its deadline
+    settlement.payout_notify(id)    tell seller and buyers a payout's final state (idempotent)
     settlement.payouts_sweep        beat, every minute: payouts past their deadline, and batches
                                     to pay again after a failure once the account was fixed
 """
@@ -18,7 +19,7 @@ from settlement.batches import create_batches
 from settlement.gateways.base import BankUnavailable
 from settlement.gateways.registry import get_bank_gateway
 from settlement.maturation import mature_due
-from settlement.payouts import services
+from settlement.payouts import notifications, services
 
 # Bank calls: retried with backoff (5 s doubling to 10 min) while the bank is unreachable; the
 # sweeper takes over after that.
@@ -53,6 +54,19 @@ def payout_submit(payout_id: str) -> str:
 @shared_task(name="settlement.payout_check", **BANK_TASK_OPTIONS)
 def payout_check(payout_id: str) -> str:
     return services.check(payout_id, get_bank_gateway()).status
+
+
+@shared_task(
+    name="settlement.payout_notify",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=8,
+    ignore_result=True,
+)
+def payout_notify(payout_id: str) -> dict[str, int]:
+    return notifications.notify_payout_settled(payout_id)
 
 
 @shared_task(name="settlement.payouts_sweep", acks_late=True, ignore_result=True)
