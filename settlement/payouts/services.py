@@ -42,6 +42,7 @@ CHECK_AFTER = {
     PayoutStatus.SUBMITTED: dt.timedelta(minutes=15),
 }
 
+
 def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
     from settlement.payouts.tasks import payout_submit  # the tasks module imports this one
 
