@@ -10,7 +10,8 @@
 
 _finish (services.py) enqueues settlement.payout_notify on commit; the task runs
 notify_payout_settled, which is idempotent (safe to run again after a crash or a duplicate
-message). Payments is reached through its functions only: it knows the kind names, never
+message) and stamps the payout's `notified_at`; the payouts sweeper re-enqueues a final state
+left unstamped (a task message lost to a broker outage). Payments is reached through its functions only: it knows the kind names, never
 settlement.
 """
 
@@ -23,6 +24,7 @@ from collections import defaultdict
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from payments.emails.sending import send_seller_email
 from payments.orders.events import (
@@ -173,6 +175,10 @@ def notify_payout_settled(payout_id: uuid.UUID | str) -> dict[str, int]:
         )
     # Mailed after commit: no SMTP call under the payout's lock; idempotent by (topic, recipient).
     email = send_seller_email(seller=payout.seller, kind=kind, topic=topic, data=payload)
+    # Told: the sweeper leaves it be (unless the state moved on meanwhile, returned after paid).
+    Payout.objects.filter(pk=payout.pk, status=payout.status, notified_at__isnull=True).update(
+        notified_at=timezone.now()
+    )
     logger.info(
         "payout %s %s: %d order events, %d webhooks, %d email",
         payout.pk,

@@ -31,7 +31,7 @@ from settlement.gateways.base import (
     CreditTransfer,
     TransferResult,
 )
-from settlement.models import Payout, PayoutEvent, PayoutStatus
+from settlement.models import FINAL_PAYOUT_STATUSES, Payout, PayoutEvent, PayoutStatus
 from settlement.payouts import ledger
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ CHECK_AFTER = {
     PayoutStatus.CREATED: dt.timedelta(minutes=2),
     PayoutStatus.SUBMITTED: dt.timedelta(minutes=15),
 }
+# How long a final state may wait for its notification task before the sweeper re-enqueues it.
+NOTIFY_AFTER = dt.timedelta(minutes=5)
 
 
 def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
@@ -215,6 +217,7 @@ def _finish(payout: Payout, status: str, **fields) -> Payout:
     for name, value in fields.items():
         setattr(payout, name, value)
     payout.check_after = now + CHECK_AFTER[status] if status in CHECK_AFTER else None
+    payout.notified_at = None  # a new outcome to tell (returned after paid)
     payout.save()
     _event(payout, status, **{k: v for k, v in fields.items() if isinstance(v, str | int)})
     if status != PayoutStatus.SUBMITTED:
@@ -262,6 +265,19 @@ def apply_bank_answer(answer: TransferResult) -> Payout:
         _event(payout, "contradiction", bank=said, status=status)
         logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
         return payout
+
+
+def due_for_notify(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
+    """Payouts in a final state whose parties were not told of it within NOTIFY_AFTER (the
+    notification's task message was lost): the sweeper enqueues it again (idempotent)."""
+    before = (now or timezone.now()) - NOTIFY_AFTER
+    return list(
+        Payout.objects.filter(
+            status__in=FINAL_PAYOUT_STATUSES, notified_at__isnull=True, updated_at__lte=before
+        )
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:

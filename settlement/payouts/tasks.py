@@ -6,8 +6,9 @@ whose message was lost):
     settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
     settlement.payout_check(id)     ask the bank about one payout past its deadline
     settlement.payout_notify(id)    tell seller and buyers a payout's final state (idempotent)
-    settlement.payouts_sweep        beat, every minute: payouts past their deadline, and batches
-                                    to pay again after a failure once the account was fixed
+    settlement.payouts_sweep        beat, every minute: payouts past their deadline, batches to
+                                    pay again after a failure once the account was fixed, and
+                                    final states whose notification was lost
 """
 
 from __future__ import annotations
@@ -75,4 +76,7 @@ def payouts_sweep() -> dict[str, int]:
     for payout_id in due:
         payout_check.delay(str(payout_id))
     again = services.retry_unpaid_batches()
-    return {"checked": len(due), "paid_again": len(again)}
+    untold = services.due_for_notify()
+    for payout_id in untold:
+        payout_notify.delay(str(payout_id))
+    return {"checked": len(due), "paid_again": len(again), "notified": len(untold)}

@@ -4,9 +4,12 @@ order (timeline, API, email); once each, however often the notification runs."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core import mail
 from django.test import TestCase, override_settings
+from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from accounts.models import Role
@@ -18,6 +21,7 @@ from payments.orders.models import OrderEvent
 from payments.webhooks.deliveries import webhook_attempt_delivery
 from payments.webhooks.models import WebhookDelivery
 from settlement.batches import create_batches
+from settlement.gateways.base import TransferResult
 from settlement.maturation import mature_due
 from settlement.models import Payout, PayoutStatus
 from settlement.payouts import notifications, services
@@ -256,3 +260,36 @@ def test_a_payout_not_final_tells_nobody():
         "emails": 0,
     }
     assert mail.outbox == [] and not Payout.objects.exclude(status="submitted").exists()
+
+
+def test_the_sweeper_tells_a_final_state_whose_notification_was_lost_and_a_later_return(
+    deliveries_enqueued,
+):
+    seller = SellerFactory()
+    sold(seller, make_user(Role.BUYER))
+    payout = settled(seller)
+    later = timezone.now() + services.NOTIFY_AFTER + dt.timedelta(seconds=1)
+    # The task message was lost: not yet due, then due.
+    assert services.due_for_notify() == []
+    assert services.due_for_notify(now=later) == [payout.pk]
+
+    notifications.notify_payout_settled(payout.pk)
+    assert services.due_for_notify(now=later) == []
+
+    # The money comes back: a new outcome to tell, and it is told once.
+    returned = services.apply_bank_answer(
+        TransferResult(
+            payout_id=payout.bank_id,
+            status="returned",
+            amount_minor=payout.amount_minor,
+            currency=payout.currency,
+            bank_reference=payout.bank_reference,
+            failure_code="closed_account",
+            failure_message="",
+        )
+    )
+    assert returned.status == PayoutStatus.RETURNED
+    assert services.due_for_notify(now=later) == [payout.pk]
+    notifications.notify_payout_settled(payout.pk)
+    assert services.due_for_notify(now=later) == []
+    assert [m.subject.split(" ")[-1] for m in seller_mails(seller)] == ["bank", "account"]
