@@ -5,6 +5,7 @@ order (timeline, API, email); once each, however often the notification runs."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.core import mail
@@ -23,7 +24,7 @@ from payments.webhooks.models import WebhookDelivery
 from settlement.batches import create_batches
 from settlement.gateways.base import TransferResult
 from settlement.maturation import mature_due
-from settlement.models import Payout, PayoutStatus
+from settlement.models import FxRate, Payout, PayoutStatus
 from settlement.payouts import notifications, services
 from tests.accounts.factories import SellerFactory
 from tests.lifecycle.webhook_fixtures import make_endpoint, receiver  # noqa: F401 - a fixture
@@ -293,3 +294,24 @@ def test_the_sweeper_tells_a_final_state_whose_notification_was_lost_and_a_later
     notifications.notify_payout_settled(payout.pk)
     assert services.due_for_notify(now=later) == []
     assert [m.subject.split(" ")[-1] for m in seller_mails(seller)] == ["bank", "account"]
+
+
+def test_converted_money_tells_the_buyer_in_the_sales_currency():
+    seller = SellerFactory(profile__settlement_currency="USD")
+    buyer = make_user(Role.BUYER)
+    FxRate.objects.create(
+        base="EUR",
+        quote="USD",
+        rate=Decimal("1.085"),
+        as_of=timezone.now() - dt.timedelta(hours=1),
+        source="test",
+    )
+    order = sold(seller, buyer, 4000)  # EUR
+    payout = settled(seller)
+    assert (payout.status, payout.currency) == (PayoutStatus.PAID, "USD")
+
+    notifications.notify_payout_settled(payout.pk)
+
+    [event] = OrderEvent.objects.filter(kind="order.seller_paid")
+    assert event.sub_order_id == order.sub_orders.get().pk
+    assert (event.data["amount_minor"], event.data["currency"]) == (4000, "EUR")
