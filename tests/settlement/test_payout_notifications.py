@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.test import TestCase, override_settings
+from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -315,3 +316,21 @@ def test_converted_money_tells_the_buyer_in_the_sales_currency():
     [event] = OrderEvent.objects.filter(kind="order.seller_paid")
     assert event.sub_order_id == order.sub_orders.get().pk
     assert (event.data["amount_minor"], event.data["currency"]) == (4000, "EUR")
+
+
+def test_the_seller_sees_its_payouts_on_its_page_and_not_another_sellers(client):
+    seller, other = SellerFactory(), SellerFactory()
+    sold(seller, make_user(Role.BUYER))
+    sold(other, make_user(Role.BUYER), 999)
+    mine = settled(seller)
+    settled(other, "failed")
+
+    client.force_login(seller)
+    page = client.get(reverse("settlement:payouts"))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "€40.00" in html and "Paid" in html and mine.bank_reference in html
+    assert "€9.99" not in html and "Failed" not in html
+    client.force_login(make_user(Role.BUYER))
+    assert client.get(reverse("settlement:payouts")).status_code == 403
