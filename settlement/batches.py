@@ -144,6 +144,19 @@ SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
  ORDER BY e.index
 """.replace("{line_filter}", LINE_FILTER)
 
+# The same lines over a range of one seller's account in one currency (what a conversion covered).
+_RANGE_LINES = """
+SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
+       CASE WHEN t.credit_account_id = a.id THEN t.amount_minor ELSE -t.amount_minor END
+  FROM ledger_account a
+  JOIN ledger_logentry e ON e.index >= %(log_from)s AND e.index < %(log_to)s
+  JOIN ledger_transfer t ON t.id = e.transfer_id
+                        AND (t.credit_account_id = a.id OR t.debit_account_id = a.id)
+ WHERE a.currency = %(currency)s AND a.code = 'seller:' || %(seller)s || ':available'
+   AND {line_filter}
+ ORDER BY e.index
+""".replace("{line_filter}", LINE_FILTER)
+
 
 def bring_log_up_to_date() -> int:
     """Append every committed transfer still queued to the log; return the log's size."""
@@ -196,5 +209,26 @@ def batch_lines(batch: SettlementBatch) -> list[BatchLine]:
     with connection.cursor() as cursor:
         cursor.execute(_LINES, [batch.pk])
         rows = cursor.fetchall()
+    return _as_lines(rows)
+
+
+def range_lines(*, seller_id: int, currency: str, log_from: int, log_to: int) -> list[BatchLine]:
+    """The lines of the seller's `available` account in `currency` over the log range
+    [log_from, log_to), by the batches' rule (what an FX conversion's range covered)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RANGE_LINES,
+            {
+                "seller": str(seller_id),
+                "currency": currency,
+                "log_from": log_from,
+                "log_to": log_to,
+            },
+        )
+        rows = cursor.fetchall()
+    return _as_lines(rows)
+
+
+def _as_lines(rows: list[tuple]) -> list[BatchLine]:
     # Django's PostgreSQL backend hands jsonb over as text (JSONField decodes it itself).
     return [BatchLine(*row[:4], json.loads(row[4]), *row[5:]) for row in rows]

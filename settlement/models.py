@@ -100,6 +100,9 @@ class Payout(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
+    # When seller and buyers were told of the current final state (settlement/payouts/
+    # notifications.py); NULL in a final state: the sweeper tells them (a lost task message).
+    notified_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -119,6 +122,11 @@ class Payout(models.Model):
                 name="payout_due_for_check",
             ),
             models.Index(fields=["seller", "-created_at"], name="payout_seller_recent"),
+            models.Index(
+                fields=["updated_at"],
+                condition=Q(status__in=["paid", "failed", "returned"], notified_at__isnull=True),
+                name="payout_to_notify",
+            ),
         ]
         ordering = ["-created_at"]
 

@@ -1,5 +1,5 @@
-"""The lifecycle's email log: one row per (event, recipient), so an event re-dispatched never
-mails anyone twice.
+"""The lifecycle's email log: one row per (event, recipient), or per (topic, recipient) for a
+seller-level email (a payout's outcome), so nothing re-dispatched mails anyone twice.
 """
 
 from __future__ import annotations
@@ -8,11 +8,17 @@ from django.db import models
 
 
 class EmailNotification(models.Model):
-    """One email sent about one event to one address (the dispatcher's idempotency record)."""
+    """One email sent about one event (or topic) to one address (the idempotency record)."""
 
+    # What the email is about: an order event, or (seller-level emails) a topic.
     event = models.ForeignKey(
-        "payments.OrderEvent", on_delete=models.PROTECT, related_name="email_notifications"
+        "payments.OrderEvent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="email_notifications",
     )
+    topic = models.CharField(max_length=80, blank=True, default="")
     recipient = models.EmailField()
     role = models.CharField(max_length=16)  # "buyer" | "seller"
     subject = models.CharField(max_length=255)
@@ -20,5 +26,15 @@ class EmailNotification(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["event", "recipient"], name="emailnotification_once")
+            models.UniqueConstraint(fields=["event", "recipient"], name="emailnotification_once"),
+            models.UniqueConstraint(
+                fields=["topic", "recipient"],
+                condition=~models.Q(topic=""),
+                name="emailnotification_topic_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(event__isnull=False, topic="")
+                | models.Q(event__isnull=True) & ~models.Q(topic=""),
+                name="emailnotification_event_or_topic",
+            ),
         ]

@@ -1,6 +1,7 @@
 """Lifecycle emails to the buyer and the sellers concerned, sent by the event dispatcher.
 
     send_event_emails(event) -> list of EmailNotification rows written now
+    send_seller_email(seller=, kind=, topic=, data=) -> the row written now, or None
 
 One template per event type, templates/emails/<type>.txt, with the recipient's `role` ("buyer" or
 "seller") to choose the wording; subjects are in SUBJECTS. Each (event, recipient) is mailed at most
@@ -76,6 +77,21 @@ SUBJECTS: dict[str, tuple[str, str]] = {
         "Order {number}: your refund of {amount} is on its way",
         "Order {number}: a refund of {amount} was paid to the buyer",
     ),
+    ev.ORDER_SELLER_PAID: (
+        "Order {number}: the seller has been paid",
+        "Order {number}: paid out to your bank",
+    ),
+}
+# Event types mailed to the buyer only: the seller hears of a payout once, for all its orders
+# (send_seller_email), not once per order.
+BUYER_ONLY: frozenset[str] = frozenset({ev.ORDER_SELLER_PAID})
+
+# Seller-level emails (templates/emails/<kind>.txt, with `data`): subject per kind; {amount} is
+# the payout's amount.
+SELLER_SUBJECTS: dict[str, str] = {
+    ev.PAYOUT_PAID: "Payout of {amount} paid to your bank",
+    ev.PAYOUT_FAILED: "Payout of {amount} failed: check your bank account",
+    ev.PAYOUT_RETURNED: "Payout of {amount} came back from your bank: check your bank account",
 }
 
 
@@ -105,7 +121,7 @@ def recipients_for(
     people = [Recipient(order.buyer_email, BUYER)] if order.buyer_email else []
     if sub_orders is None:
         sub_orders = _sub_orders_of(event)
-    for sub_order in sub_orders:
+    for sub_order in sub_orders if event.kind not in BUYER_ONLY else []:
         people.append(Recipient(sub_order.seller.email, SELLER, sub_order.seller_id))
     seen: set[str] = set()
     unique = []
@@ -205,3 +221,36 @@ def send_event_emails(event: OrderEvent) -> list[EmailNotification]:
         sent.append(row)
         logger.info("emails: %s about event %s sent to a %s", event.kind, event.pk, recipient.role)
     return sent
+
+
+def send_seller_email(*, seller: Any, kind: str, topic: str, data: dict[str, Any]) -> Any:
+    """Mail the seller about a seller-level event (a payout's outcome, `data` its public fields)
+    once per (topic, recipient): the row is inserted and the mail sent in one transaction, as for
+    order events. Returns the EmailNotification written now, or None (already mailed)."""
+    if not topic or len(topic) > 80:
+        raise ValueError("a seller email needs a topic of 1 to 80 characters")
+    recipient = seller.email
+    if not recipient or EmailNotification.objects.filter(topic=topic, recipient=recipient).exists():
+        return None
+    amount = data.get("amount_minor")
+    context = {
+        "data": data,
+        "seller_name": _seller_name(seller),
+        "amount": money(amount, data.get("currency") or "") if isinstance(amount, int) else "",
+    }
+    subject = SELLER_SUBJECTS[kind].format(amount=context["amount"] or "your money")
+    body = render_to_string(f"emails/{kind}.txt", context).strip() + "\n"
+    try:
+        with transaction.atomic():
+            row = EmailNotification.objects.create(
+                topic=topic,
+                recipient=recipient,
+                role=SELLER,
+                subject=subject[:255],
+                sent_at=timezone.now(),
+            )
+            EmailMessage(subject=subject, body=body, to=[recipient]).send()
+    except IntegrityError:  # a concurrent run mailed it first
+        return None
+    logger.info("emails: %s about %s sent to a seller", kind, topic)
+    return row

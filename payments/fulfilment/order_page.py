@@ -14,6 +14,7 @@ from payments.fulfilment.confirmation import CONFIRMABLE
 from payments.fulfilment.disputes import dispute_window_open
 from payments.fulfilment.models import Refund, RefundSource, RefundStatus
 from payments.orders.models import Order, OrderEvent, SubOrderStatus
+from payments.templatetags.storefront_tags import money
 
 EVENT_WORDS = {
     "payment.authorized": "Payment authorised",
@@ -28,6 +29,7 @@ EVENT_WORDS = {
     "order.confirmed": "Receipt confirmed",
     "order.auto_confirmed": "Receipt confirmed automatically (the window ended)",
     "order.released": "Money released to the seller",
+    "order.seller_paid": "Seller paid out to their bank",
     "dispute.opened": "Dispute opened",
     "dispute.resolved": "Dispute resolved",
     "refund.created": "Refund requested",
@@ -68,6 +70,8 @@ def _detail(event: OrderEvent) -> str:
         return str(data.get("reason") or "")
     if event.kind == "order.shipped":
         return str(data.get("tracking") or "")
+    if event.kind == "order.seller_paid" and isinstance(data.get("amount_minor"), int):
+        return money(data["amount_minor"], str(data.get("currency") or ""))
     return ""
 
 

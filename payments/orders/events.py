@@ -36,6 +36,8 @@ ORDER_SHIPPED = "order.shipped"
 ORDER_CONFIRMED = "order.confirmed"
 ORDER_AUTO_CONFIRMED = "order.auto_confirmed"
 ORDER_RELEASED = "order.released"
+# The seller was paid the sub-order's money (recorded by settlement when a payout is paid).
+ORDER_SELLER_PAID = "order.seller_paid"
 DISPUTE_OPENED = "dispute.opened"
 DISPUTE_RESOLVED = "dispute.resolved"
 REFUND_CREATED = "refund.created"
@@ -55,12 +57,21 @@ EVENT_TYPES: tuple[str, ...] = (
     ORDER_CONFIRMED,
     ORDER_AUTO_CONFIRMED,
     ORDER_RELEASED,
+    ORDER_SELLER_PAID,
     DISPUTE_OPENED,
     DISPUTE_RESOLVED,
     REFUND_CREATED,
     REFUND_SUCCEEDED,
     REFUND_FAILED,
 )
+
+# Seller-level event types: about the seller's money, not one order. No OrderEvent is recorded
+# for them: settlement raises them through payments.webhooks.deliveries.
+# webhook_dispatch_seller_event and payments.emails.sending.send_seller_email.
+PAYOUT_PAID = "payout.paid"
+PAYOUT_FAILED = "payout.failed"
+PAYOUT_RETURNED = "payout.returned"
+SELLER_EVENT_TYPES: tuple[str, ...] = (PAYOUT_PAID, PAYOUT_FAILED, PAYOUT_RETURNED)
 
 
 class _Batch:

@@ -36,13 +36,13 @@ from core.api.pagination import CreatedCursorPagination
 from core.api.parsers import StrictJSONParser
 from core.errors import PermissionDenied, ValidationError
 from payments.flows.api import actor_for
-from payments.orders.events import EVENT_TYPES
 from payments.webhooks.deliveries import (
     deliveries_of,
     webhook_delivery_get,
     webhook_delivery_resend,
 )
 from payments.webhooks.endpoints import (
+    SUBSCRIBABLE_EVENT_TYPES,
     endpoints_visible_to,
     webhook_endpoint_create,
     webhook_endpoint_delete,
@@ -85,7 +85,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     object = serializers.SerializerMethodField()
     seller_id = serializers.IntegerField()
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_TYPES),
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE_EVENT_TYPES),
         help_text="Event types sent to this endpoint; empty = all.",
     )
 
@@ -153,7 +153,9 @@ class WebhookAttemptSerializer(serializers.ModelSerializer):
 class WebhookDeliverySerializer(serializers.ModelSerializer):
     object = serializers.SerializerMethodField()
     endpoint_id = serializers.UUIDField()
-    event_id = serializers.IntegerField()
+    event_id = serializers.IntegerField(
+        allow_null=True, help_text="The order event; null for a seller-level event (payouts)."
+    )
     payload = serializers.DictField(child=serializers.JSONField(), help_text="The body sent.")
     status = serializers.CharField(help_text="pending, succeeded or failed (final).")
 

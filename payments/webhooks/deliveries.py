@@ -2,6 +2,8 @@
 (Endpoints: payments/webhooks/endpoints.py; secrets and signing: payments/webhooks/signing.py.)
 
     webhook_dispatch_event(event)          one WebhookDelivery per subscribed live endpoint
+    webhook_dispatch_seller_event(seller_id=, kind=, topic=, payload=, occurred_at=)
+                                           the same for a seller-level event (a payout's outcome)
     webhook_attempt_delivery(delivery_id)  one signed POST (Standard Webhooks), then the next step
     webhook_delivery_resend(delivery=, actor=)  a new attempt cycle, same message id
 
@@ -25,6 +27,7 @@ from django.views.decorators.debug import sensitive_variables
 from core.canonical import canonical_json
 from core.errors import Conflict, NotFound
 from payments.orders.event_data import event_data_for
+from payments.orders.events import SELLER_EVENT_TYPES
 from payments.orders.models import OrderEvent
 from payments.webhooks.http import post_json
 from payments.webhooks.models import (
@@ -131,6 +134,56 @@ def webhook_dispatch_event(event: OrderEvent) -> list[WebhookDelivery]:
             continue
         created.append(delivery)
         # robust: a broker hiccup is logged, not raised; the sweeper enqueues it later.
+        transaction.on_commit(lambda delivery_id=delivery.pk: _enqueue(delivery_id), robust=True)
+    return created
+
+
+def webhook_dispatch_seller_event(
+    *,
+    seller_id: int,
+    kind: str,
+    topic: str,
+    payload: dict[str, Any],
+    occurred_at: dt.datetime,
+) -> list[WebhookDelivery]:
+    """One delivery per live endpoint of the seller subscribed to `kind` (SELLER_EVENT_TYPES),
+    about `topic` (the raiser's stable name for the event, e.g. "payout:<id>:paid"), carrying
+    `payload` as the body's data. Sent, signed, retried and swept as order events' deliveries are.
+
+    Idempotent: (endpoint, topic) is unique, so running it again creates nothing new."""
+    if kind not in SELLER_EVENT_TYPES:
+        raise ValueError(f"unknown seller event type {kind!r}")
+    if not topic or len(topic) > 80:
+        raise ValueError("a seller event needs a topic of 1 to 80 characters")
+    body = _json_safe(
+        {
+            "type": kind,
+            "timestamp": occurred_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "data": payload,
+        }
+    )
+    endpoints = WebhookEndpoint.objects.filter(
+        seller_id=seller_id, is_active=True, deleted_at__isnull=True
+    ).order_by("created_at", "id")
+    done = set(WebhookDelivery.objects.filter(topic=topic).values_list("endpoint_id", flat=True))
+    created: list[WebhookDelivery] = []
+    now = timezone.now()
+    for endpoint in endpoints:
+        if not endpoint.subscribes_to(kind) or endpoint.pk in done:
+            continue
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(
+                    endpoint=endpoint,
+                    topic=topic,
+                    event_type=kind,
+                    payload=body,
+                    cycle_started_at=now,
+                    next_attempt_at=now,
+                )
+        except IntegrityError:  # a concurrent dispatch made it first
+            continue
+        created.append(delivery)
         transaction.on_commit(lambda delivery_id=delivery.pk: _enqueue(delivery_id), robust=True)
     return created
 

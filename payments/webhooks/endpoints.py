@@ -13,14 +13,21 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from core.errors import Conflict, NotFound, ValidationError
-from payments.orders.events import EVENT_TYPES
+from payments.orders.events import EVENT_TYPES, SELLER_EVENT_TYPES
 from payments.webhooks.http import validate_webhook_url
-from payments.webhooks.models import ALL_EVENTS, DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from payments.webhooks.models import (
+    ALL_EVENTS,
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from payments.webhooks.signing import ROLL_GRACE, new_secret, seal_secret
 
 logger = logging.getLogger(__name__)
 
 MAX_ENDPOINTS_PER_SELLER = 20
+# What an endpoint may subscribe to: order events and seller-level events (payouts).
+SUBSCRIBABLE_EVENT_TYPES: tuple[str, ...] = EVENT_TYPES + SELLER_EVENT_TYPES
 
 
 def clean_event_types(event_types: Any) -> list[str]:
@@ -33,7 +40,7 @@ def clean_event_types(event_types: Any) -> list[str]:
         raise ValidationError("Give the event types as a list of names.", field="event_types")
     if ALL_EVENTS in event_types:
         return []
-    unknown = sorted(set(event_types) - set(EVENT_TYPES))
+    unknown = sorted(set(event_types) - set(SUBSCRIBABLE_EVENT_TYPES))
     if unknown:
         raise ValidationError(f"Unknown event type: {unknown[0]}.", field="event_types")
     return sorted(set(event_types))

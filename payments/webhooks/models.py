@@ -4,7 +4,9 @@ WebhookEndpoint: a seller's URL, the event types it subscribes to and its signin
 secret must be usable to sign, so it is stored encrypted (AES-256-GCM under its own data key,
 wrapped by the master key ring; the endpoint's id is bound as associated data), never hashed.
 
-WebhookDelivery: one message (one OrderEvent to one endpoint). Its id is the `webhook-id` header,
+WebhookDelivery: one message to one endpoint, about one OrderEvent or, for a seller-level event
+(a payout paid, failed or returned: payments.orders.events.SELLER_EVENT_TYPES), about a `topic` ("payout:<id>:paid")
+named by the app that raised it. Its id is the `webhook-id` header,
 the same on every attempt and on a resend, so receivers can deduplicate. WebhookAttempt: the log of
 every HTTP attempt.
 """
@@ -33,7 +35,8 @@ class WebhookEndpoint(models.Model):
     )
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=200, blank=True, default="")
-    # Event type names from payments.orders.events.EVENT_TYPES; [] or ["*"] = all of them.
+    # Event type names from payments.orders.events (EVENT_TYPES and SELLER_EVENT_TYPES); [] or
+    # ["*"] = all of them.
     event_types = models.JSONField(default=list, blank=True)
     # The secret ("whsec_..."), AES-256-GCM under a per-endpoint data key; the data key is wrapped
     # by master key `secret_key_id`. See payments.webhooks.signing for the associated data.
@@ -79,9 +82,15 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
     )
+    # What the message is about: an order event, or (seller-level events) a topic.
     event = models.ForeignKey(
-        "payments.OrderEvent", on_delete=models.PROTECT, related_name="webhook_deliveries"
+        "payments.OrderEvent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="webhook_deliveries",
     )
+    topic = models.CharField(max_length=80, blank=True, default="")
     event_type = models.CharField(max_length=64)
     # The body sent is canonical_json(payload): the same bytes on every attempt.
     payload = models.JSONField()
@@ -105,6 +114,15 @@ class WebhookDelivery(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "event"], name="webhookdelivery_once"),
+            models.UniqueConstraint(
+                fields=["endpoint", "topic"],
+                condition=~Q(topic=""),
+                name="webhookdelivery_topic_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, topic="") | Q(event__isnull=True) & ~Q(topic=""),
+                name="webhookdelivery_event_or_topic",
+            ),
             models.CheckConstraint(
                 condition=Q(status="pending") | Q(next_attempt_at__isnull=True),
                 name="webhookdelivery_due_only_if_pending",

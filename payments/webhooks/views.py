@@ -16,13 +16,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError, NotFound
 from payments.catalog.views import seller_required
-from payments.orders.events import EVENT_TYPES
 from payments.webhooks.deliveries import (
     deliveries_of,
     webhook_delivery_get,
     webhook_delivery_resend,
 )
 from payments.webhooks.endpoints import (
+    SUBSCRIBABLE_EVENT_TYPES,
     endpoints_visible_to,
     webhook_endpoint_create,
     webhook_endpoint_delete,
@@ -43,7 +43,7 @@ class EndpointForm(forms.Form):
     description = forms.CharField(label="Description (optional)", max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
         label="Events to send",
-        choices=[(name, name) for name in EVENT_TYPES],
+        choices=[(name, name) for name in SUBSCRIBABLE_EVENT_TYPES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Tick none to receive every event.",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -31,7 +31,7 @@ from settlement.gateways.base import (
     CreditTransfer,
     TransferResult,
 )
-from settlement.models import Payout, PayoutEvent, PayoutStatus
+from settlement.models import FINAL_PAYOUT_STATUSES, Payout, PayoutEvent, PayoutStatus
 from settlement.payouts import ledger
 
 logger = logging.getLogger(__name__)
@@ -41,14 +41,8 @@ CHECK_AFTER = {
     PayoutStatus.CREATED: dt.timedelta(minutes=2),
     PayoutStatus.SUBMITTED: dt.timedelta(minutes=15),
 }
-
-# Listeners told (on commit) when a payout reaches paid, failed or returned: the notifications
-# (email, webhook, order events) register here.
-_settled_listeners: list[Callable[[Payout], None]] = []
-
-
-def on_payout_settled(listener: Callable[[Payout], None]) -> None:
-    _settled_listeners.append(listener)
+# How long a final state may wait for its notification task before the sweeper re-enqueues it.
+NOTIFY_AFTER = dt.timedelta(minutes=5)
 
 
 def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
@@ -204,6 +198,12 @@ def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
     return apply_bank_answer(known)
 
 
+def _enqueue_notify(payout_id: uuid.UUID) -> None:
+    from settlement.payouts.tasks import payout_notify  # the tasks module imports this one
+
+    payout_notify.delay(str(payout_id))
+
+
 def _finish(payout: Payout, status: str, **fields) -> Payout:
     now = timezone.now()
     stamp = {
@@ -217,12 +217,14 @@ def _finish(payout: Payout, status: str, **fields) -> Payout:
     for name, value in fields.items():
         setattr(payout, name, value)
     payout.check_after = now + CHECK_AFTER[status] if status in CHECK_AFTER else None
+    payout.notified_at = None  # a new outcome to tell (returned after paid)
     payout.save()
     _event(payout, status, **{k: v for k, v in fields.items() if isinstance(v, str | int)})
     if status != PayoutStatus.SUBMITTED:
-        settled = Payout.objects.get(pk=payout.pk)
-        for listener in _settled_listeners:
-            transaction.on_commit(lambda listener=listener: listener(settled), robust=True)
+        # Both sides are told (settlement/payouts/notifications.py) by a task enqueued here, by
+        # name rather than through registered listeners: the step's outcome and who hears of it
+        # read in one place. On commit, robust: a broker outage must not undo a bank's answer.
+        transaction.on_commit(lambda: _enqueue_notify(payout.pk), robust=True)
     return payout
 
 
@@ -263,6 +265,19 @@ def apply_bank_answer(answer: TransferResult) -> Payout:
         _event(payout, "contradiction", bank=said, status=status)
         logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
         return payout
+
+
+def due_for_notify(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
+    """Payouts in a final state whose parties were not told of it within NOTIFY_AFTER (the
+    notification's task message was lost): the sweeper enqueues it again (idempotent)."""
+    before = (now or timezone.now()) - NOTIFY_AFTER
+    return list(
+        Payout.objects.filter(
+            status__in=FINAL_PAYOUT_STATUSES, notified_at__isnull=True, updated_at__lte=before
+        )
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:

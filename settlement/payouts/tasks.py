@@ -5,8 +5,10 @@ whose message was lost):
     settlement.make_batches         beat, hourly: today's batches (once a day each), then payouts
     settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
     settlement.payout_check(id)     ask the bank about one payout past its deadline
-    settlement.payouts_sweep        beat, every minute: payouts past their deadline, and batches
-                                    to pay again after a failure once the account was fixed
+    settlement.payout_notify(id)    tell seller and buyers a payout's final state (idempotent)
+    settlement.payouts_sweep        beat, every minute: payouts past their deadline, batches to
+                                    pay again after a failure once the account was fixed, and
+                                    final states whose notification was lost
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from settlement.batches import create_batches
 from settlement.gateways.base import BankUnavailable
 from settlement.gateways.registry import get_bank_gateway
 from settlement.maturation import mature_due
-from settlement.payouts import services
+from settlement.payouts import notifications, services
 
 # Bank calls: retried with backoff (5 s doubling to 10 min) while the bank is unreachable; the
 # sweeper takes over after that.
@@ -55,10 +57,26 @@ def payout_check(payout_id: str) -> str:
     return services.check(payout_id, get_bank_gateway()).status
 
 
+@shared_task(
+    name="settlement.payout_notify",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=8,
+    ignore_result=True,
+)
+def payout_notify(payout_id: str) -> dict[str, int]:
+    return notifications.notify_payout_settled(payout_id)
+
+
 @shared_task(name="settlement.payouts_sweep", acks_late=True, ignore_result=True)
 def payouts_sweep() -> dict[str, int]:
     due = services.due_for_check()
     for payout_id in due:
         payout_check.delay(str(payout_id))
     again = services.retry_unpaid_batches()
-    return {"checked": len(due), "paid_again": len(again)}
+    untold = services.due_for_notify()
+    for payout_id in untold:
+        payout_notify.delay(str(payout_id))
+    return {"checked": len(due), "paid_again": len(again), "notified": len(untold)}
