@@ -402,6 +402,14 @@ SANDBOX_BANK_CALLBACK_URL = env(
 CLEARHOUSE_BANK_SIGNING_KEY = env("CLEARHOUSE_BANK_SIGNING_KEY", default="")
 CLEARHOUSE_BANK_WEBHOOK_SECRET = env("CLEARHOUSE_BANK_WEBHOOK_SECRET", default="")
 SANDBOX_BANK_ADMIN_TOKEN = env("SANDBOX_BANK_ADMIN_TOKEN", default="")
+# How long a payout may wait created or submitted before the sweeper asks the bank about it, and
+# how long after it was paid the bank is asked once more whether it came back (a return whose
+# callback was lost): set it to the bank's return window (settlement/payouts/services.py).
+SETTLEMENT_PAYOUT_CREATED_CHECK_S = env.int("SETTLEMENT_PAYOUT_CREATED_CHECK_S", default=120)
+SETTLEMENT_PAYOUT_SUBMITTED_CHECK_S = env.int("SETTLEMENT_PAYOUT_SUBMITTED_CHECK_S", default=900)
+SETTLEMENT_PAYOUT_RETURN_WATCH_S = env.int(
+    "SETTLEMENT_PAYOUT_RETURN_WATCH_S", default=5 * 24 * 3600
+)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production

@@ -11,6 +11,12 @@ counted (its predecessor died, or the answer was lost) asks the bank for the pay
 first and submits only if the bank never saw it. Bank answers, whether from the submit, a status
 query or a callback, all go through apply_bank_answer under the payout's row lock; an answer that
 contradicts a final state changes nothing and is kept as a case for staff.
+
+The sweeper asks the bank about every payout whose `check_after` has passed: created or submitted
+too long (a lost message, a dropped callback), and paid ones once their return window has ended
+(a return whose callback was lost would otherwise never be known). It claims each such payout
+(pushing `check_after` on) as it asks, so a payout is asked about once per deadline however often
+the sweeper runs while the check waits in the queue.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -36,11 +43,18 @@ from settlement.payouts import ledger
 
 logger = logging.getLogger(__name__)
 
-# How long a payout may sit in a state before the sweeper asks the bank about it.
-CHECK_AFTER = {
-    PayoutStatus.CREATED: dt.timedelta(minutes=2),
-    PayoutStatus.SUBMITTED: dt.timedelta(minutes=15),
-}
+
+def check_after(status: str) -> dt.timedelta | None:
+    """How long a payout may sit in `status` before the sweeper asks the bank about it (None: it
+    is not watched). A paid payout is asked once, when the bank's return window has ended.
+    Settings SETTLEMENT_PAYOUT_*_S; the drill makes them seconds."""
+    seconds = {
+        PayoutStatus.CREATED: settings.SETTLEMENT_PAYOUT_CREATED_CHECK_S,
+        PayoutStatus.SUBMITTED: settings.SETTLEMENT_PAYOUT_SUBMITTED_CHECK_S,
+        PayoutStatus.PAID: settings.SETTLEMENT_PAYOUT_RETURN_WATCH_S,
+    }.get(status)
+    return None if seconds is None else dt.timedelta(seconds=seconds)
+
 
 # Listeners told (on commit) when a payout reaches paid, failed or returned: the notifications
 # (email, webhook, order events) register here.
@@ -84,7 +98,7 @@ def create_payouts(batch_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
         return []
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _CREATE_PAYOUTS, [CHECK_AFTER[PayoutStatus.CREATED], [str(i) for i in batch_ids]]
+            _CREATE_PAYOUTS, [check_after(PayoutStatus.CREATED), [str(i) for i in batch_ids]]
         )
         ids = [row[0] for row in cursor.fetchall()]
         transaction.on_commit(lambda: _enqueue_submit(ids))
@@ -136,7 +150,7 @@ def _begin_attempt(payout_id: uuid.UUID | str) -> Payout | None:
         if payout.attempts == 0:
             ledger.reserve(payout)
         payout.attempts += 1
-        payout.check_after = timezone.now() + CHECK_AFTER[PayoutStatus.CREATED]
+        payout.check_after = timezone.now() + check_after(PayoutStatus.CREATED)
         payout.save(update_fields=["attempts", "check_after", "updated_at"])
         return payout
 
@@ -186,22 +200,37 @@ def _fail_refused(payout_id: uuid.UUID, refused: BankError) -> Payout:
 
 
 def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
-    """Ask the bank about a payout that has waited past its deadline, and apply the answer."""
+    """Ask the bank about a payout that has waited past its deadline (or a paid one whose return
+    window has ended), and apply the answer."""
     payout = Payout.objects.get(pk=payout_id)
     if payout.status == PayoutStatus.CREATED:
         return submit(payout_id, gateway)  # status first when an attempt was made
-    if payout.status != PayoutStatus.SUBMITTED:
+    watched = payout.status == PayoutStatus.PAID and payout.check_after is not None
+    if payout.status != PayoutStatus.SUBMITTED and not watched:
         return payout
     known = gateway.status(payout_id=payout.bank_id)
-    if known is None:  # submitted means the bank answered once: it cannot have forgotten
-        logger.error("bank does not know submitted payout %s", payout.pk)
+    if known is None:  # the bank answered about it once: it cannot have forgotten
+        logger.error("bank does not know %s payout %s", payout.status, payout.pk)
         with transaction.atomic():
             payout = _lock(payout_id)
             _event(payout, "contradiction", bank_status=None, status=payout.status)
-            payout.check_after = timezone.now() + CHECK_AFTER[PayoutStatus.SUBMITTED]
+            payout.check_after = timezone.now() + check_after(PayoutStatus.SUBMITTED)
             payout.save(update_fields=["check_after", "updated_at"])
         return payout
-    return apply_bank_answer(known)
+    payout = apply_bank_answer(known)
+    if watched and payout.status == PayoutStatus.PAID:
+        payout = _end_return_watch(payout.pk)
+    return payout
+
+
+def _end_return_watch(payout_id: uuid.UUID) -> Payout:
+    """The bank still says paid when the return window is over: stop asking."""
+    with transaction.atomic():
+        payout = _lock(payout_id)
+        if payout.status == PayoutStatus.PAID and payout.check_after is not None:
+            payout.check_after = None
+            payout.save(update_fields=["check_after", "updated_at"])
+        return payout
 
 
 def _finish(payout: Payout, status: str, **fields) -> Payout:
@@ -216,7 +245,8 @@ def _finish(payout: Payout, status: str, **fields) -> Payout:
     setattr(payout, stamp, now)
     for name, value in fields.items():
         setattr(payout, name, value)
-    payout.check_after = now + CHECK_AFTER[status] if status in CHECK_AFTER else None
+    wait = check_after(status)
+    payout.check_after = None if wait is None else now + wait
     payout.save()
     _event(payout, status, **{k: v for k, v in fields.items() if isinstance(v, str | int)})
     if status != PayoutStatus.SUBMITTED:
@@ -266,13 +296,43 @@ def apply_bank_answer(answer: TransferResult) -> Payout:
 
 
 def due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
-    """Payouts that waited in created or submitted past their deadline: the sweeper re-drives
-    them (a lost task message, a crashed worker, a dropped callback)."""
+    """Payouts past their `check_after` (created or submitted too long; paid at the end of the
+    return window), oldest first. Read-only: the sweeper claims them with claim_due_for_check."""
     return list(
-        Payout.objects.filter(
-            status__in=[PayoutStatus.CREATED, PayoutStatus.SUBMITTED],
-            check_after__lte=now or timezone.now(),
-        )
+        Payout.objects.filter(check_after__lte=now or timezone.now())
         .order_by("check_after")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+_CLAIM_DUE = """
+UPDATE settlement_payout p
+   SET check_after = %(now)s + CASE WHEN p.status = 'created' THEN %(created)s::interval
+                                    ELSE %(submitted)s::interval END
+ WHERE p.id IN (SELECT id FROM settlement_payout
+                 WHERE check_after <= %(now)s
+                 ORDER BY check_after
+                 LIMIT %(limit)s
+                   FOR UPDATE SKIP LOCKED)
+RETURNING p.id
+"""
+
+
+def claim_due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
+    """The payouts due_for_check would name, each claimed: its `check_after` pushed one deadline
+    on in the same statement, so the next sweep leaves it alone unless this check is lost.
+    Safe when two sweeps overlap (rows another has locked are skipped)."""
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_DUE,
+            {
+                "now": now,
+                # Due again if this check never reports back (its message lost): a created
+                # payout after the created deadline, any other after the submitted one.
+                "created": check_after(PayoutStatus.CREATED),
+                "submitted": check_after(PayoutStatus.SUBMITTED),
+                "limit": limit,
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]

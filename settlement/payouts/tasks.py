@@ -5,8 +5,10 @@ whose message was lost):
     settlement.make_batches         beat, hourly: today's batches (once a day each), then payouts
     settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
     settlement.payout_check(id)     ask the bank about one payout past its deadline
-    settlement.payouts_sweep        beat, every minute: payouts past their deadline, and batches
-                                    to pay again after a failure once the account was fixed
+    settlement.payouts_sweep        beat, every minute: payouts past their deadline (each claimed,
+                                    so asked once per deadline), paid ones at the end of their
+                                    return window, and batches to pay again after a failure
+                                    once the account was fixed
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def payout_check(payout_id: str) -> str:
 
 @shared_task(name="settlement.payouts_sweep", acks_late=True, ignore_result=True)
 def payouts_sweep() -> dict[str, int]:
-    due = services.due_for_check()
+    due = services.claim_due_for_check()
     for payout_id in due:
         payout_check.delay(str(payout_id))
     again = services.retry_unpaid_batches()
