@@ -40,6 +40,7 @@ from settlement.gateways.base import (
 )
 from settlement.models import Payout, PayoutEvent, PayoutStatus
 from settlement.payouts import ledger
+from settlement.payouts.crash_points import crash_point
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,8 @@ def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
     payout = _begin_attempt(payout_id)
     if payout is None:
         return Payout.objects.get(pk=payout_id)
+    attempt = f"{payout.bank_id}:{payout.attempts}"
+    crash_point("submit.before_bank", attempt)
     if payout.attempts > 1:
         known = gateway.status(payout_id=payout.bank_id)
         if known is not None:
@@ -181,6 +184,7 @@ def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
         raise
     except BankError as refused:
         return _fail_refused(payout.pk, refused)
+    crash_point("submit.after_bank", attempt)
     return apply_bank_answer(answer)
 
 
