@@ -15,8 +15,8 @@ contradicts a final state changes nothing and is kept as a case for staff.
 The sweeper asks the bank about every payout whose `check_after` has passed: created or submitted
 too long (a lost message, a dropped callback), and paid ones once their return window has ended
 (a return whose callback was lost would otherwise never be known). It claims each such payout
-(pushing `check_after` on) as it asks, so a payout is asked about once per deadline however often
-the sweeper runs while the check waits in the queue.
+as it asks (pushing `check_after` on by the deadline or by as long as the payout has waited), so
+however often the sweeper runs, a payout's checks are few and do not pile up behind a queue.
 """
 
 from __future__ import annotations
@@ -309,10 +309,17 @@ def due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[u
     )
 
 
+# A claimed payout is due again, should this check never report back (its message lost, or
+# waiting behind a long queue), after its deadline or after as long again as it has already
+# waited in its state, whichever is longer: the checks of a payout stuck for an hour are a
+# handful, not one per deadline, and a backlog of checks cannot keep feeding itself.
 _CLAIM_DUE = """
 UPDATE settlement_payout p
-   SET check_after = %(now)s + CASE WHEN p.status = 'created' THEN %(created)s::interval
-                                    ELSE %(submitted)s::interval END
+   SET check_after = %(now)s + CASE p.status
+           WHEN 'created' THEN greatest(%(created)s::interval, %(now)s - p.created_at)
+           WHEN 'submitted' THEN greatest(%(submitted)s::interval,
+                                          %(now)s - coalesce(p.submitted_at, p.created_at))
+           ELSE %(submitted)s::interval END
  WHERE p.id IN (SELECT id FROM settlement_payout
                  WHERE check_after <= %(now)s
                  ORDER BY check_after
@@ -323,8 +330,8 @@ RETURNING p.id
 
 
 def claim_due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
-    """The payouts due_for_check would name, each claimed: its `check_after` pushed one deadline
-    on in the same statement, so the next sweep leaves it alone unless this check is lost.
+    """The payouts due_for_check would name, each claimed: its `check_after` pushed on in the
+    same statement (see _CLAIM_DUE), so the next sweeps leave it alone while this check runs.
     Safe when two sweeps overlap (rows another has locked are skipped)."""
     now = now or timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -332,8 +339,6 @@ def claim_due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> 
             _CLAIM_DUE,
             {
                 "now": now,
-                # Due again if this check never reports back (its message lost): a created
-                # payout after the created deadline, any other after the submitted one.
                 "created": check_after(PayoutStatus.CREATED),
                 "submitted": check_after(PayoutStatus.SUBMITTED),
                 "limit": limit,

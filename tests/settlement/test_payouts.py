@@ -245,6 +245,24 @@ def test_the_sweeper_asks_about_a_due_payout_once_per_deadline_not_at_every_run(
     assert second == third == []
 
 
+def test_a_payout_that_stays_due_is_asked_about_at_doubling_intervals():
+    # Given a payout nobody manages to submit (its checks wait behind a long queue, or are lost)
+    seller = SellerFactory()
+    payout = a_payout(seller)
+
+    # When the sweeper claims it each time it falls due
+    offsets = []
+    for _ in range(4):
+        due = Payout.objects.get(pk=payout.pk).check_after
+        offsets.append(due - payout.created_at)
+        assert services.claim_due_for_check(now=due) == [payout.pk]
+        assert services.claim_due_for_check(now=due) == []  # claimed: not again at once
+
+    # Then it is asked about after its deadline, then after as long again as it has waited: a
+    # handful of checks for an hour's outage, not one per deadline
+    assert offsets == [dt.timedelta(minutes=minutes) for minutes in (2, 4, 8, 16)]
+
+
 @override_settings(SETTLEMENT_PAYOUT_RETURN_WATCH_S=0)
 def test_a_return_whose_callback_was_dropped_is_found_when_the_return_window_ends():
     # Given a paid payout that the seller's bank then sent back, its callback lost
