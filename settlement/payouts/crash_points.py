@@ -93,11 +93,16 @@ class CrashPlan:
         if rate <= 0:
             return None
         crashed = self.crashed_points()
-        if len(crashed) >= self.budget:
-            return None
+        # With first hits on, budget is kept back for the armed points not hit yet.
+        unhit = (
+            {p for p, r in self.rates.items() if r > 0} - set(crashed) if self.first_hits else set()
+        )
         draw = random.Random(f"{self.seed}:{point}:{key}:{len(crashed)}")  # noqa: S311 - simulation
-        first = self.first_hits and point not in crashed
-        if draw.random() >= rate and not first:
+        if point in unhit:
+            crash = len(crashed) < self.budget
+        else:
+            crash = len(crashed) + len(unhit) < self.budget and draw.random() < rate
+        if not crash:
             return None
         return SCOPES[draw.random() < 0.5]
 

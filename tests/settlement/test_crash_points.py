@@ -69,6 +69,21 @@ def test_first_hits_crash_each_armed_point_once_whatever_the_rate(tmp_path):
     assert armed.decide("submit.after_bank", "k2") is None
 
 
+def test_first_hits_keep_budget_back_for_the_points_not_hit_yet(tmp_path):
+    armed = plan(
+        tmp_path,
+        **{
+            crash_points.ENV_POINTS: "submit.before_bank=1,callback.before_commit=1",
+            crash_points.ENV_FIRST_HITS: "1",
+            crash_points.ENV_BUDGET: "2",
+        },
+    )
+    (tmp_path / "crashes.log").write_text("1.0 submit.before_bank group 1 k\n")
+    # One crash left in the budget: it is kept for the callback point, whatever the rates say.
+    assert armed.decide("submit.before_bank", "k2") is None
+    assert armed.decide("callback.before_commit", "msg_1") in ("process", "group")
+
+
 def test_an_armed_point_sigkills_the_process_and_logs_it_first(tmp_path):
     log = tmp_path / "crashes.log"
     env = {
