@@ -62,7 +62,7 @@ db-reset: venv ## Delete the embedded PostgreSQL's data (var/postgres/); the nex
 
 drill: venv ## The payout fault drill: 300 payouts through bank faults and SIGKILLs (needs REDIS_URL; PAYOUTS=, SEED=)
 	@test -n "$(REDIS_URL)" || { echo "make drill needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"; exit 1; }
-	$(call with_db) $(PY) manage.py settlement_drill --payouts $${PAYOUTS:-300} --seed $${SEED:-1}
+	$(call with_db) $(PY) manage.py settlement_drill --payouts $(or $(PAYOUTS),300) --seed $(or $(SEED),1)
 
 lint: venv ## ruff check, format check, and the import contracts (lint-imports)
 	$(BIN)/ruff check .
