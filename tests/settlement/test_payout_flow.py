@@ -20,10 +20,7 @@ from settlement.models import BankCallbackReceipt, Payout, PayoutStatus, Settlem
 from settlement.payouts.tasks import make_batches
 from tests.accounts.factories import SellerFactory
 from tests.integration.worker import require_redis, start_worker, stop_worker
-from tests.settlement.bank_process import (  # noqa: F401  (fixtures)
-    calm_bank,
-    sandbox_bank,
-)
+from tests.settlement import bank_process
 from tests.settlement.factories import released
 
 pytestmark = [
@@ -31,6 +28,10 @@ pytestmark = [
     pytest.mark.sandbox_bank,
     pytest.mark.django_db(transaction=True),
 ]
+
+# The sandbox bank process (one per pytest worker) and its calm knobs, for this module.
+sandbox_bank = bank_process.sandbox_bank
+calm_bank = bank_process.calm_bank
 
 WAIT_S = 30
 NET_MINOR = 10_000
@@ -74,7 +75,7 @@ def callbacks_to_platform(calm_bank, live_server):
 
 
 def seller_iban() -> str:
-    rng = random.Random()  # noqa: S311
+    rng = random.Random()
     while True:
         account = f"{rng.randrange(10**10):010d}"
         iban = IBAN.generate("DE", bank_code="37040044", account_code=account).compact
