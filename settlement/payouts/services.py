@@ -209,8 +209,14 @@ def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
     payout = Payout.objects.get(pk=payout_id)
     if payout.status == PayoutStatus.CREATED:
         return submit(payout_id, gateway)  # status first when an attempt was made
-    watched = payout.status == PayoutStatus.PAID and payout.check_after is not None
-    if payout.status != PayoutStatus.SUBMITTED and not watched:
+    # A paid payout is asked about once its return window is over; a check that comes earlier
+    # (one claimed while it was submitted, arriving late) must not end the watch.
+    window_over = (
+        payout.status == PayoutStatus.PAID
+        and payout.check_after is not None
+        and payout.paid_at + check_after(PayoutStatus.PAID) <= timezone.now()
+    )
+    if payout.status != PayoutStatus.SUBMITTED and not window_over:
         return payout
     known = gateway.status(payout_id=payout.bank_id)
     if known is None:  # the bank answered about it once: it cannot have forgotten
@@ -222,7 +228,7 @@ def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
             payout.save(update_fields=["check_after", "updated_at"])
         return payout
     payout = apply_bank_answer(known)
-    if watched and payout.status == PayoutStatus.PAID:
+    if window_over and payout.status == PayoutStatus.PAID:
         payout = _end_return_watch(payout.pk)
     return payout
 

@@ -5,10 +5,11 @@ whose message was lost):
     settlement.make_batches         beat, hourly: today's batches (once a day each), then payouts
     settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
     settlement.payout_check(id)     ask the bank about one payout past its deadline
-    settlement.payouts_sweep        beat, every minute: payouts past their deadline (each claimed,
-                                    so asked once per deadline), paid ones at the end of their
-                                    return window, and batches to pay again after a failure
-                                    once the account was fixed
+    settlement.payouts_sweep        beat, every minute: payouts past their deadline (each claimed:
+                                    asked again only after its deadline or as long again as it
+                                    has waited), paid ones at the end of their return window,
+                                    and batches to pay again after a failure once the account
+                                    was fixed
 """
 
 from __future__ import annotations

@@ -301,3 +301,20 @@ def test_a_paid_payout_is_asked_about_once_at_the_end_of_its_return_window():
     assert payout.status == PayoutStatus.PAID and payout.check_after is None
     assert sweep() == []  # the watch is over: paid stays paid
     assert balances(seller)["paid_out"] == 3_000
+
+
+def test_a_late_check_from_before_the_payout_was_paid_does_not_end_its_return_watch():
+    # Given a check claimed while the payout was submitted, that arrives after the paid callback
+    seller = SellerFactory()
+    payout = a_payout(seller, 3_000)
+    bank = FakeBank()
+    services.submit(payout.pk, bank)
+    payout = services.apply_bank_answer(bank.settle(payout.bank_id, "paid"))
+    watch_ends = payout.check_after
+
+    # When it runs inside the return window
+    payout = services.check(payout.pk, bank)
+
+    # Then the payout is still watched until its window is over
+    assert payout.status == PayoutStatus.PAID
+    assert payout.check_after == watch_ends > timezone.now() + dt.timedelta(days=4)
