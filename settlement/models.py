@@ -92,7 +92,8 @@ class Payout(models.Model):
     bank_reference = models.CharField(max_length=64, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.CharField(max_length=255, blank=True)
-    # When the sweeper next asks the bank about it (a deadline per state).
+    # When the sweeper next asks the bank about it (a deadline per state; for a paid payout the
+    # end of its return window); NULL when nothing is left to ask.
     check_after = models.DateTimeField(null=True, blank=True)
     attempts = models.IntegerField(default=0, help_text="submit calls made")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -116,10 +117,12 @@ class Payout(models.Model):
             ),
         ]
         indexes = [
+            # Payouts the sweeper watches: created, submitted, and paid until the return window
+            # ends (check_after is NULL once nothing is left to ask).
             models.Index(
                 fields=["check_after"],
-                condition=Q(status__in=["created", "submitted"]),
-                name="payout_due_for_check",
+                condition=Q(check_after__isnull=False),
+                name="payout_watched_due",
             ),
             models.Index(fields=["seller", "-created_at"], name="payout_seller_recent"),
             models.Index(

@@ -201,7 +201,8 @@ CELERY_QUEUE_DIR = VAR_DIR / "celery"
 
 
 def broker_transport_options(broker_url: str) -> dict:
-    """filesystem:// needs its folders and a fast poll; Redis redelivers unacked tasks after an hour."""
+    """filesystem:// needs its folders and a fast poll; Redis redelivers unacked tasks after
+    CELERY_BROKER_VISIBILITY_TIMEOUT_S (an hour; the settlement drill makes it seconds)."""
     if broker_url.startswith("filesystem://"):
         return {
             "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
@@ -211,7 +212,15 @@ def broker_transport_options(broker_url: str) -> dict:
             "polling_interval": 0.1,
         }
     if broker_url.startswith(("redis://", "rediss://")):
-        return {"visibility_timeout": 3600}
+        visibility_s = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT_S", default=3600)
+        # kombu looks for expired messages every interval x throttle seconds (10 x 10 by default):
+        # scan every tenth of the timeout (at most every 10 s), so a killed worker's tasks come
+        # back soon after the timeout, not up to 100 s later.
+        return {
+            "visibility_timeout": visibility_s,
+            "unacked_restore_interval": min(10, max(1, visibility_s // 10)),
+            "unacked_restore_throttle": 1,
+        }
     return {}
 
 
@@ -418,6 +427,14 @@ SANDBOX_BANK_CALLBACK_URL = env(
 CLEARHOUSE_BANK_SIGNING_KEY = env("CLEARHOUSE_BANK_SIGNING_KEY", default="")
 CLEARHOUSE_BANK_WEBHOOK_SECRET = env("CLEARHOUSE_BANK_WEBHOOK_SECRET", default="")
 SANDBOX_BANK_ADMIN_TOKEN = env("SANDBOX_BANK_ADMIN_TOKEN", default="")
+# How long a payout may wait created or submitted before the sweeper asks the bank about it, and
+# how long after it was paid the bank is asked once more whether it came back (a return whose
+# callback was lost): set it to the bank's return window (settlement/payouts/services.py).
+SETTLEMENT_PAYOUT_CREATED_CHECK_S = env.int("SETTLEMENT_PAYOUT_CREATED_CHECK_S", default=120)
+SETTLEMENT_PAYOUT_SUBMITTED_CHECK_S = env.int("SETTLEMENT_PAYOUT_SUBMITTED_CHECK_S", default=900)
+SETTLEMENT_PAYOUT_RETURN_WATCH_S = env.int(
+    "SETTLEMENT_PAYOUT_RETURN_WATCH_S", default=5 * 24 * 3600
+)
 
 # --- Logging -----------------------------------------------------------------------------------
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production

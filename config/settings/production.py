@@ -28,6 +28,9 @@ def required(name: str) -> str:
 
 DEBUG = False
 SECRET_KEY = required("DJANGO_SECRET_KEY")
+# The settlement drill's crash points SIGKILL the process on purpose: never in production.
+if env.str("CLEARHOUSE_DRILL_CRASH_POINTS", default="").strip():
+    raise ImproperlyConfigured("CLEARHOUSE_DRILL_CRASH_POINTS is for the settlement drill only.")
 ALLOWED_HOSTS = [
     host.strip() for host in required("DJANGO_ALLOWED_HOSTS").split(",") if host.strip()
 ]

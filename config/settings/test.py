@@ -65,7 +65,10 @@ if REDIS_URL:
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
-CELERY_TASK_DEFAULT_QUEUE = f"clearhouse-test-{TEST_NAMESPACE}"
+# The settlement drill names its own queue (it runs its workers under these settings in CI).
+CELERY_TASK_DEFAULT_QUEUE = env(
+    "CELERY_TASK_DEFAULT_QUEUE", default=f"clearhouse-test-{TEST_NAMESPACE}"
+)
 CELERY_TASK_ALWAYS_EAGER = False
 
 # Throttles stay on (tests of throttling set their own rates) but high enough for normal tests.

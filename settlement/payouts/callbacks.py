@@ -27,6 +27,7 @@ from payments.flows.bank_arrivals import bank_transfer_record_arrival
 from settlement.gateways.base import BankCallback
 from settlement.gateways.registry import get_bank_gateway
 from settlement.models import BankCallbackReceipt
+from settlement.payouts.crash_points import crash_point
 from settlement.payouts.services import apply_bank_answer
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def handle(callback: BankCallback) -> str:
             )
             if callback.kind == "transfer":
                 apply_bank_answer(callback.transfer)
+                crash_point("callback.before_commit", callback.callback_id)
             elif callback.kind == "incoming":
                 bank_transfer_record_arrival(
                     reference=callback.reference,

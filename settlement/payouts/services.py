@@ -11,6 +11,12 @@ counted (its predecessor died, or the answer was lost) asks the bank for the pay
 first and submits only if the bank never saw it. Bank answers, whether from the submit, a status
 query or a callback, all go through apply_bank_answer under the payout's row lock; an answer that
 contradicts a final state changes nothing and is kept as a case for staff.
+
+The sweeper asks the bank about every payout whose `check_after` has passed: created or submitted
+too long (a lost message, a dropped callback), and paid ones once their return window has ended
+(a return whose callback was lost would otherwise never be known). It claims each such payout
+as it asks (pushing `check_after` on by the deadline or by as long as the payout has waited), so
+however often the sweeper runs, a payout's checks are few and do not pile up behind a queue.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -33,14 +40,23 @@ from settlement.gateways.base import (
 )
 from settlement.models import FINAL_PAYOUT_STATUSES, Payout, PayoutEvent, PayoutStatus
 from settlement.payouts import ledger
+from settlement.payouts.crash_points import crash_point
 
 logger = logging.getLogger(__name__)
 
-# How long a payout may sit in a state before the sweeper asks the bank about it.
-CHECK_AFTER = {
-    PayoutStatus.CREATED: dt.timedelta(minutes=2),
-    PayoutStatus.SUBMITTED: dt.timedelta(minutes=15),
-}
+
+def check_after(status: str) -> dt.timedelta | None:
+    """How long a payout may sit in `status` before the sweeper asks the bank about it (None: it
+    is not watched). A paid payout is asked once, when the bank's return window has ended.
+    Settings SETTLEMENT_PAYOUT_*_S; the drill makes them seconds."""
+    seconds = {
+        PayoutStatus.CREATED: settings.SETTLEMENT_PAYOUT_CREATED_CHECK_S,
+        PayoutStatus.SUBMITTED: settings.SETTLEMENT_PAYOUT_SUBMITTED_CHECK_S,
+        PayoutStatus.PAID: settings.SETTLEMENT_PAYOUT_RETURN_WATCH_S,
+    }.get(status)
+    return None if seconds is None else dt.timedelta(seconds=seconds)
+
+
 # How long a final state may wait for its notification task before the sweeper re-enqueues it.
 NOTIFY_AFTER = dt.timedelta(minutes=5)
 
@@ -78,7 +94,7 @@ def create_payouts(batch_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
         return []
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            _CREATE_PAYOUTS, [CHECK_AFTER[PayoutStatus.CREATED], [str(i) for i in batch_ids]]
+            _CREATE_PAYOUTS, [check_after(PayoutStatus.CREATED), [str(i) for i in batch_ids]]
         )
         ids = [row[0] for row in cursor.fetchall()]
         transaction.on_commit(lambda: _enqueue_submit(ids))
@@ -130,7 +146,7 @@ def _begin_attempt(payout_id: uuid.UUID | str) -> Payout | None:
         if payout.attempts == 0:
             ledger.reserve(payout)
         payout.attempts += 1
-        payout.check_after = timezone.now() + CHECK_AFTER[PayoutStatus.CREATED]
+        payout.check_after = timezone.now() + check_after(PayoutStatus.CREATED)
         payout.save(update_fields=["attempts", "check_after", "updated_at"])
         return payout
 
@@ -141,6 +157,8 @@ def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
     payout = _begin_attempt(payout_id)
     if payout is None:
         return Payout.objects.get(pk=payout_id)
+    attempt = f"{payout.bank_id}:{payout.attempts}"
+    crash_point("submit.before_bank", attempt)
     if payout.attempts > 1:
         known = gateway.status(payout_id=payout.bank_id)
         if known is not None:
@@ -161,6 +179,7 @@ def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
         raise
     except BankError as refused:
         return _fail_refused(payout.pk, refused)
+    crash_point("submit.after_bank", attempt)
     return apply_bank_answer(answer)
 
 
@@ -180,22 +199,43 @@ def _fail_refused(payout_id: uuid.UUID, refused: BankError) -> Payout:
 
 
 def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
-    """Ask the bank about a payout that has waited past its deadline, and apply the answer."""
+    """Ask the bank about a payout that has waited past its deadline (or a paid one whose return
+    window has ended), and apply the answer."""
     payout = Payout.objects.get(pk=payout_id)
     if payout.status == PayoutStatus.CREATED:
         return submit(payout_id, gateway)  # status first when an attempt was made
-    if payout.status != PayoutStatus.SUBMITTED:
+    # A paid payout is asked about once its return window is over; a check that comes earlier
+    # (one claimed while it was submitted, arriving late) must not end the watch.
+    window_over = (
+        payout.status == PayoutStatus.PAID
+        and payout.check_after is not None
+        and payout.paid_at + check_after(PayoutStatus.PAID) <= timezone.now()
+    )
+    if payout.status != PayoutStatus.SUBMITTED and not window_over:
         return payout
     known = gateway.status(payout_id=payout.bank_id)
-    if known is None:  # submitted means the bank answered once: it cannot have forgotten
-        logger.error("bank does not know submitted payout %s", payout.pk)
+    if known is None:  # the bank answered about it once: it cannot have forgotten
+        logger.error("bank does not know %s payout %s", payout.status, payout.pk)
         with transaction.atomic():
             payout = _lock(payout_id)
             _event(payout, "contradiction", bank_status=None, status=payout.status)
-            payout.check_after = timezone.now() + CHECK_AFTER[PayoutStatus.SUBMITTED]
+            payout.check_after = timezone.now() + check_after(PayoutStatus.SUBMITTED)
             payout.save(update_fields=["check_after", "updated_at"])
         return payout
-    return apply_bank_answer(known)
+    payout = apply_bank_answer(known)
+    if window_over and payout.status == PayoutStatus.PAID:
+        payout = _end_return_watch(payout.pk)
+    return payout
+
+
+def _end_return_watch(payout_id: uuid.UUID) -> Payout:
+    """The bank still says paid when the return window is over: stop asking."""
+    with transaction.atomic():
+        payout = _lock(payout_id)
+        if payout.status == PayoutStatus.PAID and payout.check_after is not None:
+            payout.check_after = None
+            payout.save(update_fields=["check_after", "updated_at"])
+        return payout
 
 
 def _enqueue_notify(payout_id: uuid.UUID) -> None:
@@ -216,7 +256,8 @@ def _finish(payout: Payout, status: str, **fields) -> Payout:
     setattr(payout, stamp, now)
     for name, value in fields.items():
         setattr(payout, name, value)
-    payout.check_after = now + CHECK_AFTER[status] if status in CHECK_AFTER else None
+    wait = check_after(status)
+    payout.check_after = None if wait is None else now + wait
     payout.notified_at = None  # a new outcome to tell (returned after paid)
     payout.save()
     _event(payout, status, **{k: v for k, v in fields.items() if isinstance(v, str | int)})
@@ -281,13 +322,48 @@ def due_for_notify(*, now: dt.datetime | None = None, limit: int = 500) -> list[
 
 
 def due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
-    """Payouts that waited in created or submitted past their deadline: the sweeper re-drives
-    them (a lost task message, a crashed worker, a dropped callback)."""
+    """Payouts past their `check_after` (created or submitted too long; paid at the end of the
+    return window), oldest first. Read-only: the sweeper claims them with claim_due_for_check."""
     return list(
-        Payout.objects.filter(
-            status__in=[PayoutStatus.CREATED, PayoutStatus.SUBMITTED],
-            check_after__lte=now or timezone.now(),
-        )
+        Payout.objects.filter(check_after__lte=now or timezone.now())
         .order_by("check_after")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+# A claimed payout is due again, should this check never report back (its message lost, or
+# waiting behind a long queue), after its deadline or after as long again as it has already
+# waited in its state, whichever is longer: the checks of a payout stuck for an hour are a
+# handful, not one per deadline, and a backlog of checks cannot keep feeding itself.
+_CLAIM_DUE = """
+UPDATE settlement_payout p
+   SET check_after = %(now)s + CASE p.status
+           WHEN 'created' THEN greatest(%(created)s::interval, %(now)s - p.created_at)
+           WHEN 'submitted' THEN greatest(%(submitted)s::interval,
+                                          %(now)s - coalesce(p.submitted_at, p.created_at))
+           ELSE %(submitted)s::interval END
+ WHERE p.id IN (SELECT id FROM settlement_payout
+                 WHERE check_after <= %(now)s
+                 ORDER BY check_after
+                 LIMIT %(limit)s
+                   FOR UPDATE SKIP LOCKED)
+RETURNING p.id
+"""
+
+
+def claim_due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
+    """The payouts due_for_check would name, each claimed: its `check_after` pushed on in the
+    same statement (see _CLAIM_DUE), so the next sweeps leave it alone while this check runs.
+    Safe when two sweeps overlap (rows another has locked are skipped)."""
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_DUE,
+            {
+                "now": now,
+                "created": check_after(PayoutStatus.CREATED),
+                "submitted": check_after(PayoutStatus.SUBMITTED),
+                "limit": limit,
+            },
+        )
+        return [row[0] for row in cursor.fetchall()]

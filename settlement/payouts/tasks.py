@@ -6,9 +6,11 @@ whose message was lost):
     settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
     settlement.payout_check(id)     ask the bank about one payout past its deadline
     settlement.payout_notify(id)    tell seller and buyers a payout's final state (idempotent)
-    settlement.payouts_sweep        beat, every minute: payouts past their deadline, batches to
-                                    pay again after a failure once the account was fixed, and
-                                    final states whose notification was lost
+    settlement.payouts_sweep        beat, every minute: payouts past their deadline (each claimed:
+                                    asked again only after its deadline or as long again as it
+                                    has waited), paid ones at the end of their return window,
+                                    batches to pay again after a failure once the account was
+                                    fixed, and final states whose notification was lost
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def payout_notify(payout_id: str) -> dict[str, int]:
 
 @shared_task(name="settlement.payouts_sweep", acks_late=True, ignore_result=True)
 def payouts_sweep() -> dict[str, int]:
-    due = services.due_for_check()
+    due = services.claim_due_for_check()
     for payout_id in due:
         payout_check.delay(str(payout_id))
     again = services.retry_unpaid_batches()

@@ -83,16 +83,8 @@ def _wait_until_ready(handle: WorkerHandle) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def _celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Start one real worker (prefork, 2 processes, late acks as in production) for this session.
-    It starts idle (consuming a queue nobody publishes to): `celery_worker` points it at the
-    test queue for one test at a time, so it never runs tasks that other tests publish."""
+def require_redis() -> None:
     from django.conf import settings
-    from django.db import connection
-
-    from config.celery import app
-    from core.health import clear_worker_heartbeat
 
     if not settings.REDIS_URL:
         reason = "a real Celery worker needs Redis (REDIS_URL)"
@@ -100,10 +92,24 @@ def _celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory)
             pytest.fail(f"CLEARHOUSE_REQUIRE_FULL_STACK=1 but {reason}", pytrace=False)
         pytest.skip(reason)
 
-    namespace = settings.TEST_NAMESPACE
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    nodename = f"test-{namespace}@{socket.gethostname()}"
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+
+def start_worker(
+    *,
+    consume: str,
+    queue: str,
+    nodename: str,
+    log_path: Path,
+    django_db_blocker,
+    extra_env: dict[str, str] | None = None,
+) -> WorkerHandle:
+    """A real worker (prefork, 2 processes, late acks as in production) on the test database,
+    consuming `consume`, ready (its heartbeat seen) when this returns. `extra_env` reaches its
+    settings (a queue of its own, the sandbox bank's URL)."""
+    from django.conf import settings
+    from django.db import connection
+
+    from core.health import clear_worker_heartbeat
+
     with django_db_blocker.unblock():
         database_name = connection.settings_dict["NAME"]
         worker_database_url = database_url(connection.settings_dict)
@@ -112,11 +118,11 @@ def _celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory)
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": worker_database_url,
         "REDIS_URL": settings.REDIS_URL,
-        "CLEARHOUSE_TEST_NAMESPACE": namespace,
+        "CLEARHOUSE_TEST_NAMESPACE": settings.TEST_NAMESPACE,
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     clear_worker_heartbeat()
-    app.control.purge()  # anything an earlier test published to this namespace's queue
     command = [
         sys.executable,
         "-m",
@@ -126,7 +132,7 @@ def _celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory)
         "worker",
         "--pool=prefork",
         "--concurrency=2",
-        f"--queues={queue}-idle",
+        f"--queues={consume}",
         f"--hostname={nodename}",
         "--without-gossip",
         "--without-mingle",
@@ -142,11 +148,37 @@ def _celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory)
             start_new_session=True,
         )
     handle = WorkerHandle(process, queue, nodename, log_path, database_name)
+    _wait_until_ready(handle)
+    return handle
+
+
+def stop_worker(handle: WorkerHandle) -> None:
+    _stop(handle.process)
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Start one real worker for this session. It starts idle (consuming a queue nobody
+    publishes to): `celery_worker` points it at the test queue for one test at a time, so it
+    never runs tasks that other tests publish."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    require_redis()
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    app.control.purge()  # anything an earlier test published to this namespace's queue
+    handle = start_worker(
+        consume=f"{queue}-idle",
+        queue=queue,
+        nodename=f"test-{settings.TEST_NAMESPACE}@{socket.gethostname()}",
+        log_path=tmp_path_factory.mktemp("celery") / "worker.log",
+        django_db_blocker=django_db_blocker,
+    )
     try:
-        _wait_until_ready(handle)
         yield handle
     finally:
-        _stop(process)
+        stop_worker(handle)
         app.control.purge()
 
 

@@ -1,11 +1,13 @@
 """Payouts: a batch is paid to the seller's bank exactly once through crashes, lost answers,
 repeated and contradictory bank answers; the ledger follows every step."""
 
+import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from ledger import chart
 from ledger.selectors import account_balance
@@ -213,3 +215,106 @@ def test_two_workers_with_the_same_payout_submit_and_settle_it_once():
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.PAID
     assert balances(seller)["paid_out"] == 10_000 and balances(seller)["available"] == 0
+
+
+# --- The sweeper (bugs the fault drill found: settlement/drill/) ---------------------------------
+
+
+def sweep() -> list[str]:
+    """Run the sweeper task in-process; the payout ids it asked a worker to check."""
+    from unittest import mock
+
+    from settlement.payouts import tasks
+
+    with mock.patch.object(tasks.payout_check, "delay") as delay:
+        tasks.payouts_sweep()
+    return [call.args[0] for call in delay.call_args_list]
+
+
+def test_the_sweeper_asks_about_a_due_payout_once_per_deadline_not_at_every_run():
+    # Given a payout whose submit message is stuck behind a long queue past its deadline
+    seller = SellerFactory()
+    payout = a_payout(seller)
+    Payout.objects.filter(pk=payout.pk).update(check_after=timezone.now() - dt.timedelta(seconds=1))
+
+    # When the sweeper runs again and again before that check has run
+    first, second, third = sweep(), sweep(), sweep()
+
+    # Then it asked for one check, not one per run (a backlog must not feed itself)
+    assert first == [str(payout.pk)]
+    assert second == third == []
+
+
+def test_a_payout_that_stays_due_is_asked_about_at_doubling_intervals():
+    # Given a payout nobody manages to submit (its checks wait behind a long queue, or are lost)
+    seller = SellerFactory()
+    payout = a_payout(seller)
+
+    # When the sweeper claims it each time it falls due
+    offsets = []
+    for _ in range(4):
+        due = Payout.objects.get(pk=payout.pk).check_after
+        offsets.append(due - payout.created_at)
+        assert services.claim_due_for_check(now=due) == [payout.pk]
+        assert services.claim_due_for_check(now=due) == []  # claimed: not again at once
+
+    # Then it is asked about after its deadline, then after as long again as it has waited: a
+    # handful of checks for an hour's outage, not one per deadline
+    assert offsets == [dt.timedelta(minutes=minutes) for minutes in (2, 4, 8, 16)]
+
+
+@override_settings(SETTLEMENT_PAYOUT_RETURN_WATCH_S=0)
+def test_a_return_whose_callback_was_dropped_is_found_when_the_return_window_ends():
+    # Given a paid payout that the seller's bank then sent back, its callback lost
+    seller = SellerFactory()
+    payout = a_payout(seller, 3_000)
+    bank = FakeBank(settle_as="paid")
+    services.submit(payout.pk, bank)
+    bank.settle(payout.bank_id, "returned", "closed_account")
+    assert balances(seller)["paid_out"] == 3_000
+
+    # When the sweeper runs once the return window has ended
+    for payout_id in sweep():
+        services.check(payout_id, bank)
+
+    # Then the platform knows of the return and the money is the seller's again
+    payout.refresh_from_db()
+    assert (payout.status, payout.failure_code) == (PayoutStatus.RETURNED, "closed_account")
+    assert balances(seller) == {
+        "available": 3_000,
+        "available_after_pending": 3_000,
+        "in_transit": 0,
+        "paid_out": 0,
+    }
+
+
+@override_settings(SETTLEMENT_PAYOUT_RETURN_WATCH_S=0)
+def test_a_paid_payout_is_asked_about_once_at_the_end_of_its_return_window():
+    seller = SellerFactory()
+    payout = a_payout(seller, 3_000)
+    bank = FakeBank(settle_as="paid")
+    services.submit(payout.pk, bank)
+
+    (asked,) = sweep()
+    payout = services.check(asked, bank)
+
+    assert payout.status == PayoutStatus.PAID and payout.check_after is None
+    assert sweep() == []  # the watch is over: paid stays paid
+    assert balances(seller)["paid_out"] == 3_000
+
+
+def test_a_late_check_from_before_the_payout_was_paid_does_not_end_its_return_watch():
+    # Given a check claimed while the payout was submitted, that arrives after the paid callback
+    seller = SellerFactory()
+    payout = a_payout(seller, 3_000)
+    bank = FakeBank()
+    services.submit(payout.pk, bank)
+    payout = services.apply_bank_answer(bank.settle(payout.bank_id, "paid"))
+    watch_ends = payout.check_after
+
+    # When it runs inside the return window
+    payout = services.check(payout.pk, bank)
+
+    # Then the payout is still watched until its window is over
+    assert payout.status == PayoutStatus.PAID
+    assert payout.check_after == watch_ends > timezone.now() + dt.timedelta(days=4)

@@ -1,0 +1,114 @@
+"""The drill's own database: a fresh one on the configured server (made, migrated, dropped at the
+end, as the test runner does), or a scratch one it is given; never the developer's data."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import environ
+import psycopg
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from psycopg import sql
+
+MAX_NAME_CHARS = 63  # PostgreSQL's identifier limit
+
+
+class NotAScratchDatabase(RuntimeError):
+    """The database given holds money movements already: the drill will not write into it."""
+
+
+@dataclass(frozen=True)
+class DrillDatabase:
+    settings_dict: dict
+    created: bool
+
+    @property
+    def name(self) -> str:
+        return self.settings_dict["NAME"]
+
+    @property
+    def url(self) -> str:
+        """A DATABASE_URL for the processes the drill starts."""
+        info = self.settings_dict
+        user = quote(info.get("USER") or "", safe="")
+        password = quote(info.get("PASSWORD") or "", safe="")
+        credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        host = info.get("HOST") or "127.0.0.1"
+        port = info.get("PORT") or "5432"
+        return f"postgres://{credentials}{host}:{port}/{quote(info['NAME'], safe='')}"
+
+
+def _maintenance_connection(settings_dict: dict) -> psycopg.Connection:
+    return psycopg.connect(
+        dbname="postgres",
+        host=settings_dict.get("HOST") or None,
+        port=settings_dict.get("PORT") or None,
+        user=settings_dict.get("USER") or None,
+        password=settings_dict.get("PASSWORD") or None,
+        autocommit=True,
+        connect_timeout=10,
+    )
+
+
+def _use(settings_dict: dict) -> None:
+    """Point this process's default connection at `settings_dict`'s database."""
+    connection = connections["default"]
+    connection.close()
+    for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
+        settings.DATABASES["default"][key] = settings_dict.get(key, "")
+        connection.settings_dict[key] = settings_dict.get(key, "")
+
+
+@contextlib.contextmanager
+def drill_database(*, url: str | None, token: str, keep: bool) -> Iterator[DrillDatabase]:
+    """The database the drill runs on, this process's connection pointed at it, migrated.
+
+    url None: a new database named after the configured one, dropped afterwards (unless `keep`).
+    url given: that database, which must hold no ledger transfer yet; it is left as it is."""
+    original = dict(connections["default"].settings_dict)
+    if url:
+        target = {**original, **environ.Env.db_url_config(url)}
+        target["ENGINE"] = original["ENGINE"]
+        database = DrillDatabase(target, created=False)
+    else:
+        base = original["NAME"][: MAX_NAME_CHARS - len(token) - 7]
+        target = {**original, "NAME": f"{base}_drill_{token}"}
+        database = DrillDatabase(target, created=True)
+        with _maintenance_connection(original) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database.name)))
+    try:
+        _use(target)
+        call_command("migrate", interactive=False, verbosity=0)
+        if not database.created:
+            _require_scratch()
+        yield database
+    finally:
+        connections.close_all()
+        _use(original)
+        if database.created and not keep:
+            with _maintenance_connection(original) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(database.name)
+                    )
+                )
+
+
+def _require_scratch() -> None:
+    from ledger.models import Transfer
+
+    if Transfer.objects.exists():
+        raise NotAScratchDatabase(
+            "The database given already holds ledger transfers: the drill runs only on a new "
+            "database (leave out --database-url and it makes one)."
+        )
+
+
+def new_token() -> str:
+    return secrets.token_hex(4)
