@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
-from payments.fees import fee_for
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
@@ -31,6 +30,7 @@ from core.money import Money
 from ledger import chart
 from ledger.services import TransferRequest, create_transfers
 from settlement.batches import create_batches
+from settlement.fees import fee_for
 from settlement.gateways.sandbox_operator import SandboxBankOperator
 from settlement.holds import hold_release, hold_terms_for
 from settlement.maturation import mature_due
