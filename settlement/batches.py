@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -41,7 +41,10 @@ from settlement.models import SettlementBatch
 # nets with the same rule).
 LINE_FILTER = "t.kind IN ('posted', 'post_pending') AND t.reason NOT LIKE 'payout\\_%%'"
 
-_CREATE_BATCHES = """
+# The batches a run would make, before any is made: per seller being batched and currency paid in,
+# the lines on `available` from the last batch's end to `log_to`. Creation inserts from `sums`;
+# the seller's dashboard reads the same `sums` as its estimate of the next batch.
+_BATCH_SUMS = """
 WITH due AS (
     SELECT sp.user_id, sp.settlement_currency, sp.minimum_payout_minor, sp.paid_in_sale_currency
       FROM accounts_sellerprofile sp
@@ -68,6 +71,15 @@ WITH due AS (
      WHERE e.index >= (SELECT coalesce(min(log_from), 0) FROM cursors)
        AND e.index < %(log_to)s
        AND {line_filter}
+    UNION ALL
+    -- A preview also counts what is committed but still queued for the log: creation appends
+    -- it to the log before fixing log_to, so a batch made now would hold it.
+    SELECT %(log_to)s, x.account_id, x.signed
+      FROM ledger_logqueue q
+      JOIN ledger_transfer t ON t.id = q.transfer_id
+     CROSS JOIN LATERAL (VALUES (t.credit_account_id, t.amount_minor),
+                                (t.debit_account_id, -t.amount_minor)) AS x (account_id, signed)
+     WHERE %(with_queue)s AND {line_filter}
 ), sums AS (
     SELECT c.user_id, c.currency, c.log_from, c.period_start, c.settlement_currency,
            c.minimum_payout_minor,
@@ -78,29 +90,61 @@ WITH due AS (
      GROUP BY c.user_id, c.currency, c.log_from, c.period_start, c.settlement_currency,
               c.minimum_payout_minor
 )
+""".replace("{line_filter}", LINE_FILTER)
+
+# A batch is made when the net is positive and, in the settlement currency, at least the minimum.
+_MAKES_A_BATCH = (
+    "credits - debits > 0 "
+    "AND (currency <> settlement_currency OR credits - debits >= minimum_payout_minor)"
+)
+
+_CREATE_BATCHES = (
+    _BATCH_SUMS
+    + """
 INSERT INTO settlement_settlementbatch
        (id, seller_id, currency, period_start, period_end, log_from, log_to, net_minor,
         line_count, credits_minor, debits_minor, created_at)
 SELECT gen_random_uuid(), user_id, currency, period_start, %(day)s::date, log_from, %(log_to)s,
        credits - debits, lines, credits, debits, now()
   FROM sums
- WHERE credits - debits > 0
-   AND (currency <> settlement_currency OR credits - debits >= minimum_payout_minor)
+ WHERE {makes_a_batch}
 ON CONFLICT DO NOTHING
 RETURNING id
-""".replace("{line_filter}", LINE_FILTER)
+""".replace("{makes_a_batch}", _MAKES_A_BATCH)
+)
 
+_PREVIEW_BATCHES = (
+    _BATCH_SUMS
+    + """
+SELECT user_id, currency, (credits - debits)::bigint, credits::bigint, debits::bigint, lines,
+       currency = settlement_currency, minimum_payout_minor, {makes_a_batch}
+  FROM sums
+ ORDER BY user_id, currency
+""".replace("{makes_a_batch}", _MAKES_A_BATCH)
+)
+
+# A batch's lines: the transfers on the seller's `available` account in the batch's log range.
+# The range's bounds are scalar subqueries, so the log is read by its primary key from the range's
+# start: a page of lines costs the range's entries up to it, whatever the log's size.
 _LINES = """
+WITH batch AS MATERIALIZED (
+    SELECT b.log_from, b.log_to, a.id AS account_id
+      FROM settlement_settlementbatch b
+      JOIN ledger_account a ON a.currency = b.currency
+                           AND a.code = 'seller:' || b.seller_id || ':available'
+     WHERE b.id = %(batch)s
+)
 SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
-       CASE WHEN t.credit_account_id = a.id THEN t.amount_minor ELSE -t.amount_minor END
-  FROM settlement_settlementbatch b
-  JOIN ledger_account a ON a.currency = b.currency
-                       AND a.code = 'seller:' || b.seller_id || ':available'
-  JOIN ledger_logentry e ON e.index >= b.log_from AND e.index < b.log_to
+       CASE WHEN t.credit_account_id = (SELECT account_id FROM batch)
+            THEN t.amount_minor ELSE -t.amount_minor END
+  FROM ledger_logentry e
   JOIN ledger_transfer t ON t.id = e.transfer_id
-                        AND (t.credit_account_id = a.id OR t.debit_account_id = a.id)
- WHERE b.id = %s AND {line_filter}
+ WHERE e.index >= (SELECT greatest(log_from, %(after)s + 1) FROM batch)
+   AND e.index < (SELECT log_to FROM batch)
+   AND (SELECT account_id FROM batch) IN (t.credit_account_id, t.debit_account_id)
+   AND {line_filter}
  ORDER BY e.index
+ LIMIT %(limit)s
 """.replace("{line_filter}", LINE_FILTER)
 
 
@@ -125,7 +169,12 @@ def create_batches(*, day: dt.date, sellers: Sequence[int] | None = None) -> lis
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             _CREATE_BATCHES,
-            {"day": day, "log_to": log_to, "sellers": list(sellers) if sellers else None},
+            {
+                "day": day,
+                "log_to": log_to,
+                "sellers": list(sellers) if sellers else None,
+                "with_queue": False,
+            },
         )
         ids = [row[0] for row in cursor.fetchall()]
     return list(SettlementBatch.objects.filter(id__in=ids).order_by("seller_id", "currency"))
@@ -142,10 +191,61 @@ class BatchLine:
     amount_minor: int  # signed: positive paid in, negative taken out
 
 
-def batch_lines(batch: SettlementBatch) -> list[BatchLine]:
-    """The ledger transfers a batch covers, in log order; their amounts sum to its net."""
-    with connection.cursor() as cursor:
-        cursor.execute(_LINES, [batch.pk])
-        rows = cursor.fetchall()
+MAX_LINES_PAGE = 1_000
+STREAM_CHUNK = 2_000
+
+
+def _line(row: tuple) -> BatchLine:
     # Django's PostgreSQL backend hands jsonb over as text (JSONField decodes it itself).
-    return [BatchLine(*row[:4], json.loads(row[4]), *row[5:]) for row in rows]
+    return BatchLine(*row[:4], json.loads(row[4]), *row[5:])
+
+
+def batch_lines(
+    batch: SettlementBatch, *, after_index: int = -1, limit: int | None = None
+) -> list[BatchLine]:
+    """The ledger transfers a batch covers, in log order; their amounts sum to its net. A page:
+    the first `limit` lines after log index `after_index` (a keyset cursor)."""
+    if limit is not None and not 0 < limit <= MAX_LINES_PAGE:
+        raise ValueError(f"limit must be from 1 to {MAX_LINES_PAGE}")
+    with connection.cursor() as cursor:
+        cursor.execute(_LINES, {"batch": batch.pk, "after": after_index, "limit": limit})
+        return [_line(row) for row in cursor.fetchall()]
+
+
+def iter_batch_lines(batch: SettlementBatch) -> Iterator[BatchLine]:
+    """Every line of a batch, in log order, from a server-side cursor: constant memory however
+    many lines (for exports). Outside a transaction the cursor is WITH HOLD (Django's default)."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_LINES, {"batch": batch.pk, "after": -1, "limit": None})
+        while rows := cursor.fetchmany(STREAM_CHUNK):
+            yield from (_line(row) for row in rows)
+
+
+@dataclass(frozen=True)
+class BatchPreview:
+    """What a batch of one seller and currency would be if it were made now."""
+
+    seller_id: int
+    currency: str
+    net_minor: int
+    credits_minor: int
+    debits_minor: int
+    line_count: int
+    in_settlement_currency: bool
+    minimum_payout_minor: int
+    would_be_made: bool  # positive, and at least the minimum in the settlement currency
+
+
+def preview_batches(*, sellers: Sequence[int], day: dt.date) -> list[BatchPreview]:
+    """The batches create_batches(day=day, sellers=sellers) would make now, and the nets too
+    small to make one, without writing anything: the same query, over the log since each
+    seller's last batch and what is queued for it. Money in other currencies that creation
+    would convert first is not in it (conversion needs its rate, and writes)."""
+    if not sellers:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PREVIEW_BATCHES,
+            {"day": day, "log_to": log_size(), "sellers": list(sellers), "with_queue": True},
+        )
+        return [BatchPreview(*row) for row in cursor.fetchall()]
