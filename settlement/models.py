@@ -51,6 +51,10 @@ class SettlementBatch(models.Model):
         ]
         indexes = [
             models.Index(fields=["seller", "currency", "-log_to"], name="settlement_batch_last"),
+            # The seller's batches newest first (the dashboard's keyset pages).
+            models.Index(
+                fields=["seller", "-period_end", "-currency"], name="settlement_batch_recent"
+            ),
         ]
         ordering = ["-period_end", "currency"]
 
@@ -296,3 +300,7 @@ class FxConversion(models.Model):
             f"conversion {self.seller_id} {self.source_minor} {self.source_currency} -> "
             f"{self.target_minor} {self.target_currency}"
         )
+
+
+# The seller dashboard's daily totals and the cursor of the job that keeps them.
+from settlement.dashboard.models import *  # noqa: E402, F403
