@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -123,29 +124,52 @@ SELECT user_id, currency, (credits - debits)::bigint, credits::bigint, debits::b
 """.replace("{makes_a_batch}", _MAKES_A_BATCH)
 )
 
-# A batch's lines: the transfers on the seller's `available` account in the batch's log range.
-# The range's bounds are scalar subqueries, so the log is read by its primary key from the range's
-# start: a page of lines costs the range's entries up to it, whatever the log's size.
-_LINES = """
-WITH batch AS MATERIALIZED (
-    SELECT b.log_from, b.log_to, a.id AS account_id
-      FROM settlement_settlementbatch b
-      JOIN ledger_account a ON a.currency = b.currency
-                           AND a.code = 'seller:' || b.seller_id || ':available'
-     WHERE b.id = %(batch)s
-)
-SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
-       CASE WHEN t.credit_account_id = (SELECT account_id FROM batch)
-            THEN t.amount_minor ELSE -t.amount_minor END
+# A batch's lines: the transfers on the seller's `available` account in the batch's log range,
+# read from the log by its primary key between the range's bounds (never the whole log).
+_LINE_SELECT = """
+SELECT e.index AS log_index, t.id AS transfer_id, t.reason, t.reference, t.metadata,
+       t.created_at,
+       CASE WHEN t.credit_account_id = {account} THEN t.amount_minor
+            ELSE -t.amount_minor END AS amount_minor
   FROM ledger_logentry e
   JOIN ledger_transfer t ON t.id = e.transfer_id
- WHERE e.index >= (SELECT greatest(log_from, %(after)s + 1) FROM batch)
-   AND e.index < (SELECT log_to FROM batch)
-   AND (SELECT account_id FROM batch) IN (t.credit_account_id, t.debit_account_id)
+ WHERE e.index >= {log_from} AND e.index < {log_to}
+   AND {account} IN (t.credit_account_id, t.debit_account_id)
    AND {line_filter}
- ORDER BY e.index
- LIMIT %(limit)s
 """.replace("{line_filter}", LINE_FILTER)
+
+_BATCH_ACCOUNT = """
+SELECT b.id, b.log_from, b.log_to, b.period_end, b.currency, a.id AS account_id
+  FROM settlement_settlementbatch b
+  JOIN ledger_account a ON a.currency = b.currency
+                       AND a.code = 'seller:' || b.seller_id || ':available'
+"""
+
+# One batch's lines, a page at a time (a keyset on the log index). The bounds are scalar
+# subqueries, so the log's index scan starts at the page's first entry.
+_LINES = (
+    "WITH batch AS MATERIALIZED ("  # noqa: S608 - this module's constant fragments only
+    + _BATCH_ACCOUNT
+    + " WHERE b.id = %(batch)s)"
+    + _LINE_SELECT.format(
+        account="(SELECT account_id FROM batch)",
+        log_from="(SELECT greatest(log_from, %(after)s + 1) FROM batch)",
+        log_to="(SELECT log_to FROM batch)",
+    )
+    + " ORDER BY e.index LIMIT %(limit)s"
+)
+
+# Several batches' lines in one statement (an export): batch after batch by the day each was made
+# for, each batch's lines in log order.
+_LINES_OF_BATCHES = (
+    "SELECT batch.id, line.* FROM ("  # noqa: S608 - this module's constant fragments only
+    + _BATCH_ACCOUNT
+    + " WHERE b.id = ANY(%(batches)s::uuid[])) AS batch CROSS JOIN LATERAL ("
+    + _LINE_SELECT.format(
+        account="batch.account_id", log_from="batch.log_from", log_to="batch.log_to"
+    )
+    + ") AS line ORDER BY batch.period_end, batch.currency, line.log_index"
+)
 
 
 def bring_log_up_to_date() -> int:
@@ -212,13 +236,18 @@ def batch_lines(
         return [_line(row) for row in cursor.fetchall()]
 
 
-def iter_batch_lines(batch: SettlementBatch) -> Iterator[BatchLine]:
-    """Every line of a batch, in log order, from a server-side cursor: constant memory however
-    many lines (for exports). Outside a transaction the cursor is WITH HOLD (Django's default)."""
+def iter_lines_of_batches(
+    batches: Sequence[SettlementBatch],
+) -> Iterator[tuple[uuid.UUID, BatchLine]]:
+    """(batch id, line) for every line of these batches, batch after batch (by period, then
+    currency), each in log order: one statement read from a server-side cursor in bounded chunks,
+    so memory stays constant however many lines. Call it inside a transaction to stream from the
+    query as it runs (outside one, PostgreSQL keeps the whole result for the cursor first)."""
     with connection.chunked_cursor() as cursor:
-        cursor.execute(_LINES, {"batch": batch.pk, "after": -1, "limit": None})
+        cursor.execute(_LINES_OF_BATCHES, {"batches": [batch.pk for batch in batches]})
         while rows := cursor.fetchmany(STREAM_CHUNK):
-            yield from (_line(row) for row in rows)
+            for row in rows:
+                yield row[0], _line(row[1:])
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """CSV exports of a seller's settlement lines: one batch, or every batch of a date range. Streamed
-row by row from a server-side cursor (settlement.batches.iter_batch_lines), batch after batch, so
+row by row from a server-side cursor (settlement.batches.iter_lines_of_batches), batch after batch, so
 memory stays constant however many lines. One row per line; for each batch its lines' amounts sum
 to its net (the batch's own columns repeat on each line, for a spreadsheet's filters).
 
@@ -10,11 +10,13 @@ Amounts: `amount_minor` is the exact integer; `amount` the same in major units a
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
+
+from django.db import transaction
 
 from core.money import Money
 from settlement.api import LINE_KINDS
-from settlement.batches import BatchLine, iter_batch_lines
+from settlement.batches import BatchLine, iter_lines_of_batches
 from settlement.models import SettlementBatch
 
 HEADER = (
@@ -68,10 +70,13 @@ def _row(batch: SettlementBatch, line: BatchLine) -> tuple:
     )
 
 
-def csv_lines(batches: Iterable[SettlementBatch]) -> Iterator[str]:
-    """The CSV text, one row at a time: the header, then each batch's lines in log order."""
+def csv_lines(batches: Sequence[SettlementBatch]) -> Iterator[str]:
+    """The CSV text, one row at a time: the header, then each batch's lines in log order. The
+    lines are read in one transaction, so the query streams as the rows are sent; it ends with
+    the download, or when the client goes away (the response then closes this generator)."""
     writer = csv.writer(_Echo())
     yield writer.writerow(HEADER)
-    for batch in batches:
-        for line in iter_batch_lines(batch):
-            yield writer.writerow(_row(batch, line))
+    by_id = {batch.pk: batch for batch in batches}
+    with transaction.atomic():
+        for batch_id, line in iter_lines_of_batches(batches):
+            yield writer.writerow(_row(by_id[batch_id], line))
