@@ -18,6 +18,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("pay/", include("payments.flows.urls")),
     path("settlement/", include("settlement.urls")),
+    # The sellers' settlements dashboard (/seller/ and below; the other /seller/ pages are the
+    # storefront's, mounted at the root further down).
+    path("seller/", include("settlement.dashboard.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -76,7 +77,7 @@ _LOWEST_CURSOR = _CURSORS + "\nSELECT coalesce(min(log_from), 0) FROM cursors"
 # consecutive cursors' starts (width_bucket over the sorted starts), so each cursor takes the
 # segments from its own start on. A cursor below the lowest one seen first (an account that
 # appeared between the two statements) waits for the next run, so no batch misses a line.
-_CREATE_BATCHES = (
+_BATCH_SUMS = (
     _CURSORS
     + """, starts AS (
     SELECT array_agg(DISTINCT log_from ORDER BY log_from) AS froms FROM cursors
@@ -88,6 +89,16 @@ _CREATE_BATCHES = (
      CROSS JOIN starts s
      WHERE e.index >= %(log_from)s AND e.index < %(log_to)s
        AND {line_filter}
+     GROUP BY 1, 2, 3
+    UNION ALL
+    -- A preview also counts what is committed but still queued for the log: creation appends
+    -- it to the log before fixing log_to, so a batch made now would hold it.
+    SELECT t.credit_account_id, t.debit_account_id, width_bucket(%(log_to)s, s.froms),
+           sum(t.amount_minor), count(*)
+      FROM ledger_logqueue q
+      JOIN ledger_transfer t ON t.id = q.transfer_id
+     CROSS JOIN starts s
+     WHERE %(with_queue)s AND {line_filter}
      GROUP BY 1, 2, 3
 ), sides AS (
     SELECT c.account_id, p.total AS credits, 0 AS debits, p.lines
@@ -109,19 +120,41 @@ _CREATE_BATCHES = (
      GROUP BY c.user_id, c.currency, c.log_from, c.period_start, c.settlement_currency,
               c.minimum_payout_minor
 )
+""".replace("{line_filter}", LINE_FILTER)
+)
+
+# A batch is made when the net is positive and, in the settlement currency, at least the minimum.
+_MAKES_A_BATCH = (
+    "credits - debits > 0 "
+    "AND (currency <> settlement_currency OR credits - debits >= minimum_payout_minor)"
+)
+
+_CREATE_BATCHES = (
+    _BATCH_SUMS
+    + """
 INSERT INTO settlement_settlementbatch
        (id, seller_id, currency, period_start, period_end, log_from, log_to, net_minor,
         line_count, credits_minor, debits_minor, created_at)
 SELECT gen_random_uuid(), user_id, currency, period_start, %(day)s::date, log_from, %(log_to)s,
        credits - debits, lines, credits, debits, now()
   FROM sums
- WHERE credits - debits > 0
-   AND (currency <> settlement_currency OR credits - debits >= minimum_payout_minor)
+ WHERE {makes_a_batch}
 ON CONFLICT DO NOTHING
 RETURNING {columns}
-""".replace("{line_filter}", LINE_FILTER).replace(
+""".replace("{makes_a_batch}", _MAKES_A_BATCH).replace(
         "{columns}", ", ".join(f.column for f in SettlementBatch._meta.concrete_fields)
     )
+)
+
+# What create_batches would make now (the seller dashboard's estimate of the next batch).
+_PREVIEW_BATCHES = (
+    _BATCH_SUMS
+    + """
+SELECT user_id, currency, (credits - debits)::bigint, credits::bigint, debits::bigint,
+       lines::integer, currency = settlement_currency, minimum_payout_minor, {makes_a_batch}
+  FROM sums
+ ORDER BY user_id, currency
+""".replace("{makes_a_batch}", _MAKES_A_BATCH)
 )
 
 # For these statements only (put back after them): JIT compilation would cost seconds (the cost
@@ -131,18 +164,52 @@ _SETTINGS = {"jit": "off", "work_mem": "64MB"}
 _SET = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in _SETTINGS)
 _CURRENT = "SELECT " + ", ".join(f"current_setting('{name}')" for name in _SETTINGS)
 
-_LINES = """
-SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
-       CASE WHEN t.credit_account_id = a.id THEN t.amount_minor ELSE -t.amount_minor END
+# A batch's lines: the transfers on the seller's `available` account in the batch's log range,
+# read from the log by its primary key between the range's bounds (never the whole log).
+_LINE_SELECT = """
+SELECT e.index AS log_index, t.id AS transfer_id, t.reason, t.reference, t.metadata,
+       t.created_at,
+       CASE WHEN t.credit_account_id = {account} THEN t.amount_minor
+            ELSE -t.amount_minor END AS amount_minor
+  FROM ledger_logentry e
+  JOIN ledger_transfer t ON t.id = e.transfer_id
+ WHERE e.index >= {log_from} AND e.index < {log_to}
+   AND {account} IN (t.credit_account_id, t.debit_account_id)
+   AND {line_filter}
+""".replace("{line_filter}", LINE_FILTER)
+
+_BATCH_ACCOUNT = """
+SELECT b.id, b.log_from, b.log_to, b.period_end, b.currency, a.id AS account_id
   FROM settlement_settlementbatch b
   JOIN ledger_account a ON a.currency = b.currency
                        AND a.code = 'seller:' || b.seller_id || ':available'
-  JOIN ledger_logentry e ON e.index >= b.log_from AND e.index < b.log_to
-  JOIN ledger_transfer t ON t.id = e.transfer_id
-                        AND (t.credit_account_id = a.id OR t.debit_account_id = a.id)
- WHERE b.id = %s AND {line_filter}
- ORDER BY e.index
-""".replace("{line_filter}", LINE_FILTER)
+"""
+
+# One batch's lines, a page at a time (a keyset on the log index). The bounds are scalar
+# subqueries, so the log's index scan starts at the page's first entry.
+_LINES = (
+    "WITH batch AS MATERIALIZED ("  # noqa: S608 - this module's constant fragments only
+    + _BATCH_ACCOUNT
+    + " WHERE b.id = %(batch)s)"
+    + _LINE_SELECT.format(
+        account="(SELECT account_id FROM batch)",
+        log_from="(SELECT greatest(log_from, %(after)s + 1) FROM batch)",
+        log_to="(SELECT log_to FROM batch)",
+    )
+    + " ORDER BY e.index LIMIT %(limit)s"
+)
+
+# Several batches' lines in one statement (an export): batch after batch by the day each was made
+# for, each batch's lines in log order.
+_LINES_OF_BATCHES = (
+    "SELECT batch.id, line.* FROM ("  # noqa: S608 - this module's constant fragments only
+    + _BATCH_ACCOUNT
+    + " WHERE b.id = ANY(%(batches)s::uuid[])) AS batch CROSS JOIN LATERAL ("
+    + _LINE_SELECT.format(
+        account="batch.account_id", log_from="batch.log_from", log_to="batch.log_to"
+    )
+    + ") AS line ORDER BY batch.period_end, batch.currency, line.log_index"
+)
 
 # The same lines over a range of one seller's account in one currency (what a conversion covered).
 _RANGE_LINES = """
@@ -177,7 +244,12 @@ def create_batches(*, day: dt.date, sellers: Sequence[int] | None = None) -> lis
 
     convert_for_batches(day=day, sellers=sellers)
     log_to = bring_log_up_to_date()
-    params = {"day": day, "log_to": log_to, "sellers": list(sellers) if sellers else None}
+    params = {
+        "day": day,
+        "log_to": log_to,
+        "sellers": list(sellers) if sellers else None,
+        "with_queue": False,
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_CURRENT)
         caller = cursor.fetchone()
@@ -204,12 +276,69 @@ class BatchLine:
     amount_minor: int  # signed: positive paid in, negative taken out
 
 
-def batch_lines(batch: SettlementBatch) -> list[BatchLine]:
-    """The ledger transfers a batch covers, in log order; their amounts sum to its net."""
+MAX_LINES_PAGE = 1_000
+STREAM_CHUNK = 2_000
+
+
+def _line(row: tuple) -> BatchLine:
+    # Django's PostgreSQL backend hands jsonb over as text (JSONField decodes it itself).
+    return BatchLine(*row[:4], json.loads(row[4]), *row[5:])
+
+
+def batch_lines(
+    batch: SettlementBatch, *, after_index: int = -1, limit: int | None = None
+) -> list[BatchLine]:
+    """The ledger transfers a batch covers, in log order; their amounts sum to its net. A page:
+    the first `limit` lines after log index `after_index` (a keyset cursor)."""
+    if limit is not None and not 0 < limit <= MAX_LINES_PAGE:
+        raise ValueError(f"limit must be from 1 to {MAX_LINES_PAGE}")
     with connection.cursor() as cursor:
-        cursor.execute(_LINES, [batch.pk])
-        rows = cursor.fetchall()
-    return _as_lines(rows)
+        cursor.execute(_LINES, {"batch": batch.pk, "after": after_index, "limit": limit})
+        return [_line(row) for row in cursor.fetchall()]
+
+
+def iter_lines_of_batches(
+    batches: Sequence[SettlementBatch],
+) -> Iterator[tuple[uuid.UUID, BatchLine]]:
+    """(batch id, line) for every line of these batches, batch after batch (by period, then
+    currency), each in log order: one statement read from a server-side cursor in bounded chunks,
+    so memory stays constant however many lines. Call it inside a transaction to stream from the
+    query as it runs (outside one, PostgreSQL keeps the whole result for the cursor first)."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_LINES_OF_BATCHES, {"batches": [batch.pk for batch in batches]})
+        while rows := cursor.fetchmany(STREAM_CHUNK):
+            for row in rows:
+                yield row[0], _line(row[1:])
+
+
+@dataclass(frozen=True)
+class BatchPreview:
+    """What a batch of one seller and currency would be if it were made now."""
+
+    seller_id: int
+    currency: str
+    net_minor: int
+    credits_minor: int
+    debits_minor: int
+    line_count: int
+    in_settlement_currency: bool
+    minimum_payout_minor: int
+    would_be_made: bool  # positive, and at least the minimum in the settlement currency
+
+
+def preview_batches(*, sellers: Sequence[int], day: dt.date) -> list[BatchPreview]:
+    """The batches create_batches(day=day, sellers=sellers) would make now, and the nets too
+    small to make one, without writing anything: the same query, over the log since each
+    seller's last batch and what is queued for it. Money in other currencies that creation
+    would convert first is not in it (conversion needs its rate, and writes)."""
+    if not sellers:
+        return []
+    params = {"day": day, "log_to": log_size(), "sellers": list(sellers), "with_queue": True}
+    with connection.cursor() as cursor:
+        cursor.execute(_LOWEST_CURSOR, params)
+        (params["log_from"],) = cursor.fetchone()
+        cursor.execute(_PREVIEW_BATCHES, params)
+        return [BatchPreview(*row) for row in cursor.fetchall()]
 
 
 def range_lines(*, seller_id: int, currency: str, log_from: int, log_to: int) -> list[BatchLine]:
@@ -230,5 +359,4 @@ def range_lines(*, seller_id: int, currency: str, log_from: int, log_to: int) ->
 
 
 def _as_lines(rows: list[tuple]) -> list[BatchLine]:
-    # Django's PostgreSQL backend hands jsonb over as text (JSONField decodes it itself).
-    return [BatchLine(*row[:4], json.loads(row[4]), *row[5:]) for row in rows]
+    return [_line(row) for row in rows]

@@ -51,6 +51,10 @@ class SettlementBatch(models.Model):
         ]
         indexes = [
             models.Index(fields=["seller", "currency", "-log_to"], name="settlement_batch_last"),
+            # The seller's batches newest first (the dashboard's keyset pages).
+            models.Index(
+                fields=["seller", "-period_end", "-currency"], name="settlement_batch_recent"
+            ),
         ]
         ordering = ["-period_end", "currency"]
 
@@ -311,3 +315,5 @@ class FxConversion(models.Model):
 
 # Issued receipts live with the code that issues them; imported here so Django registers them.
 from settlement.receipts.models import Receipt  # noqa: E402, F401
+# The seller dashboard's daily totals and the cursor of the job that keeps them.
+from settlement.dashboard.models import LogCursor, SellerDailyTotal  # noqa: E402, F401

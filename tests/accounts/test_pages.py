@@ -37,6 +37,10 @@ def test_seller_nav(seller_client):
         "accounts:seller_profile",
     ):
         assert reverse(name) in html
+    # One seller navigation: the money pages and the developer pages in it.
+    nav = html.split('aria-label="Main"')[1].split("</nav>")[0]
+    for name in ("dashboard:overview", "dashboard:settlements", "dashboard:developers"):
+        assert f'href="{reverse(name)}"' in nav
     assert reverse("admin:index") not in html
 
 

@@ -9,6 +9,7 @@ from ledger.models import Transfer
 from ledger.selectors import (
     Balance,
     account_balance,
+    account_balances,
     account_by_code,
     account_history,
     trial_balance,
@@ -45,6 +46,18 @@ def test_balance_now_includes_unfolded_deltas(story):
     ledger_fold_deltas()
     assert account_balance(card.id) == Balance(0, 1_200, 0, 0)
     assert account_balance(fees.id) == Balance(0, 0, 0, 100)
+
+
+def test_balances_of_several_accounts_in_one_statement_agree_with_each(
+    story, django_assert_num_queries
+):
+    card, escrow, fees, _ = story
+    ids = [card.id, escrow.id, fees.id]
+    with django_assert_num_queries(1):
+        balances = account_balances([*ids, 987_654_321])  # an unknown id is left out
+    assert balances == {account_id: account_balance(account_id) for account_id in ids}
+    assert balances[escrow.id] == Balance(0, 100, 0, 1_200)  # unfolded deltas included
+    assert account_balances([]) == {}
 
 
 def test_balance_as_of_each_step(story):

@@ -1,0 +1,58 @@
+"""Money on the seller's pages: always with its currency, in the seller's locale (babel, through
+core.money: the project's one formatting and parsing of amounts).
+
+The seller's locale is the likely locale of the country on the seller's profile (CLDR's likely
+subtags: DE -> de_DE, US -> en_US, JP -> ja_JP): "1.234,56 €" for a German seller, "$1,234.56"
+for an American one. The project has no per-user language yet; this is the one place to change
+when it does.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import NumberFormatError
+
+from core.money import Money
+
+DEFAULT_LOCALE = "en"
+# Digits with an optional decimal point: read the same in every locale that uses a dot.
+_PLAIN = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
+
+
+@lru_cache(maxsize=256)
+def _likely_locale(country: str) -> str:
+    try:
+        return str(Locale.parse(f"und_{country}"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return DEFAULT_LOCALE
+
+
+def seller_locale(profile: object | None) -> str:
+    """The locale a seller's amounts are written in (DEFAULT_LOCALE without a known country)."""
+    country = str(getattr(profile, "country", "") or "").upper()
+    if len(country) != 2 or not country.isalpha():
+        return DEFAULT_LOCALE
+    return _likely_locale(country)
+
+
+@lru_cache(maxsize=4096)  # a page repeats amounts (zeros, a day's figures in its chart and table)
+def format_money(amount_minor: int, currency: str, locale: str) -> str:
+    """ "1.234,56 €" (de_DE), "$1,234.56" (en_US), "¥1,235" (JPY): the currency's own decimals."""
+    return Money(int(amount_minor), currency).format(locale)
+
+
+def parse_amount(text: str, currency: str, locale: str) -> int:
+    """An amount typed by the seller, in minor units: written the seller's way ("1.234,56" in
+    de_DE), or as plain digits with a dot for decimals ("1234.56"). ValueError when it is
+    neither, or has more decimals than the currency has ("1,234" in de_DE is 1.234: refused for
+    EUR, not read as 1234)."""
+    text = text.strip()
+    try:
+        return Money.parse(text, currency, locale).amount_minor
+    except NumberFormatError as error:  # not a number written the locale's way
+        if not _PLAIN.fullmatch(text):
+            raise ValueError(str(error)) from None
+    return Money.parse(text, currency, DEFAULT_LOCALE).amount_minor

@@ -1,0 +1,23 @@
+"""Template helpers for the seller's dashboard: money in the seller's locale."""
+
+from __future__ import annotations
+
+from django import template
+
+from settlement.dashboard.formatting import DEFAULT_LOCALE, format_money
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def money(context: template.Context, amount_minor: int | None, currency: str | None) -> str:
+    """`{% money amount_minor currency %}`: "1.234,56 €" in the page's `money_locale`."""
+    if amount_minor is None or not currency:
+        return ""
+    return format_money(int(amount_minor), currency, context.get("money_locale", DEFAULT_LOCALE))
+
+
+@register.filter
+def words(value: object) -> str:
+    """`{{ "reserve_released"|words }}` -> "Reserve released" (a code shown as words)."""
+    return str(value or "").replace("_", " ").capitalize()
