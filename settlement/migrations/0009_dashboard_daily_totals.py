@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('settlement', '0005_fx_rates_and_conversions'),
+        ('settlement', '0008_payout_watched_due'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
