@@ -165,17 +165,24 @@ _SET = "SELECT " + ", ".join(f"set_config('{name}', %s, true)" for name in _SETT
 _CURRENT = "SELECT " + ", ".join(f"current_setting('{name}')" for name in _SETTINGS)
 
 # A batch's lines: the transfers on the seller's `available` account in the batch's log range,
-# read from the log by its primary key between the range's bounds (never the whole log).
+# read from the log by its primary key between the range's bounds (never the whole log), each
+# entry's transfer then looked up by its key (LATERAL ... LIMIT 1: the planner cannot know the
+# range's size, and would otherwise hash the whole transfer table for a few lines).
 _LINE_SELECT = """
 SELECT e.index AS log_index, t.id AS transfer_id, t.reason, t.reference, t.metadata,
        t.created_at,
        CASE WHEN t.credit_account_id = {account} THEN t.amount_minor
             ELSE -t.amount_minor END AS amount_minor
   FROM ledger_logentry e
-  JOIN ledger_transfer t ON t.id = e.transfer_id
+ CROSS JOIN LATERAL (
+       SELECT t.id, t.reason, t.reference, t.metadata, t.created_at, t.credit_account_id,
+              t.amount_minor
+         FROM ledger_transfer t
+        WHERE t.id = e.transfer_id
+          AND {account} IN (t.credit_account_id, t.debit_account_id)
+          AND {line_filter}
+        LIMIT 1) AS t
  WHERE e.index >= {log_from} AND e.index < {log_to}
-   AND {account} IN (t.credit_account_id, t.debit_account_id)
-   AND {line_filter}
 """.replace("{line_filter}", LINE_FILTER)
 
 _BATCH_ACCOUNT = """

@@ -35,20 +35,30 @@ SALE_REASONS = ["payment_captured"]
 FEE_REASONS = ["platform_fee"]
 REFUND_REASONS = ["refund_paid"]
 
-# The sub-order is read from the transfer's metadata; anything that is not a plain integer id
-# matches no sub-order (a cast error would stop the job for everyone).
+# Each entry's transfer and sub-order are looked up by primary key, one by one (LATERAL ...
+# LIMIT 1 keeps the planner from hashing the whole transfer or sub-order table for a chunk: a
+# run costs its entries, however long the log). The sub-order is read from the transfer's
+# metadata; anything that is not a plain integer id matches none (a cast error would stop the
+# job for everyone).
 _ADD_ENTRIES = """
 WITH moves AS (
     SELECT so.seller_id, (t.created_at AT TIME ZONE 'UTC')::date AS day, t.currency, t.reason,
            t.amount_minor
       FROM ledger_logentry e
-      JOIN ledger_transfer t ON t.id = e.transfer_id
-      JOIN payments_suborder so
-        ON so.id = CASE WHEN t.metadata ->> 'sub_order' ~ '^[0-9]{1,18}$'
-                        THEN (t.metadata ->> 'sub_order')::bigint END
+     CROSS JOIN LATERAL (
+           SELECT t.created_at, t.currency, t.reason, t.amount_minor, t.metadata
+             FROM ledger_transfer t
+            WHERE t.id = e.transfer_id
+              AND t.kind IN ('posted', 'post_pending')
+              AND t.reason = ANY(%(reasons)s)
+            LIMIT 1) AS t
+     CROSS JOIN LATERAL (
+           SELECT so.seller_id
+             FROM payments_suborder so
+            WHERE so.id = CASE WHEN t.metadata ->> 'sub_order' ~ '^[0-9]{1,18}$'
+                               THEN (t.metadata ->> 'sub_order')::bigint END
+            LIMIT 1) AS so
      WHERE e.index >= %(from)s AND e.index < %(to)s
-       AND t.kind IN ('posted', 'post_pending')
-       AND t.reason = ANY(%(reasons)s)
 )
 INSERT INTO settlement_sellerdailytotal AS total
        (seller_id, day, currency, sales_minor, sales_count, fees_minor, refunds_minor,

@@ -87,7 +87,7 @@ SELECT g,
        gen_random_uuid() AS order_id,
        NULL::bigint AS sub_order_id,
        %(start)s::timestamptz + (g - 1) * %(step)s::interval AS paid_at,
-       (1000 + (g * 7919) %% 9000)::bigint AS amount
+       (1000 + (g::bigint * 7919) %% 9000)::bigint AS amount
   FROM generate_series(1, %(n)s) AS g
 """
 
