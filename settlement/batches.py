@@ -284,6 +284,7 @@ class BatchLine:
 
 
 MAX_LINES_PAGE = 1_000
+_NO_END = 2**62  # a log index no log reaches
 STREAM_CHUNK = 2_000
 
 
@@ -340,7 +341,10 @@ def preview_batches(*, sellers: Sequence[int], day: dt.date) -> list[BatchPrevie
     would convert first is not in it (conversion needs its rate, and writes)."""
     if not sellers:
         return []
-    params = {"day": day, "log_to": log_size(), "sellers": list(sellers), "with_queue": True}
+    # No upper bound on the log: the sums see the log and the queue in one snapshot, and the
+    # sealer moves a transfer from one to the other in one transaction, so each is counted once,
+    # whichever side it is on.
+    params = {"day": day, "log_to": _NO_END, "sellers": list(sellers), "with_queue": True}
     with connection.cursor() as cursor:
         cursor.execute(_LOWEST_CURSOR, params)
         (params["log_from"],) = cursor.fetchone()
