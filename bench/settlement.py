@@ -377,30 +377,6 @@ SELECT (SELECT count(*) FROM settlement_settlementbatch),
 # --- scratch database ---------------------------------------------------------------------------
 
 
-def _maintenance(base: dict):
-    import psycopg
-
-    return psycopg.connect(
-        dbname="postgres",
-        user=base.get("USER") or "postgres",
-        password=base.get("PASSWORD") or None,
-        host=base.get("HOST") or "127.0.0.1",
-        port=base.get("PORT") or 5432,
-        autocommit=True,
-    )
-
-
-def create_database(base: dict, name: str) -> None:
-    with _maintenance(base) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(base: dict, name: str) -> None:
-    with _maintenance(base) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def database_url(base: dict, name: str) -> str:
     from ledger.bench import database_url as url
 

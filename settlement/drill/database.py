@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import environ
-import psycopg
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
-from psycopg import sql
+
+from core.postgresql.scratch import create_database, drop_database
 
 MAX_NAME_CHARS = 63  # PostgreSQL's identifier limit
 
@@ -44,18 +44,6 @@ class DrillDatabase:
         return f"postgres://{credentials}{host}:{port}/{quote(info['NAME'], safe='')}"
 
 
-def _maintenance_connection(settings_dict: dict) -> psycopg.Connection:
-    return psycopg.connect(
-        dbname="postgres",
-        host=settings_dict.get("HOST") or None,
-        port=settings_dict.get("PORT") or None,
-        user=settings_dict.get("USER") or None,
-        password=settings_dict.get("PASSWORD") or None,
-        autocommit=True,
-        connect_timeout=10,
-    )
-
-
 def _use(settings_dict: dict) -> None:
     """Point this process's default connection at `settings_dict`'s database."""
     connection = connections["default"]
@@ -80,8 +68,7 @@ def drill_database(*, url: str | None, token: str, keep: bool) -> Iterator[Drill
         base = original["NAME"][: MAX_NAME_CHARS - len(token) - 7]
         target = {**original, "NAME": f"{base}_drill_{token}"}
         database = DrillDatabase(target, created=True)
-        with _maintenance_connection(original) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database.name)))
+        create_database(original, database.name, replace=False)
     try:
         _use(target)
         call_command("migrate", interactive=False, verbosity=0)
@@ -92,12 +79,7 @@ def drill_database(*, url: str | None, token: str, keep: bool) -> Iterator[Drill
         connections.close_all()
         _use(original)
         if database.created and not keep:
-            with _maintenance_connection(original) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(database.name)
-                    )
-                )
+            drop_database(original, database.name)
 
 
 def _require_scratch() -> None:

@@ -11,11 +11,12 @@ import sys
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+
+from core.postgresql.scratch import maintenance_connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 KEYS = {
@@ -31,23 +32,11 @@ KEYS = {
 }
 
 
-def _server(params: dict) -> psycopg.Connection:
-    return psycopg.connect(
-        dbname="postgres",
-        user=params.get("user") or "postgres",
-        password=params.get("password"),
-        host=params.get("host") or "127.0.0.1",
-        port=params.get("port") or 5432,
-        autocommit=True,
-    )
-
-
 # It starts the sandbox bank, gunicorn and a Celery worker: one xdist group with the other
 # integration tests, so the two pytest workers do not run such stacks at once.
 @pytest.mark.integration
 def test_a_tiny_run_prints_one_json_line_whose_batches_check_out():
     scratch = f"bench_settlement_test_{uuid.uuid4().hex[:10]}"
-    params = connection.get_connection_params()
     done = subprocess.run(
         [
             sys.executable,
@@ -89,7 +78,7 @@ def test_a_tiny_run_prints_one_json_line_whose_batches_check_out():
         assert result["payouts_per_s"] > 0 and result["noop_per_s"] > 0
 
     # The scratch database is gone; nothing else was touched.
-    with _server(params) as server:
+    with maintenance_connection(connection.settings_dict) as server:
         left = server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [scratch])
         assert left.fetchone() is None
 

@@ -36,6 +36,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
+from core.postgresql.scratch import create_database, drop_database
 from ledger import bench
 
 BENCH_DB = "clearhouse_bench"
@@ -108,7 +109,7 @@ class Command(BaseCommand):
         finally:
             connections["default"].close()
             if not keep:
-                self.drop_database(base, self.bench_db)
+                drop_database(base, self.bench_db)
 
         def ratio(a, b):
             return round(a / b, 3) if a is not None and b else None
@@ -141,27 +142,6 @@ class Command(BaseCommand):
         self.stdout.write(message)
         self.stdout.flush()
 
-    def maintenance(self, base: dict):
-        import psycopg
-
-        return psycopg.connect(
-            dbname="postgres",
-            user=base.get("USER") or "postgres",
-            password=base.get("PASSWORD") or None,
-            host=base.get("HOST") or "127.0.0.1",
-            port=base.get("PORT") or 5432,
-            autocommit=True,
-        )
-
-    def create_database(self, base: dict, name: str) -> None:
-        with self.maintenance(base) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop_database(self, base: dict, name: str) -> None:
-        with self.maintenance(base) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
     def run_pgbench(self, base: dict, database: str, *args: str) -> str:
         command = [
             "pgbench",
@@ -193,7 +173,7 @@ class Command(BaseCommand):
         return float(match.group(1))
 
     def pgbench(self, base: dict, *, scale: int, duration_s: int) -> float:
-        self.create_database(base, self.pgbench_db)
+        create_database(base, self.pgbench_db)
         try:
             self.run_pgbench(base, self.pgbench_db, "-i", "-q", "-s", str(scale))
             out = self.run_pgbench(
@@ -201,7 +181,7 @@ class Command(BaseCommand):
                 "-T", str(duration_s),
             )  # fmt: skip
         finally:
-            self.drop_database(base, self.pgbench_db)
+            drop_database(base, self.pgbench_db)
         return self.tps(out)
 
     def sql_only(self, base: dict, duration_s: int, account_ids: list[int]) -> float | None:
@@ -231,7 +211,7 @@ class Command(BaseCommand):
 
     def use_scratch_database(self, base: dict) -> None:
         """Create the bench database and point this process's connection at it."""
-        self.create_database(base, self.bench_db)
+        create_database(base, self.bench_db)
         connections["default"].close()
         connections["default"].settings_dict["NAME"] = self.bench_db
         self.out(f"scratch database {self.bench_db}: migrating")

@@ -33,6 +33,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
+from core.postgresql.scratch import create_database, drop_database
+
 BIG = 1_000_000
 BIG_QUICK = 100_000
 SMALL = 1_000
@@ -81,7 +83,7 @@ class Command(BaseCommand):
         finally:
             connections["default"].close()
             if not keep:
-                self.drop(base, scratch)
+                drop_database(base, scratch)
         worst = max(page["ratio"] for page in pages.values())
         for name, export in exports.items():
             self.out(
@@ -105,31 +107,13 @@ class Command(BaseCommand):
         self.stdout.write(message)
         self.stdout.flush()
 
-    def maintenance(self, base: dict):
-        import psycopg
-
-        return psycopg.connect(
-            dbname="postgres",
-            user=base.get("USER") or "postgres",
-            password=base.get("PASSWORD") or None,
-            host=base.get("HOST") or "127.0.0.1",
-            port=base.get("PORT") or 5432,
-            autocommit=True,
-        )
-
     def recreate(self, base: dict, name: str) -> None:
-        with self.maintenance(base) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
+        create_database(base, name)
         connections["default"].close()
         connections["default"].settings_dict["NAME"] = name
         self.out(f"scratch database {name}: migrating")
         call_command("migrate", verbosity=0, interactive=False)
         call_command("createcachetable", verbosity=0)
-
-    def drop(self, base: dict, name: str) -> None:
-        with self.maintenance(base) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     # --- data --------------------------------------------------------------------------------
 

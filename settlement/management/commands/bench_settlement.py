@@ -47,6 +47,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from bench import settlement as bench
+from core.postgresql.scratch import create_database, drop_database
 
 FULL = {"rows": 1_000_000, "sellers": 10_000}
 QUICK = {"rows": 100_000, "sellers": 1_000}
@@ -112,7 +113,7 @@ class Command(BaseCommand):
             connections["default"].close()
             connections["default"].settings_dict["NAME"] = base["NAME"]
             if not options["keep"]:
-                bench.drop_database(base, scratch)
+                drop_database(base, scratch)
 
         def ratio(a, b):
             return round(a / b, 3) if a is not None and b else None
@@ -150,7 +151,7 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def use_scratch_database(self, base: dict, scratch: str) -> None:
-        bench.create_database(base, scratch)
+        create_database(base, scratch)
         connections["default"].close()
         connections["default"].settings_dict["NAME"] = scratch
         began = time.perf_counter()

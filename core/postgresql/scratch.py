@@ -1,0 +1,39 @@
+"""Scratch databases for the benchmarks and the settlement drill: made and dropped through the
+server's maintenance database (`postgres`) on the server a Django settings dict names. Only for
+databases the caller owns outright: dropping one ends its sessions (WITH (FORCE))."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+
+def maintenance_connection(settings_dict: dict) -> psycopg.Connection:
+    """An autocommit connection to the server's `postgres` database (CREATE/DROP DATABASE)."""
+    return psycopg.connect(
+        dbname="postgres",
+        host=settings_dict.get("HOST") or "127.0.0.1",
+        port=settings_dict.get("PORT") or 5432,
+        user=settings_dict.get("USER") or "postgres",
+        password=settings_dict.get("PASSWORD") or None,
+        autocommit=True,
+        connect_timeout=10,
+    )
+
+
+def drop_database(settings_dict: dict, name: str) -> None:
+    with maintenance_connection(settings_dict) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def create_database(settings_dict: dict, name: str, *, replace: bool = True) -> None:
+    """Create `name`, first dropping a database of that name left by an earlier run if
+    `replace`."""
+    with maintenance_connection(settings_dict) as admin:
+        if replace:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
