@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from payments.flows.selectors import is_platform_staff
 from settlement.models import Payout, SettlementBatch
-
-
-def _is_staff(user) -> bool:
-    return bool(getattr(user, "is_platform_staff", False) or getattr(user, "is_superuser", False))
 
 
 def batches_visible_to(user) -> QuerySet[SettlementBatch]:
     batches = SettlementBatch.objects.all()
-    return batches if _is_staff(user) else batches.filter(seller_id=user.pk, seller__role="seller")
+    return (
+        batches
+        if is_platform_staff(user)
+        else batches.filter(seller_id=user.pk, seller__role="seller")
+    )
 
 
 def payouts_visible_to(user) -> QuerySet[Payout]:
     payouts = Payout.objects.select_related("batch")
-    return payouts if _is_staff(user) else payouts.filter(seller_id=user.pk, seller__role="seller")
+    return (
+        payouts
+        if is_platform_staff(user)
+        else payouts.filter(seller_id=user.pk, seller__role="seller")
+    )

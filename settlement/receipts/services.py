@@ -34,6 +34,7 @@ from core.errors import Conflict, NotFound, ValidationError
 from ledger import seals
 from ledger.published import tree_head_json
 from ledger.records import log_record_append
+from payments.flows.selectors import is_platform_staff
 from payments.models import SubOrder
 from settlement.receipts.facts import ReceiptNotAvailable, sub_order_facts
 from settlement.receipts.format import (
@@ -153,15 +154,11 @@ def receipt_file(receipt: Receipt) -> dict:
     }
 
 
-def _is_staff(user: Any) -> bool:
-    return bool(getattr(user, "is_platform_staff", False) or getattr(user, "is_superuser", False))
-
-
 def visible_sub_orders(user: Any, order_id: Any) -> list[SubOrder]:
     """The order's sub-orders whose receipts `user` may have: the buyer all of theirs, a seller
     its own part, staff all."""
     sub_orders = SubOrder.objects.filter(order_id=order_id).select_related("seller")
-    if not _is_staff(user):
+    if not is_platform_staff(user):
         sub_orders = sub_orders.filter(Q(order__buyer_id=user.pk) | Q(seller_id=user.pk))
     return list(sub_orders.order_by("id")[:MAX_SUB_ORDERS])
 
