@@ -13,6 +13,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.renderers import JSONRenderer
 
 from core.errors import ValidationError
+from core.money import currency_exponent
 from settlement.batches import batch_lines
 from settlement.models import Payout, PayoutStatus, SettlementBatch
 from settlement.selectors import batches_visible_to, payouts_visible_to
@@ -145,24 +146,30 @@ class PayoutDetailSerializer(PayoutSerializer):
         ]
 
 
-def _filtered(queryset, request, **allowed):
-    for param, choices in allowed.items():
-        value = request.query_params.get(param)
-        if value is None:
-            continue
-        if value not in choices:
-            raise ValidationError(
-                f"{param} must be one of: {', '.join(sorted(choices))}.", field=param
-            )
-        queryset = queryset.filter(**{param: value})
-    return queryset
-
-
-def _currency(request) -> set[str]:
+def _by_currency(queryset, request):
     value = request.query_params.get("currency")
-    if value is not None and (len(value) != 3 or not value.isalpha() or not value.isupper()):
-        raise ValidationError("currency must be an ISO 4217 code such as EUR.", field="currency")
-    return {value} if value else set()
+    if value is None:
+        return queryset
+    try:
+        # Capitals as ISO 4217 writes them, and money by core.money's one rule (XAU is not).
+        if not value.isupper():
+            raise ValueError(value)
+        currency_exponent(value)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            "currency must be an ISO 4217 code such as EUR.", field="currency"
+        ) from None
+    return queryset.filter(currency=value)
+
+
+def _by_status(queryset, request):
+    value = request.query_params.get("status")
+    if value is None:
+        return queryset
+    if value not in PayoutStatus.values:
+        choices = ", ".join(sorted(PayoutStatus.values))
+        raise ValidationError(f"status must be one of: {choices}.", field="status")
+    return queryset.filter(status=value)
 
 
 class SettlementBatchViewSet(viewsets.ReadOnlyModelViewSet):
@@ -173,9 +180,7 @@ class SettlementBatchViewSet(viewsets.ReadOnlyModelViewSet):
         return BatchDetailSerializer if self.action == "retrieve" else BatchSerializer
 
     def get_queryset(self):
-        return _filtered(
-            batches_visible_to(self.request.user), self.request, currency=_currency(self.request)
-        )
+        return _by_currency(batches_visible_to(self.request.user), self.request)
 
 
 class PayoutViewSet(viewsets.ReadOnlyModelViewSet):
@@ -186,9 +191,5 @@ class PayoutViewSet(viewsets.ReadOnlyModelViewSet):
         return PayoutDetailSerializer if self.action == "retrieve" else PayoutSerializer
 
     def get_queryset(self):
-        return _filtered(
-            payouts_visible_to(self.request.user),
-            self.request,
-            status=set(PayoutStatus.values),
-            currency=_currency(self.request),
-        )
+        payouts = _by_status(payouts_visible_to(self.request.user), self.request)
+        return _by_currency(payouts, self.request)
