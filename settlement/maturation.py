@@ -42,10 +42,10 @@ WITH claimed AS (
             WHERE matured_at IS NULL AND due_at <= %s
             ORDER BY due_at LIMIT %s
               FOR UPDATE SKIP LOCKED)
-    RETURNING h.release_transfer_id, h.seller_id, h.currency,
+    RETURNING h.release_transfer_id, h.seller_id, h.currency, h.reserve_minor > 0 AS reserved,
               (h.amount_minor > h.reserve_minor)::int + (h.reserve_minor > 0)::int AS transfers)
 SELECT coalesce(array_agg(release_transfer_id), '{}'), coalesce(sum(transfers), 0),
-       coalesce(jsonb_agg(DISTINCT jsonb_build_array(seller_id, currency)), '[]')
+       coalesce(jsonb_agg(DISTINCT jsonb_build_array(seller_id, currency, reserved)), '[]')
   FROM claimed
 """
 
@@ -87,7 +87,7 @@ WITH claimed AS (
               FOR UPDATE SKIP LOCKED)
     RETURNING h.release_transfer_id, h.seller_id, h.currency)
 SELECT coalesce(array_agg(release_transfer_id), '{}'), count(*),
-       coalesce(jsonb_agg(DISTINCT jsonb_build_array(seller_id, currency)), '[]')
+       coalesce(jsonb_agg(DISTINCT jsonb_build_array(seller_id, currency, true)), '[]')
   FROM claimed
 """
 
@@ -122,11 +122,14 @@ def _run(claim_sql: str, transfers_sql: str, now: dt.datetime, limit: int) -> in
             ids, expected, sellers = cursor.fetchone()
         if not ids:
             return 0
-        # The accounts money moves between exist before the set-wise posting looks them up by
-        # code (one cached lookup per seller and currency, not per row).
-        for seller_id, currency in sellers if isinstance(sellers, list) else json.loads(sellers):
-            for code in (chart.seller_available(seller_id), chart.seller_reserve(seller_id)):
-                chart.account(currency=currency, code=code)
+        # The accounts money moves into exist before the set-wise posting looks them up by code
+        # (one cached lookup per seller and currency, not per row); a reserve account only for a
+        # seller whose plan keeps one.
+        rows = sellers if isinstance(sellers, list) else json.loads(sellers)
+        for seller_id, currency, reserved in rows:
+            chart.account(currency=currency, code=chart.seller_available(seller_id))
+            if reserved:
+                chart.account(currency=currency, code=chart.seller_reserve(seller_id))
         posted = create_transfers_from_query(
             transfers_sql, [str(chart.MATURATION_TRANSFERS), [str(i) for i in ids]]
         )
