@@ -372,12 +372,3 @@ SELECT (SELECT count(*) FROM settlement_settlementbatch),
          WHERE a.code LIKE 'seller:%:available'),
        (SELECT coalesce(sum(amount_minor), 0) FROM settlement_heldrelease)
 """
-
-
-# --- scratch database ---------------------------------------------------------------------------
-
-
-def database_url(base: dict, name: str) -> str:
-    from ledger.bench import database_url as url
-
-    return url(base, name)

@@ -11,20 +11,10 @@ import os
 import random
 import time
 import uuid
-from urllib.parse import quote
 
 BULK_REASON = "bench_bulk"
 BULK_CHUNK = 100_000
 MIX_LIMITED_SHARE = 0.1
-
-
-def database_url(settings_dict: dict, name: str) -> str:
-    user = quote(settings_dict.get("USER") or "postgres")
-    password = settings_dict.get("PASSWORD")
-    auth = f"{user}:{quote(password)}" if password else user
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{name}"
 
 
 def worker_main(

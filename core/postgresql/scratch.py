@@ -4,8 +4,21 @@ databases the caller owns outright: dropping one ends its sessions (WITH (FORCE)
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import psycopg
 from psycopg import sql
+
+
+def database_url(settings_dict: dict, name: str | None = None) -> str:
+    """A DATABASE_URL for `name` (default: the settings' own database) on the settings' server,
+    for the processes a benchmark, the drill or a test starts."""
+    user = quote(settings_dict.get("USER") or "postgres", safe="")
+    password = quote(settings_dict.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else f"{user}@"
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{credentials}{host}:{port}/{quote(name or settings_dict['NAME'], safe='')}"
 
 
 def maintenance_connection(settings_dict: dict) -> psycopg.Connection:

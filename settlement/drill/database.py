@@ -7,14 +7,13 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
 
 import environ
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from core.postgresql.scratch import create_database, drop_database
+from core.postgresql.scratch import create_database, database_url, drop_database
 
 MAX_NAME_CHARS = 63  # PostgreSQL's identifier limit
 
@@ -35,13 +34,7 @@ class DrillDatabase:
     @property
     def url(self) -> str:
         """A DATABASE_URL for the processes the drill starts."""
-        info = self.settings_dict
-        user = quote(info.get("USER") or "", safe="")
-        password = quote(info.get("PASSWORD") or "", safe="")
-        credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-        host = info.get("HOST") or "127.0.0.1"
-        port = info.get("PORT") or "5432"
-        return f"postgres://{credentials}{host}:{port}/{quote(info['NAME'], safe='')}"
+        return database_url(self.settings_dict)
 
 
 def _use(settings_dict: dict) -> None:

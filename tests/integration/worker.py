@@ -17,9 +17,10 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
+
+from core.postgresql.scratch import database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 STARTUP_LIMIT_S = 60
@@ -39,16 +40,6 @@ class WorkerHandle:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
-
-
-def database_url(settings_dict: dict) -> str:
-    """A DATABASE_URL for the database Django is connected to now (the test database)."""
-    user = quote(settings_dict.get("USER") or "", safe="")
-    password = quote(settings_dict.get("PASSWORD") or "", safe="")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or "5432"
-    return f"postgres://{credentials}{host}:{port}/{quote(settings_dict['NAME'], safe='')}"
 
 
 def _stop(process: subprocess.Popen) -> None:

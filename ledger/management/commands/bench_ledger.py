@@ -36,7 +36,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 
-from core.postgresql.scratch import create_database, drop_database
+from core.postgresql.scratch import create_database, database_url, drop_database
 from ledger import bench
 
 BENCH_DB = "clearhouse_bench"
@@ -82,7 +82,7 @@ class Command(BaseCommand):
         self.use_scratch_database(base)
         try:
             source_id, hot_id, account_ids, free_ids = self.make_accounts()
-            url = bench.database_url(base, self.bench_db)
+            url = database_url(base, self.bench_db)
             single = self.phase(url, "single", duration_s, account_ids, hot_id)
             self.out(
                 f"(b) single transfers: {single['tps']:.0f}/s, p50 {single['p50_ms']:.2f} ms, "

@@ -71,7 +71,7 @@ from bench.checkout_system import (
     wait_ready,
 )
 from bench.checkout_work import measure_work
-from ledger.bench import database_url
+from core.postgresql.scratch import database_url
 from payments.catalog.models import Product
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")

@@ -47,7 +47,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from bench import settlement as bench
-from core.postgresql.scratch import create_database, drop_database
+from core.postgresql.scratch import create_database, database_url, drop_database
 
 FULL = {"rows": 1_000_000, "sellers": 10_000}
 QUICK = {"rows": 100_000, "sellers": 1_000}
@@ -289,7 +289,7 @@ class Command(BaseCommand):
             return {**none, "reason": reason}
         payouts = options["payouts"] or (500 if quick else 1_000)
         return settlement_payouts.run(
-            url=bench.database_url(base, scratch),
+            url=database_url(base, scratch),
             payouts=payouts,
             workers=options["workers"],
             redis_url=settings.REDIS_URL,
