@@ -51,6 +51,39 @@ def test_other_codes_are_not_in_the_chart(code):
     assert not chart.is_chart_code(code)
 
 
+def _post(debit: int, credit: int, amount: int) -> None:
+    create_transfers(
+        [
+            TransferRequest(
+                id=uuid.uuid4(),
+                debit_account_id=debit,
+                credit_account_id=credit,
+                amount_minor=amount,
+                currency="EUR",
+                reason="test",
+            )
+        ]
+    )
+
+
+def test_escrow_can_never_go_below_zero_whatever_the_application_checks():
+    """Issue 13, defect 8: an over-release is refused by the ledger itself, not only by the
+    release service's checks. Escrow holds 100; releasing 101 is refused and changes nothing."""
+    card = chart.account(currency="EUR", code=chart.external("sandbox_card"))
+    escrow = chart.account(currency="EUR", code=chart.ESCROW)
+    pending = chart.account(currency="EUR", code=chart.seller_pending(42))
+    _post(card, escrow, 100)
+
+    with pytest.raises(BatchFailed) as refused:
+        _post(escrow, pending, 101)
+
+    assert refused.value.reason.code == "exceeds_limit"
+    account = Account.objects.get(pk=escrow)
+    assert account.debits_must_not_exceed_credits
+    assert (account.credits_posted, account.debits_posted) == (100, 0)
+    _post(escrow, pending, 100)  # all of it may go
+
+
 def test_bank_receipts_can_never_go_below_zero():
     receipts = chart.account(currency="EUR", code=chart.BANK_RECEIPTS)
     fees = chart.account(currency="EUR", code=chart.FEES)

@@ -23,7 +23,7 @@ from core.errors import Conflict, IntegrityViolation, NotFound
 from ledger import chart
 from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
-from ledger.services import TransferRequest, account_id, create_transfers
+from ledger.services import TransferRequest, create_transfers
 from payments import conf
 from payments.flows import authorize_plpgsql as fast_authorize
 from payments.flows import start_plpgsql
@@ -309,8 +309,8 @@ def test_a_ledger_refusal_raises_it_with_nothing_written(order):
         [
             TransferRequest(
                 id=hold_transfer_id(started.payment.id, sub.id),
-                debit_account_id=account_id(currency="EUR", code=chart.external("sandbox_card")),
-                credit_account_id=account_id(currency="EUR", code=chart.ESCROW),
+                debit_account_id=chart.account(currency="EUR", code=chart.external("sandbox_card")),
+                credit_account_id=chart.account(currency="EUR", code=chart.ESCROW),
                 amount_minor=1,
                 currency="EUR",
                 reason="test",
