@@ -172,6 +172,31 @@ def ledger_append_queued(*, limit: int = APPEND_BATCH_SIZE) -> int:
     return _append_batch(limit, after=None)[0]
 
 
+def ledger_append_all_queued(
+    *, batch_size: int = APPEND_BATCH_SIZE, max_batches: int | None = None
+) -> int:
+    """Append queued transfers batch after batch (each batch commits on its own) until the queue
+    is empty or `max_batches` ran; return how many.
+
+    Each batch starts where the previous one ended, so a big backlog is sorted once, not once per
+    batch (calling ledger_append_queued in a loop rescans what was already appended: quadratic).
+    """
+    total, after, batches = 0, None, 0
+    while max_batches is None or batches < max_batches:
+        appended, last = _append_batch(batch_size, after=after)
+        batches += 1
+        total += appended
+        if appended == batch_size:
+            after = last
+        elif after is None:
+            break
+        else:
+            # The run's last batch: one more from the start catches transfers that committed
+            # late with an earlier created_at than the ones just appended.
+            after = None
+    return total
+
+
 def _append_batch(limit: int, *, after: tuple | None) -> tuple[int, tuple | None]:
     """Append the first `limit` queued transfers in (created_at, id) order, after `after` if given.
 
@@ -391,17 +416,7 @@ def ledger_seal(
     Idempotent: with nothing new in the log no seal is made. Each append batch commits on its own,
     so a crash loses nothing and the next run carries on.
     """
-    after = None
-    for _ in range(max_batches):
-        appended, last = _append_batch(batch_size, after=after)
-        if appended == batch_size:
-            after = last
-        elif after is None:
-            break
-        else:
-            # The run's last batch: one more from the start catches transfers that committed
-            # late with an earlier created_at than the ones just appended.
-            after = None
+    ledger_append_all_queued(batch_size=batch_size, max_batches=max_batches)
     for _ in range(max_batches):
         if _append_records() < RECORD_APPEND_BATCH_SIZE:
             break

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from ledger.seals import ledger_append_queued, log_size
+from ledger.seals import ledger_append_all_queued, log_size
 from settlement.models import SettlementBatch
 
 # Every transfer that moves a seller's available money, except payouts' own (settlement/fx.py
@@ -234,8 +234,7 @@ SELECT e.index, t.id, t.reason, t.reference, t.metadata, t.created_at,
 
 def bring_log_up_to_date() -> int:
     """Append every committed transfer still queued to the log; return the log's size."""
-    while ledger_append_queued():
-        pass
+    ledger_append_all_queued()
     return log_size()
 
 

@@ -125,6 +125,26 @@ def test_append_takes_a_bounded_batch_and_continues_where_it_stopped():
         seals.ledger_append_queued(limit=seals.MAX_APPEND_BATCH_SIZE + 1)
 
 
+def test_append_all_carries_its_position_and_still_catches_a_late_commit():
+    transfers, _ = some_transfers(7)
+    debit, credit = make_account("late-a", "EUR"), make_account("late-b", "EUR")
+    # Committed after the others but stamped before all of them (a slow transaction).
+    late = post(debit, credit, 1, created_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+
+    assert seals.ledger_append_all_queued(batch_size=3) == 8
+
+    assert LogQueue.objects.count() == 0
+    logged = list(LogEntry.objects.order_by("index").values_list("transfer_id", flat=True))
+    assert sorted(logged) == sorted([late.id, *(t.id for t in transfers)])
+    assert seals.ledger_append_all_queued(batch_size=3) == 0
+
+
+def test_append_all_stops_after_max_batches():
+    some_transfers(7)
+    assert seals.ledger_append_all_queued(batch_size=2, max_batches=2) == 4
+    assert LogQueue.objects.count() == 3
+
+
 def test_sql_canonical_columns_give_the_same_bytes_as_the_orm():
     from ledger.canonical_transfer import canonical_text_values, pg_canonical_columns
 
