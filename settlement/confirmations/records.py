@@ -19,6 +19,7 @@ from django.urls import reverse
 from core import crypto
 from core.canonical import canonical_json
 from ledger.records import log_record_append
+from payments import conf
 from payments.orders.events import ORDER_RECORD_COMPLETED, record_order_event
 from payments.orders.models import SubOrder
 from settlement.confirmations.models import ConfirmationRecord
@@ -43,7 +44,8 @@ def record_store(*, sub_order: SubOrder, record: dict) -> ConfirmationRecord | N
         sha256=digest,
     )
     log_record_append(record_id=stored.pk, kind=RECORD_LOG_KIND, payload=body)
-    receipt_url = reverse("settlement:order-receipt", args=[sub_order.order_id])
+    base = str(conf.get("PAYMENTS_PUBLIC_BASE_URL")).rstrip("/")
+    receipt_url = base + reverse("settlement:order-receipt", args=[sub_order.order_id])
     record_order_event(
         order=sub_order.order,
         sub_order=sub_order,

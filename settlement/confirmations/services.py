@@ -35,6 +35,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.dashboard_keys import dashboard_keys_of
+from accounts.models import SellerKey
 from core import crypto
 from core.errors import Conflict, NotFound, ValidationError
 from payments.flows.selectors import is_platform_staff
@@ -223,14 +224,27 @@ def check_open(ack: Acknowledgement, now: dt.datetime | None = None) -> None:
 # --- Answering ----------------------------------------------------------------------------------
 
 
-def _close(ack_id: uuid.UUID, **fields: Any) -> Acknowledgement:
+def _close(ack_id: uuid.UUID, *, seller_key_id: Any = None, **fields: Any) -> Acknowledgement:
     """Under the payout's and then the acknowledgement's row lock: check again (a concurrent
-    answer or the lapse won), then write `fields` and schedule the record."""
+    answer or the lapse won; the seller's key revoked meanwhile), then write `fields` and
+    schedule the record."""
     with transaction.atomic():
         ack = Acknowledgement.objects.only("payout_id").get(pk=ack_id)
         Payout.objects.select_for_update().filter(pk=ack.payout_id).first()
         locked = Acknowledgement.objects.select_for_update().get(pk=ack_id)
         check_open(locked)
+        if (
+            seller_key_id is not None
+            and SellerKey.objects.select_for_update(no_key=True)
+            .filter(pk=seller_key_id, revoked_at__isnull=True)
+            .first()
+            is None
+        ):
+            raise ValidationError(
+                "This key was revoked; sign with an active signing key.",
+                code="key_revoked",
+                field="key_id",
+            )
         for name, value in fields.items():
             setattr(locked, name, value)
         locked.save(update_fields=[*fields, "updated_at"])
@@ -294,6 +308,7 @@ def seller_acknowledge(
     _verify(key.public_pem, key.algorithm, statement, signature, f"the private half of {key.id}")
     return _close(
         ack.pk,
+        seller_key_id=key.pk,
         **_signed("seller", key.algorithm, key.public_pem, key.fingerprint, signature),
     )
 
