@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from core import crypto
@@ -183,6 +184,8 @@ def test_the_pages_list_what_waits_on_each_side(key_pool):
 
     seller_page = client_for(paid.sale.seller).get("/settlement/payouts/").content.decode()
     assert f'data-testid="ack-{paid.seller_ack.pk}"' in seller_page
+    overview = client_for(paid.sale.seller).get(reverse("dashboard:live")).content.decode()
+    assert "<strong>1</strong> payout to acknowledge" in overview
     order_page = client_for(paid.sale.buyer).get(f"/orders/{paid.sale.order.pk}/").content.decode()
     assert f'data-testid="ack-{paid.buyer_ack.pk}"' in order_page
     assert f'data-testid="receipt-pdf-{paid.sale.sub_order.pk}"' in order_page
