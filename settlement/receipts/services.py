@@ -162,7 +162,7 @@ def receipt_file(receipt: Receipt) -> dict:
 def visible_sub_orders(user: Any, order_id: Any) -> list[SubOrder]:
     """The order's sub-orders whose receipts `user` may have: the buyer all of theirs, a seller
     its own part, staff all."""
-    sub_orders = SubOrder.objects.filter(order_id=order_id).select_related("seller")
+    sub_orders = SubOrder.objects.filter(order_id=order_id).select_related("seller", "order")
     if not is_platform_staff(user):
         sub_orders = sub_orders.filter(Q(order__buyer_id=user.pk) | Q(seller_id=user.pk))
     return list(sub_orders.order_by("id")[:MAX_SUB_ORDERS])
