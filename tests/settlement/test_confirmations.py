@@ -439,3 +439,21 @@ def test_both_sides_closing_at_once_make_one_record(key_pool):
     )
     assert LogRecord.objects.filter(kind="confirmation_record").count() == 1
     assert Acknowledgement.objects.filter(state=AckState.GIVEN).count() == 2
+
+
+def test_a_revoked_key_does_not_acknowledge(key_pool):
+    from accounts.models import SellerKey
+
+    paid = paid_sale(key_pool)
+    body = seller_signature(key_pool, paid)
+    SellerKey.objects.filter(pk=body["key_id"]).update(revoked_at=timezone.now())
+    before = snapshot(paid.seller_ack)
+
+    response = post(paid.sale.seller, answer_url(paid.seller_ack), body)
+
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["field"]) == (
+        "key_revoked",
+        "key_id",
+    )
+    assert snapshot(paid.seller_ack) == before
