@@ -13,6 +13,8 @@ from django.utils import timezone
 from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from core.errors import ApplicationError
 from settlement.models import (
+    Acknowledgement,
+    ConfirmationRecord,
     FxConversion,
     FxRate,
     HeldRelease,
@@ -149,3 +151,21 @@ class ReceiptAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "=sha256", "sub_order__order__number")
     raw_id_fields = ("sub_order",)
     exclude = ("body", "signature")
+
+
+@admin.register(Acknowledgement)
+class AcknowledgementAdmin(ReadOnlyAdmin):
+    """Acknowledgements of paid payouts; the disputed ones are the cases for staff, resolved with
+    POST /api/v1/acknowledgements/<id>/resolve (settlement.confirmations.services.case_resolve)."""
+
+    list_display = ("id", "side", "payout", "sub_order", "party", "state", "answer", "due_at")
+    list_filter = ("state", "side", "answer")
+    search_fields = ("=id", "=payout__id", "party__email")
+    exclude = ("statement", "signature")
+
+
+@admin.register(ConfirmationRecord)
+class ConfirmationRecordAdmin(ReadOnlyAdmin):
+    list_display = ("id", "sub_order", "sequence", "sha256", "created_at")
+    search_fields = ("=id", "=sha256")
+    exclude = ("body",)

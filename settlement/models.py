@@ -315,5 +315,6 @@ class FxConversion(models.Model):
 
 # Issued receipts live with the code that issues them; imported here so Django registers them.
 # The seller dashboard's daily totals and the cursor of the job that keeps them.
+from settlement.confirmations.models import Acknowledgement, ConfirmationRecord  # noqa: E402, F401
 from settlement.dashboard.models import LogCursor, SellerDailyTotal  # noqa: E402, F401
 from settlement.receipts.models import Receipt  # noqa: E402, F401

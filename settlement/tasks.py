@@ -3,8 +3,9 @@ modules here registers their tasks with every worker. Task names stay as they we
 tasks lived in payments (`payments.auto_confirm_due`): beat schedules and queued messages carry
 them."""
 
+from settlement.confirmations import tasks as confirmation_tasks
 from settlement.dashboard import tasks as dashboard_tasks
 from settlement.payouts import tasks as payout_tasks
 from settlement.release import tasks as release_tasks
 
-TASK_MODULES = (release_tasks, payout_tasks, dashboard_tasks)
+TASK_MODULES = (release_tasks, payout_tasks, dashboard_tasks, confirmation_tasks)

@@ -10,8 +10,10 @@ Clearhouse repository specifies every check, so it can be rewritten in any langu
 
 Checks, in order (the first that fails is named, and the exit status is 1):
   the platform's signature over the receipt's canonical JSON, by a published key valid when the
-  receipt was issued; the confirmation record's hash and what it binds; the seller's acceptance
-  signature over the signed order document (and any buyer or acknowledgement signature present);
+  receipt was issued; the confirmation record's hash and what it binds (and that its state and
+  the receipt's status follow from its acknowledgements); the seller's acceptance signature over
+  the signed order document; each acknowledgement's signature over the statement of exactly its
+  payout and order;
   then, once the receipt is sealed, the tree head's signature by a published key valid when it was
   sealed, and the Merkle inclusion proof of the receipt's log leaf against that tree head.
 
@@ -41,6 +43,10 @@ RECORD_TYPE = "clearhouse.confirmation_record"
 TREE_HEAD_TYPE = "clearhouse.ledger.tree_head"
 RECORD_LEAF_PREFIX = b"clearhouse.ledger.record.v1\x00"
 RECEIPT_LOG_KIND = b"receipt"
+PAYOUT_STATEMENT_TYPE = "clearhouse.payout_statement"
+ORDER_STATEMENT_TYPE = "clearhouse.order_statement"
+ACK_STATES = ("absent", "pending", "given", "lapsed", "disputed", "resolved")
+CLOSED_ACK_STATES = ("given", "lapsed", "resolved")
 PLATFORM_ALGORITHM = "ed25519"
 INNER_ALGORITHMS = ("ed25519", "rsa-pss-sha256")
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -372,6 +378,31 @@ def _check_record(receipt: dict) -> None:
         )
     if record.get("buyer_confirmation") != receipt.get("buyer_confirmation"):
         raise CheckFailed(check, "the confirmation record binds another buyer confirmation")
+    payouts = record.get("payouts")
+    if not isinstance(payouts, list) or not all(isinstance(p, dict) for p in payouts):
+        raise CheckFailed(check, "the confirmation record's payouts are not a list of objects")
+    paid = [p for p in payouts if p.get("status") == "paid"]
+    closed = [
+        _object(
+            p.get(f"{side}_acknowledgement"), check, f"the payout's {side}_acknowledgement"
+        ).get("state")
+        in CLOSED_ACK_STATES
+        for p in paid
+        for side in ("seller", "buyer")
+    ]
+    complete = bool(paid) and all(closed)
+    if record.get("state") != ("complete" if complete else "open"):
+        raise CheckFailed(
+            check,
+            f"the confirmation record says {record.get('state')!r}, but its acknowledgements "
+            f"make it {'complete' if complete else 'open'}",
+        )
+    if receipt.get("status") != ("final" if complete else "provisional"):
+        raise CheckFailed(
+            check,
+            f"the receipt is {receipt.get('status')!r} but its confirmation record is "
+            f"{record.get('state')!r}",
+        )
 
 
 def _check_acceptance(receipt: dict) -> bool:
@@ -418,6 +449,65 @@ def _check_acceptance(receipt: dict) -> bool:
     return True
 
 
+def _statement(message: bytes, check: str, what: str) -> dict:
+    try:
+        statement = load_json(message)
+    except ValueError:
+        raise CheckFailed(check, f"{what} signs bytes that are not a JSON statement") from None
+    statement = _object(statement, check, what)
+    if canonical_json(statement) != message:
+        raise CheckFailed(check, f"{what} signs a statement that is not canonical JSON")
+    return statement
+
+
+def _check_acknowledgement(receipt: dict, payout: dict, side: str) -> str | None:
+    """One side's acknowledgement of one payout: a given one carries a signature over the
+    statement of exactly this payout (the seller's) or of this order and payout (the buyer's)."""
+    name = f"{side}_acknowledgement"
+    acknowledgement = _object(payout.get(name), "confirmation_record", f"the payout's {name}")
+    state = acknowledgement.get("state")
+    if state not in ACK_STATES:
+        raise CheckFailed(name, f"the {side}'s acknowledgement has unknown state {state!r}")
+    signed = _inner_signature(
+        acknowledgement.get("signature"), f"{name}_signature", f"the {side}'s acknowledgement"
+    )
+    if signed is None:
+        if state == "given":
+            raise CheckFailed(name, f"the {side}'s acknowledgement is given but not signed")
+        return None
+    message = signed[0]
+    if acknowledgement.get("statement_sha256") != _sha256_hex(message):
+        raise CheckFailed(
+            name, f"the {side}'s acknowledgement names another statement than the one it signs"
+        )
+    statement = _statement(message, name, f"the {side}'s acknowledgement")
+    order = receipt["order"]
+    if side == "seller":
+        expected_type = PAYOUT_STATEMENT_TYPE
+        same = (
+            statement.get("payout_id") == payout.get("id")
+            and statement.get("amount_minor") == payout.get("amount_minor")
+            and statement.get("currency") == payout.get("currency")
+            and statement.get("bank_reference") == payout.get("bank_reference")
+            and order.get("id") in (statement.get("order_ids") or [])
+        )
+    else:
+        expected_type = ORDER_STATEMENT_TYPE
+        same = (
+            statement.get("payout_id") == payout.get("id")
+            and statement.get("order_id") == order.get("id")
+            and statement.get("sub_order_id") == receipt["sub_order"].get("id")
+            and statement.get("currency") == receipt.get("currency")
+        )
+    if statement.get("type") != expected_type or statement.get("v") != 1 or not same:
+        raise CheckFailed(
+            name,
+            f"the {side} signed the statement of another payout or order "
+            f"({statement.get('type')!r}, payout {statement.get('payout_id')!r})",
+        )
+    return f"the {side}'s acknowledgement of payout {payout.get('id')} verifies"
+
+
 def _check_other_signatures(receipt: dict) -> list[str]:
     """Signatures the two-sided confirmation adds: the buyer's, and the acknowledgements."""
     found = []
@@ -428,14 +518,11 @@ def _check_other_signatures(receipt: dict) -> list[str]:
         confirmation.get("signature"), "buyer_signature", "the buyer's confirmation signature"
     ):
         found.append("the buyer's confirmation signature verifies")
-    record = receipt["confirmation_record"]
-    for side in ("seller", "buyer"):
-        name = f"{side}_acknowledgement"
-        acknowledgement = record.get(name)
-        if isinstance(acknowledgement, dict) and _inner_signature(
-            acknowledgement.get("signature"), f"{name}_signature", f"the {side}'s acknowledgement"
-        ):
-            found.append(f"the {side}'s acknowledgement signature verifies")
+    for payout in receipt["confirmation_record"]["payouts"]:
+        for side in ("seller", "buyer"):
+            passed = _check_acknowledgement(receipt, payout, side)
+            if passed:
+                found.append(passed)
     return found
 
 

@@ -261,6 +261,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "settlement-mature-balances": {"task": "settlement.mature_balances", "schedule": 60.0},
     "settlement-make-batches": {"task": "settlement.make_batches", "schedule": 3600.0},
     "settlement-payouts-sweep": {"task": "settlement.payouts_sweep", "schedule": 60.0},
+    "settlement-acknowledgements-sweep": {
+        "task": "settlement.acknowledgements_sweep",
+        "schedule": 60.0,
+    },
     # The sellers' dashboard: daily sales, fees and refunds from the ledger's new log entries.
     "settlement-dashboard-daily-totals": {
         "task": "settlement.dashboard_daily_totals",

@@ -31,6 +31,7 @@ from .signatures import (
     rsa_pkcs1v15_sign,
     rsa_pkcs1v15_verify,
     sign,
+    signing_key_from_seed,
     verify,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "seal",
     "sha256",
     "sign",
+    "signing_key_from_seed",
     "unwrap_data_key",
     "verify",
     "wrap_data_key",

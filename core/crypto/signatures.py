@@ -63,6 +63,18 @@ def generate_signing_key(algorithm: str = ED25519) -> tuple[str, str]:
     return private_key_pem(key), public_key_pem(key)
 
 
+def signing_key_from_seed(seed: bytes) -> tuple[str, str]:
+    """The Ed25519 key pair of a 32-byte seed (RFC 8032), as (private PKCS#8 PEM, public PEM).
+
+    For keys the platform derives rather than stores (a buyer's acknowledgement key).
+    """
+    seed = _require_bytes(seed, "seed")
+    if len(seed) != 32:
+        raise CryptoError("an Ed25519 seed is 32 bytes")
+    key = ECC.construct(curve="Ed25519", seed=seed)
+    return private_key_pem(key), public_key_pem(key)
+
+
 def sign_with_key(key: AnyKey, message: bytes, algorithm: str) -> bytes:
     """Sign with an already parsed private key (the platform key uses this)."""
     message = _require_bytes(message, "message")

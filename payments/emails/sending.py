@@ -81,10 +81,24 @@ SUBJECTS: dict[str, tuple[str, str]] = {
         "Order {number}: the seller has been paid",
         "Order {number}: paid out to your bank",
     ),
+    ev.ORDER_ACK_REQUESTED: (
+        "Order {number}: please acknowledge the final record",
+        "Order {number}: the buyer is asked to acknowledge the final record",
+    ),
+    ev.ORDER_ACK_REMINDER: (
+        "Order {number}: reminder: please acknowledge the final record",
+        "Order {number}: the buyer was reminded to acknowledge",
+    ),
+    ev.ORDER_RECORD_COMPLETED: (
+        "Order {number}: the confirmation is complete; your final receipt",
+        "Order {number}: the confirmation is complete; the final receipt",
+    ),
 }
 # Event types mailed to the buyer only: the seller hears of a payout once, for all its orders
 # (send_seller_email), not once per order.
-BUYER_ONLY: frozenset[str] = frozenset({ev.ORDER_SELLER_PAID})
+BUYER_ONLY: frozenset[str] = frozenset(
+    {ev.ORDER_SELLER_PAID, ev.ORDER_ACK_REQUESTED, ev.ORDER_ACK_REMINDER}
+)
 
 # Seller-level emails (templates/emails/<kind>.txt, with `data`): subject per kind; {amount} is
 # the payout's amount.
@@ -92,6 +106,8 @@ SELLER_SUBJECTS: dict[str, str] = {
     ev.PAYOUT_PAID: "Payout of {amount} paid to your bank",
     ev.PAYOUT_FAILED: "Payout of {amount} failed: check your bank account",
     ev.PAYOUT_RETURNED: "Payout of {amount} came back from your bank: check your bank account",
+    ev.PAYOUT_ACK_REQUESTED: "Payout of {amount}: please acknowledge receipt",
+    ev.PAYOUT_ACK_REMINDER: "Reminder: please acknowledge the payout of {amount}",
 }
 
 

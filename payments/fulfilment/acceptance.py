@@ -203,6 +203,12 @@ def _verify(key: SellerKey, document: SealedOrderDocument, signature: bytes) -> 
         ) from None
 
 
+# Public names for the two-sided confirmation (settlement), which checks a seller's signature
+# over a payout statement with the same rules.
+parse_signature = _parse_signature
+seller_signing_key = _signing_key
+
+
 def lock_chain(sub_order: SubOrder) -> SubOrder:
     """Lock Payment -> Order -> SubOrder (the project's one lock order) and return the sub-order."""
     paid_payment_of(sub_order.order_id, lock=True)

@@ -55,6 +55,10 @@ def _unlock(seller: Any, key: SellerKey, password: str) -> str:
     return private_pem
 
 
+# The same throttled unlock for other dashboard signatures (a payout's acknowledgement).
+unlock_dashboard_key = _unlock
+
+
 def sub_order_accept_with_password(
     *, sub_order_id: Any, seller: Any, password: str, actor: str
 ) -> SubOrder:

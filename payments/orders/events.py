@@ -38,6 +38,11 @@ ORDER_AUTO_CONFIRMED = "order.auto_confirmed"
 ORDER_RELEASED = "order.released"
 # The seller was paid the sub-order's money (recorded by settlement when a payout is paid).
 ORDER_SELLER_PAID = "order.seller_paid"
+# The two-sided confirmation (recorded by settlement): the buyer is asked to acknowledge the
+# order's final record once its seller is paid, reminded, and told when the record is complete.
+ORDER_ACK_REQUESTED = "order.acknowledgement_requested"
+ORDER_ACK_REMINDER = "order.acknowledgement_reminder"
+ORDER_RECORD_COMPLETED = "order.record_completed"
 DISPUTE_OPENED = "dispute.opened"
 DISPUTE_RESOLVED = "dispute.resolved"
 REFUND_CREATED = "refund.created"
@@ -58,6 +63,9 @@ EVENT_TYPES: tuple[str, ...] = (
     ORDER_AUTO_CONFIRMED,
     ORDER_RELEASED,
     ORDER_SELLER_PAID,
+    ORDER_ACK_REQUESTED,
+    ORDER_ACK_REMINDER,
+    ORDER_RECORD_COMPLETED,
     DISPUTE_OPENED,
     DISPUTE_RESOLVED,
     REFUND_CREATED,
@@ -71,7 +79,16 @@ EVENT_TYPES: tuple[str, ...] = (
 PAYOUT_PAID = "payout.paid"
 PAYOUT_FAILED = "payout.failed"
 PAYOUT_RETURNED = "payout.returned"
-SELLER_EVENT_TYPES: tuple[str, ...] = (PAYOUT_PAID, PAYOUT_FAILED, PAYOUT_RETURNED)
+# The seller is asked to acknowledge a paid payout (a signature over its statement), and reminded.
+PAYOUT_ACK_REQUESTED = "payout.acknowledgement_requested"
+PAYOUT_ACK_REMINDER = "payout.acknowledgement_reminder"
+SELLER_EVENT_TYPES: tuple[str, ...] = (
+    PAYOUT_PAID,
+    PAYOUT_FAILED,
+    PAYOUT_RETURNED,
+    PAYOUT_ACK_REQUESTED,
+    PAYOUT_ACK_REMINDER,
+)
 
 
 class _Batch:

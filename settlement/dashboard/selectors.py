@@ -26,6 +26,7 @@ from typing import Any
 from babel.numbers import list_currencies
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from core.errors import NotFound
 from ledger import chart
@@ -33,6 +34,7 @@ from ledger.models import Account
 from ledger.selectors import account_balances
 from payments.models import Dispute, DisputeStatus, SubOrder, SubOrderStatus
 from settlement.batches import BatchPreview, preview_batches
+from settlement.confirmations.models import Acknowledgement, AckSide, AckState
 from settlement.dashboard.models import SellerDailyTotal
 from settlement.models import (
     LIVE_PAYOUT_STATUSES,
@@ -212,7 +214,7 @@ class Waiting:
     # fixes the bank account).
     payouts_failed: int
     payout_account_missing: bool
-    # Two-sided confirmation of payouts is not built yet: nothing to acknowledge. A slot.
+    # Paid payouts whose receipt the seller is asked to acknowledge (window still open).
     payouts_to_acknowledge: int | None = None
 
     @property
@@ -248,6 +250,12 @@ def waiting_for(*, seller_id: int, profile: Any) -> Waiting:
         ).count(),
         payouts_failed=failed,
         payout_account_missing=profile is not None and not profile.has_payout_account,
+        payouts_to_acknowledge=Acknowledgement.objects.filter(
+            party_id=seller_id,
+            side=AckSide.SELLER,
+            state=AckState.PENDING,
+            due_at__gt=timezone.now(),
+        ).count(),
     )
 
 

@@ -5,7 +5,8 @@ whose message was lost):
     settlement.make_batches         beat, hourly: today's batches (once a day each), then payouts
     settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
     settlement.payout_check(id)     ask the bank about one payout past its deadline
-    settlement.payout_notify(id)    tell seller and buyers a payout's final state (idempotent)
+    settlement.payout_notify(id)    tell seller and buyers a payout's final state, and ask both
+                                    sides of a paid one to acknowledge it (idempotent)
     settlement.payouts_sweep        beat, every minute: payouts past their deadline (each claimed:
                                     asked again only after its deadline or as long again as it
                                     has waited), paid ones at the end of their return window,
@@ -19,6 +20,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from settlement.batches import create_batches
+from settlement.confirmations.services import acknowledgements_request
 from settlement.gateways.base import BankUnavailable
 from settlement.gateways.registry import get_bank_gateway
 from settlement.maturation import mature_due
@@ -69,7 +71,10 @@ def payout_check(payout_id: str) -> str:
     ignore_result=True,
 )
 def payout_notify(payout_id: str) -> dict[str, int]:
-    return notifications.notify_payout_settled(payout_id)
+    told = notifications.notify_payout_settled(payout_id)
+    # A paid payout asks both sides to acknowledge it (idempotent; nothing for other states).
+    asked = acknowledgements_request(payout_id)
+    return {**told, "acknowledgements": len(asked)}
 
 
 @shared_task(name="settlement.payouts_sweep", acks_late=True, ignore_result=True)

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Q
 
 from accounts.models import SellerKey, SellerProfile
 from core import crypto
@@ -25,6 +26,7 @@ from payments.models import (
     SubOrder,
     SubOrderStatus,
 )
+from settlement.confirmations.models import Acknowledgement, AckSide, ConfirmationRecord
 from settlement.models import Payout, SettlementBatch
 
 # Which event confirmed a sub-order, and so who did: the buyer, the lapsed window, or staff
@@ -80,6 +82,10 @@ class SubOrderFacts:
     confirmation: BuyerConfirmation
     payouts: list[Payout]
     transfer_ids: list[uuid.UUID]
+    # (payout id, "seller" | "buyer") -> the acknowledgement asked of that side for this part.
+    acknowledgements: dict[tuple[str, str], Acknowledgement]
+    # The latest complete confirmation record stored for this part, if any.
+    stored_record: ConfirmationRecord | None
 
 
 def party_id(who: str) -> str:
@@ -203,6 +209,15 @@ def _payouts(sub_order: SubOrder, matured_ids: list[uuid.UUID]) -> list[Payout]:
     return list(Payout.objects.filter(batch_id__in=batch_ids).order_by("created_at", "id"))
 
 
+def _acknowledgements(
+    sub_order: SubOrder, payouts: list[Payout]
+) -> dict[tuple[str, str], Acknowledgement]:
+    rows = Acknowledgement.objects.filter(payout__in=payouts).filter(
+        Q(side=AckSide.SELLER) | Q(side=AckSide.BUYER, sub_order=sub_order)
+    )
+    return {(str(ack.payout_id), ack.side): ack for ack in rows}
+
+
 def sub_order_facts(sub_order_id: int) -> SubOrderFacts:
     """Everything a receipt of this sub-order states; ReceiptNotAvailable before payment."""
     sub_order = SubOrder.objects.select_related(
@@ -216,6 +231,7 @@ def sub_order_facts(sub_order_id: int) -> SubOrderFacts:
     payment_ids = list(Payment.objects.filter(order=order).values_list("id", flat=True))
     transfers = _transfers(sub_order, payment_ids, [r.pk for r in refunds])
     matured = [pk for pk, reason in transfers if reason in MATURED_REASONS]
+    payouts = _payouts(sub_order, matured)
     return SubOrderFacts(
         order=order,
         sub_order=sub_order,
@@ -226,6 +242,10 @@ def sub_order_facts(sub_order_id: int) -> SubOrderFacts:
         refunds=refunds,
         acceptance=_acceptance(sub_order),
         confirmation=_confirmation(sub_order),
-        payouts=_payouts(sub_order, matured),
+        payouts=payouts,
         transfer_ids=sorted({pk for pk, _ in transfers}, key=str),
+        acknowledgements=_acknowledgements(sub_order, payouts),
+        stored_record=ConfirmationRecord.objects.filter(sub_order=sub_order)
+        .order_by("-sequence")
+        .first(),
     )

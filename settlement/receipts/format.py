@@ -15,11 +15,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import uuid
 
 from core.canonical import canonical_json
 from ledger.canonical_transfer import format_time as time_text
 from payments.models import RefundStatus
+from settlement.confirmations.models import Acknowledgement
 from settlement.models import PayoutStatus
 from settlement.receipts.facts import SubOrderFacts
 
@@ -29,6 +31,8 @@ FORMAT_VERSION = 1
 FILE_FORMAT = "clearhouse.receipt.v1"
 # The kind of the ledger log record that holds a receipt's signed bytes.
 LOG_RECORD_KIND = "receipt"
+# The kind of the log record that holds a complete confirmation record's canonical bytes.
+RECORD_LOG_KIND = "confirmation_record"
 ISSUE_FIELDS = ("receipt_id", "sequence", "supersedes", "issued_at")
 
 
@@ -40,10 +44,47 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _acknowledgement(payouts_paid: bool) -> dict:
-    """Until the two-sided confirmation exists, an acknowledgement is asked for once a payout of
-    the sub-order is paid ("pending"), and not before ("absent")."""
-    return {"state": "pending" if payouts_paid else "absent", "at": None, "signature": None}
+# The states of an acknowledgement that close it: the record waits on no other.
+CLOSED_ACK_STATES = ("given", "lapsed", "resolved")
+
+
+def _acknowledgement(ack: Acknowledgement | None, *, asked: bool) -> dict:
+    """One side's acknowledgement of one payout (docs/receipts.md, "Acknowledgements"): "absent"
+    while nothing is asked of that side, "pending" once asked, then as answered."""
+    if ack is None:
+        return {
+            "state": "pending" if asked else "absent",
+            "at": None,
+            "answer": None,
+            "statement_sha256": None,
+            "signature": None,
+            "case": None,
+        }
+    signature = None
+    if ack.signature:
+        signature = {
+            "signer": ack.signer,
+            "algorithm": ack.algorithm,
+            "public_key_pem": ack.public_pem,
+            "key_fingerprint": ack.key_fingerprint,
+            # The exact bytes signed: the statement the platform asked to be acknowledged.
+            "message": _b64(bytes(ack.statement)),
+            "value": _b64(bytes(ack.signature)),
+        }
+    case = None
+    if ack.state in ("disputed", "resolved"):
+        case = {
+            "opened_at": time_text(ack.answered_at),
+            "resolved_at": time_text(ack.case_resolved_at),
+        }
+    return {
+        "state": ack.state,
+        "at": time_text(ack.closed_at) if ack.state != "pending" else None,
+        "answer": ack.answer or None,
+        "statement_sha256": ack.statement_sha256,
+        "signature": signature,
+        "case": case,
+    }
 
 
 def _buyer_confirmation(facts: SubOrderFacts) -> dict:
@@ -58,41 +99,69 @@ def _buyer_confirmation(facts: SubOrderFacts) -> dict:
 
 
 def _payouts(facts: SubOrderFacts) -> list[dict]:
-    return [
-        {
-            "id": str(payout.pk),
-            "status": payout.status,
-            "amount_minor": payout.amount_minor,
-            "currency": payout.currency,
-            "bank_reference": payout.bank_reference or None,
-            "paid_at": time_text(payout.paid_at),
-        }
-        for payout in facts.payouts
-    ]
+    entries = []
+    for payout in facts.payouts:
+        asked = payout.status == PayoutStatus.PAID
+        key = str(payout.pk)
+        entries.append(
+            {
+                "id": key,
+                "status": payout.status,
+                "amount_minor": payout.amount_minor,
+                "currency": payout.currency,
+                "bank_reference": payout.bank_reference or None,
+                "paid_at": time_text(payout.paid_at),
+                "seller_acknowledgement": _acknowledgement(
+                    facts.acknowledgements.get((key, "seller")), asked=asked
+                ),
+                "buyer_acknowledgement": _acknowledgement(
+                    facts.acknowledgements.get((key, "buyer")), asked=asked
+                ),
+            }
+        )
+    return entries
+
+
+def _completed_at(payouts: list[dict]) -> str | None:
+    """When the record completed (the last acknowledgement of a paid payout to close), or None
+    while it is open: at least one payout paid, and both sides of every paid payout closed."""
+    paid = [entry for entry in payouts if entry["status"] == PayoutStatus.PAID]
+    acks = [entry[f"{side}_acknowledgement"] for entry in paid for side in ("seller", "buyer")]
+    if not paid or any(ack["state"] not in CLOSED_ACK_STATES for ack in acks):
+        return None
+    return max(ack["at"] for ack in acks)
 
 
 def confirmation_record(facts: SubOrderFacts) -> dict:
-    """The confirmation record of the sub-order as things stand (docs/receipts.md)."""
+    """The confirmation record of the sub-order as things stand (docs/receipts.md). Once stored
+    (complete), the stored record is returned as it was logged while the facts stay the same;
+    new facts make a new record whose `corrects` names the stored one."""
     acceptance = facts.acceptance
-    paid = any(p.status == PayoutStatus.PAID for p in facts.payouts)
-    seller_ack, buyer_ack = _acknowledgement(paid), _acknowledgement(paid)
-    complete = all(a["state"] in ("given", "lapsed") for a in (seller_ack, buyer_ack))
-    return {
+    payouts = _payouts(facts)
+    completed_at = _completed_at(payouts)
+    record = {
         "type": RECORD_TYPE,
         "v": FORMAT_VERSION,
         "order_id": str(facts.order.pk),
         "sub_order_id": facts.sub_order.pk,
-        "state": "complete" if complete else "open",
+        "state": "open" if completed_at is None else "complete",
+        "completed_at": completed_at,
         # The record this one corrects, by hash (a correction is a new record).
         "corrects": None,
         "order_document_sha256": acceptance.document_sha256 if acceptance else None,
         "acceptance_signature_sha256": sha256_hex(acceptance.signature) if acceptance else None,
         "accepted_at": time_text(acceptance.accepted_at) if acceptance else None,
         "buyer_confirmation": _buyer_confirmation(facts),
-        "payouts": _payouts(facts),
-        "seller_acknowledgement": seller_ack,
-        "buyer_acknowledgement": buyer_ack,
+        "payouts": payouts,
     }
+    stored = facts.stored_record
+    if stored is None:
+        return record
+    logged = json.loads(bytes(stored.body))
+    if {**logged, "corrects": None} == record:
+        return logged
+    record["corrects"] = stored.sha256
+    return record
 
 
 def _acceptance(facts: SubOrderFacts) -> dict | None:

@@ -10,8 +10,10 @@
 Why on request: a receipt is the platform's signed statement of what it knows about the order at
 the time it is issued. Issuing when asked (and only when the facts changed since the last one)
 needs no hook in the payment flow, never serves a stale receipt, and asking again returns the same
-receipt byte for byte. The two-sided confirmation will issue the final receipt when its record
-completes, through the same function.
+receipt byte for byte. The two-sided confirmation issues the receipt again whenever an
+acknowledgement closes (settlement.acknowledgement_record); the issue that finds the
+confirmation record complete stores it (settlement.confirmations.records) and so makes the
+receipt final.
 
 Issuing takes one transaction-scoped advisory lock per sub-order: no payments row is locked, so
 this cannot deadlock with the payment services' lock order.
@@ -36,6 +38,7 @@ from ledger.published import tree_head_json
 from ledger.records import log_record_append
 from payments.flows.selectors import is_platform_staff
 from payments.models import SubOrder
+from settlement.confirmations.records import record_store
 from settlement.receipts.facts import ReceiptNotAvailable, sub_order_facts
 from settlement.receipts.format import (
     FILE_FORMAT,
@@ -85,6 +88,8 @@ def receipt_issue(*, sub_order_id: int) -> Receipt:
                 "This order has not been paid: there is no receipt yet."
             ) from None
         content = receipt_content(facts)
+        # A complete confirmation record is stored (and logged) once, as the receipt embeds it.
+        record_store(sub_order=facts.sub_order, record=content["confirmation_record"])
         digest = content_sha256(content)
         latest = latest_receipt(sub_order_id)
         if latest is not None and latest.content_sha256 == digest:
@@ -157,7 +162,7 @@ def receipt_file(receipt: Receipt) -> dict:
 def visible_sub_orders(user: Any, order_id: Any) -> list[SubOrder]:
     """The order's sub-orders whose receipts `user` may have: the buyer all of theirs, a seller
     its own part, staff all."""
-    sub_orders = SubOrder.objects.filter(order_id=order_id).select_related("seller")
+    sub_orders = SubOrder.objects.filter(order_id=order_id).select_related("seller", "order")
     if not is_platform_staff(user):
         sub_orders = sub_orders.filter(Q(order__buyer_id=user.pk) | Q(seller_id=user.pk))
     return list(sub_orders.order_by("id")[:MAX_SUB_ORDERS])

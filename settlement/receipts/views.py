@@ -1,5 +1,6 @@
 """The printable receipt page (/settlement/orders/<order id>/receipt): the same receipt as the
-API's, laid out for people and for print, with links to the JSON file and the published keys."""
+API's, laid out for people and for print, with links to the JSON file and the published keys;
+and its PDF (/settlement/orders/<order id>/receipt.pdf)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from django.views.decorators.http import require_safe
 
 from core.errors import NotFound, ValidationError
 from core.money import Money
+from settlement.receipts.api import download_name
+from settlement.receipts.pdf import receipt_pdf
 from settlement.receipts.services import (
     ReceiptUnavailable,
     SubOrderRequired,
@@ -56,6 +59,7 @@ def _page_context(document: dict, order_id: Any) -> dict:
         "record": receipt["confirmation_record"],
         "inclusion": document["inclusion"],
         "json_url": reverse("api-order-receipt", args=[order_id]) + query + "&download=1",
+        "pdf_url": reverse("settlement:order-receipt-pdf", args=[order_id]) + query,
         "keys_url": reverse("clearhouse-keys"),
     }
 
@@ -80,3 +84,29 @@ def receipt_page(request: HttpRequest, order_id: Any) -> HttpResponse:
     except ReceiptUnavailable as exc:
         return render(request, "receipts/unavailable.html", {"message": exc.message}, status=409)
     return render(request, "receipts/receipt.html", _page_context(receipt_file(receipt), order_id))
+
+
+@require_safe
+@login_required
+def receipt_pdf_download(request: HttpRequest, order_id: Any) -> HttpResponse:
+    """The same receipt as a PDF download (settlement.receipts.pdf); another's order is a 404."""
+    try:
+        sub_order_id = visible_sub_order_id(
+            request.user, order_id, parse_sub_order_param(request.GET.get("sub_order"))
+        )
+    except SubOrderRequired:
+        choices = visible_sub_orders(request.user, order_id)
+        return render(
+            request, "receipts/choose.html", {"order_id": order_id, "sub_orders": choices}
+        )
+    except (NotFound, ValidationError):
+        raise Http404("No such order.") from None
+    try:
+        receipt = receipt_issue(sub_order_id=sub_order_id)
+    except ReceiptUnavailable as exc:
+        return render(request, "receipts/unavailable.html", {"message": exc.message}, status=409)
+    document = receipt_file(receipt)
+    response = HttpResponse(receipt_pdf(document), content_type="application/pdf")
+    name = download_name(document).removesuffix(".json") + ".pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -21,3 +21,34 @@ register = template.Library()
 def seller_balances_panel(seller: Any) -> dict:
     """The seller's balances per currency (settlement.balances.selectors.seller_balances)."""
     return {"balances": seller_balances(seller_id=seller.pk)}
+
+
+@register.inclusion_tag("confirmations/_panel.html", takes_context=True)
+def acknowledgements_panel(context: template.Context, user: Any, order: Any = None) -> dict:
+    """What waits on `user` (settlement.confirmations): on an order page, the buyer's
+    acknowledgements of that order and its receipts (page, PDF, signed JSON); elsewhere (the
+    seller's payouts page), the seller's payouts to acknowledge."""
+    from settlement.confirmations.services import waiting_on
+    from settlement.confirmations.views import forms_for
+    from settlement.receipts.facts import is_receiptable
+    from settlement.receipts.services import visible_sub_orders
+
+    if not getattr(user, "is_authenticated", False):
+        return {"rows": [], "receipts": []}
+    rows = waiting_on(user)
+    receipts: list = []
+    if order is not None:
+        rows = rows.filter(side="buyer", sub_order__order_id=order.pk)
+        receipts = [s for s in visible_sub_orders(user, order.pk) if is_receiptable(s)]
+    else:
+        rows = rows.filter(side="seller")
+        if getattr(user, "role", None) != "seller":
+            rows = rows.none()
+    request = context.get("request")
+    return {
+        "rows": [forms_for(ack) for ack in rows.order_by("due_at", "id")[:20]],
+        "receipts": receipts,
+        "next": request.get_full_path() if request is not None else None,
+        "csrf_token": context.get("csrf_token"),
+        "request": request,
+    }

@@ -214,7 +214,7 @@ def test_what_waits_on_the_seller(settled):
     assert "<strong>2</strong> orders to accept" in content
     assert "?status=awaiting_acceptance" in content
     assert "<strong>1</strong> open dispute" in content
-    assert "No payouts to acknowledge" in content  # the slot for two-sided confirmation
+    assert "No payouts to acknowledge" in content
     assert 'data-testid="waiting-failed"' not in content
 
 

@@ -127,7 +127,15 @@ def test_the_confirmation_record_is_bound_by_its_hash_and_waits_on_the_acknowled
         assert record["state"] == "open" and record["corrects"] is None
     # Before the payout nothing is asked of either side; after it, both acknowledgements wait.
     assert before["confirmation_record"]["payouts"] == []
-    assert before["confirmation_record"]["seller_acknowledgement"]["state"] == "absent"
+    assert before["confirmation_record"]["completed_at"] is None
+    pending = {
+        "state": "pending",
+        "at": None,
+        "answer": None,
+        "statement_sha256": None,
+        "signature": None,
+        "case": None,
+    }
     assert after["confirmation_record"]["payouts"] == [
         {
             "id": str(payout.pk),
@@ -136,14 +144,10 @@ def test_the_confirmation_record_is_bound_by_its_hash_and_waits_on_the_acknowled
             "currency": "EUR",
             "bank_reference": payout.bank_reference,
             "paid_at": utc_text(payout.paid_at),
+            "seller_acknowledgement": pending,
+            "buyer_acknowledgement": pending,
         }
     ]
-    for side in ("seller", "buyer"):
-        assert after["confirmation_record"][f"{side}_acknowledgement"] == {
-            "state": "pending",
-            "at": None,
-            "signature": None,
-        }
     # The matured transfer that the payout's batch covers is one of the receipt's transfers.
     assert len(after["ledger_transfer_ids"]) == 5
 

@@ -231,7 +231,7 @@ def with_a_bad_seller_signature(receipt, keys, context):
 
 
 def with_another_confirmation_record(receipt, keys, context):
-    receipt["receipt"]["confirmation_record"]["seller_acknowledgement"]["state"] = "given"
+    receipt["receipt"]["confirmation_record"]["state"] = "complete"
     return resigned(receipt), keys
 
 

@@ -1,5 +1,6 @@
 """Demo data: a staff user, three sellers (EUR/DE, USD/US, JPY/JP) with payout accounts and keys,
-and two buyers, with fixed passwords. Idempotent: what exists is left as it is, so a second run
+and two buyers, with fixed passwords; a completed order and the sealed receipts of the completed
+demo orders (final where the seller was paid and both sides acknowledged: demo/receipts.py). Idempotent: what exists is left as it is, so a second run
 changes nothing and prints the same table.
 
 Demo sellers' private keys are kept encrypted in the database (accounts.DemoKeyMaterial, under
@@ -20,6 +21,7 @@ from accounts.dashboard_keys import dashboard_keys_ensure
 from accounts.demo import demo_private_key_pem, demo_private_key_store
 from accounts.models import KeyPurpose, Role, SellerKey, User
 from core.crypto import CryptoError
+from demo.receipts import seed_demo_completed_order, seed_demo_receipts
 from payments.catalog.demo import seed_demo_products
 
 
@@ -117,7 +119,25 @@ class Command(BaseCommand):
         # The shop's catalogue: each demo seller's products (payments.catalog.demo: idempotent too).
 
         seed_demo_products(sellers)
+        self._receipts(sellers)
         self._print(rows)
+
+    def _receipts(self, sellers: list[User]) -> None:
+        """A completed demo order (if the demo has none), and the receipts of the completed demo
+        orders: sealed, and final where the seller was paid (demo/receipts.py)."""
+        buyers = [
+            user
+            for demo in DEMO_USERS
+            if demo.role == Role.BUYER
+            for user in User.objects.filter(email__iexact=demo.email)
+        ]
+        if buyers and sellers:
+            seed_demo_completed_order(buyer=buyers[0], seller=sellers[0])
+        made = seed_demo_receipts(buyers=buyers, sellers=sellers)
+        self.stdout.write(
+            f"Demo receipts: {made.receipts} issued and sealed, {made.final} final "
+            f"({made.acknowledged} acknowledgements given by the demo's sellers and buyers)"
+        )
 
     @transaction.atomic
     def _user(self, demo: DemoUser) -> User:
