@@ -18,6 +18,7 @@ from tests.integration.worker import (  # noqa: F401  (the fixtures, for every f
     _celery_worker_process,
     celery_worker,
 )
+from tests.lock_order import lock_order  # noqa: F401  (the fixture, for every folder)
 
 REQUIRE_FULL_STACK = os.environ.get("CLEARHOUSE_REQUIRE_FULL_STACK") == "1"
 
