@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 
 import pytest
-from django.db import connection as default_connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 
@@ -111,7 +111,8 @@ class LockOrderChecker:
         if len(conn.atomic_blocks) <= base:
             return None
         generation = getattr(conn, "_lock_order_generation", 0)
-        return (generation, conn.savepoint_ids[base] if base else None)
+        # The outermost block has no savepoint: the code's outermost one is savepoint_ids[base-1].
+        return (generation, conn.savepoint_ids[base - 1] if base else None)
 
     def __call__(self, execute, sql, params, many, context):
         conn = context["connection"]
@@ -152,9 +153,10 @@ class LockOrderChecker:
 def lock_order(monkeypatch):
     """Fail the test if its code takes row locks out of the documented order (see the module)."""
     checker = LockOrderChecker()
-    checker.base_depth[id(default_connection)] = len(default_connection.atomic_blocks)
-    installed = [default_connection]
-    checker.install(default_connection)
+    main = connections[DEFAULT_DB_ALIAS]  # this thread's wrapper (django.db.connection is a proxy)
+    checker.base_depth[id(main)] = len(main.atomic_blocks)
+    installed = [main]
+    checker.install(main)
 
     def on_connect(sender, connection, **kwargs):
         checker.install(connection)

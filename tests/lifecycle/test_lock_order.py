@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
@@ -61,6 +61,7 @@ def test_the_statements_ranks():
 @pytest.mark.django_db
 def test_the_checker_sees_a_lock_taken_out_of_order():
     order = make_order(buyer=make_buyer())
+    connection = connections[DEFAULT_DB_ALIAS]
     checker = LockOrderChecker()
     checker.base_depth[id(connection)] = len(connection.atomic_blocks)
     checker.install(connection)
