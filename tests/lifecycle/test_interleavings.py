@@ -150,9 +150,9 @@ def test_a_rejection_while_the_capture_is_in_flight_refunds_the_part_taken(
         reject(declined, declining_seller)  # ... as the seller said no (its release fails)
         return result
 
-    monkeypatch.setattr(WalletProvider, "capture", capture_then_reject)
-    assert payment_capture_automatic(payment_id=payment.id)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(WalletProvider, "capture", capture_then_reject)
+        assert payment_capture_automatic(payment_id=payment.id)
 
     settle_sub_order_holds()  # the beat sweep gives the declined part back
     run_refund_tasks(refund_tasks)
@@ -178,10 +178,10 @@ def test_a_rejection_just_before_the_capture_reaches_the_wallet_is_released_ther
         reject(declined, declining_seller)  # released at the wallet first
         return capture(self, **kwargs)  # a whole capture now asks for more than is left
 
-    monkeypatch.setattr(WalletProvider, "capture", reject_then_capture)
-    with pytest.raises(ProviderError):  # the wallet refuses; the task would retry
-        payment_capture_automatic(payment_id=payment.id)
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(WalletProvider, "capture", reject_then_capture)
+        with pytest.raises(ProviderError):  # the wallet refuses; the task would retry
+            payment_capture_automatic(payment_id=payment.id)
     assert trade_of(payment).captured_minor == 0
     # One part released on its own: the payment is settled part by part from now on, the kept
     # part captured as its seller accepts.
@@ -273,9 +273,9 @@ def test_a_resolution_while_a_capture_is_on_its_way_leaves_the_processor_holding
         resolve_for_buyer(dispute)  # staff decide while the sweeper's call is on the wire
         return capture_part(self, **kwargs)
 
-    monkeypatch.setattr(SandboxCardProvider, "capture_part", resolved_meanwhile)
-    sub_order_holds_settle()
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(SandboxCardProvider, "capture_part", resolved_meanwhile)
+        sub_order_holds_settle()
 
     charge = charge_of(payment)
     assert (charge.status, charge.captured_minor) == ("voided", 0)
@@ -297,9 +297,9 @@ def test_a_capture_that_lands_before_the_resolution_is_refunded(
         resolve_for_buyer(dispute)  # ... as staff decided for the buyer
         return result
 
-    monkeypatch.setattr(SandboxCardProvider, "capture_part", captured_then_resolved)
-    settle_sub_order_holds()
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(SandboxCardProvider, "capture_part", captured_then_resolved)
+        settle_sub_order_holds()
     run_refund_tasks(refund_tasks)
 
     charge = charge_of(payment)
