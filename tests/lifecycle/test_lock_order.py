@@ -1,6 +1,7 @@
 """Issue 13, defect 6: one lock order everywhere (docs/architecture.md, "Lock order"), checked by
-the `lock_order` fixture (tests/lock_order.py) on the paths that take the most locks, and a
-wallet notification racing the order's expiry in two threads on PostgreSQL."""
+the `lock_order` fixture (tests/lock_order.py; every database test of tests/lifecycle,
+tests/payments and tests/storefront runs under it, tests/conftest.py) on the paths that take the
+most locks, and a wallet notification racing the order's expiry in two threads on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def test_the_statements_ranks():
 
 
 @pytest.mark.django_db
+@pytest.mark.lock_order_violation_expected
 def test_the_checker_sees_a_lock_taken_out_of_order():
     order = make_order(buyer=make_buyer())
     connection = connections[DEFAULT_DB_ALIAS]
