@@ -109,7 +109,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     sub_orders = (
         SubOrder.objects.filter(seller=request.user)
         .exclude(status=SubOrderStatus.AWAITING_PAYMENT)
-        .select_related("order")
+        .select_related("order", "seller__seller_profile")  # the fee plan, once for the page
         .order_by("-created_at", "-id")
     )
     status = request.GET.get("status", "")
