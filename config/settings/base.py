@@ -167,7 +167,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Development: each email is written to var/mail/ whole and logged as one INFO line (the console
+# backend's lines went through Celery's stdout as a WARNING each).
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="core.mail.FileAndLogEmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Clearhouse <no-reply@clearhouse.localhost>")
 
 # --- Redis, cache and Celery -------------------------------------------------------------------
@@ -211,6 +214,8 @@ def broker_transport_options(broker_url: str) -> dict:
             "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
             "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
             "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+            # kombu's exchange table, "control/" in the working directory by default.
+            "control_folder": str(CELERY_QUEUE_DIR / "control"),
             "store_processed": False,
             "polling_interval": 0.1,
         }
@@ -465,7 +470,10 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "core.logging.RedactCardDataFilter"}},
+    "filters": {
+        "redact": {"()": "core.logging.RedactCardDataFilter"},
+        "expected_client_errors": {"()": "core.logging.ExpectedClientErrorFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
@@ -484,6 +492,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # 401/403/404/405: one INFO line with the reason, no traceback (core.logging).
+        "django.request": {"filters": ["expected_client_errors"]},
         "celery": {"level": "INFO"},
     },
 }
