@@ -157,6 +157,7 @@ def _query_parameters(path: str, method: str = "get") -> dict[str, dict]:
         ("/api/v1/events", {"type", "order"}),
         ("/api/v1/payouts", {"status", "currency"}),
         ("/api/v1/settlement-batches", {"currency"}),
+        ("/api/v1/products", {"seller", "currency", "mine"}),
     ],
 )
 def test_list_operations_document_their_filters_cursor_and_limit_bounds(path, filters):
@@ -177,6 +178,7 @@ def test_creations_are_documented_as_201():
     paths = api_schema()["paths"]
     for path in (
         "/api/v1/orders",
+        "/api/v1/products",
         "/api/v1/payments",
         "/api/v1/checkout/sessions",
         "/api/v1/orders/{order_id}/sub-orders/{sub_order_id}/refunds",
