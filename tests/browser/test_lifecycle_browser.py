@@ -69,7 +69,7 @@ def _buy_and_pay(page, live_server, product) -> None:
     page.get_by_label("Address", exact=True).fill("1 Main Street")
     page.get_by_label("City").fill("Berlin")
     page.get_by_label("Postal code").fill("10115")
-    page.get_by_label("Country (two-letter code)").fill("de")
+    page.get_by_label("Country").select_option("DE")
     page.get_by_label("Card", exact=True).check()
     page.get_by_label("Card number").fill(CARD)
     page.get_by_label("Expiry (MM/YY)").fill("1234")
