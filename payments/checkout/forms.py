@@ -18,7 +18,7 @@ from payments.vault.cards import validate_card
 # ISO 3166-1 alpha-2 countries by their English names (CLDR, through babel); not the codes CLDR
 # gives to groupings and placeholders.
 _NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"}
-COUNTRY_CHOICES = [("", "Choose a country")] + sorted(
+_COUNTRIES = sorted(
     (
         (code, name)
         for code, name in Locale("en").territories.items()
@@ -26,6 +26,7 @@ COUNTRY_CHOICES = [("", "Choose a country")] + sorted(
     ),
     key=lambda choice: choice[1],
 )
+COUNTRY_CHOICES = [("", "Choose a country"), *_COUNTRIES]
 
 METHOD_CHOICES = [
     ("card", "Card"),
