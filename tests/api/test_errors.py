@@ -195,7 +195,7 @@ def test_unknown_api_url_is_json_404_even_with_debug_on():
     assert response.status_code == 404
     assert error_of(response) == {
         "code": "not_found",
-        "message": "No API endpoint at /api/v1/no-such-thing/.",
+        "message": "No API endpoint at /api/v1/no-such-thing.",
         "field": None,
     }
 
