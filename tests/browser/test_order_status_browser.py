@@ -96,7 +96,10 @@ def test_two_sellers_acceptance_partial_refund_and_dispute_read_truthfully(world
 
     # 2. One seller accepts: its part is captured into escrow, the other's is still a hold.
     sub_order_accept_with_password(
-        sub_order_id=keramik_part.pk, seller=keramik, password=PASSWORD, actor="seller:x"
+        sub_order_id=keramik_part.pk,
+        seller=keramik,
+        password=PASSWORD,
+        actor=f"seller:{keramik.pk}",
     )
     page.reload()
     _reads(
@@ -134,9 +137,9 @@ def test_two_sellers_acceptance_partial_refund_and_dispute_read_truthfully(world
 
     # 4. The buyer disputes the accepted part from the page.
     section = page.get_by_test_id(f"sub-order-{keramik_part.pk}")
-    section.get_by_text("Open a dispute").first.click()
+    section.locator("summary", has_text="Open a dispute").click()
     section.get_by_label("What went wrong?").fill("The glaze is cracked on both cups.")
-    section.get_by_role("button", name="Open a dispute").click()
+    section.locator("form button[type=submit]").click()
     _reads(
         page,
         "In dispute",
