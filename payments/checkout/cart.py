@@ -128,7 +128,9 @@ def _current_quantities(request: HttpRequest) -> dict[int, int]:
 def cart_item_count(*, request: HttpRequest) -> int:
     """Units in the cart, for the nav's cart link: read-only (a guest cart not yet merged into a
     signed-in buyer's counts too, as it will be merged on the next cart action)."""
-    guest = sum(_session_cart(request).values())
+    # An error page may render for a request the session middleware never saw (a 400 for a bad
+    # Host): no session, no guest cart.
+    guest = sum(_session_cart(request).values()) if hasattr(request, "session") else 0
     user = _user(request)
     if user is None:
         return guest
