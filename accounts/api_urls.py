@@ -2,7 +2,7 @@ from rest_framework.routers import SimpleRouter
 
 from accounts import api
 
-router = SimpleRouter()
+router = SimpleRouter(trailing_slash=False)
 router.register("api-keys", api.ApiKeyViewSet, basename="api-key")
 router.register("seller-keys", api.SellerKeyViewSet, basename="seller-key")
 router.register("seller-profiles", api.SellerProfileViewSet, basename="seller-profile")

@@ -221,6 +221,9 @@ class DemoKeyMaterial(models.Model):
     private_pem_encrypted = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    def __str__(self) -> str:
+        return f"demo key material of key {self.seller_key_id}"
+
 
 class PlatformHeldKeyMaterial(models.Model):
     """The private half of a seller's dashboard key, AES-256-GCM encrypted under
@@ -234,6 +237,9 @@ class PlatformHeldKeyMaterial(models.Model):
     private_pem_encrypted = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"platform-held key material of key {self.seller_key_id}"
 
 
 class ApiKey(models.Model):

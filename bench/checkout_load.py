@@ -188,7 +188,7 @@ def payment_step(client: ApiClient, seed: dict, pool: list):
     if not pool:
         raise OutOfOrders
     order_id = pool.pop()
-    status, payment = client.call("POST", "/api/v1/payments/", payment_body(order_id))
+    status, payment = client.call("POST", "/api/v1/payments", payment_body(order_id))
     if status != 201 or payment.get("status") != "captured":
         return False, {}, f"pay HTTP {status}: {payment}"
     return True, {}, ""

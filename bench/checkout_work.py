@@ -61,21 +61,21 @@ def measure_work(seed: dict, *, rounds: int) -> dict:
         # The measured payment: one call, authorised and captured (capture_method automatic).
         yield "order", new_order, 201
         order_id = state["response"].json()["id"]
-        yield "payment", lambda: call(buyer, "/api/v1/payments/", payment_body(order_id)), 201
+        yield "payment", lambda: call(buyer, "/api/v1/payments", payment_body(order_id)), 201
         # For comparison, the same with manual capture: pay, then a staff capture call.
         yield "order", new_order, 201
         order_id = state["response"].json()["id"]
         yield (
             "pay_manual",
             lambda: call(
-                buyer, "/api/v1/payments/", {"order": order_id, "method": "card", "card": CARD}
+                buyer, "/api/v1/payments", {"order": order_id, "method": "card", "card": CARD}
             ),
             201,
         )
         payment_id = state["response"].json()["id"]
         yield (
             "capture_manual",
-            lambda: call(staff, f"/api/v1/payments/{payment_id}/capture/", {}),
+            lambda: call(staff, f"/api/v1/payments/{payment_id}/capture", {}),
             200,
         )
 

@@ -1,6 +1,5 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import Resolver404, resolve
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 from django.views.decorators.cache import never_cache
@@ -33,15 +32,7 @@ def is_api_path(path: str) -> bool:
 @csrf_exempt
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     """Anything under /api/ that no route matched (works with DEBUG on, unlike handler404)."""
-    message = f"No API endpoint at {request.path}."
-    if not request.path.endswith("/"):
-        try:
-            match = resolve(request.path + "/")
-        except Resolver404:
-            match = None
-        if match is not None and match.func is not api_not_found:
-            message += f" Did you mean {request.path}/ (with the trailing slash)?"
-    return error_response("not_found", message, http_status=404)
+    return error_response("not_found", f"No API endpoint at {request.path}.", http_status=404)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

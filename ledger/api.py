@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -18,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ValidationError
+from ledger import api_docs
 from ledger.published import (
     MAX_TREE_SIZE,
     consistency_bundle,
@@ -52,7 +52,10 @@ class _PublicApi(APIView):
 class TreeHeadApi(_PublicApi):
     @extend_schema(
         operation_id="ledger_tree_head",
-        responses=OpenApiTypes.OBJECT,
+        responses={200: api_docs.TREE_HEAD_SCHEMA},
+        examples=[
+            OpenApiExample("Seal of size 9", value=api_docs.TREE_HEAD_EXAMPLE, response_only=True)
+        ],
         description="The signed tree head of the ledger's seal of this tree size.",
     )
     def get(self, request: Request, size: int) -> Response:
@@ -78,7 +81,7 @@ class ConsistencyApi(_PublicApi):
             OpenApiParameter("from", int, required=True, description="the older tree size"),
             OpenApiParameter("to", int, required=True, description="the newer tree size"),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: api_docs.CONSISTENCY_SCHEMA},
         description=(
             "A consistency proof (RFC 6962) that the tree of size `to` extends the tree of size "
             "`from`, with both signed tree heads."

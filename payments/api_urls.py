@@ -1,9 +1,10 @@
-"""The payments app's API: orders and checkout sessions (storefront side), payments and payment
+"""The payments app's API: the catalogue (products), orders and checkout sessions (storefront side), payments and payment
 methods (payment side)."""
 
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("payments.catalog.api_urls")),
     path("", include("payments.checkout.api_urls")),
     path("", include("payments.flows.api_urls")),
     path("", include("payments.fulfilment.seller_api_urls")),

@@ -9,6 +9,12 @@ nothing (another's object is a 404, as if it did not exist):
 
 from __future__ import annotations
 
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.renderers import JSONRenderer
 
@@ -64,6 +70,38 @@ def lines_json(batch: SettlementBatch) -> list[dict]:
     ]
 
 
+FX_VALUE = {"type": ["string", "integer", "null"]}
+BATCH_LINE_SCHEMA = {
+    "type": "object",
+    "required": [
+        "transfer",
+        "kind",
+        "amount_minor",
+        "currency",
+        "order",
+        "sub_order",
+        "reference",
+        "created_at",
+    ],
+    "properties": {
+        "transfer": {"type": "string", "format": "uuid", "description": "The ledger transfer."},
+        "kind": {"type": "string", "description": "sale, fee, refund, conversion, ..."},
+        "amount_minor": {"type": "integer", "description": "Signed: negative takes away."},
+        "currency": {"type": "string"},
+        "order": {"type": ["string", "null"]},
+        "sub_order": {"type": ["integer", "string", "null"]},
+        "reference": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "fx": {
+            "type": "object",
+            "description": "A conversion's rate, its time and source, and the spread.",
+            "properties": {name: FX_VALUE for name in FX_LINE_FIELDS},
+        },
+    },
+}
+LINES_SCHEMA = {"type": "array", "items": BATCH_LINE_SCHEMA}
+
+
 class BatchSerializer(serializers.ModelSerializer):
     seller = serializers.IntegerField(source="seller_id", read_only=True)
 
@@ -90,9 +128,24 @@ class BatchDetailSerializer(BatchSerializer):
     class Meta(BatchSerializer.Meta):
         fields = [*BatchSerializer.Meta.fields, "payouts", "lines"]
 
+    @extend_schema_field(LINES_SCHEMA)
     def get_lines(self, batch: SettlementBatch) -> list[dict]:
         return lines_json(batch)
 
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "status", "created_at"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "status": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"},
+                },
+            },
+        }
+    )
     def get_payouts(self, batch: SettlementBatch) -> list[dict]:
         return [
             {"id": str(p.pk), "status": p.status, "created_at": p.created_at.isoformat()}
@@ -136,9 +189,23 @@ class PayoutDetailSerializer(PayoutSerializer):
     class Meta(PayoutSerializer.Meta):
         fields = [*PayoutSerializer.Meta.fields, "history", "lines"]
 
+    @extend_schema_field(LINES_SCHEMA)
     def get_lines(self, payout: Payout) -> list[dict]:
         return lines_json(payout.batch)
 
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kind", "at"],
+                "properties": {
+                    "kind": {"type": "string"},
+                    "at": {"type": "string", "format": "date-time"},
+                },
+            },
+        }
+    )
     def get_history(self, payout: Payout) -> list[dict]:
         return [
             {"kind": e.kind, "at": e.created_at.isoformat()}
@@ -172,6 +239,19 @@ def _by_status(queryset, request):
     return queryset.filter(status=value)
 
 
+CURRENCY_PARAMETER = OpenApiParameter(
+    "currency", str, description="Only this ISO 4217 currency, e.g. EUR."
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        description="The settlement batches the caller may see (a seller its own), newest "
+        "first: a period's released money, net of fees and refunds.",
+        parameters=[CURRENCY_PARAMETER],
+    ),
+    retrieve=extend_schema(description="One batch, with its lines and payouts."),
+)
 class SettlementBatchViewSet(viewsets.ReadOnlyModelViewSet):
     renderer_classes = [JSONRenderer]
     lookup_value_regex = "[0-9a-fA-F-]{36}"
@@ -183,6 +263,16 @@ class SettlementBatchViewSet(viewsets.ReadOnlyModelViewSet):
         return _by_currency(batches_visible_to(self.request.user), self.request)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        description="The payouts the caller may see (a seller its own), newest first.",
+        parameters=[
+            CURRENCY_PARAMETER,
+            OpenApiParameter("status", str, enum=list(PayoutStatus.values)),
+        ],
+    ),
+    retrieve=extend_schema(description="One payout, with its history and its batch's lines."),
+)
 class PayoutViewSet(viewsets.ReadOnlyModelViewSet):
     renderer_classes = [JSONRenderer]
     lookup_value_regex = "[0-9a-fA-F-]{36}"

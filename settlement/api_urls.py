@@ -10,7 +10,7 @@ from settlement.confirmations import api as confirmation_api
 from settlement.receipts.api import OrderReceiptApi
 from settlement.release import api as release_api
 
-router = SimpleRouter()
+router = SimpleRouter(trailing_slash=False)
 router.register("settlement-batches", SettlementBatchViewSet, basename="settlement-batch")
 router.register("payouts", PayoutViewSet, basename="payout")
 

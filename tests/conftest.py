@@ -108,7 +108,17 @@ _CHART_CHECKED = (
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
+    from tests.api.schema_contract import take_violations
+
+    take_violations()
     result = yield
+    violations = take_violations()
+    if violations:
+        pytest.fail(
+            "API answers that do not fit /api/schema/ (tests/api/schema_contract.py):\n"
+            + "\n".join(violations),
+            pytrace=False,
+        )
     uses_db = item.get_closest_marker("django_db") is not None or bool(
         {"db", "transactional_db", "live_server"} & set(item.fixturenames)
     )

@@ -37,6 +37,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /api/v1/ paths have no trailing slash; a client's extra slash is dropped (one path
+    # for routing, idempotency scope and links).
+    "core.api.paths.ApiTrailingSlashMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -164,7 +167,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Development: each email is written to var/mail/ whole and logged as one INFO line (the console
+# backend's lines went through Celery's stdout as a WARNING each).
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="core.mail.FileAndLogEmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Clearhouse <no-reply@clearhouse.localhost>")
 
 # --- Redis, cache and Celery -------------------------------------------------------------------
@@ -208,6 +214,8 @@ def broker_transport_options(broker_url: str) -> dict:
             "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
             "data_folder_out": str(CELERY_QUEUE_DIR / "queue"),
             "processed_folder": str(CELERY_QUEUE_DIR / "processed"),
+            # kombu's exchange table, "control/" in the working directory by default.
+            "control_folder": str(CELERY_QUEUE_DIR / "control"),
             "store_processed": False,
             "polling_interval": 0.1,
         }
@@ -363,12 +371,27 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Clearhouse API",
     "DESCRIPTION": API_DESCRIPTION,
     "VERSION": "1.0.0",
+    # 3.1: the schemas are JSON Schema (2020-12), so tests validate real answers against them.
+    "OAS_VERSION": "3.1.0",
+    # Paths are documented from /api/v1 on; their first segment is the resource (the tag).
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Several models have a "status" with its own choices: each gets its own enum name.
-    "ENUM_NAME_OVERRIDES": {"PayoutStatusEnum": "settlement.models.PayoutStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "PayoutStatusEnum": "settlement.models.PayoutStatus",
+        "OrderStatusEnum": "payments.orders.models.OrderStatus",
+        "SubOrderStatusEnum": "payments.orders.models.SubOrderStatus",
+        "CheckoutSessionStatusEnum": "payments.orders.models.CheckoutSessionStatus",
+        "PaymentStatusEnum": "payments.flows.models.PaymentStatus",
+        "PaymentMethodEnum": "payments.flows.models.PaymentMethod",
+        "RefundStatusEnum": "payments.fulfilment.models.RefundStatus",
+        "RefundSourceEnum": "payments.fulfilment.models.RefundSource",
+        "DisputeStatusEnum": "payments.fulfilment.models.DisputeStatus",
+        "CheckoutSessionPaymentStatusEnum": "payments.checkout.api_docs.SESSION_PAYMENT_STATUSES",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.add_error_component",
@@ -451,7 +474,10 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "core.logging.RedactCardDataFilter"}},
+    "filters": {
+        "redact": {"()": "core.logging.RedactCardDataFilter"},
+        "expected_client_errors": {"()": "core.logging.ExpectedClientErrorFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {
@@ -470,6 +496,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # 401/403/404/405: one INFO line with the reason, no traceback (core.logging).
+        "django.request": {"filters": ["expected_client_errors"]},
         "celery": {"level": "INFO"},
     },
 }

@@ -12,6 +12,8 @@ from .base import VAR_DIR, database_from_env, env  # noqa: E402
 from .dev_keys import derived, load_or_create  # noqa: E402
 
 DATABASES = {"default": database_from_env()}
+# On for `manage.py runserver` by hand; `make run` (Procfile) turns it off, so it shows the pages a
+# user would see (the site's error pages, not Django's debug page). DJANGO_DEBUG=1 overrides.
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 _dev_keys = load_or_create(VAR_DIR / "dev-keys.json")
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=_dev_keys["secret_key"])

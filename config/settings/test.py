@@ -4,10 +4,12 @@ This module never reads .env: what the suite does depends on the environment alo
 """
 
 import os
+import sys
 
 from .base import *  # noqa: F403
 from .base import (
     BASE_DIR,
+    MIDDLEWARE,
     REDIS_URL,
     broker_transport_options,
     database_from_env,
@@ -78,3 +80,8 @@ REST_FRAMEWORK = {
 }
 AXES_ENABLED = True
 LOGGING_CONFIG = None if env.bool("TEST_QUIET_LOGS", default=False) else "logging.config.dictConfig"
+
+# While pytest runs (not in the servers and workers tests start), every /api/v1/ answer is checked
+# against the OpenAPI schema; tests/conftest.py fails a test whose answers do not fit it.
+if "pytest" in sys.modules:
+    MIDDLEWARE = ["tests.api.schema_contract.SchemaContractMiddleware", *MIDDLEWARE]

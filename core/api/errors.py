@@ -27,6 +27,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from core.errors import ApplicationError, TryAgainLater
+from core.logging import ERROR_REASON_ATTRIBUTE
 
 # Set on a response that means "not yet" (TryAgainLater): core.api.idempotency does not keep it,
 # so a retry with the same Idempotency-Key acts again instead of replaying the refusal.
@@ -124,6 +125,14 @@ def _message_of(exc: exceptions.APIException) -> str:
     return str(exc.detail)
 
 
+def _note_reason(context: dict[str, Any], payload: dict[str, Any]) -> None:
+    """The error's code and message on the HttpRequest, for its one log line (core.logging)."""
+    request = getattr(context.get("request"), "_request", None)
+    if request is not None:
+        error = payload["error"]
+        setattr(request, ERROR_REASON_ATTRIBUTE, f"{error['code']}: {error['message']}")
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every known failure in the one shape; anything else stays a 500."""
     if isinstance(exc, Http404):
@@ -136,6 +145,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, ApplicationError):
         set_rollback()
         payload = error_payload(exc.code, exc.message, field=exc.field, extra=exc.extra)
+        _note_reason(context, payload)
         response = Response(payload, status=exc.http_status)
         if isinstance(exc, TryAgainLater):
             response["Retry-After"] = str(exc.retry_after_s)
@@ -158,5 +168,6 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         headers["WWW-Authenticate"] = getattr(exc, "auth_header", None) or DEFAULT_WWW_AUTHENTICATE
     if isinstance(exc, exceptions.Throttled):
         headers["Retry-After"] = str(max(1, math.ceil(exc.wait or 1)))
+    _note_reason(context, payload)
     set_rollback()
     return Response(payload, status=http_status, headers=headers)

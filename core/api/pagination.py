@@ -34,6 +34,43 @@ class CreatedCursorPagination(CursorPagination):
             )
         return size
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "in": "query",
+                "required": False,
+                "description": "Where the page starts: the `next` or `previous` link's cursor, "
+                "as given (anything else is a 400 `invalid_cursor`).",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "in": "query",
+                "required": False,
+                "description": f"Items per page, 1 to {self.max_page_size} (default "
+                f"{self.page_size}); anything else is a 400.",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                },
+            },
+        ]
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        link = {"type": ["string", "null"], "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {
+                "next": {**link, "description": "The next (older) page, or null."},
+                "previous": {**link, "description": "The previous (newer) page, or null."},
+                "results": schema,
+            },
+        }
+
     def decode_cursor(self, request):
         try:
             return super().decode_cursor(request)

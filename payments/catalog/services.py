@@ -55,6 +55,23 @@ def parse_price(*, text: Any, currency: str) -> int:
     return money.amount_minor
 
 
+def check_price_minor(value: Any) -> int:
+    """The API's price: a whole number of minor units (the pages take decimal text instead)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("Give the price in minor units, e.g. 1250.", field="price_minor")
+    if not 0 < value <= MAX_PRICE_MINOR:
+        raise ValidationError(
+            f"The price is from 1 to {MAX_PRICE_MINOR} minor units.", field="price_minor"
+        )
+    return value
+
+
+def _price(*, price_text: Any, price_minor: Any, currency: str) -> int:
+    if price_minor is not None:
+        return check_price_minor(price_minor)
+    return parse_price(text=price_text, currency=currency)
+
+
 def parse_currency(code: Any) -> str:
     """ "eur" -> "EUR"; refuses anything that is not a known ISO 4217 code (the product form
     and the checkout-session API share this)."""
@@ -117,16 +134,18 @@ def product_create(
     seller: Any,
     title: Any,
     description: Any,
-    price_text: Any,
+    price_text: Any = None,
     currency: Any,
     stock: Any,
     image: UploadedFile | None = None,
+    price_minor: Any = None,
 ) -> Product:
+    """A new listing; the price as the decimal text a seller typed, or (API) `price_minor`."""
     if not getattr(seller, "is_seller", False):
         raise ValidationError("Only sellers list products.", code="not_a_seller")
     title, description = _check_text(title, description)
     currency = parse_currency(currency)
-    price_minor = parse_price(text=price_text, currency=currency)
+    price_minor = _price(price_text=price_text, price_minor=price_minor, currency=currency)
     stock = _check_stock(stock)
     image = validate_image(image)
     product = Product(
@@ -157,11 +176,12 @@ def product_update(
     product_id: Any,
     title: Any,
     description: Any,
-    price_text: Any,
+    price_text: Any = None,
     currency: Any,
     is_active: bool,
     image: UploadedFile | None = None,
     remove_image: bool = False,
+    price_minor: Any = None,
 ) -> Product:
     """Edit the listing. Stock is not written here (see product_adjust_stock): saving only the
     listing's fields means a reservation running at the same moment keeps its units, without
@@ -171,7 +191,7 @@ def product_update(
     currency = parse_currency(currency)
     product.title, product.description = title, description
     product.currency = currency
-    product.price_minor = parse_price(text=price_text, currency=currency)
+    product.price_minor = _price(price_text=price_text, price_minor=price_minor, currency=currency)
     product.is_active = bool(is_active)
     image = validate_image(image)
     if image:

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from core.admin_base import money_column
 from payments.checkout.models import Cart, CartItem
 from payments.orders.models import CheckoutSession
 
@@ -26,8 +27,7 @@ class CheckoutSessionAdmin(admin.ModelAdmin):
         "id",
         "seller",
         "status",
-        "currency",
-        "amount_total_minor",
+        money_column("amount_total_minor", label="Total"),
         "expires_at",
         "created_at",
     ]

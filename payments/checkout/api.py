@@ -13,8 +13,7 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -24,6 +23,7 @@ from rest_framework.views import APIView
 from core.api.pagination import CreatedCursorPagination
 from core.api.parsers import StrictJSONParser
 from core.errors import PermissionDenied, ValidationError
+from payments.checkout import api_docs as docs
 from payments.checkout.sessions import (
     checkout_session_create,
     checkout_session_expire_now,
@@ -33,7 +33,7 @@ from payments.checkout.sessions import (
     checkout_session_refresh,
 )
 from payments.flows.selectors import order_latest_payment
-from payments.orders.models import CheckoutSession, Order, SubOrder
+from payments.orders.models import CheckoutSession, Order, OrderStatus, SubOrder
 from payments.orders.selectors import order_get_visible, orders_visible_to, sub_orders_visible_to
 from payments.orders.services import order_create_from_cart
 
@@ -163,10 +163,17 @@ class CheckoutSessionListCreateApi(APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
     parser_classes = [StrictJSONParser]
 
+    pagination_class = CreatedCursorPagination  # for the schema; get() pages by hand
+
     @extend_schema(
         operation_id="checkout_sessions_create",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        description="A seller creates a hosted payment page for its own shop (Stripe Checkout's "
+        "model): line items (catalogue products or ad-hoc lines), currency and return URLs. Send "
+        "the buyer to `url`; read the session back (or listen to webhooks) to learn when it is "
+        "`paid`.",
+        request=docs.CheckoutSessionCreateSerializer,
+        responses={201: docs.CheckoutSessionSerializer},
+        examples=docs.SESSION_CREATE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
         if not request.user.is_seller:
@@ -208,7 +215,10 @@ class CheckoutSessionListCreateApi(APIView):
         return Response(session_json(session, request=request), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        operation_id="checkout_sessions_list", request=None, responses=OpenApiTypes.OBJECT
+        operation_id="checkout_sessions_list",
+        description="The seller's checkout sessions (staff: everyone's), newest first.",
+        request=None,
+        responses=docs.CheckoutSessionSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         sessions = CheckoutSession.objects.select_related("order")
@@ -228,7 +238,12 @@ class CheckoutSessionDetailApi(APIView):
     permission_classes = [IsAuthenticated, IsSellerOrStaff]
 
     @extend_schema(
-        operation_id="checkout_sessions_retrieve", request=None, responses=OpenApiTypes.OBJECT
+        operation_id="checkout_sessions_retrieve",
+        description="One of the seller's checkout sessions, with its order and payment once the "
+        "buyer has paid.",
+        request=None,
+        responses=docs.CheckoutSessionSerializer,
+        examples=docs.SESSION_EXAMPLES,
     )
     def get(self, request: Request, session_id: Any) -> Response:
         session = checkout_session_get_for_seller(seller=request.user, session_id=session_id)
@@ -240,8 +255,11 @@ class CheckoutSessionExpireApi(APIView):
 
     @extend_schema(
         operation_id="checkout_sessions_expire",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        description="Close an open session now: the buyer can no longer pay on it, and any "
+        "stock it reserved is released. No body.",
+        request=None,
+        responses=docs.CheckoutSessionSerializer,
+        examples=docs.SESSION_EXAMPLES,
     )
     def post(self, request: Request, session_id: Any) -> Response:
         session = checkout_session_expire_now(seller=request.user, session_id=session_id)
@@ -255,7 +273,20 @@ class OrderListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [StrictJSONParser]
 
-    @extend_schema(operation_id="orders_list", request=None, responses=OpenApiTypes.OBJECT)
+    pagination_class = CreatedCursorPagination  # for the schema; get() pages by hand
+
+    @extend_schema(
+        operation_id="orders_list",
+        description="The orders the caller may see, newest first: a buyer its own, a seller "
+        "those holding one of its sub-orders (with only those), staff all.",
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=list(OrderStatus.values), description="Only orders in it."
+            )
+        ],
+        request=None,
+        responses=docs.OrderSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         orders = orders_visible_to(request.user)
         order_status = request.query_params.get("status")
@@ -268,7 +299,12 @@ class OrderListCreateApi(APIView):
         )
 
     @extend_schema(
-        operation_id="orders_create", request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT
+        operation_id="orders_create",
+        description="A buyer places an order for catalogue products; stock is reserved until the "
+        "order is paid or expires. Pay it with POST /api/v1/payments.",
+        request=docs.OrderCreateSerializer,
+        responses={201: docs.OrderSerializer},
+        examples=docs.ORDER_CREATE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
         """A buyer places an order for products (stock reserved); pay it via the payments API."""
@@ -318,7 +354,13 @@ class OrderListCreateApi(APIView):
 class OrderDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="orders_retrieve", request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="orders_retrieve",
+        description="One order the caller may see (anyone else's answers 404).",
+        request=None,
+        responses=docs.OrderSerializer,
+        examples=docs.ORDER_EXAMPLES,
+    )
     def get(self, request: Request, order_id: Any) -> Response:
         order = order_get_visible(user=request.user, order_id=order_id)
         return Response(order_json(order, user=request.user))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Sum
 from django.http import HttpRequest
 
 from core.errors import ValidationError
@@ -122,6 +123,19 @@ def _current_quantities(request: HttpRequest) -> dict[int, int]:
         .order_by("added_at", "id")
         .values_list("product_id", "quantity")
     )
+
+
+def cart_item_count(*, request: HttpRequest) -> int:
+    """Units in the cart, for the nav's cart link: read-only (a guest cart not yet merged into a
+    signed-in buyer's counts too, as it will be merged on the next cart action)."""
+    # An error page may render for a request the session middleware never saw (a 400 for a bad
+    # Host): no session, no guest cart.
+    guest = sum(_session_cart(request).values()) if hasattr(request, "session") else 0
+    user = _user(request)
+    if user is None:
+        return guest
+    stored = CartItem.objects.filter(cart__user=user).aggregate(units=Sum("quantity"))["units"]
+    return guest + (stored or 0)
 
 
 def cart_lines(*, request: HttpRequest) -> list[CartLine]:

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel import Locale
 from django import forms
 
 from core.errors import ValidationError as AppValidationError
 from payments.orders.input import validate_shipping_address
 from payments.vault.cards import validate_card
+
+# ISO 3166-1 alpha-2 countries by their English names (CLDR, through babel); not the codes CLDR
+# gives to groupings and placeholders.
+_NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"}
+_COUNTRIES = sorted(
+    (
+        (code, name)
+        for code, name in Locale("en").territories.items()
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    ),
+    key=lambda choice: choice[1],
+)
+COUNTRY_CHOICES = [("", "Choose a country"), *_COUNTRIES]
 
 METHOD_CHOICES = [
     ("card", "Card"),
@@ -70,11 +84,10 @@ class ShippingAddressForm(forms.Form):
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
     )
-    country = forms.CharField(
-        label="Country (two-letter code)",
-        max_length=2,
-        min_length=2,
-        widget=forms.TextInput(attrs={"autocomplete": "country", "size": 3}),
+    country = forms.ChoiceField(
+        label="Country",
+        choices=COUNTRY_CHOICES,
+        widget=forms.Select(attrs={"autocomplete": "country"}),
     )
     phone = forms.CharField(
         label="Phone (optional)",

@@ -42,3 +42,6 @@ class CartItem(models.Model):
                 name="cartitem_quantity_in_range",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x product {self.product_id}"

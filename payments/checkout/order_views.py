@@ -25,6 +25,7 @@ from payments.checkout.views import pay_and_redirect
 from payments.flows.selectors import order_can_pay_again, order_is_live, order_latest_payment
 from payments.fulfilment.disputes import dispute_open
 from payments.fulfilment.order_page import annotate_release_rows, order_timeline
+from payments.fulfilment.order_summary import summarise
 from payments.orders.expiry import order_expire
 from payments.orders.models import Order, OrderStatus, SubOrder
 from payments.orders.payment_outcomes import order_reopen_for_payment
@@ -61,6 +62,7 @@ def order_status_context(order: Order, *, status_url: str) -> dict:
     elif order_awaits_sellers(order, sub_orders):
         poll_seconds = int(conf.get("ORDER_PAGE_SELLER_POLL_S"))
     return {
+        **summarise(order, rows, payment),  # headline, payment line, where each part's money is
         "order": order,
         "rows": rows,
         "payment": payment,

@@ -192,6 +192,6 @@ def pay_and_redirect(
         if session is None:
             messages.success(request, f"Thank you! Order {order.number} is paid.")
         return redirect(return_path)
-    if outcome.failure_message:
-        messages.error(request, outcome.failure_message)
+    # The retry page (the order's payment page, the session page) shows the decline itself: no
+    # flash message beside it, so the buyer reads it once.
     return redirect(retry_path)

@@ -38,3 +38,6 @@ class EmailNotification(models.Model):
                 name="emailnotification_event_or_topic",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} to {self.recipient}"

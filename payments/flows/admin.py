@@ -13,7 +13,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from core.admin_base import ReadOnlyAdmin, ReadOnlyInline, money_column
 from core.errors import ApplicationError
 from core.money import Money
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
@@ -34,8 +34,8 @@ class PaymentAdmin(ReadOnlyAdmin):
         "method",
         "provider",
         "status",
-        "amount_minor",
-        "currency",
+        money_column("amount_minor", label="Amount"),
+        money_column("captured_minor", label="Captured"),
         "created_at",
     ]
     list_filter = ["status", "method", "provider", "currency"]
@@ -124,10 +124,9 @@ class BankTransferArrivalAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
         "reference",
-        "amount_minor",
-        "currency",
+        money_column("amount_minor", label="Amount"),
         "outcome",
-        "excess_minor",
+        money_column("excess_minor", label="Excess"),
         "payment",
         "actor",
     ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
@@ -46,6 +46,45 @@ from payments.vault.services import vault_delete_card
 
 def actor_for(user) -> str:
     return f"{getattr(user, 'role', 'user') or 'user'}:{user.pk}"
+
+
+class CardSummarySerializer(serializers.Serializer):
+    brand = serializers.CharField(read_only=True)
+    last4 = serializers.CharField(read_only=True)
+    exp_month = serializers.IntegerField(read_only=True)
+    exp_year = serializers.IntegerField(read_only=True)
+
+
+class BankTransferSummarySerializer(serializers.Serializer):
+    reference = serializers.CharField(read_only=True, help_text="Quote it with the transfer.")
+    received_minor = serializers.IntegerField(read_only=True)
+    remaining_minor = serializers.IntegerField(read_only=True)
+
+
+class NextActionSerializer(serializers.Serializer):
+    """What the buyer must do next (only the buyer sees it): follow `url`. A bank transfer also
+    names where to send the money."""
+
+    type = serializers.ChoiceField(["redirect", "wallet", "bank_transfer"], read_only=True)
+    url = serializers.CharField(read_only=True)
+    wallet = serializers.CharField(required=False)
+    reference = serializers.CharField(required=False)
+    iban = serializers.CharField(required=False, allow_null=True)
+    bic = serializers.CharField(required=False, allow_null=True)
+    account_name = serializers.CharField(required=False, allow_null=True)
+    amount_minor = serializers.IntegerField(required=False)
+    currency = serializers.CharField(required=False)
+    received_minor = serializers.IntegerField(required=False)
+    remaining_minor = serializers.IntegerField(required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class CaptureSerializer(serializers.Serializer):
+    sub_order_amounts = serializers.DictField(
+        child=serializers.IntegerField(min_value=0),
+        required=False,
+        help_text="Sub-order id to amount_minor to capture; omitted: the whole payment.",
+    )
 
 
 class PaymentSerializer(serializers.ModelSerializer):
@@ -80,6 +119,7 @@ class PaymentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(CardSummarySerializer(allow_null=True))
     def get_card(self, payment: Payment) -> dict | None:
         card = payment.details.get("card")
         if not card:
@@ -89,6 +129,7 @@ class PaymentSerializer(serializers.ModelSerializer):
     def get_wallet(self, payment: Payment) -> str | None:
         return payment.provider if payment.method == PaymentMethod.WALLET else None
 
+    @extend_schema_field(BankTransferSummarySerializer(allow_null=True))
     def get_bank_transfer(self, payment: Payment) -> dict | None:
         if payment.method != PaymentMethod.BANK_TRANSFER:
             return None
@@ -99,6 +140,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "remaining_minor": max(payment.amount_minor - received, 0),
         }
 
+    @extend_schema_field(NextActionSerializer(allow_null=True))
     def get_next_action(self, payment: Payment) -> dict | None:
         # The links carry a capability for the buyer's pages: only the buyer gets them (a seller
         # who can see the payment must not be able to answer the buyer's 3-D Secure challenge).
@@ -109,6 +151,10 @@ class PaymentSerializer(serializers.ModelSerializer):
         return next_action_for(payment)
 
 
+@extend_schema_view(
+    list=extend_schema(description="The payments the caller may see, newest first."),
+    retrieve=extend_schema(description="One payment the caller may see (else 404)."),
+)
 @method_decorator(sensitive_post_parameters("card", "number", "cvc"), name="dispatch")
 class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PaymentSerializer
@@ -124,7 +170,15 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             throttles.append(SensitiveRateThrottle())
         return throttles
 
-    @extend_schema(request=PaymentCreateSerializer, responses={201: PaymentSerializer})
+    @extend_schema(
+        request=PaymentCreateSerializer,
+        responses={201: PaymentSerializer},
+        description="The buyer pays its order: by card (checked, vaulted, never echoed: the "
+        "answer carries brand and last four only), wallet or bank transfer. `next_action` says "
+        "what the buyer must do next (3-D Secure, wallet approval, the transfer's details). "
+        "`capture_method`: `automatic` captures at once, `manual` holds until each seller "
+        "accepts.",
+    )
     def create(self, request, *args, **kwargs):
         # Hot path: PaymentCreateSerializer's outcome (same data, same errors) without building
         # one; the serializer stays the reference and the request schema (payment_input.py).
@@ -192,7 +246,12 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise PermissionDenied("Only staff may do this for now.")
         return payment
 
-    @extend_schema(request=None, responses=PaymentSerializer)
+    @extend_schema(
+        request=CaptureSerializer,
+        responses=PaymentSerializer,
+        description="Staff only: capture an authorised payment (all of it, or per sub-order "
+        "with `sub_order_amounts`). Sellers' acceptances capture their parts on their own.",
+    )
     @action(detail=True, methods=["post"])
     def capture(self, request, pk=None):
         # Staff see every payment, so on the fast path the lookup is payment_capture's own read
@@ -219,7 +278,11 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         )
         return Response(payment_json(payment, viewer_id=request.user.pk))
 
-    @extend_schema(request=None, responses=PaymentSerializer)
+    @extend_schema(
+        request=None,
+        responses=PaymentSerializer,
+        description="Staff only: release an authorised payment's hold; nothing is captured.",
+    )
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
         payment = self._staff_payment(request, pk)
@@ -234,6 +297,11 @@ class VaultedCardSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_view(
+    list=extend_schema(description="The caller's vaulted cards (token, brand, last four)."),
+    retrieve=extend_schema(description="One of the caller's vaulted cards."),
+    destroy=extend_schema(description="Erase one of the caller's vaulted cards."),
+)
 class PaymentMethodViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

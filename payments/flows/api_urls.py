@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from payments.flows.api import PaymentMethodViewSet, PaymentViewSet
 
-router = SimpleRouter(trailing_slash=True)
+router = SimpleRouter(trailing_slash=False)
 router.register("payments", PaymentViewSet, basename="payment")
 router.register("payment-methods", PaymentMethodViewSet, basename="payment-method")
 

@@ -94,6 +94,9 @@ class PaymentEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status} ({self.payment_id})"
+
 
 class WalletNotificationOutcome(models.TextChoices):
     APPLIED = "applied", "Applied"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from core.admin_base import ReadOnlyAdmin
+from core.admin_base import ReadOnlyAdmin, money_column
 from core.errors import ApplicationError
 from payments.fulfilment.disputes import dispute_resolve
 from payments.fulfilment.models import (
@@ -43,8 +43,7 @@ class RefundAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "sub_order",
-        "amount_minor",
-        "currency",
+        money_column("amount_minor", label="Amount"),
         "status",
         "source",
         "actor",

@@ -18,8 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -29,8 +28,9 @@ from rest_framework.views import APIView
 from core.api.pagination import CreatedCursorPagination
 from core.api.parsers import StrictJSONParser
 from core.errors import NotFound, ValidationError
+from payments.fulfilment import api_docs as docs
 from payments.fulfilment.disputes import dispute_open
-from payments.fulfilment.models import Dispute, Refund
+from payments.fulfilment.models import Dispute, Refund, RefundStatus
 from payments.fulfilment.refunds import refund_create
 from payments.orders.models import SubOrder
 
@@ -130,9 +130,12 @@ class SubOrderDisputeApi(APIView):
 
     @extend_schema(
         operation_id="orders_sub_orders_dispute",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
-        description="The buyer opens a dispute ({reason}) before the confirmation window ends.",
+        request=docs.DisputeCreateSerializer,
+        responses={201: docs.DisputeSerializer},
+        description="The buyer opens a dispute before the confirmation window ends: the money "
+        "stays held until staff decide.",
+        tags=["disputes"],
+        examples=docs.DISPUTE_EXAMPLES,
     )
     def post(self, request: Request, order_id: Any, sub_order_id: int) -> Response:
         visible_sub_order(
@@ -157,10 +160,13 @@ class SubOrderRefundsApi(APIView):
 
     @extend_schema(
         operation_id="orders_sub_orders_refunds_create",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
-        description="The seller (or staff) refunds {amount_minor, reason}; pending until the "
-        "provider has paid it back.",
+        request=docs.RefundCreateSerializer,
+        responses={201: docs.RefundSerializer},
+        description="The seller (or staff) refunds part or all of a sub-order; `pending` until "
+        "the provider has paid it back. The Idempotency-Key also keys the refund itself, so a "
+        "retry never refunds twice.",
+        tags=["refunds"],
+        examples=docs.REFUND_CREATE_EXAMPLES,
     )
     def post(self, request: Request, order_id: Any, sub_order_id: int) -> Response:
         visible_sub_order(
@@ -178,7 +184,12 @@ class SubOrderRefundsApi(APIView):
         return Response(refund_json(refund), status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        operation_id="orders_sub_orders_refunds_list", request=None, responses=OpenApiTypes.OBJECT
+        operation_id="orders_sub_orders_refunds_list",
+        description="Every refund of the sub-order, oldest first (its buyer, its seller, staff).",
+        request=None,
+        responses=docs.RefundListSerializer,
+        tags=["refunds"],
+        examples=docs.REFUND_LIST_EXAMPLES,
     )
     def get(self, request: Request, order_id: Any, sub_order_id: int) -> Response:
         sub_order = visible_sub_order(
@@ -190,8 +201,20 @@ class SubOrderRefundsApi(APIView):
 
 class RefundListApi(APIView):
     permission_classes = [IsAuthenticated]
+    pagination_class = CreatedCursorPagination  # for the schema; get() pages by hand
 
-    @extend_schema(operation_id="refunds_list", request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="refunds_list",
+        description="The refunds the caller may see (a buyer's orders', a seller's sub-orders', "
+        "staff all), newest first.",
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=list(RefundStatus.values), description="Only refunds in it."
+            )
+        ],
+        request=None,
+        responses=docs.RefundSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         refunds = refunds_visible_to(request.user)
         wanted = request.query_params.get("status")
@@ -205,7 +228,13 @@ class RefundListApi(APIView):
 class RefundDetailApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="refunds_retrieve", request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="refunds_retrieve",
+        description="One refund the caller may see (anyone else's answers 404).",
+        request=None,
+        responses=docs.RefundSerializer,
+        examples=docs.REFUND_EXAMPLES,
+    )
     def get(self, request: Request, refund_id: Any) -> Response:
         refund = refunds_visible_to(request.user).filter(pk=refund_id).first()
         if refund is None:

@@ -63,6 +63,7 @@ class TimelineEntry:
     who: str
     sub_order_id: int | None
     detail: str
+    seller: str = ""  # the seller whose part it concerns ("" for the whole order)
 
 
 def _detail(event: OrderEvent) -> str:
@@ -73,23 +74,40 @@ def _detail(event: OrderEvent) -> str:
         return str(data.get("reason") or "")
     if event.kind == "order.shipped":
         return str(data.get("tracking") or "")
+    if event.kind.startswith("refund.") and isinstance(data.get("amount_minor"), int):
+        return money(data["amount_minor"], str(data.get("currency") or ""))
     if event.kind == "order.seller_paid" and isinstance(data.get("amount_minor"), int):
         return money(data["amount_minor"], str(data.get("currency") or ""))
     return ""
 
 
+def _seller_names(order: Order) -> dict[int, str]:
+    return {
+        sub_order.pk: sub_order.seller.display_name or sub_order.seller.email
+        for sub_order in order.sub_orders.select_related("seller")
+    }
+
+
 def timeline_entries(events, *, viewer: Any, order: Order) -> list[TimelineEntry]:
-    """OrderEvents in words, each with who did it as `viewer` sees it."""
-    return [
-        TimelineEntry(
+    """OrderEvents in words, each with who did it as `viewer` sees it and the seller whose part
+    it concerns. The same step told twice (e.g. a retried task's second event) is shown once."""
+    sellers = _seller_names(order)
+    entries, seen = [], set()
+    for event in events.order_by("created_at", "id"):
+        entry = TimelineEntry(
             at=event.created_at,
             what=EVENT_WORDS.get(event.kind, event.kind),
             who=actor_words(event.actor, viewer=viewer, order=order),
             sub_order_id=event.sub_order_id,
             detail=_detail(event),
+            seller=sellers.get(event.sub_order_id, ""),
         )
-        for event in events.order_by("created_at", "id")
-    ]
+        # Two refunds of one part are two steps: the refund's id tells them apart.
+        key = (event.kind, entry.sub_order_id, entry.detail, (event.data or {}).get("refund"))
+        if key not in seen:
+            seen.add(key)
+            entries.append(entry)
+    return entries
 
 
 def order_timeline(order: Order, *, viewer: Any) -> list[TimelineEntry]:

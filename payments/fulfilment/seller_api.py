@@ -18,7 +18,6 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -28,6 +27,7 @@ from rest_framework.views import APIView
 from core.api.pagination import CreatedCursorPagination as _Pagination
 from core.api.parsers import StrictJSONParser
 from core.errors import ValidationError
+from payments.fulfilment import api_docs as docs
 from payments.fulfilment.acceptance import sub_order_accept, sub_order_get_for_seller
 from payments.fulfilment.documents import document_associated_data, order_document_ensure
 from payments.fulfilment.models import SealedOrderDocument
@@ -132,16 +132,23 @@ def _actor(request: Request) -> str:
 class SellerOrderListApi(APIView):
     permission_classes = [IsAuthenticated, IsSeller]
     Pagination = _Pagination  # newest first, ties by id
+    pagination_class = _Pagination  # for the schema
 
     @extend_schema(
         operation_id="seller_orders_list",
+        description="The seller's orders (its sub-orders once paid), newest first, each with "
+        "the sealed order document to sign.",
         parameters=[
             OpenApiParameter(
-                "status", OpenApiTypes.STR, enum=list(SubOrderStatus.values), required=False
+                "status",
+                str,
+                enum=[s for s in SubOrderStatus.values if s != SubOrderStatus.AWAITING_PAYMENT],
+                required=False,
+                description="Only orders in it.",
             )
         ],
         request=None,
-        responses=OpenApiTypes.OBJECT,
+        responses=docs.SellerOrderSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
         sub_orders = (
@@ -164,7 +171,13 @@ class SellerOrderDetailApi(APIView):
     permission_classes = [IsAuthenticated, IsSeller]
 
     @extend_schema(
-        operation_id="seller_orders_retrieve", request=None, responses=OpenApiTypes.OBJECT
+        operation_id="seller_orders_retrieve",
+        description="One of the seller's orders, with `document.sealed` (base64; open it with "
+        "the private half of `document.key_id`, associated data `document.associated_data`) and "
+        "its SHA-256. Another seller's order is 404.",
+        request=None,
+        responses=docs.SellerOrderSerializer,
+        examples=docs.SELLER_ORDER_EXAMPLES,
     )
     def get(self, request: Request, sub_order_id: int) -> Response:
         sub_order = sub_order_get_for_seller(seller=request.user, sub_order_id=sub_order_id)
@@ -180,8 +193,9 @@ class SellerOrderAcceptApi(APIView):
         description="Accept by signing the order document: key_id (one of your signing keys), "
         "signature (base64 of the signature over the document's exact bytes), algorithm "
         "(optional; must match the key's).",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        request=docs.SellerOrderAcceptSerializer,
+        responses=docs.SellerOrderSerializer,
+        examples=docs.ACCEPT_EXAMPLES,
     )
     def post(self, request: Request, sub_order_id: int) -> Response:
         data = _body(request, {"key_id", "signature", "algorithm"})
@@ -209,8 +223,11 @@ class SellerOrderRejectApi(APIView):
 
     @extend_schema(
         operation_id="seller_orders_reject",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        description="Refuse the order: the buyer's hold for this part is released (or refunded "
+        "if captured) and the reason shown to the buyer.",
+        request=docs.SellerOrderRejectSerializer,
+        responses=docs.SellerOrderSerializer,
+        examples=docs.SELLER_ORDER_EXAMPLES,
     )
     def post(self, request: Request, sub_order_id: int) -> Response:
         data = _body(request, {"reason"})
@@ -229,8 +246,11 @@ class SellerOrderShipApi(APIView):
 
     @extend_schema(
         operation_id="seller_orders_ship",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        description="Mark an accepted order shipped; the buyer's confirmation window starts "
+        "(`confirm_by`).",
+        request=docs.SellerOrderShipSerializer,
+        responses=docs.SellerOrderSerializer,
+        examples=docs.SELLER_ORDER_EXAMPLES,
     )
     def post(self, request: Request, sub_order_id: int) -> Response:
         data = _body(request, {"tracking"})

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.models import KeyOrigin
 from core.errors import ApplicationError, NotFound
 from core.money import Money
 from payments.catalog.views import seller_required
@@ -23,7 +24,7 @@ from payments.fulfilment.dashboard_acceptance import (
     sealed_document_open_with_password,
     sub_order_accept_with_password,
 )
-from payments.fulfilment.documents import order_document_ensure
+from payments.fulfilment.documents import document_associated_data, order_document_ensure
 from payments.fulfilment.order_page import timeline_entries
 from payments.fulfilment.refunds import refund_create, refundable_minor
 from payments.fulfilment.rejection import sub_order_reject
@@ -109,7 +110,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     sub_orders = (
         SubOrder.objects.filter(seller=request.user)
         .exclude(status=SubOrderStatus.AWAITING_PAYMENT)
-        .select_related("order")
+        .select_related("order", "seller__seller_profile")  # the fee plan, once for the page
         .order_by("-created_at", "-id")
     )
     status = request.GET.get("status", "")
@@ -237,14 +238,39 @@ def order_ship(request: HttpRequest, sub_order_id: int) -> HttpResponse:
 @seller_required
 @require_http_methods(["GET", "POST"])
 def order_document(request: HttpRequest, sub_order_id: int) -> HttpResponse:
+    """The sealed document. Sealed to the dashboard key (the platform holds its private half,
+    locked by the password): the password opens it here. Sealed to the seller's own key: the
+    platform cannot open it, so the page says how to and offers the sealed bytes."""
     sub_order = _own(request, sub_order_id)
     document = order_document_ensure(sub_order)
+    sealed = document is not None and document.sealed is not None
+    if request.GET.get("download") == "sealed" and sealed:
+        response = HttpResponse(bytes(document.sealed), content_type="application/octet-stream")
+        name = f"order-{sub_order.order.number}-{sub_order.pk}.sealed"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Cache-Control"] = "no-store, max-age=0"
+        return response
+    platform_held = bool(
+        sealed and document.seller_key and document.seller_key.origin == KeyOrigin.PLATFORM_HELD
+    )
     form = PasswordForm(request.POST or None)
-    context: dict[str, Any] = {"sub_order": sub_order, "document": document, "form": form}
+    context: dict[str, Any] = {
+        "sub_order": sub_order,
+        "document": document,
+        "form": form,
+        "platform_held": platform_held,
+        "sealed": sealed,
+        "associated_data": document_associated_data(sub_order.pk).decode(),
+    }
     status = 200
     if request.method == "POST":
         status = 400
-        if form.is_valid():
+        if not platform_held:
+            form.is_valid()
+            form.add_error(
+                None, "This document is sealed to your own key: open it with its private half."
+            )
+        elif form.is_valid():
             try:
                 context["opened"] = sealed_document_open_with_password(
                     sub_order_id=sub_order.pk,

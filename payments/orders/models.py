@@ -124,6 +124,7 @@ class SubOrder(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "sub-order"
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount_minor__gt=0), name="suborder_amount_positive"
@@ -164,6 +165,9 @@ class OrderLine(models.Model):
                 condition=Q(unit_price_minor__gt=0), name="orderline_price_positive"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"
 
 
 class OrderEvent(models.Model):

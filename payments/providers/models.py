@@ -27,6 +27,9 @@ class SandboxCardCharge(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"sandbox charge {self.reference} ({self.status})"
+
 
 class SandboxWalletTrade(models.Model):
     provider = models.CharField(max_length=32)
@@ -50,6 +53,9 @@ class SandboxWalletTrade(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.provider} trade {self.trade_no} ({self.status})"
+
 
 class SandboxWalletNotice(models.Model):
     """A notification the sandbox wallet owes the platform, delivered (and retried) by a task."""
@@ -61,6 +67,9 @@ class SandboxWalletNotice(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"notice {self.notify_id}"
 
 
 class SandboxOperation(models.Model):
@@ -80,3 +89,6 @@ class SandboxOperation(models.Model):
                 fields=["processor", "idempotency_key"], name="sandbox_operation_key_unique"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.processor} {self.kind} {self.reference}"

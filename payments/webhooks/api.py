@@ -22,7 +22,7 @@ from typing import Any
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -50,6 +50,7 @@ from payments.webhooks.endpoints import (
     webhook_endpoint_roll_secret,
     webhook_endpoint_update,
 )
+from payments.webhooks.event_api import WEBHOOK_PAYLOAD_SCHEMA
 from payments.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -156,7 +157,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     event_id = serializers.IntegerField(
         allow_null=True, help_text="The order event; null for a seller-level event (payouts)."
     )
-    payload = serializers.DictField(child=serializers.JSONField(), help_text="The body sent.")
+    payload = serializers.SerializerMethodField(help_text="The body sent.")
     status = serializers.CharField(help_text="pending, succeeded or failed (final).")
 
     class Meta:
@@ -181,6 +182,10 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
     def get_object(self, delivery: WebhookDelivery) -> str:
         return "webhook_delivery"
+
+    @extend_schema_field(WEBHOOK_PAYLOAD_SCHEMA)
+    def get_payload(self, delivery: WebhookDelivery) -> dict:
+        return delivery.payload
 
 
 class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
@@ -250,13 +255,19 @@ class WebhookEndpointDetailApi(APIView):
     parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
 
-    @extend_schema(operation_id="webhook_endpoints_retrieve", responses=WebhookEndpointSerializer)
+    @extend_schema(
+        operation_id="webhook_endpoints_retrieve",
+        description="One of the caller's webhook endpoints (its secret is never shown again).",
+        responses=WebhookEndpointSerializer,
+    )
     def get(self, request: Request, endpoint_id: Any) -> Response:
         endpoint = webhook_endpoint_get(user=request.user, endpoint_id=endpoint_id)
         return Response(WebhookEndpointSerializer(endpoint).data)
 
     @extend_schema(
         operation_id="webhook_endpoints_update",
+        description="Change an endpoint's URL, event types or description, or pause it "
+        "(`is_active`).",
         request=WebhookEndpointUpdateSerializer,
         responses=WebhookEndpointSerializer,
     )
@@ -275,7 +286,11 @@ class WebhookEndpointDetailApi(APIView):
         )
         return Response(WebhookEndpointSerializer(endpoint).data)
 
-    @extend_schema(operation_id="webhook_endpoints_destroy", responses={204: None})
+    @extend_schema(
+        operation_id="webhook_endpoints_destroy",
+        description="Delete an endpoint: nothing more is delivered to it.",
+        responses={204: None},
+    )
     def delete(self, request: Request, endpoint_id: Any) -> Response:
         webhook_endpoint_delete(endpoint=_owned(request, endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -312,7 +327,10 @@ class WebhookDeliveryListApi(generics.ListAPIView):
     serializer_class = WebhookDeliverySerializer
     pagination_class = CreatedCursorPagination
 
-    @extend_schema(operation_id="webhook_deliveries_list")
+    @extend_schema(
+        operation_id="webhook_deliveries_list",
+        description="The deliveries made to this endpoint, newest first.",
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -328,7 +346,9 @@ class WebhookDeliveryDetailApi(APIView):
     renderer_classes = [JSONRenderer]
 
     @extend_schema(
-        operation_id="webhook_deliveries_retrieve", responses=WebhookDeliveryDetailSerializer
+        operation_id="webhook_deliveries_retrieve",
+        description="One delivery, with every attempt (time, response code, latency, error).",
+        responses=WebhookDeliveryDetailSerializer,
     )
     def get(self, request: Request, endpoint_id: Any, delivery_id: str) -> Response:
         endpoint = webhook_endpoint_get(user=request.user, endpoint_id=endpoint_id)
@@ -342,6 +362,7 @@ class WebhookDeliveryResendApi(APIView):
 
     @extend_schema(
         operation_id="webhook_deliveries_resend",
+        description="Send the delivery again now (the same body, a new signature); 202: queued.",
         request=None,
         responses={202: WebhookDeliverySerializer},
     )

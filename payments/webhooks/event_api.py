@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -26,6 +26,24 @@ from payments.orders.event_data import event_data_for
 from payments.orders.events import EVENT_TYPES
 from payments.orders.models import OrderEvent
 from payments.webhooks.event_selectors import events_visible_to
+
+# Standard Webhooks' envelope; `data` is the event's own (docs/payments.md, "Webhooks").
+EVENT_DATA_SCHEMA = {
+    "type": "object",
+    "description": "The event's data, by its type: the order and sub-order it concerns and the "
+    "facts of the event (amounts in minor units).",
+    "additionalProperties": True,
+    "x-free-form": "each event type carries its own facts",
+}
+WEBHOOK_PAYLOAD_SCHEMA = {
+    "type": "object",
+    "required": ["type", "timestamp", "data"],
+    "properties": {
+        "type": {"type": "string", "description": "The event type, e.g. order.accepted."},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "data": EVENT_DATA_SCHEMA,
+    },
+}
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -61,6 +79,7 @@ class EventSerializer(serializers.ModelSerializer):
         # User ids of the other side are not shown.
         return event.actor.split(":", 1)[0]
 
+    @extend_schema_field(EVENT_DATA_SCHEMA)
     def get_data(self, event: OrderEvent) -> dict[str, Any]:
         user = self.context["request"].user
         seller_id = user.pk if user.is_seller and not user.is_platform_staff else None
@@ -75,6 +94,8 @@ class EventListApi(generics.ListAPIView):
 
     @extend_schema(
         operation_id="events_list",
+        description="The order events the caller may see, newest first (a seller only its own "
+        "parts, as its webhooks say).",
         parameters=[
             OpenApiParameter("type", OpenApiTypes.STR, enum=list(EVENT_TYPES)),
             OpenApiParameter("order", OpenApiTypes.UUID, description="Only this order's events."),
@@ -105,7 +126,10 @@ class EventDetailApi(generics.RetrieveAPIView):
     serializer_class = EventSerializer
     lookup_url_kwarg = "event_id"
 
-    @extend_schema(operation_id="events_retrieve")
+    @extend_schema(
+        operation_id="events_retrieve",
+        description="One event the caller may see (else 404).",
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 

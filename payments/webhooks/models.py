@@ -112,6 +112,7 @@ class WebhookDelivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "event"], name="webhookdelivery_once"),
             models.UniqueConstraint(
@@ -158,3 +159,6 @@ class WebhookAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["delivery", "number"], name="webhookattempt_once")
         ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of {self.delivery_id}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -20,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ValidationError
+from settlement.receipts.api_docs import RECEIPT_FILE_SCHEMA
 from settlement.receipts.services import (
     parse_sub_order_param,
     receipt_file,
@@ -40,10 +40,15 @@ class OrderReceiptApi(APIView):
     @extend_schema(
         operation_id="orders_receipt",
         parameters=[
-            OpenApiParameter("sub_order", int, description="which seller's part, if several"),
-            OpenApiParameter("download", int, description="1: sent as an attachment"),
+            OpenApiParameter(
+                "sub_order",
+                {"type": "integer", "minimum": 1},
+                description="which seller's part, if several",
+            ),
+            OpenApiParameter("download", int, enum=[0, 1], description="1: sent as an attachment"),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses={200: RECEIPT_FILE_SCHEMA},
+        tags=["orders"],
         description=(
             "The order's signed receipt (one per seller), with its Merkle inclusion proof and "
             "signed tree head once a ledger seal covers it. Verify it offline with "

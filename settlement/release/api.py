@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.parsers import StrictJSONParser
+from payments.fulfilment import api_docs
 from payments.fulfilment.buyer_api import actor_of, sub_order_json, visible_sub_order
 from settlement.release.services import sub_order_confirm
 
@@ -29,9 +29,13 @@ class SubOrderConfirmApi(APIView):
 
     @extend_schema(
         operation_id="orders_sub_orders_confirm",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
-        description="The buyer confirms receipt: escrow is released to the seller less the fee.",
+        request=None,
+        responses=api_docs.SubOrderSerializer,
+        description="The buyer confirms receipt of one seller's part: its captured amount, less "
+        "refunds, is released from escrow to the seller (less the platform's fee). No body; "
+        "confirming again changes nothing.",
+        tags=["orders"],
+        examples=api_docs.SUB_ORDER_EXAMPLES,
     )
     def post(self, request: Request, order_id: Any, sub_order_id: int) -> Response:
         visible_sub_order(

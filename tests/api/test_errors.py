@@ -195,18 +195,23 @@ def test_unknown_api_url_is_json_404_even_with_debug_on():
     assert response.status_code == 404
     assert error_of(response) == {
         "code": "not_found",
-        "message": "No API endpoint at /api/v1/no-such-thing/.",
+        "message": "No API endpoint at /api/v1/no-such-thing.",
         "field": None,
     }
 
 
-def test_missing_trailing_slash_is_hinted(api_client):
-    response = api_client.get("/api/v1/test/keys")
+def test_one_trailing_slash_convention_a_slash_added_by_the_client_reaches_the_same_view(
+    api_client,
+):
+    assert api_client.get("/api/v1/test/keys").status_code == 200
+    assert api_client.get("/api/v1/test/keys/").status_code == 200
+
+
+def test_unknown_api_path_is_a_404_in_the_error_shape(api_client):
+    response = api_client.get("/api/v1/test/no-such-thing")
 
     assert response.status_code == 404
-    assert error_of(response)["message"] == (
-        "No API endpoint at /api/v1/test/keys. Did you mean /api/v1/test/keys/ (with the trailing slash)?"
-    )
+    assert error_of(response)["message"] == "No API endpoint at /api/v1/test/no-such-thing."
 
 
 def test_unexpected_exception_under_api_is_json_500():

@@ -19,7 +19,7 @@ from tests.api.views import effect_control
 
 pytestmark = pytest.mark.urls("tests.api.urls")
 
-EFFECTS = "/api/v1/test/effects/"
+EFFECTS = "/api/v1/test/effects"
 
 
 def effects() -> int:
@@ -102,7 +102,7 @@ class TestReplay:
         assert effects() == 1  # the second DELETE did not run
 
     def test_get_ignores_the_header(self, api_client):
-        response = api_client.get("/api/v1/test/keys/", HTTP_IDEMPOTENCY_KEY="g")
+        response = api_client.get("/api/v1/test/keys", HTTP_IDEMPOTENCY_KEY="g")
 
         assert response.status_code == 200
         assert not IdempotencyKey.objects.exists()

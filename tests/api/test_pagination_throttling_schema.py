@@ -12,7 +12,7 @@ from core.models import IdempotencyKey
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.urls")]
 
-KEYS = "/api/v1/test/keys/"
+KEYS = "/api/v1/test/keys"
 
 
 def make_keys(count: int, *, created_at=None) -> list[int]:
@@ -113,12 +113,12 @@ def test_schema_lists_the_error_shape_and_the_idempotency_header(api_client):
     schema = response.json()
     assert schema["info"]["title"] == "Clearhouse API"
     assert "Error" in schema["components"]["schemas"]
-    post = schema["paths"]["/api/v1/test/effects/"]["post"]
+    post = schema["paths"]["/api/v1/test/effects"]["post"]
     assert {"name": "Idempotency-Key", "in": "header"}.items() <= post["parameters"][0].items()
     assert post["responses"]["default"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"
     }
-    get = schema["paths"]["/api/v1/test/keys/"]["get"]
+    get = schema["paths"]["/api/v1/test/keys"]["get"]
     assert all(p["name"] != "Idempotency-Key" for p in get.get("parameters", []))
 
 

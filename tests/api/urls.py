@@ -12,7 +12,7 @@ urlpatterns = [
     path("api/v1/test/forbidden", views.ForbiddenView.as_view()),
     path("api/v1/test/post-only", views.PostOnlyView.as_view()),
     path("api/v1/test/sensitive", views.SensitiveView.as_view()),
-    path("api/v1/test/effects/", views.EffectView.as_view()),
-    path("api/v1/test/keys/", views.KeyListView.as_view()),
+    path("api/v1/test/effects", views.EffectView.as_view()),
+    path("api/v1/test/keys", views.KeyListView.as_view()),
     *project_urls.urlpatterns,
 ]

@@ -62,7 +62,7 @@ def _fill_address(page):
     page.get_by_label("Address", exact=True).fill("1 Main Street")
     page.get_by_label("City").fill("Berlin")
     page.get_by_label("Postal code").fill("10115")
-    page.get_by_label("Country (two-letter code)").fill("de")
+    page.get_by_label("Country").select_option("DE")
 
 
 def _expect_paid_with_escrow(page, shots):

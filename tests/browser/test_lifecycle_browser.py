@@ -69,7 +69,7 @@ def _buy_and_pay(page, live_server, product) -> None:
     page.get_by_label("Address", exact=True).fill("1 Main Street")
     page.get_by_label("City").fill("Berlin")
     page.get_by_label("Postal code").fill("10115")
-    page.get_by_label("Country (two-letter code)").fill("de")
+    page.get_by_label("Country").select_option("DE")
     page.get_by_label("Card", exact=True).check()
     page.get_by_label("Card number").fill(CARD)
     page.get_by_label("Expiry (MM/YY)").fill("1234")
@@ -138,9 +138,23 @@ def test_pay_accept_confirm_and_the_seller_sees_the_net(
     net = 4400 - fee
     assert (fee, net) == (66, 4334)  # the reduced plan: 1.50 %
 
-    # 5. The buyer confirms receipt: escrow goes to the seller, less the fee.
+    # 5. The buyer confirms receipt, after a step that says what will happen: escrow goes to
+    #    the seller, less the fee.
     page.get_by_test_id(f"confirm-{sub_order.pk}").click()
+    expect(page.get_by_test_id("confirm-what-happens")).to_have_text(
+        "Confirming releases €44.00 from escrow to Werkstatt Keramik. It cannot be undone, and "
+        "you can no longer open a dispute for this part of the order."
+    )
+    page.get_by_test_id("confirm-release").click()
+    expect(page.locator(".messages")).to_contain_text(
+        "Receipt confirmed: €44.00 released to Werkstatt Keramik."
+    )
+    status = page.get_by_test_id(f"sub-order-status-{sub_order.pk}")
     expect(status).to_have_text("Receipt confirmed")
+    expect(page.get_by_test_id(f"money-place-{sub_order.pk}")).to_have_text(
+        "Released to the seller"
+    )
+    expect(page.get_by_test_id("order-status")).to_have_text("Completed")
     expect(page.get_by_test_id(f"escrow-{sub_order.pk}")).to_contain_text("€0.00")
     shots(page, "buyer-confirmed")
 

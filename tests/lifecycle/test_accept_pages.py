@@ -15,6 +15,7 @@ from tests.lifecycle.accept_fixtures import (
     make_buyer,
     make_product,
     make_seller,
+    own_keys,
     pay_by_card,
     place_order,
     sub_order_of,
@@ -159,3 +160,30 @@ def test_staff_see_sealed_documents_read_only_in_admin(scene):
     assert changelist.status_code == 200 and document.sha256 in changelist.content.decode()
     change = client.get(reverse("admin:payments_sealedorderdocument_change", args=[document.pk]))
     assert change.status_code == 200
+
+
+def test_a_document_sealed_to_the_sellers_own_key_is_offered_for_download_not_a_password(
+    key_pool,
+):
+    seller = make_seller(key_pool, dashboard=False)
+    own_keys(key_pool, seller, encryption=True)  # the seller's own encryption key
+    buyer = make_buyer()
+    order = place_order(buyer, [(make_product(seller, price=1234), 1)])
+    pay_by_card(order, buyer)
+    sub_order = sub_order_of(order, seller)
+    client = Client()
+    client.force_login(seller)
+    target = url("seller_order_document", sub_order)
+
+    page = client.get(target).content.decode()
+    tried = client.post(target, {"password": PASSWORD})
+    download = client.get(target, {"download": "sealed"})
+
+    document = SealedOrderDocument.objects.get(sub_order=sub_order)
+    assert document.seller_key.origin == "uploaded"
+    assert 'data-testid="own-key-instructions"' in page and 'name="password"' not in page
+    assert f"clearhouse:order-document:{sub_order.pk}" in page and "README" in page
+    assert tried.status_code == 400 and "opened" not in tried.context
+    assert "sealed to your own key" in tried.content.decode()
+    assert download["Content-Type"] == "application/octet-stream"
+    assert download.content == bytes(document.sealed)

@@ -38,16 +38,29 @@ def test_buyer_confirms_receipt_from_the_order_page(buyer):
     assert f'data-testid="confirm-{sub.pk}"' in body
     assert "Open a dispute" in body
     confirm = reverse("payments:order_confirm", args=[order.pk, sub.pk])
-    response = client.post(confirm)
-    assert response.status_code == 302
+    # The button asks first: what is released, to whom; nothing changes yet.
+    asked = client.get(confirm).content.decode()
+    assert f"releases <strong>€100.00</strong> from escrow to <strong>{_name(sub)}" in asked
+    assert reload(sub).status != "confirmed"
+    response = client.post(confirm, follow=True)
+    assert response.redirect_chain[-1][1] == 302
+    assert f"Receipt confirmed: €100.00 released to {_name(sub)}." in response.content.decode()
     assert reload(sub).status == "confirmed"
     assert balance(f"seller:{seller.pk}:pending") == 9710
     body = client.get(order_url(order)).content.decode()
-    assert "Receipt confirmed" in body
+    assert "Receipt confirmed" in body and "Released to the seller" in body
     assert f'data-testid="confirm-{sub.pk}"' not in body
-    # The timeline names who did what in words.
-    assert 'Receipt confirmed <span class="muted">(You)</span>' in body
+    # The timeline names who did what, and for which seller, in words.
+    assert f'Receipt confirmed · {_seller_span(sub)} <span class="muted">(You)</span>' in body
     assert "Money released to the seller" in body
+
+
+def _name(sub):
+    return sub.seller.display_name or sub.seller.email
+
+
+def _seller_span(sub):
+    return f'<span data-testid="timeline-seller">{_name(sub)}</span>'
 
 
 def test_confirm_needs_csrf(buyer):
@@ -136,9 +149,10 @@ def test_timeline_lists_every_event_with_its_actor_in_words(buyer, refund_tasks)
     refund_create(sub_order_id=sub.pk, amount_minor=1000, reason="Late", actor="staff:9")
     run_refund_tasks(refund_tasks)
     body = client_for(buyer).get(order_url(order)).content.decode()
-    assert 'Accepted by seller <span class="muted">(Seller)</span>' in body
-    assert 'Refund requested <span class="muted">(Staff)</span>' in body
-    assert 'Refund paid back <span class="muted">(Staff)</span>' in body
+    seller = _seller_span(sub)
+    assert f'Accepted by seller · {seller} <span class="muted">(Seller)</span>' in body
+    assert f'Refund requested · {seller} <span class="muted">(Staff)</span>: €10.00' in body
+    assert f'Refund paid back · {seller} <span class="muted">(Staff)</span>: €10.00' in body
     assert f'data-testid="refunds-{sub.pk}"' in body
     assert "€10.00 · succeeded" in body
     assert 'data-testid="escrow-total"><strong>€90.00</strong>' in body

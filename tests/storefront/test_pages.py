@@ -124,7 +124,7 @@ def test_checkout_page_has_labelled_fields(client, buyer, product_a):
     for field_id, label in [
         ("id_ship-name", "Full name"),
         ("id_ship-line1", "Address"),
-        ("id_ship-country", "Country (two-letter code)"),
+        ("id_ship-country", "Country"),
         ("id_pay-card_number", "Card number"),
         ("id_pay-card_exp", "Expiry (MM/YY)"),
         ("id_pay-card_cvc", "Security code (CVC)"),

@@ -22,7 +22,7 @@ if not _mounted("/api/v1/checkout/sessions"):
     _extra.append(path("api/v1/", include("payments.checkout.api_urls")))
 if not _mounted("/pay/notify/alipay/"):
     _extra.append(path("pay/", include("payments.flows.urls")))
-if not _mounted("/api/v1/payments/"):
+if not _mounted("/api/v1/payments"):
     _extra.append(path("api/v1/", include("payments.flows.api_urls")))
 
 # Before the project's routes: its /api/ catch-all must stay last.
