@@ -33,6 +33,7 @@ from payments.checkout.sessions import (
     checkout_session_refresh,
 )
 from payments.flows.selectors import order_latest_payment
+from payments.orders.input import parse_quantity
 from payments.orders.models import CheckoutSession, Order, SubOrder
 from payments.orders.selectors import order_get_visible, orders_visible_to, sub_orders_visible_to
 from payments.orders.services import order_create_from_cart
@@ -289,10 +290,8 @@ class OrderListCreateApi(APIView):
                     "catalogue.",
                     field=f"items[{index}]",
                 )
-            quantity = item.get("quantity")
-            if isinstance(quantity, bool) or not isinstance(quantity, int):
-                # JSON has numbers: "2" or 2.0 is a client bug, not something to guess about.
-                raise ValidationError("The quantity is a whole number, e.g. 2.", field="quantity")
+            # JSON has numbers: "2" or 2.0 is a client bug, not something to guess about.
+            parse_quantity(item.get("quantity"), field="quantity")
         metadata = data.get("metadata") or {}
         if (
             not isinstance(metadata, dict)

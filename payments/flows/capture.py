@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
+from core.integers import json_integer
 from payments.flows import capture_plpgsql, start_plpgsql
 from payments.flows.ledger import any_hold_settled
 from payments.flows.models import Payment, PaymentStatus
@@ -91,15 +92,15 @@ def payment_capture(
                 raise ValidationError(
                     "No such sub-order on this payment.", field="sub_order_amounts"
                 )
-            if (
-                isinstance(amount, bool)
-                or not isinstance(amount, int)
-                or not 0 <= amount <= holds[sub_order_id]
-            ):
-                raise ValidationError(
-                    "Each amount must be between 0 and the sub-order's amount.",
-                    field="sub_order_amounts",
-                )
+            json_integer(
+                amount,
+                field="sub_order_amounts",
+                minimum=0,
+                maximum=holds[sub_order_id],
+                message="Each amount must be between 0 and the sub-order's amount.",
+                too_small="Each amount must be between 0 and the sub-order's amount.",
+                too_large="Each amount must be between 0 and the sub-order's amount.",
+            )
         total = sum(sub_order_amounts.values())
         if total <= 0:
             raise ValidationError(
