@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from core.api.pagination import CreatedCursorPagination
 from core.api.parsers import StrictJSONParser
 from core.errors import PermissionDenied, ValidationError
+from core.integers import MAX_JSON_INTEGER, json_integer
 from payments.checkout.sessions import (
     checkout_session_create,
     checkout_session_expire_now,
@@ -33,7 +34,6 @@ from payments.checkout.sessions import (
     checkout_session_refresh,
 )
 from payments.flows.selectors import order_latest_payment
-from payments.orders.input import parse_quantity
 from payments.orders.models import CheckoutSession, Order, SubOrder
 from payments.orders.selectors import order_get_visible, orders_visible_to, sub_orders_visible_to
 from payments.orders.services import order_create_from_cart
@@ -290,8 +290,15 @@ class OrderListCreateApi(APIView):
                     "catalogue.",
                     field=f"items[{index}]",
                 )
-            # JSON has numbers: "2" or 2.0 is a client bug, not something to guess about.
-            parse_quantity(item.get("quantity"), field="quantity")
+            # JSON has numbers: "2" or 2.0 is a client bug, not something to guess about (the
+            # bounds come after the product: parse_quantity in order_create_from_cart).
+            json_integer(
+                item.get("quantity"),
+                field="quantity",
+                minimum=-MAX_JSON_INTEGER,
+                maximum=MAX_JSON_INTEGER,
+                message="The quantity is a whole number, e.g. 2.",
+            )
         metadata = data.get("metadata") or {}
         if (
             not isinstance(metadata, dict)
