@@ -64,7 +64,7 @@ def parse_quantity_text(text: Any, *, field: str = "quantity") -> int:
         text_integer(
             text,
             field=field,
-            minimum=-MAX_JSON_INTEGER,
+            minimum=0,
             maximum=MAX_JSON_INTEGER,
             message="Enter a whole number of units, like 1 or 2.",
         ),
