@@ -38,6 +38,13 @@ class KillAt:
         return f"killed before statement {self.at}: {self.statements[self.at - 1 : self.at]}"
 
 
+def finished_request() -> None:
+    """What Django does when a request ends (request_finished), which the test client leaves out
+    to keep a test's transaction: a connection broken by the request is closed, so the next
+    request connects afresh, as in production."""
+    connection.close_if_unusable_or_obsolete()
+
+
 def other_session() -> psycopg.Connection:
     """A connection of its own to the test database (autocommit), as another process has."""
     settings = connection.settings_dict

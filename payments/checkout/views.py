@@ -25,7 +25,6 @@ from payments.checkout import cart as carts
 from payments.checkout.forms import PaymentMethodForm, QuantityForm, ShippingAddressForm
 from payments.checkout.payment import checkout_pay
 from payments.flows.selectors import order_latest_payment
-from payments.orders.input import parse_quantity_text
 from payments.orders.models import Order, OrderStatus
 from payments.orders.services import order_create_from_cart
 
@@ -95,9 +94,7 @@ def cart_update(request: HttpRequest, product_id: int) -> HttpResponse:
             messages.success(request, "Removed from your cart.")
         else:
             carts.cart_set_quantity(
-                request=request,
-                product_id=product_id,
-                quantity=parse_quantity_text(request.POST.get("quantity", "")),
+                request=request, product_id=product_id, quantity=request.POST.get("quantity", "")
             )
             messages.success(request, "Cart updated.")
     except ApplicationError as error:

@@ -17,7 +17,7 @@ from accounts.models import Role
 from core.idempotency import idempotency_key_claim, lock_id, request_fingerprint, scope_digest
 from core.models import IdempotencyKey
 from tests.api.test_idempotency import EFFECTS, effects
-from tests.db_faults import KillAt, other_session
+from tests.db_faults import KillAt, finished_request, other_session
 from tests.payments.pay_factories import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.api.urls")]
@@ -35,6 +35,7 @@ def post(api, key: str | None = None, kill_at: int = 0):
     extra = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     with connection.execute_wrapper(killer):
         response = api.post(EFFECTS, {"note": "a"}, format="json", **extra)
+    finished_request()
     assert killer.killed == bool(kill_at)
     return response
 
@@ -80,6 +81,7 @@ def test_a_connection_killed_on_a_page_is_a_503_not_a_500():
     killer = KillAt(1)  # the session's read
     with connection.execute_wrapper(killer):
         response = page.get(reverse("payments:orders"))
+    finished_request()
     assert killer.killed
     assert response.status_code == 503
     assert response["Retry-After"] == "1"

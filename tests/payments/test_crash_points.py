@@ -23,7 +23,7 @@ from ledger.verification import verify_ledger
 from payments.fulfilment.models import Refund
 from payments.models import Payment
 from payments.providers.models import SandboxCardCharge
-from tests.db_faults import KillAt
+from tests.db_faults import KillAt, finished_request
 from tests.lifecycle.release_fixtures import make_seller, paid_order
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import SUCCESS, TEST_CVC
@@ -49,6 +49,7 @@ def send(client: Client, path: str, body: dict, key: str, *, kill_at: int = 0) -
     killer = KillAt(kill_at)
     with connection.execute_wrapper(killer):
         first = client.post(path, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+    finished_request()
     answer = first
     for _retry in range(MAX_RETRIES):
         if not says_retry(answer):
