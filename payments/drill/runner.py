@@ -64,7 +64,6 @@ class Drill:
         self.err = err
         self.token = secrets.token_hex(4)
         self.rng = random.Random(options.seed)  # noqa: S311 - a simulation
-        self.chaos = random.Random(options.seed * 7919 + 1)  # noqa: S311
         self.started = time.monotonic()
 
     def say(self, message: str) -> None:
@@ -130,7 +129,6 @@ class Drill:
         faults = Faults(
             database=database,
             application_prefix=stack.application_prefix,
-            chaos=self.chaos,
             say=self.say,
         )
         until = time.monotonic() + self.options.seconds
@@ -149,7 +147,7 @@ class Drill:
             for n, key in enumerate(keys)
         ]
         killer = threading.Thread(target=faults.kill_backends_until_stopped, daemon=True)
-        self.say(f"{len(clients)} clients paying; a backend killed every few seconds")
+        self.say(f"{len(clients)} clients paying; the stack's backends killed every few seconds")
         for thread in [*clients, killer]:
             thread.start()
         worker_kill_at = time.monotonic() + self.options.seconds / 2
