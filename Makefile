@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv var run up migrate seed test test-fast drill lint format bench-ledger bench-settlement db db-stop db-reset bank-reset clean
+.PHONY: help venv var run up migrate seed test test-fast drill drill-payments lint format bench-ledger bench-settlement db db-stop db-reset bank-reset clean
 
 # $(call with_db[,--exclusive]) CMD: run CMD against DATABASE_URL if set, else against the embedded
 # PostgreSQL (started if needed, stopped when its last user ends; --exclusive: one `make run`).
@@ -63,6 +63,10 @@ db-reset: venv ## Delete the embedded PostgreSQL's data (var/postgres/); the nex
 drill: venv ## The payout fault drill: 300 payouts through bank faults and SIGKILLs (needs REDIS_URL; PAYOUTS=, SEED=)
 	@test -n "$(REDIS_URL)" || { echo "make drill needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"; exit 1; }
 	$(call with_db) $(PY) manage.py settlement_drill --payouts $(or $(PAYOUTS),300) --seed $(or $(SEED),1)
+
+drill-payments: venv ## The payments fault drill: card payments while backends die and the worker is SIGKILLed (needs REDIS_URL; SECONDS=, THREADS=, SEED=)
+	@test -n "$(REDIS_URL)" || { echo "make drill-payments needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"; exit 1; }
+	$(call with_db) $(PY) manage.py payments_drill --seconds $(or $(SECONDS),60) --threads $(or $(THREADS),4) --seed $(or $(SEED),1)
 
 lint: venv ## ruff check, format check, and the import contracts (lint-imports)
 	$(BIN)/ruff check .

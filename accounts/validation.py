@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 
 from accounts import banking, reference
+from core.errors import ValidationError as InputError
+from core.integers import json_integer
 
 if TYPE_CHECKING:
     from accounts.models import SellerProfile
@@ -88,11 +90,18 @@ def clean_seller_profile(
             errors["minimum_payout"] = "Choose a valid settlement currency first."
     elif "minimum_payout_minor" in data:
         minor = data["minimum_payout_minor"]
-        if isinstance(minor, bool) or not isinstance(minor, int) or minor < 0:
-            errors["minimum_payout"] = "The minimum payout must be zero or more."
-        elif minor > reference.MAX_AMOUNT_MINOR:
-            errors["minimum_payout"] = "That amount is too large."
-        cleaned["minimum_payout_minor"] = minor
+        try:
+            cleaned["minimum_payout_minor"] = json_integer(
+                minor,
+                field="minimum_payout",
+                minimum=0,
+                maximum=reference.MAX_AMOUNT_MINOR,
+                message="The minimum payout must be zero or more.",
+                too_small="The minimum payout must be zero or more.",
+                too_large="That amount is too large.",
+            )
+        except InputError as exc:
+            errors["minimum_payout"] = exc.message
     elif previous is not None:
         if previous.settlement_currency != settlement_currency and previous.minimum_payout_minor:
             # The stored minor units mean something else in another currency: ask again.

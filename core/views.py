@@ -1,3 +1,5 @@
+import sys
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
@@ -6,7 +8,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
-from core.api.errors import error_response
+from core.api.errors import (
+    DATABASE_RETRY_AFTER_S,
+    database_unavailable_response,
+    error_response,
+    is_database_unavailable,
+)
 from core.health import run_checks
 
 
@@ -56,6 +63,18 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its `except`: a lost database connection anywhere (a middleware, a
+    # page, the session's save) is a 503 to retry, not a 500.
+    if is_database_unavailable(sys.exc_info()[1]):
+        if is_api_path(request.path_info):
+            return database_unavailable_response()
+        response = HttpResponse(
+            "The service is briefly unavailable; please try again in a moment.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
     if is_api_path(request.path_info):
         return error_response(
             "server_error", "Something went wrong on our side; it was logged.", http_status=500

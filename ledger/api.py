@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ValidationError
+from core.integers import text_integer
 from ledger import api_docs
 from ledger.published import (
     MAX_TREE_SIZE,
@@ -66,12 +67,13 @@ def _size_param(request: Request, name: str) -> int:
     value = request.query_params.get(name)
     if value is None:
         raise ValidationError(f"{name} is required: a tree size.", field=name)
-    if not value.isascii() or not value.isdigit() or len(value) > 19:
-        raise ValidationError(f"{name} must be a tree size (a positive integer).", field=name)
-    size = int(value)
-    if not 0 < size <= MAX_TREE_SIZE:
-        raise ValidationError(f"{name} must be a tree size (a positive integer).", field=name)
-    return size
+    return text_integer(
+        value,
+        field=name,
+        minimum=1,
+        maximum=MAX_TREE_SIZE,
+        message=f"{name} must be a tree size (a positive integer).",
+    )
 
 
 class ConsistencyApi(_PublicApi):

@@ -29,6 +29,10 @@ DEFAULTS: dict[str, object] = {
     "SANDBOX_WALLET_KEYS": None,
     # The sandbox wallet's notification retries (Alipay retries for about a day; ours is bounded).
     "SANDBOX_WALLET_NOTIFY_MAX_RETRIES": 8,
+    # A card payment still `created` this long after it started lost its request (killed process or
+    # connection): the recovery sweeper (beat, every 20 s) asks the processor what it did. Far above
+    # any live request (gunicorn kills one after 30 s), so a running request is never raced.
+    "PAYMENTS_RECOVER_AFTER_S": 60,
     # Rows per batch for the key rotation and the expiry sweeper.
     "PAYMENTS_BATCH_SIZE": 200,
     # A paid sub-order must be accepted (signed) by its seller within this many hours, else it is

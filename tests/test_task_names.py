@@ -20,6 +20,7 @@ TASK_NAMES = {
     "payments.order_documents_sweep",
     "payments.order_tasks.expire_checkout_sessions",
     "payments.order_tasks.expire_unpaid_orders",
+    "payments.recover_stale",
     "payments.refund_execute",
     "payments.refunds_sweep",
     "payments.release_at_provider",

@@ -208,7 +208,11 @@ CELERY_QUEUE_DIR = VAR_DIR / "celery"
 
 def broker_transport_options(broker_url: str) -> dict:
     """filesystem:// needs its folders and a fast poll; Redis redelivers unacked tasks after
-    CELERY_BROKER_VISIBILITY_TIMEOUT_S (an hour; the settlement drill makes it seconds)."""
+    CELERY_BROKER_VISIBILITY_TIMEOUT_S: 5 minutes, fitted to the longest task (CELERY_TASK_TIME_LIMIT,
+    90 s) with room to spare, so the tasks a killed worker held come back within minutes, not
+    after Redis's default hour (the drills make it seconds). A message waiting longer than that for
+    its countdown (retry backoffs up to 15 min) may be handed out twice: every task is idempotent,
+    and the sweepers re-drive whatever is still undone."""
     if broker_url.startswith("filesystem://"):
         return {
             "data_folder_in": str(CELERY_QUEUE_DIR / "queue"),
@@ -220,7 +224,7 @@ def broker_transport_options(broker_url: str) -> dict:
             "polling_interval": 0.1,
         }
     if broker_url.startswith(("redis://", "rediss://")):
-        visibility_s = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT_S", default=3600)
+        visibility_s = env.int("CELERY_BROKER_VISIBILITY_TIMEOUT_S", default=300)
         # kombu looks for expired messages every interval x throttle seconds (10 x 10 by default):
         # scan every tenth of the timeout (at most every 10 s), so a killed worker's tasks come
         # back soon after the timeout, not up to 100 s later.
@@ -284,6 +288,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     "ledger-seal": {"task": "ledger.seal_ledger", "schedule": 60.0},
     "payments-expire-due": {"task": "payments.expire_due", "schedule": 60.0},
+    # Card payments whose request died mid-way: recovered within two minutes (PAYMENTS_RECOVER_AFTER_S).
+    "payments-recover-stale": {"task": "payments.recover_stale", "schedule": 20.0},
     "orders-expire-unpaid": {"task": "payments.order_tasks.expire_unpaid_orders", "schedule": 60.0},
     "checkout-sessions-expire": {
         "task": "payments.order_tasks.expire_checkout_sessions",
@@ -398,9 +404,6 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 IDEMPOTENCY_KEY_TTL_S = env.int("IDEMPOTENCY_KEY_TTL_S", default=24 * 3600)
-# A request still "in flight" after this long is taken to have died (process killed mid-request);
-# the next request with its key runs again instead of getting 409 for a day.
-IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S = env.int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S", default=300)
 IDEMPOTENCY_PATH_PREFIXES = ["/api/"]
 # Non-DRF views under /api/ answer CSRF failures in the API's error shape too.
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"

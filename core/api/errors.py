@@ -20,6 +20,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -65,6 +66,34 @@ def error_response(
     return JsonResponse(
         error_payload(code, message, field=field), status=http_status, headers=headers
     )
+
+
+# A request whose database connection died (terminated backend, failover, network) or hit a
+# transient database failure: the client should retry, with the same Idempotency-Key, which then
+# finds what the first attempt did. 503 + Retry-After, never a 500.
+DATABASE_UNAVAILABLE_CODE = "service_unavailable"
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "The database connection was lost while handling this request. Retry it shortly with the same "
+    "Idempotency-Key: the retry finds out what this attempt did."
+)
+DATABASE_RETRY_AFTER_S = 1
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """A lost connection or a transient database failure (Django's OperationalError and
+    InterfaceError: terminated backends, closed connections, failovers, deadlocks)."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_unavailable_response() -> JsonResponse:
+    response = error_response(
+        DATABASE_UNAVAILABLE_CODE,
+        DATABASE_UNAVAILABLE_MESSAGE,
+        http_status=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+    setattr(response, NOT_FINAL_ATTRIBUTE, True)
+    return response
 
 
 def _join(path: str | None, key: Any) -> str | None:
@@ -150,6 +179,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if isinstance(exc, TryAgainLater):
             response["Retry-After"] = str(exc.retry_after_s)
             setattr(response, NOT_FINAL_ATTRIBUTE, True)
+        return response
+
+    if is_database_unavailable(exc):
+        set_rollback()
+        response = Response(
+            error_payload(DATABASE_UNAVAILABLE_CODE, DATABASE_UNAVAILABLE_MESSAGE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+        )
+        setattr(response, NOT_FINAL_ATTRIBUTE, True)
         return response
 
     if not isinstance(exc, exceptions.APIException):

@@ -17,7 +17,12 @@ Decisions:
   `Idempotent-Replayed: true`.
 - Keys live IDEMPOTENCY_KEY_TTL_S (24 h); core.tasks.delete_expired_idempotency_keys (beat, hourly)
   deletes older ones, and an expired key found on lookup counts as unused.
-- A claim whose request died (killed process) is taken over after IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S.
+- A claim whose request died (killed process, terminated database connection) is taken over by the
+  next retry at once: the claim holds a PostgreSQL session advisory lock, gone with its connection.
+- A database failure while claiming answers 503 with Retry-After (core.api.errors), like one in
+  the view: the key is released (or, its connection dead, left to be taken over) for the retry.
+- The claimed request carries `request.idempotency_scope` (the key's scope digest): a service can
+  record it with what it creates, to answer a retry with the true outcome (payments do).
 - A response flagged with WITHHOLD_ATTRIBUTE (it shows a secret once) is kept as a 409
   `idempotent_replay_withheld` instead: the secret is never stored in the clear for replay.
 - Malformed key (empty, over 255 characters, anything but printable ASCII): 400
@@ -32,11 +37,16 @@ import re
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import salted_hmac
 
-from core.api.errors import NOT_FINAL_ATTRIBUTE, error_response
+from core.api.errors import (
+    NOT_FINAL_ATTRIBUTE,
+    database_unavailable_response,
+    error_response,
+    is_database_unavailable,
+)
 from core.idempotency import (
     Claimed,
     InFlight,
@@ -117,15 +127,21 @@ class IdempotencyMiddleware:
                 field=HEADER,
             )
 
-        outcome = idempotency_key_claim(
-            key=key,
-            principal=request_principal(request),
-            method=request.method,
-            path=request.path_info,
-            fingerprint=request_fingerprint(
-                method=request.method, full_path=request.get_full_path(), body=request.body
-            ),
-        )
+        try:
+            outcome = idempotency_key_claim(
+                key=key,
+                principal=request_principal(request),
+                method=request.method,
+                path=request.path_info,
+                fingerprint=request_fingerprint(
+                    method=request.method, full_path=request.get_full_path(), body=request.body
+                ),
+            )
+        except DatabaseError as exc:
+            if not is_database_unavailable(exc):
+                raise
+            logger.warning("idempotency claim failed: the database connection was lost")
+            return database_unavailable_response()
         if isinstance(outcome, Replay):
             record = outcome.record
             return _replay(
@@ -148,6 +164,7 @@ class IdempotencyMiddleware:
             )
         assert isinstance(outcome, Claimed)
         record = outcome.record
+        request.idempotency_scope = record.scope_digest
 
         try:
             response = self.get_response(request)
@@ -195,8 +212,14 @@ class IdempotencyMiddleware:
 
     @staticmethod
     def _release(record) -> None:
-        try:
-            idempotency_key_release(record=record)
-        except DatabaseError:
-            # The claim stays in flight until IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S; the answer still goes out.
-            logger.exception("could not release idempotency key %s", record.pk)
+        for attempt in (1, 2):
+            try:
+                idempotency_key_release(record=record)
+                return
+            except DatabaseError:
+                if attempt == 1 and not connection.in_atomic_block:
+                    # Most often the request's connection died: once more on a fresh one.
+                    connection.close()
+                    continue
+                # Left in flight: its lock died with the connection, so a retry takes it over.
+                logger.warning("could not release idempotency key %s", record.pk, exc_info=True)

@@ -12,6 +12,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import CursorPagination
 
 from core.errors import ValidationError
+from core.integers import text_integer
 
 
 class CreatedCursorPagination(CursorPagination):
@@ -23,16 +24,13 @@ class CreatedCursorPagination(CursorPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        try:
-            size = int(raw)
-        except ValueError:
-            size = 0
-        if not 1 <= size <= self.max_page_size:
-            raise ValidationError(
-                f"limit must be a whole number from 1 to {self.max_page_size}.",
-                field=self.page_size_query_param,
-            )
-        return size
+        return text_integer(
+            raw,
+            field=self.page_size_query_param,
+            minimum=1,
+            maximum=self.max_page_size,
+            message=f"limit must be a whole number from 1 to {self.max_page_size}.",
+        )
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         return [

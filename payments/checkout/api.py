@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from core.api.pagination import CreatedCursorPagination
 from core.api.parsers import StrictJSONParser
 from core.errors import PermissionDenied, ValidationError
+from core.integers import MAX_JSON_INTEGER, json_integer
 from payments.checkout import api_docs as docs
 from payments.checkout.sessions import (
     checkout_session_create,
@@ -325,10 +326,15 @@ class OrderListCreateApi(APIView):
                     "catalogue.",
                     field=f"items[{index}]",
                 )
-            quantity = item.get("quantity")
-            if isinstance(quantity, bool) or not isinstance(quantity, int):
-                # JSON has numbers: "2" or 2.0 is a client bug, not something to guess about.
-                raise ValidationError("The quantity is a whole number, e.g. 2.", field="quantity")
+            # JSON has numbers: "2" or 2.0 is a client bug, not something to guess about (the
+            # bounds come after the product: parse_quantity in order_create_from_cart).
+            json_integer(
+                item.get("quantity"),
+                field="quantity",
+                minimum=-MAX_JSON_INTEGER,
+                maximum=MAX_JSON_INTEGER,
+                message="The quantity is a whole number, e.g. 2.",
+            )
         metadata = data.get("metadata") or {}
         if (
             not isinstance(metadata, dict)

@@ -22,7 +22,7 @@ from core.errors import ValidationError
 from payments.catalog.models import Product
 from payments.checkout.models import Cart, CartItem
 from payments.orders.errors import CurrencyMismatch, OutOfStock, UnknownProduct
-from payments.orders.input import CartLine, parse_quantity
+from payments.orders.input import CartLine, parse_quantity, parse_quantity_text
 from payments.orders.models import MAX_LINES, MAX_QUANTITY_PER_LINE
 
 SESSION_KEY = "storefront_cart"
@@ -202,10 +202,15 @@ def _store(request: HttpRequest, product_id: int, quantity: int | None) -> None:
             )
 
 
+def _form_quantity(quantity: Any) -> int:
+    # The cart is fed by HTML forms: a quantity arrives as the field's text (or a number from code).
+    return parse_quantity_text(quantity) if isinstance(quantity, str) else parse_quantity(quantity)
+
+
 def cart_add(*, request: HttpRequest, product_id: Any, quantity: Any) -> Product:
     """Add units of a product (to any already in the cart). Raises with a message on bad input."""
     product = _sellable_product(product_id)
-    quantity = parse_quantity(quantity)
+    quantity = _form_quantity(quantity)
     current = _current_quantities(request)
     total = current.get(product.pk, 0) + quantity
     if total > MAX_QUANTITY_PER_LINE:
@@ -221,7 +226,7 @@ def cart_add(*, request: HttpRequest, product_id: Any, quantity: Any) -> Product
 
 def cart_set_quantity(*, request: HttpRequest, product_id: Any, quantity: Any) -> Product:
     product = _sellable_product(product_id)
-    quantity = parse_quantity(quantity)
+    quantity = _form_quantity(quantity)
     current = _current_quantities(request)
     _check_line(request=request, product=product, quantity=quantity, current=current)
     _store(request, product.pk, quantity)

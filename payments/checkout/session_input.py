@@ -21,6 +21,7 @@ from payments.orders.input import (
     MAX_ORDER_TOTAL_MINOR,
     AdHocLine,
     parse_positive_amount_minor,
+    parse_product_id,
     parse_quantity,
 )
 from payments.orders.models import MAX_LINES
@@ -122,9 +123,7 @@ def normalise_line_items(*, seller: Any, currency: str, line_items: Any) -> Norm
                     "product_id and quantity only.",
                     field=where,
                 )
-            product_id = item["product_id"]
-            if isinstance(product_id, bool) or not isinstance(product_id, int) or product_id < 1:
-                raise UnknownProduct(field=f"{where}.product_id")
+            product_id = parse_product_id(item["product_id"], field=f"{where}.product_id")
             product_quantities[product_id] = parse_quantity(
                 product_quantities.get(product_id, 0) + quantity, field=f"{where}.quantity"
             )

@@ -24,14 +24,20 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.api.throttling import SensitiveRateThrottle
-from core.errors import ApplicationError, NotFound, PermissionDenied
+from core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from payments.flows.capture import payment_capture, payment_void
 from payments.flows.capture_plpgsql import load_for_capture
 from payments.flows.input import PaymentCreateSerializer, parse_payment_create
 from payments.flows.json_shape import payment_json
 from payments.flows.models import Payment, PaymentMethod
 from payments.flows.pages import bank_received_minor, next_action_for
-from payments.flows.selectors import is_platform_staff, payments_visible_to, vaulted_cards_of
+from payments.flows.recovery import payment_recover_for_retry
+from payments.flows.selectors import (
+    is_platform_staff,
+    payment_started_by_request,
+    payments_visible_to,
+    vaulted_cards_of,
+)
 from payments.flows.start import (
     PaymentStart,
     check_return_url,
@@ -42,6 +48,9 @@ from payments.orders.models import Order
 from payments.vault.cards import CardInput, validate_card
 from payments.vault.models import VaultedCard
 from payments.vault.services import vault_delete_card
+
+# What a payment's start answers when the order already has this request's payment.
+RETRY_REFUSALS = frozenset({"order_not_payable", "payment_in_progress"})
 
 
 def actor_for(user) -> str:
@@ -183,22 +192,43 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         # Hot path: PaymentCreateSerializer's outcome (same data, same errors) without building
         # one; the serializer stays the reference and the request schema (payment_input.py).
         data = parse_payment_create(request.data)
-        if data["method"] == PaymentMethod.CARD:
-            start = self._create_card_fast(request, data)
-        else:
-            order = self._buyers_order(request, data["order"])
-            card = self._card_of(data)
-            start = payment_start(
-                order=order,
-                method=data["method"],
-                actor=actor_for(request.user),
-                card=card,
-                wallet=data.get("wallet"),
-                return_url=data.get("return_url", ""),
-                capture_method=data["capture_method"],
-            )
+        request_key = getattr(request, "idempotency_scope", "")
+        try:
+            if data["method"] == PaymentMethod.CARD:
+                payment = self._create_card_fast(request, data, request_key).payment
+            else:
+                order = self._buyers_order(request, data["order"])
+                card = self._card_of(data)
+                payment = payment_start(
+                    order=order,
+                    method=data["method"],
+                    actor=actor_for(request.user),
+                    card=card,
+                    wallet=data.get("wallet"),
+                    return_url=data.get("return_url", ""),
+                    capture_method=data["capture_method"],
+                    request_key=request_key,
+                ).payment
+        except Conflict as exc:
+            payment = self._retried(request, data, request_key, exc)
         return Response(
-            payment_json(start.payment, viewer_id=request.user.pk), status=status.HTTP_201_CREATED
+            payment_json(payment, viewer_id=request.user.pk), status=status.HTTP_201_CREATED
+        )
+
+    def _retried(self, request, data, request_key: str, refusal: Conflict) -> Payment:
+        """A retry (same Idempotency-Key) of a request that died after starting its payment finds
+        the order paid or its payment in progress: it answers with that payment, brought up to
+        date first if it is still `created` (payments.flows.recovery), never with the refusal,
+        which would be kept as the key's answer though the payment went through."""
+        if refusal.code not in RETRY_REFUSALS:
+            raise refusal
+        payment = payment_started_by_request(
+            order_id=data["order"], buyer_id=request.user.pk, request_key=request_key
+        )
+        if payment is None:
+            raise refusal
+        return payment_recover_for_retry(
+            payment, actor=actor_for(request.user), card=self._card_of(data)
         )
 
     def _buyers_order(self, request, order_id) -> Order:
@@ -220,7 +250,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             )
         return None
 
-    def _create_card_fast(self, request, data) -> PaymentStart:
+    def _create_card_fast(self, request, data, request_key: str) -> PaymentStart:
         """A card payment on the fast path: the order lookup happens in the start statement.
         Errors keep their order: a stranger's order is "not found" before the card is judged."""
         try:
@@ -236,6 +266,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             card=card,
             return_url=return_url,
             capture_method=data["capture_method"],
+            request_key=request_key,
         )
 
     def _staff_payment(self, request, pk) -> Payment:
@@ -275,6 +306,7 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             actor=actor_for(request.user),
             sub_order_amounts=amounts,
             loaded=loaded,
+            request_key=getattr(request, "idempotency_scope", ""),
         )
         return Response(payment_json(payment, viewer_id=request.user.pk))
 

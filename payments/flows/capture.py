@@ -19,9 +19,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
+from core.integers import json_integer
 from payments.flows import capture_plpgsql, start_plpgsql
 from payments.flows.ledger import any_hold_settled
-from payments.flows.models import Payment, PaymentStatus
+from payments.flows.models import Payment, PaymentEvent, PaymentStatus
 from payments.flows.state import transition_once
 from payments.flows.sub_order_money import RELEASED_STATES
 from payments.flows.transitions import IllegalTransition
@@ -68,15 +69,20 @@ def payment_capture(
     actor: str,
     sub_order_amounts: dict[int, int] | None = None,
     loaded: capture_plpgsql.CaptureTarget | None = None,
+    request_key: str = "",
 ) -> Payment:
     """Take the authorised money: all of it (None), or {sub_order_id: amount_minor} per seller
     (a sub-order left out or given 0 is released). The provider takes the total; the rest is
     released there too. `loaded`: the payment as the caller already read it with
-    capture_plpgsql.load_for_capture. A replay of a capture already made returns quietly."""
+    capture_plpgsql.load_for_capture. A replay of a capture already made returns quietly.
+    `request_key`: the Idempotency-Key's scope, kept on the capture's event: a retry of a request
+    that captured but died before answering gets the captured payment, not a refusal."""
     target = loaded or capture_plpgsql.load_for_capture(payment_id)
     if target is None:
         raise NotFound("No such payment.", code="payment_not_found")
     payment = target.payment
+    if payment.status == S.CAPTURED and _captured_by(payment, request_key):
+        return payment
     if payment.status != S.AUTHORIZED:
         raise IllegalTransition(f"A payment that is {payment.status} cannot be captured.")
     provider = get_provider(payment.provider)
@@ -111,15 +117,15 @@ def payment_capture(
                 raise ValidationError(
                     "No such sub-order on this payment.", field="sub_order_amounts"
                 )
-            if (
-                isinstance(amount, bool)
-                or not isinstance(amount, int)
-                or not 0 <= amount <= holds[sub_order_id]
-            ):
-                raise ValidationError(
-                    "Each amount must be between 0 and the sub-order's amount.",
-                    field="sub_order_amounts",
-                )
+            json_integer(
+                amount,
+                field="sub_order_amounts",
+                minimum=0,
+                maximum=holds[sub_order_id],
+                message="Each amount must be between 0 and the sub-order's amount.",
+                too_small="Each amount must be between 0 and the sub-order's amount.",
+                too_large="Each amount must be between 0 and the sub-order's amount.",
+            )
             if amount and sub_order_id in declined:
                 raise ValidationError(
                     f"The seller of sub-order {sub_order_id} declined it: its part cannot be "
@@ -148,11 +154,23 @@ def payment_capture(
     capture_plpgsql.capture_payment(
         payment,
         actor=actor,
-        data={"captured_minor": result.captured_minor},
+        data={
+            "captured_minor": result.captured_minor,
+            **({"request_key": request_key} if request_key else {}),
+        },
         amounts=sub_order_amounts,
         target=target,
     )
     return payment
+
+
+def _captured_by(payment: Payment, request_key: str) -> bool:
+    return (
+        bool(request_key)
+        and PaymentEvent.objects.filter(
+            payment_id=payment.id, to_status=S.CAPTURED, data__request_key=request_key
+        ).exists()
+    )
 
 
 def _settled_per_sub_order() -> Conflict:

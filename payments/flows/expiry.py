@@ -11,15 +11,14 @@ from datetime import timedelta
 from django.utils import timezone
 
 from payments import conf
-from payments.flows import authorize
-from payments.flows.authorize import authorize_request, authorize_with_retries
 from payments.flows.capture import payments_capture_automatic_due
 from payments.flows.failure_messages import buyer_message
 from payments.flows.models import Payment, PaymentMethod, PaymentStatus
 from payments.flows.provider_events import payment_complete_challenge
+from payments.flows.recovery import payment_recover
 from payments.flows.state import payment_transition
 from payments.flows.transitions import IllegalTransition
-from payments.providers.base import ProviderError, ProviderResult
+from payments.providers.base import ProviderError
 from payments.providers.registry import get_provider
 
 logger = logging.getLogger(__name__)
@@ -99,36 +98,30 @@ def _guarded(counts: dict[str, int], name: str, sweep, **kwargs) -> int:
         return 0
 
 
-def payments_recover_stale(*, now=None, older_than_s: int = 600, limit: int | None = None) -> int:
+def payments_recover_stale(
+    *, now=None, older_than_s: int | None = None, limit: int | None = None
+) -> int:
     """Payments left in `created` by a process that died between calling the provider and
-    applying its answer. The provider is asked what it did under the payment's idempotency key
-    (a card processor is never sent the card again: the CVC is gone); wallets and bank transfers
-    are simply asked again (idempotent, no secret needed). Returns how many were settled."""
+    applying its answer, once PAYMENTS_RECOVER_AFTER_S old (run every 20 s by beat: recovered
+    within two minutes). The provider is asked what it did under the payment's idempotency key (a
+    card processor is never sent the card again: the CVC is gone); wallets and bank transfers are
+    simply asked again (idempotent, no secret needed). Returns how many were settled."""
     now = now or timezone.now()
     limit = limit or int(conf.get("PAYMENTS_BATCH_SIZE"))
+    if older_than_s is None:
+        older_than_s = int(conf.get("PAYMENTS_RECOVER_AFTER_S"))
     stale = Payment.objects.filter(
         status=S.CREATED, created_at__lte=now - timedelta(seconds=older_than_s)
-    ).select_related("order", "vaulted_card")
+    )
     settled = 0
-    for payment in stale.order_by("created_at")[:limit]:
-        provider = get_provider(payment.provider)
+    for payment_id in stale.order_by("created_at").values_list("id", flat=True)[:limit]:
         try:
-            if payment.method == PaymentMethod.CARD:
-                result = provider.lookup(idempotency_key=f"payment:{payment.id}:authorize")
-                if result is None:  # the processor never saw it: nothing was charged
-                    result = ProviderResult(
-                        status="failed", reference="", failure_code="processing_error"
-                    )
-            else:
-                result = authorize_with_retries(
-                    payment_id=payment.id, request=authorize_request(payment)
-                )
-            authorize.apply_authorize_result(payment_id=payment.id, result=result, actor="system")
-            settled += 1
+            if payment_recover(payment_id, actor="system") is not None:
+                settled += 1
         except (ProviderError, IllegalTransition) as exc:
-            logger.warning("payment %s: recovery skipped: %s", payment.id, exc)
+            logger.warning("payment %s: recovery skipped: %s", payment_id, exc)
         except Exception:  # one bad row must not stop the sweep
-            logger.exception("payment %s: recovery failed", payment.id)
+            logger.exception("payment %s: recovery failed", payment_id)
     return settled
 
 

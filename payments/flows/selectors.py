@@ -84,3 +84,16 @@ def order_can_pay_again(order: Order, payment: Payment | None) -> bool:
         PaymentStatus.EXPIRED,
         PaymentStatus.VOIDED,
     )
+
+
+def payment_started_by_request(*, order_id, buyer_id: int, request_key: str) -> Payment | None:
+    """The payment the request with this Idempotency-Key scope started on the buyer's order (a
+    retry's own payment), if any."""
+    if not request_key:
+        return None
+    return (
+        Payment.objects.select_related("order", "vaulted_card")
+        .filter(order_id=order_id, order__buyer_id=buyer_id, details__request_key=request_key)
+        .order_by("-created_at")
+        .first()
+    )

@@ -73,6 +73,7 @@ def payment_start(
     wallet: str | None = None,
     return_url: str = "",
     capture_method: str = CAPTURE_MANUAL,
+    request_key: str = "",
 ) -> PaymentStart:
     """Start paying `order` by card, wallet or bank transfer.
 
@@ -99,6 +100,7 @@ def payment_start(
         bank_reference=_new_bank_reference() if method == PaymentMethod.BANK_TRANSFER else None,
         return_url=return_url,
         capture_method=capture_method,
+        request_key=request_key,
     )
 
 
@@ -110,10 +112,12 @@ def payment_start_card_for_buyer(
     card: CardInput,
     return_url: str = "",
     capture_method: str = CAPTURE_MANUAL,
+    request_key: str = "",
 ) -> PaymentStart:
     """The API's card payment: payment_start for the buyer's own order, the order lookup folded
     into the start statement (anyone else's order: NotFound, field "order"). The caller has
-    checked the card and the return URL."""
+    checked the card and the return URL. `request_key`: the Idempotency-Key's scope, kept with the
+    payment so that a retry of this request answers with it (payments.flows.recovery)."""
     return _start(
         order_id=order_id,
         method=PaymentMethod.CARD,
@@ -124,6 +128,7 @@ def payment_start_card_for_buyer(
         capture_method=capture_method,
         buyer_id=buyer_id,
         check_buyer=True,
+        request_key=request_key,
     )
 
 

@@ -56,6 +56,7 @@ def start_payment(
     buyer_id: int | None = None,
     check_buyer: bool = False,
     capture_method: str = "manual",
+    request_key: str = "",
 ) -> Started:
     """payment_start's writes, in one statement (payments_start): the order locked and checked,
     the vaulted card (`card`, sealed here), the Payment and its "created" event. With check_buyer
@@ -77,6 +78,9 @@ def start_payment(
         details["wallet"] = wallet
     if capture_method == "automatic":
         details["capture_method"] = capture_method
+    if request_key:
+        # The Idempotency-Key's scope: a retry of this request finds this payment by it.
+        details["request_key"] = request_key
     now = timezone.now()
     rows = call(
         _START_SQL,

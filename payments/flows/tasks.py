@@ -2,6 +2,7 @@
 
 Beat entries (the lead adds them to CELERY_BEAT_SCHEDULE):
     "payments-expire-due": {"task": "payments.expire_due", "schedule": 60.0}
+    "payments-recover-stale": {"task": "payments.recover_stale", "schedule": 20.0}
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from celery import shared_task
 
 from payments.flows.capture import payment_capture_automatic as capture
 from payments.flows.capture import payment_release_late_authorization
-from payments.flows.expiry import payments_expire_due
+from payments.flows.expiry import payments_expire_due, payments_recover_stale
 from payments.providers.base import ProviderError
 from payments.providers.tasks import notify_backoff_s
 
@@ -43,6 +44,16 @@ def payments_expire_due_task() -> dict:
     if any(counts.values()):
         logger.info("payments.expire_due: %s", counts)
     return counts
+
+
+@shared_task(name="payments.recover_stale", acks_late=True, ignore_result=True)
+def payments_recover_stale_task() -> int:
+    """Beat (every 20 s): payments whose request died before the provider's answer was applied,
+    brought to that answer within two minutes (the expiry sweep does it too, once a minute)."""
+    recovered = payments_recover_stale()
+    if recovered:
+        logger.info("payments.recover_stale: %d recovered", recovered)
+    return recovered
 
 
 @shared_task(

@@ -35,6 +35,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from core.errors import Conflict, NotFound, ValidationError
+from core.integers import MAX_JSON_INTEGER, json_integer
 from ledger import chart
 from ledger.services import TransferRequest, create_transfers
 from payments.flows.models import Payment
@@ -78,11 +79,14 @@ def refundable_minor(sub_order: SubOrder) -> int:
 
 
 def _check_amount(amount_minor: Any) -> int:
-    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
-        raise ValidationError(
-            "The amount is a whole number of minor units above zero.", field="amount_minor"
-        )
-    return amount_minor
+    return json_integer(
+        amount_minor,
+        field="amount_minor",
+        minimum=1,
+        maximum=MAX_JSON_INTEGER,
+        message="The amount is a whole number of minor units above zero.",
+        too_small="The amount is a whole number of minor units above zero.",
+    )
 
 
 def _check_reason(reason: Any) -> str:

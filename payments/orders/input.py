@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ValidationError
+from core.integers import MAX_JSON_INTEGER, json_integer, text_integer
 from payments.orders.errors import UnknownProduct
 from payments.orders.models import MAX_LINES, MAX_QUANTITY_PER_LINE
 
@@ -44,37 +45,52 @@ class AdHocLine:
 
 
 def parse_quantity(value: Any, *, field: str = "quantity") -> int:
-    """A whole number of units from 1 to MAX_QUANTITY_PER_LINE. Accepts an int or a string of
-    digits (forms); refuses booleans, floats, fractions, signs, exponents and blanks."""
-    if isinstance(value, bool):
-        raise ValidationError("Enter a whole number of units.", field=field)
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.isascii() or not text.isdigit() or len(text) > 6:
-            raise ValidationError("Enter a whole number of units, like 1 or 2.", field=field)
-        value = int(text)
-    if not isinstance(value, int):
-        raise ValidationError("Enter a whole number of units.", field=field)
-    if value < 1:
-        raise ValidationError("The quantity must be at least 1.", field=field)
-    if value > MAX_QUANTITY_PER_LINE:
-        raise ValidationError(
-            f"At most {MAX_QUANTITY_PER_LINE} units of one product per order.", field=field
-        )
-    return value
+    """A whole number of units from 1 to MAX_QUANTITY_PER_LINE, as a JSON integer (core.integers:
+    no strings such as "0001", no booleans, no floats)."""
+    return json_integer(
+        value,
+        field=field,
+        minimum=1,
+        maximum=MAX_QUANTITY_PER_LINE,
+        message="Enter a whole number of units, like 1 or 2.",
+        too_small="The quantity must be at least 1.",
+        too_large=f"At most {MAX_QUANTITY_PER_LINE} units of one product per order.",
+    )
+
+
+def parse_quantity_text(text: Any, *, field: str = "quantity") -> int:
+    """parse_quantity for a form field's text (the cart page)."""
+    return parse_quantity(
+        text_integer(
+            text,
+            field=field,
+            minimum=0,
+            maximum=MAX_JSON_INTEGER,
+            message="Enter a whole number of units, like 1 or 2.",
+        ),
+        field=field,
+    )
 
 
 def parse_positive_amount_minor(value: Any, *, field: str = "unit_amount_minor") -> int:
     """A positive integer count of minor units (no floats, no strings), at most the order cap."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(
-            "Give the amount as a whole number of minor units (e.g. 1999 for 19.99).", field=field
-        )
-    if value < 1:
-        raise ValidationError("The amount must be positive.", field=field)
-    if value > MAX_ORDER_TOTAL_MINOR:
-        raise ValidationError("The amount is too large.", field=field)
-    return value
+    return json_integer(
+        value,
+        field=field,
+        minimum=1,
+        maximum=MAX_ORDER_TOTAL_MINOR,
+        message="Give the amount as a whole number of minor units (e.g. 1999 for 19.99).",
+        too_small="The amount must be positive.",
+        too_large="The amount is too large.",
+    )
+
+
+def parse_product_id(value: Any, *, field: str = "product_id") -> int:
+    """A product's id as a JSON integer; anything else names no product (UnknownProduct)."""
+    try:
+        return json_integer(value, field=field, minimum=1, maximum=MAX_JSON_INTEGER)
+    except ValidationError:
+        raise UnknownProduct(field=field) from None
 
 
 def validate_shipping_address(data: Mapping[str, Any] | None) -> dict[str, str]:
@@ -117,8 +133,7 @@ def normalise_cart_lines(cart_lines: Iterable[Any]) -> dict[int, int]:
             product_id, quantity = line.get("product_id"), line.get("quantity")
         else:
             product_id, quantity = line.product_id, line.quantity
-        if isinstance(product_id, bool) or not isinstance(product_id, int) or product_id < 1:
-            raise UnknownProduct(field="product_id")
+        product_id = parse_product_id(product_id)
         quantity = parse_quantity(quantity)
         quantities[product_id] = parse_quantity(quantities.get(product_id, 0) + quantity)
     if not quantities:

@@ -12,10 +12,11 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from core.idempotency import request_fingerprint, scope_digest
+from core.idempotency import lock_id, request_fingerprint, scope_digest
 from core.models import IdempotencyKey
 from core.tasks import delete_expired_idempotency_keys
 from tests.api.views import effect_control
+from tests.db_faults import other_session
 
 pytestmark = pytest.mark.urls("tests.api.urls")
 
@@ -135,9 +136,12 @@ class TestRefusals:
         assert effects() == 1
 
     def test_key_in_flight_is_409_and_does_nothing(self, api_client):
-        in_flight_row("busy", b'{"note":"a"}')
+        row = in_flight_row("busy", b'{"note":"a"}')
 
-        response = post(api_client, {"note": "a"}, "busy")
+        # Its claimant is alive: its connection holds the claim's lock.
+        with other_session() as claimant:
+            claimant.execute("SELECT pg_advisory_lock(%s)", [lock_id(row.scope_digest)])
+            response = post(api_client, {"note": "a"}, "busy")
 
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "idempotency_key_in_flight"
@@ -316,9 +320,9 @@ class TestExpiry:
             method="POST", full_path=EFFECTS, body=b'{"note":"b"}'
         )
 
-    def test_a_claim_whose_request_died_is_taken_over(self, api_client):
-        stale = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S + 1)
-        in_flight_row("orphan", b'{"note":"a"}', locked_at=stale)
+    def test_a_claim_whose_request_died_is_taken_over_at_once(self, api_client):
+        # In flight, but no connection holds its lock: the claimant is gone.
+        in_flight_row("orphan", b'{"note":"a"}', locked_at=timezone.now())
 
         response = post(api_client, {"note": "a"}, "orphan")
 

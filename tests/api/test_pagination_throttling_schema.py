@@ -59,7 +59,11 @@ class TestCursorPagination:
 
         assert walk(api_client, KEYS) == [newer[0], older[0]]
 
-    @pytest.mark.parametrize("limit", ["0", "-1", "abc", "201"])
+    # One integer rule (core.integers.text_integer): ASCII digits only, where int() would take
+    # "+5", "1_0", " 7" or Arabic-Indic digits.
+    @pytest.mark.parametrize(
+        "limit", ["0", "-1", "abc", "201", "%2B5", "1_0", "%D9%A1%D9%A2", "2.0", "1e1", ""]
+    )
     def test_bad_limit_is_400_on_the_limit_field(self, api_client, limit):
         response = api_client.get(KEYS + f"?limit={limit}")
 

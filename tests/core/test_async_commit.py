@@ -49,7 +49,7 @@ def test_the_async_statements_really_set_it_for_their_transaction():
     # Run inside an explicit transaction to look: the setting is not optimised away.
     now = timezone.now()
     with transaction.atomic():
-        fetch_all(_CLAIM_ASYNC_SQL, ["d" * 64, "k-3", "p", "POST", "/x", "f", now, now])
+        fetch_all(_CLAIM_ASYNC_SQL, [3, "d" * 64, "k-3", "p", "POST", "/x", "f", now, now])
         assert synchronous_commit() == "off"
     assert synchronous_commit() == "on"
     with transaction.atomic():

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from accounts.services import api_key_create
+from core.models import IdempotencyKey
 from ledger import chart
 from ledger.errors import BatchFailed, LedgerError
 from ledger.models import Transfer
@@ -358,6 +359,9 @@ def _snapshot(client, order, published) -> dict:
     assert fields.pop("provider_reference").startswith("ch_")
     vaulted = VaultedCard.objects.get(pk=fields.pop("vaulted_card_id"))
     assert fields["details"]["card"].pop("token") == vaulted.token
+    # The Idempotency-Key's scope, by which a retry of this request finds this payment.
+    key = IdempotencyKey.objects.get(path=API, status="completed")
+    assert fields["details"].pop("request_key") == key.scope_digest
     for name in ("id", "order_id"):
         fields.pop(name)
     charge = SandboxCardCharge.objects.get(idempotency_key=f"payment:{payment.id}:authorize")

@@ -107,6 +107,21 @@ def test_buyers_and_anonymous_cannot_use_sessions(buyer, seller_a):
             {"line_items": [{"name": "A", "unit_amount_minor": 10**15, "quantity": 1}]},
             "line_items[0].unit_amount_minor",
         ),
+        # One integer rule (core.integers): JSON integers only, as orders take them.
+        *(
+            (
+                {"line_items": [{"name": "A", "unit_amount_minor": 100, "quantity": bad}]},
+                "line_items[0].quantity",
+            )
+            for bad in ("0001", "2", True, 2.0, None, [1])
+        ),
+        *(
+            (
+                {"line_items": [{"name": "A", "unit_amount_minor": bad, "quantity": 1}]},
+                "line_items[0].unit_amount_minor",
+            )
+            for bad in ("1500", True, 1500.0)
+        ),
         ({"success_url": "javascript:alert(1)"}, "success_url"),
         ({"cancel_url": "mailto:a@b.c"}, "cancel_url"),
         ({"currency": "ZZZ"}, "currency"),
@@ -215,7 +230,7 @@ def test_bad_order_items_get_the_error_shape(buyer, product_a, items, status, co
     assert Order.objects.count() == 0 and Product.objects.get(pk=product_a.pk).stock == 5
 
 
-@pytest.mark.parametrize("quantity", [0, -3, 1.5, "2", 10**9, True])
+@pytest.mark.parametrize("quantity", [0, -3, 1.5, "2", "0001", 2.0, 10**9, 10**20, True, None])
 def test_bad_order_quantities_get_the_error_shape(buyer, product_a, quantity):
     body = {
         "items": [{"product_id": product_a.pk, "quantity": quantity}],
