@@ -149,3 +149,7 @@ class ReceiptAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "=sha256", "sub_order__order__number")
     raw_id_fields = ("sub_order",)
     exclude = ("body", "signature")
+
+
+# Reconciliation: statements, lines, the work queue, adjustments, the audit trail.
+from settlement.reconciliation import admin as reconciliation_admin  # noqa: E402, F401

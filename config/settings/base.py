@@ -289,7 +289,21 @@ CELERY_BEAT_SCHEDULE: dict = {
     "payments-refunds-sweep": {"task": "payments.refunds_sweep", "schedule": 300.0},
     # Order events whose dispatch was lost, and webhook deliveries whose retry is due.
     "webhooks-sweep": {"task": "payments.webhook_sweep", "schedule": 30.0},
+    # Reconciliation: yesterday's bank statement, imported and matched (a repeat changes nothing).
+    "settlement-fetch-bank-statement": {
+        "task": "settlement.fetch_bank_statement",
+        "schedule": 3600.0,
+    },
 }
+# Reconciliation (settlement/reconciliation/): adjustments above this many minor units need a
+# second staff member's approval; payouts sent this many days before the last statement and on
+# none are overdue; a payout matched by amount and IBAN was sent at most this many days before
+# the line's value date.
+RECONCILIATION_ADJUSTMENT_APPROVAL_MINOR = env.int(
+    "RECONCILIATION_ADJUSTMENT_APPROVAL_MINOR", default=50_000
+)
+RECONCILIATION_PAYOUT_GRACE_DAYS = env.int("RECONCILIATION_PAYOUT_GRACE_DAYS", default=3)
+RECONCILIATION_MATCH_WINDOW_DAYS = env.int("RECONCILIATION_MATCH_WINDOW_DAYS", default=5)
 # Issue 5 lifecycle windows (payments.conf reads them).
 CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS = env.float("CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS", default=48)
 CLEARHOUSE_AUTO_CONFIRM_DAYS = env.float("CLEARHOUSE_AUTO_CONFIRM_DAYS", default=10)
