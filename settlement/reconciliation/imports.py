@@ -16,6 +16,7 @@ from settlement.iso20022.statements import Statement
 from settlement.reconciliation.formats import read_statements
 from settlement.reconciliation.models import BankStatement, StatementFile, StatementLine
 
+ANALYZE_AFTER_LINES = 10_000
 _LINE_COLUMNS = (
     "statement_id",
     "position",
@@ -89,6 +90,11 @@ def import_statement_file(
             for statement in new:
                 result.statements.append(_write(file, statement))
                 result.lines += len(statement.entries)
+            if result.lines >= ANALYZE_AFTER_LINES:
+                # Fresh statistics before matching: the planner would otherwise take a big
+                # import for an empty table and join it row by row.
+                with connection.cursor() as cursor:
+                    cursor.execute(f"ANALYZE {StatementLine._meta.db_table}")
     except IntegrityError:
         # The same file or statement imported at the same moment: the other import stands.
         return ImportResult(already_imported=True)
