@@ -23,6 +23,7 @@ from settlement.models import (
 )
 from settlement.payouts.files import pain001_for
 from settlement.payouts.tasks import payout_check
+from settlement.reconciliation.admin_inlines import PayoutStatementLineInline
 
 
 class PayoutInline(ReadOnlyInline):
@@ -59,7 +60,7 @@ class PayoutAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "seller__email", "bank_reference")
-    inlines = [PayoutEventInline]
+    inlines = [PayoutEventInline, PayoutStatementLineInline]
     actions = ["ask_the_bank", "download_pain001"]
 
     @admin.action(description="Ask the bank about the selected payouts now")

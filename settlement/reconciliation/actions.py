@@ -115,13 +115,16 @@ def match_by_hand(
         difference = total - target.amount_minor
         adjustment = _covering_adjustment(adjustment_id, difference, target.currency)
         matches = []
-        for line in lines:
+        for index, line in enumerate(lines):
             before = snapshot(line, ("state",))
+            # What each line explains of the target: its amount, the last one less the
+            # difference the adjustment covers, so the parts add up to the target.
+            explained = abs(line.amount_minor) - (difference if index == len(lines) - 1 else 0)
             matches.append(
                 LineMatch.objects.create(
                     line=line,
                     kind=kind,
-                    amount_minor=abs(line.amount_minor),
+                    amount_minor=explained,
                     rule="manual",
                     detail={
                         "note": note,

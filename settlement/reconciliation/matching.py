@@ -100,7 +100,7 @@ SELECT l.id AS line_id, -l.amount_minor AS amount, p.id AS payout_id, p.amount_m
     ON p.iban = l.counterparty_iban AND p.currency = l.currency
    AND p.status IN ('submitted', 'paid', 'returned')
    AND (coalesce(p.submitted_at, p.created_at) AT TIME ZONE 'UTC')::date
-       BETWEEN l.value_date - %(window)s AND l.value_date
+       BETWEEN l.value_date - %(window)s::int AND l.value_date
  WHERE l.state = 'unmatched' AND l.status = 'BOOK' AND l.amount_minor < 0
    AND l.counterparty_iban <> '' AND l.value_date IS NOT NULL
    AND NOT EXISTS (SELECT 1 FROM settlement_workitem w WHERE w.line_id = l.id AND w.status = 'open')
@@ -239,7 +239,7 @@ SELECT 'overdue_payout', 'open', p.currency, p.amount_minor, 0, p.id,
   JOIN (SELECT currency, max(statement_date) AS last_day FROM settlement_bankstatement
          GROUP BY currency) s ON s.currency = p.currency
  WHERE p.status IN ('submitted', 'paid') AND p.submitted_at IS NOT NULL
-   AND (p.submitted_at AT TIME ZONE 'UTC')::date + %(grace)s < s.last_day
+   AND (p.submitted_at AT TIME ZONE 'UTC')::date + %(grace)s::int < s.last_day
    AND NOT EXISTS (SELECT 1 FROM settlement_linematch m
                     WHERE m.payout_id = p.id AND m.kind = 'payout')
 ON CONFLICT DO NOTHING
@@ -301,6 +301,9 @@ def run_matching() -> MatchResult:
             "WHERE state = 'unmatched' AND status = 'BOOK'"
         )
         open_before = cursor.fetchone()[0]
+        # ON COMMIT DROP: gone after the transaction; inside an outer one (a test, a caller's
+        # atomic block) an earlier run's tables are still there.
+        cursor.execute("DROP TABLE IF EXISTS recon_e2e, recon_iban, recon_rf")
         cursor.execute(_BY_PAYOUT_ID)
         cursor.execute(_VERDICTS)
         cursor.execute(_E2E_MATCHES)

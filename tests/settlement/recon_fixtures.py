@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from settlement.models import Payout
+from settlement.models import Payout, SettlementBatch
 from settlement.payouts import services
 from settlement.reconciliation.camt_writer import Line, statement_xml
 from settlement.reconciliation.imports import import_statement_file
@@ -21,7 +21,6 @@ from settlement.reconciliation.models import (
 )
 from tests.accounts.factories import SellerFactory
 from tests.settlement.fake_bank import FakeBank
-from tests.settlement.test_payouts import a_payout
 
 PLATFORM_IBAN = "DE02120300000000202051"
 
@@ -29,8 +28,23 @@ __all__ = ["PLATFORM_IBAN", "Line", "import_lines", "paid_payout", "row_counts",
 
 
 def paid_payout(amount_minor: int = 10_000, *, iban: str | None = None, status="paid") -> Payout:
-    """A payout of a new seller, submitted and answered `status` by the bank."""
-    payout = a_payout(SellerFactory(), amount_minor)
+    """A payout of a new seller's batch, submitted and answered `status` by the bank. The batch
+    row is made directly (the sale behind it is not reconciliation's business): the ledger holds
+    only the payout's own transfers (available -> in transit -> external:bank)."""
+    seller = SellerFactory()
+    batch = SettlementBatch.objects.create(
+        seller=seller,
+        currency="EUR",
+        period_end=today(),
+        log_from=0,
+        log_to=1,
+        net_minor=amount_minor,
+        line_count=1,
+        credits_minor=amount_minor,
+        debits_minor=0,
+    )
+    (payout_id,) = services.create_payouts([batch.pk])
+    payout = Payout.objects.get(pk=payout_id)
     if iban:
         Payout.objects.filter(pk=payout.pk).update(iban=iban)
     bank = FakeBank()
@@ -38,9 +52,13 @@ def paid_payout(amount_minor: int = 10_000, *, iban: str | None = None, status="
     if status in ("paid", "returned"):
         payout = services.apply_bank_answer(bank.settle(payout.bank_id, "paid"))
     if status == "returned":
-        payout = services.apply_bank_answer(bank.settle(payout.bank_id, "returned", "AC04"))
+        payout = services.apply_bank_answer(
+            bank.settle(payout.bank_id, "returned", "closed_account")
+        )
     if status == "rejected":
-        payout = services.apply_bank_answer(bank.settle(payout.bank_id, "rejected", "AC01"))
+        payout = services.apply_bank_answer(
+            bank.settle(payout.bank_id, "rejected", "invalid_account")
+        )
     return payout
 
 
