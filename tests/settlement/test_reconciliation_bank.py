@@ -25,11 +25,12 @@ pytestmark = [
 
 
 def test_the_day_s_statement_is_fetched_imported_matched_and_a_refetch_is_a_no_op(
-    calm_bank, monkeypatch, buyer_client, order
+    request, monkeypatch, buyer_client, order
 ):
-    monkeypatch.setattr(tasks, "get_bank_gateway", calm_bank.gateway)
+    bank = request.getfixturevalue("calm_bank")
+    monkeypatch.setattr(tasks, "get_bank_gateway", bank.gateway)
     reference = start_bank(buyer_client, order)["next_action"]["reference"]
-    operator = calm_bank.operator()
+    operator = bank.operator()
     operator.incoming(reference=reference, amount_minor=4_000, currency="EUR", debtor_name="Bo")
     today = dt.datetime.now(dt.UTC).date()
 
