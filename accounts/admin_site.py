@@ -10,3 +10,7 @@ from django_otp.admin import OTPAdminSite
 
 class StaffAdminSite(OTPAdminSite):
     login_template = "admin/staff_login.html"
+
+    def __init__(self, name: str = "admin") -> None:
+        # OTPAdminSite names itself "otpadmin"; as the default site it keeps the "admin:" URLs.
+        super().__init__(name)
