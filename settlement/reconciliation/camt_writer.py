@@ -24,32 +24,35 @@ class Line:
     return_reason: str = ""
 
 
-def _entry(line: Line, currency: str, day: str, number: int) -> str:
+def _party(role: str, name: str, iban: str) -> str:
+    account = f"<{role}Acct><Id><IBAN>{iban}</IBAN></Id></{role}Acct>" if iban else ""
+    return f"<{role}><Pty><Nm>{escape(name)}</Nm></Pty></{role}>{account}"
+
+
+def _entry(line: Line, currency: str, day: str, number: int, ours: tuple[str, str]) -> str:
+    """One Ntry as the sandbox bank writes it: bank transaction code, references, the amount
+    again on the transaction, both parties, the remittance."""
     direction = "CRDT" if line.amount_minor > 0 else "DBIT"
     amount = render_amount(abs(line.amount_minor), currency)
-    refs = (
-        f"<Refs><EndToEndId>{escape(line.end_to_end_id)}</EndToEndId></Refs>"
+    paid_out = (direction == "DBIT") != line.reversal
+    family = (
+        ("ICDT", "RRTN") if line.reversal else ("ICDT", "ESCT") if paid_out else ("RCDT", "ESCT")
+    )
+    theirs = (line.counterparty_name or "Unknown", line.counterparty_iban)
+    debtor, creditor = (ours, theirs) if paid_out else (theirs, ours)
+    reference = f"B{number:010d}"
+    refs = f"<Refs><AcctSvcrRef>{reference}</AcctSvcrRef>" + (
+        f"<EndToEndId>{escape(line.end_to_end_id)}</EndToEndId></Refs>"
         if line.end_to_end_id
-        else ""
+        else "<EndToEndId>NOTPROVIDED</EndToEndId></Refs>"
     )
-    side = "Cdtr" if (direction == "DBIT") != line.reversal else "Dbtr"
-    parties = ""
-    if line.counterparty_name or line.counterparty_iban:
-        parties = (
-            f"<RltdPties><{side}><Pty><Nm>{escape(line.counterparty_name)}</Nm></Pty></{side}>"
-            + (
-                f"<{side}Acct><Id><IBAN>{line.counterparty_iban}</IBAN></Id></{side}Acct>"
-                if line.counterparty_iban
-                else ""
-            )
-            + "</RltdPties>"
+    if line.creditor_reference:
+        remittance = (
+            "<RmtInf><Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry><Issr>ISO</Issr>"
+            f"</Tp><Ref>{escape(line.creditor_reference)}</Ref></CdtrRefInf></Strd></RmtInf>"
         )
-    remittance = (
-        "<RmtInf><Strd><CdtrRefInf><Ref>"
-        f"{escape(line.creditor_reference)}</Ref></CdtrRefInf></Strd></RmtInf>"
-        if line.creditor_reference
-        else ""
-    )
+    else:
+        remittance = f"<RmtInf><Ustrd>Statement line {number}</Ustrd></RmtInf>"
     returned = (
         f"<RtrInf><Rsn><Cd>{line.return_reason}</Cd></Rsn></RtrInf>" if line.return_reason else ""
     )
@@ -58,8 +61,13 @@ def _entry(line: Line, currency: str, day: str, number: int) -> str:
         f'<Ntry><NtryRef>{number}</NtryRef><Amt Ccy="{currency}">{amount}</Amt>'
         f"<CdtDbtInd>{direction}</CdtDbtInd>{reversal}<Sts><Cd>BOOK</Cd></Sts>"
         f"<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
-        f"<AcctSvcrRef>B{number:08d}</AcctSvcrRef>"
-        f"<NtryDtls><TxDtls>{refs}{parties}{remittance}{returned}</TxDtls></NtryDtls></Ntry>\n"
+        f"<AcctSvcrRef>{reference}</AcctSvcrRef>"
+        f"<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{family[0]}</Cd>"
+        f"<SubFmlyCd>{family[1]}</SubFmlyCd></Fmly></Domn></BkTxCd>"
+        f"<NtryDtls><TxDtls>{refs}"
+        f'<Amt Ccy="{currency}">{amount}</Amt><CdtDbtInd>{direction}</CdtDbtInd>'
+        f"<RltdPties>{_party('Dbtr', *debtor)}{_party('Cdtr', *creditor)}</RltdPties>"
+        f"{remittance}{returned}</TxDtls></NtryDtls></Ntry>\n"
     )
 
 
@@ -93,8 +101,9 @@ def statement_xml(
         _balance("OPBD", opening_minor, currency, text_day),
         _balance("CLBD", closing, currency, text_day),
     ]
+    ours = ("Clearhouse Ltd", iban)
     parts.extend(
-        _entry(line, currency, text_day, number) for number, line in enumerate(lines, start=1)
+        _entry(line, currency, text_day, number, ours) for number, line in enumerate(lines, start=1)
     )
     parts.append("</Stmt></BkToCstmrStmt></Document>\n")
     return "".join(parts).encode()
