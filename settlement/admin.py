@@ -23,7 +23,7 @@ from settlement.models import (
 )
 from settlement.payouts.files import pain001_for
 from settlement.payouts.tasks import payout_check
-from settlement.reconciliation.admin_inlines import PayoutStatementLineInline
+from settlement.reconciliation.admin_inlines import PayoutStatementLineInline, money
 
 
 class PayoutInline(ReadOnlyInline):
@@ -39,10 +39,15 @@ class PayoutEventInline(ReadOnlyInline):
 
 @admin.register(SettlementBatch)
 class SettlementBatchAdmin(ReadOnlyAdmin):
-    list_display = ("id", "seller", "currency", "period_end", "net_minor", "line_count")
+    list_display = ("id", "seller", "currency", "period_end", "net", "line_count")
     list_filter = ("currency", ("period_end", admin.DateFieldListFilter))
     search_fields = ("=id", "seller__email")
+    date_hierarchy = "period_end"
     inlines = [PayoutInline]
+
+    @admin.display(description="net", ordering="net_minor")
+    def net(self, obj):
+        return money(obj.net_minor, obj.currency)
 
 
 @admin.register(Payout)
@@ -50,8 +55,7 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "seller",
-        "amount_minor",
-        "currency",
+        "amount",
         "status",
         "attempts",
         "bank_reference",
@@ -60,7 +64,13 @@ class PayoutAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "seller__email", "bank_reference")
+    date_hierarchy = "created_at"
     inlines = [PayoutEventInline, PayoutStatementLineInline]
+
+    @admin.display(description="amount", ordering="amount_minor")
+    def amount(self, obj):
+        return money(obj.amount_minor, obj.currency)
+
     actions = ["ask_the_bank", "download_pain001"]
 
     @admin.action(description="Ask the bank about the selected payouts now")

@@ -19,6 +19,7 @@ from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from core.errors import ApplicationError
 from core.money import Money
 from settlement.reconciliation import actions, adjustments
+from settlement.reconciliation.admin_inlines import money
 from settlement.reconciliation.forms import (
     AdjustmentForm,
     MatchForm,
@@ -43,15 +44,6 @@ from settlement.reconciliation.models import (
 from settlement.reconciliation.report import daily_report, report_csv_rows
 
 FORM_TEMPLATE = "admin/reconciliation/form.html"
-
-
-def money(amount_minor: int | None, currency: str) -> str:
-    if amount_minor is None:
-        return "-"
-    try:
-        return Money(int(amount_minor), currency).format()
-    except (TypeError, ValueError):
-        return f"{amount_minor} {currency} (minor units)"
 
 
 def link(obj, text: str | None = None) -> str:

@@ -4,7 +4,18 @@ payout -> statement line), without settlement/admin.py importing the whole recon
 from __future__ import annotations
 
 from core.admin_base import ReadOnlyInline
+from core.money import Money
 from settlement.reconciliation.models import LineMatch
+
+
+def money(amount_minor: int | None, currency: str) -> str:
+    """Minor units shown in their currency ("1,234.56 EUR" as "€1,234.56")."""
+    if amount_minor is None:
+        return "-"
+    try:
+        return Money(int(amount_minor), currency).format()
+    except (TypeError, ValueError):
+        return f"{amount_minor} {currency} (minor units)"
 
 
 class PayoutStatementLineInline(ReadOnlyInline):
