@@ -469,8 +469,8 @@ class AdjustmentAdmin(ReadOnlyAdmin):
 
     def approve_view(self, request, adjustment_id: int):
         adjustment = get_object_or_404(Adjustment, pk=adjustment_id)
-        form = ResolveForm(request.POST or None)  # a confirmation; the note is not needed
-        if request.method == "POST":
+        form = ResolveForm(request.POST if request.method == "POST" else None)  # a confirmation
+        if request.method == "POST" and form.is_valid():
             try:
                 adjustments.approve_adjustment(adjustment.pk, actor=request.user)
             except ApplicationError as error:
