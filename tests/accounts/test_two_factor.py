@@ -48,6 +48,10 @@ def test_the_admin_login_needs_the_password_and_a_current_code():
     assert client.get(ADMIN).status_code == 302
     missing = client.post(LOGIN, {"username": staff.email, "password": PASSWORD})
     assert missing.status_code == 200 and client.get(ADMIN).status_code == 302
+    # A wrong code throttles the device (a second of wait, doubling); that wait is over.
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1
+    device.throttle_reset()
     signed_in = client.post(
         LOGIN,
         {"username": staff.email, "password": PASSWORD, "otp_token": code_for(device)},
