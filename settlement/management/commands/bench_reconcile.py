@@ -115,13 +115,16 @@ class Command(BaseCommand):
         import_s = time.perf_counter() - began
         self.out(f"import: {imported.message} in {import_s:.2f} s (raw parse {parse_s:.2f} s)")
 
+        steps: dict[str, float] = {}
         began = time.perf_counter()
-        matched = run_matching()
+        matched = run_matching(timings=steps)
         match_s = time.perf_counter() - began
         self.out(
             f"match: {matched.matched:,} matched, {matched.unmatched:,} unmatched, "
             f"{matched.work_items_opened:,} work items in {match_s:.2f} s"
         )
+        slowest = sorted(steps.items(), key=lambda item: -item[1])[:5]
+        self.out("slowest match steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in slowest))
         return {
             "p7_reconcile_vs_parse": round(parse_s / (import_s + match_s), 3),
             "import_s": round(import_s, 3),
