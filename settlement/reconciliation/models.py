@@ -122,14 +122,30 @@ class LineMatch(models.Model):
     payout = models.ForeignKey(
         "settlement.Payout", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Most matches are payouts': the other targets are indexed only where set (below).
     payment = models.ForeignKey(
-        "payments.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "payments.Payment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     refund = models.ForeignKey(
-        "payments.Refund", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "payments.Refund",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     adjustment = models.ForeignKey(
-        "settlement.Adjustment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "settlement.Adjustment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     amount_minor = models.BigIntegerField()
     rule = models.CharField(max_length=48, help_text="why it matched")
