@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from accounts import views
+from accounts import two_factor_views, views
 from accounts.forms import DashboardKeyPasswordChangeForm, DashboardKeySetPasswordForm, LoginForm
 
 app_name = "accounts"
@@ -58,6 +58,8 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    # Staff: enrol the authenticator the admin requires.
+    path("two-factor/", two_factor_views.two_factor_setup, name="two_factor"),
     # Sellers
     path("profile/", views.seller_profile, name="seller_profile"),
     path("keys/", views.seller_keys, name="seller_keys"),

@@ -14,6 +14,9 @@ Per currency:
     seller:<id>:reserve         a rolling reserve: part of what matured, held for the plan's days
     platform:payouts_in_transit payouts submitted to the bank and not yet paid
     external:bank               money that left the platform's bank account to sellers' banks
+    platform:recon_adjustments  the other side of staff's reconciliation adjustments: what the
+                                bank and the ledger disagree on, corrected with a reason
+                                (settlement/reconciliation/adjustments.py)
     platform:fx:<ccy>           the platform's position in <ccy> from converting sellers' money
                                 (credited with what it bought, debited with what it paid out); the
                                 code names the account's own currency, so platform:fx:EUR exists
@@ -51,6 +54,7 @@ ESCROW = "platform:escrow"
 FEES = "platform:fees"
 PAYOUTS_IN_TRANSIT = "platform:payouts_in_transit"
 BANK = "external:bank"
+RECON_ADJUSTMENTS = "platform:recon_adjustments"
 
 # Buyers' money in escrow, money received by bank transfer and money in transit to sellers' banks
 # can never go below zero, whatever the application checks: the ledger refuses the posting. On
@@ -86,7 +90,7 @@ def fx(currency: str) -> str:
 
 
 _CODE_PATTERNS = (
-    re.compile(r"platform:(bank_receipts|escrow|fees|payouts_in_transit)"),
+    re.compile(r"platform:(bank_receipts|escrow|fees|payouts_in_transit|recon_adjustments)"),
     re.compile(r"external:[a-z][a-z0-9_]*"),
     re.compile(r"seller:[0-9]+:(pending|available|reserve)"),
     re.compile(r"platform:fx:[A-Z]{3}"),
@@ -140,3 +144,5 @@ PAYOUT_TRANSFERS = uuid.UUID("b81e4c07-2d9a-4c55-8f13-6a0e9d7b4c28")
 # Conversions of a seller's money into the settlement currency: uuid5(FX, "fx:seller:<id>:<source
 # currency>:log:<from>-<to>") for the conversion and the same name + ":<step>" for its transfers.
 FX_TRANSFERS = uuid.UUID("6056924a-5665-478c-836f-14c2db6651d7")
+# Staff's reconciliation adjustments: uuid5(ADJUSTMENT, "adjustment:<id>").
+ADJUSTMENT_TRANSFERS = uuid.UUID("6f83afb0-bb92-44dc-b881-9c411fcc5c50")

@@ -25,6 +25,7 @@ from settlement.models import (
 )
 from settlement.payouts.files import pain001_for
 from settlement.payouts.tasks import payout_check
+from settlement.reconciliation.admin_inlines import PayoutStatementLineInline, money
 
 
 class PayoutInline(ReadOnlyInline):
@@ -40,10 +41,15 @@ class PayoutEventInline(ReadOnlyInline):
 
 @admin.register(SettlementBatch)
 class SettlementBatchAdmin(ReadOnlyAdmin):
-    list_display = ("id", "seller", "currency", "period_end", "net_minor", "line_count")
+    list_display = ("id", "seller", "currency", "period_end", "net", "line_count")
     list_filter = ("currency", ("period_end", admin.DateFieldListFilter))
     search_fields = ("=id", "seller__email")
+    date_hierarchy = "period_end"
     inlines = [PayoutInline]
+
+    @admin.display(description="net", ordering="net_minor")
+    def net(self, obj):
+        return money(obj.net_minor, obj.currency)
 
 
 @admin.register(Payout)
@@ -51,8 +57,7 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "seller",
-        "amount_minor",
-        "currency",
+        "amount",
         "status",
         "attempts",
         "bank_reference",
@@ -61,7 +66,13 @@ class PayoutAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "currency", ("created_at", admin.DateFieldListFilter))
     search_fields = ("=id", "seller__email", "bank_reference")
-    inlines = [PayoutEventInline]
+    date_hierarchy = "created_at"
+    inlines = [PayoutEventInline, PayoutStatementLineInline]
+
+    @admin.display(description="amount", ordering="amount_minor")
+    def amount(self, obj):
+        return money(obj.amount_minor, obj.currency)
+
     actions = ["ask_the_bank", "download_pain001"]
 
     @admin.action(description="Ask the bank about the selected payouts now")
@@ -169,3 +180,7 @@ class ConfirmationRecordAdmin(ReadOnlyAdmin):
     list_display = ("id", "sub_order", "sequence", "sha256", "created_at")
     search_fields = ("=id", "=sha256")
     exclude = ("body",)
+
+
+# Reconciliation: statements, lines, the work queue, adjustments, the audit trail.
+from settlement.reconciliation import admin as reconciliation_admin  # noqa: E402, F401

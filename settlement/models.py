@@ -318,3 +318,14 @@ class FxConversion(models.Model):
 from settlement.confirmations.models import Acknowledgement, ConfirmationRecord  # noqa: E402, F401
 from settlement.dashboard.models import LogCursor, SellerDailyTotal  # noqa: E402, F401
 from settlement.receipts.models import Receipt  # noqa: E402, F401
+
+# Reconciliation: imported statements, their lines and matches, the work queue and its audit.
+from settlement.reconciliation.models import (  # noqa: E402, F401
+    Adjustment,
+    AuditEntry,
+    BankStatement,
+    LineMatch,
+    StatementFile,
+    StatementLine,
+    WorkItem,
+)

@@ -6,6 +6,13 @@ them."""
 from settlement.confirmations import tasks as confirmation_tasks
 from settlement.dashboard import tasks as dashboard_tasks
 from settlement.payouts import tasks as payout_tasks
+from settlement.reconciliation import tasks as reconciliation_tasks
 from settlement.release import tasks as release_tasks
 
-TASK_MODULES = (release_tasks, payout_tasks, dashboard_tasks, confirmation_tasks)
+TASK_MODULES = (
+    release_tasks,
+    payout_tasks,
+    dashboard_tasks,
+    confirmation_tasks,
+    reconciliation_tasks,
+)

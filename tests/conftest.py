@@ -23,6 +23,22 @@ from tests.lock_order import lock_order  # noqa: F401  (the fixture, for every f
 REQUIRE_FULL_STACK = os.environ.get("CLEARHOUSE_REQUIRE_FULL_STACK") == "1"
 
 
+@pytest.fixture
+def admin_client(client, admin_user):
+    """pytest-django's admin_client, with the second factor the admin requires verified."""
+    from tests.two_factor import verify_second_factor
+
+    return verify_second_factor(client, admin_user)
+
+
+@pytest.fixture
+def staff_login():
+    """staff_login(client, user): sign a staff member in with a verified second factor."""
+    from tests.two_factor import verify_second_factor
+
+    return verify_second_factor
+
+
 def missing_stack(item: pytest.Item) -> str | None:
     """Why this test cannot run on the configured stack, or None if it can."""
     from django.conf import settings

@@ -15,7 +15,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, its site requiring staff's second factor (accounts/admin_site.py).
+    "accounts.admin_apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -28,6 +29,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "axes",
+    # Staff two-factor sign-in for the admin: TOTP authenticators and backup codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "accounts",
     "ledger",
@@ -46,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -307,7 +314,23 @@ CELERY_BEAT_SCHEDULE: dict = {
     "payments-refunds-sweep": {"task": "payments.refunds_sweep", "schedule": 300.0},
     # Order events whose dispatch was lost, and webhook deliveries whose retry is due.
     "webhooks-sweep": {"task": "payments.webhook_sweep", "schedule": 30.0},
+    # Reconciliation: yesterday's bank statement, imported and matched (a repeat changes nothing).
+    "settlement-fetch-bank-statement": {
+        "task": "settlement.fetch_bank_statement",
+        "schedule": 3600.0,
+    },
 }
+# The name authenticator apps show for the staff's TOTP entry.
+OTP_TOTP_ISSUER = "Clearhouse"
+# Reconciliation (settlement/reconciliation/): adjustments above this many minor units need a
+# second staff member's approval; payouts sent this many days before the last statement and on
+# none are overdue; a payout matched by amount and IBAN was sent at most this many days before
+# the line's value date.
+RECONCILIATION_ADJUSTMENT_APPROVAL_MINOR = env.int(
+    "RECONCILIATION_ADJUSTMENT_APPROVAL_MINOR", default=50_000
+)
+RECONCILIATION_PAYOUT_GRACE_DAYS = env.int("RECONCILIATION_PAYOUT_GRACE_DAYS", default=3)
+RECONCILIATION_MATCH_WINDOW_DAYS = env.int("RECONCILIATION_MATCH_WINDOW_DAYS", default=5)
 # Issue 5 lifecycle windows (payments.conf reads them).
 CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS = env.float("CLEARHOUSE_ACCEPTANCE_WINDOW_HOURS", default=48)
 CLEARHOUSE_AUTO_CONFIRM_DAYS = env.float("CLEARHOUSE_AUTO_CONFIRM_DAYS", default=10)

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from tests.accounts.factories import make_api_key, make_seller_key
+from tests.two_factor import verify_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,7 @@ def test_overview_page(seller_client, seller):
 
 
 def test_admin_pages_render_and_never_show_the_api_key_hash(client, staff, seller):
-    client.force_login(staff)
+    verify_second_factor(client, staff)
     key, _ = make_seller_key(seller)
     api_key, _full = make_api_key(seller)
     pages = [
@@ -86,7 +87,7 @@ def test_admin_pages_render_and_never_show_the_api_key_hash(client, staff, selle
 def test_admin_creates_a_user_by_email(client, staff):
     from accounts.models import User
 
-    client.force_login(staff)
+    verify_second_factor(client, staff)
     response = client.post(
         reverse("admin:accounts_user_add"),
         {
@@ -108,7 +109,7 @@ def test_admin_creates_a_user_by_email(client, staff):
 
 
 def test_admin_profile_save_runs_the_bank_checks(client, staff, seller):
-    client.force_login(staff)
+    verify_second_factor(client, staff)
     profile = seller.seller_profile
     url = reverse("admin:accounts_sellerprofile_change", args=[profile.pk])
     data = {

@@ -7,6 +7,7 @@ from accounts.models import User
 from ledger.models import Account, BalanceDelta, Transfer
 from ledger.services import create_transfer
 from tests.ledger.factories import DEBIT_LIMIT, account, request
+from tests.two_factor import verify_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -14,8 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff_client(client):
     user = User.objects.create_superuser("ops@example.com", "a-long-password-1")
-    client.force_login(user)
-    return client
+    return verify_second_factor(client, user)
 
 
 @pytest.fixture

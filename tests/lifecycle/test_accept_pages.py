@@ -20,6 +20,7 @@ from tests.lifecycle.accept_fixtures import (
     place_order,
     sub_order_of,
 )
+from tests.two_factor import verify_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -153,8 +154,7 @@ def test_staff_see_sealed_documents_read_only_in_admin(scene):
     from accounts.models import User
 
     staff = User.objects.create_superuser("staff-accept@example.test", "x")
-    client = Client()
-    client.force_login(staff)
+    client = verify_second_factor(Client(), staff)
     document = SealedOrderDocument.objects.get(sub_order=scene["sub_order"])
     changelist = client.get(reverse("admin:payments_sealedorderdocument_changelist"))
     assert changelist.status_code == 200 and document.sha256 in changelist.content.decode()

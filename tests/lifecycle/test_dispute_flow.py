@@ -25,6 +25,7 @@ from tests.lifecycle.release_fixtures import (
     reload,
     run_refund_tasks,
 )
+from tests.two_factor import verify_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +37,7 @@ def open_dispute(sub, buyer, reason="Arrived broken"):
 @pytest.fixture
 def admin_client(client):
     user = User.objects.create_superuser("ops@example.test", "a-long-password-1")
-    client.force_login(user)
-    return client
+    return verify_second_factor(client, user)
 
 
 def test_opening_a_dispute_stops_the_clock(buyer):

@@ -21,6 +21,7 @@ from payments.webhooks.signing import (
 from payments.webhooks.tasks import deliver_webhook
 from tests.lifecycle.webhook_fixtures import *  # noqa: F403 - the fixtures
 from tests.lifecycle.webhook_fixtures import make_endpoint, readme_verify, record, sub_order_of
+from tests.two_factor import verify_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -101,8 +102,7 @@ def test_admin_shows_endpoints_and_deliveries_without_the_secret(order, seller_a
         record(order, "order.accepted", sub_order=sub_order_of(order, seller_a)).pk
     )
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
-    client = Client()
-    client.force_login(staff)
+    client = verify_second_factor(Client(), staff)
     for url in (
         "/admin/payments/webhookendpoint/",
         f"/admin/payments/webhookendpoint/{endpoint.pk}/change/",

@@ -23,6 +23,7 @@ from payments.models import OrderStatus, Payment, PaymentEvent
 from payments.providers.bank_transfer import sandbox_credit_notification
 from payments.providers.rf_reference import check_digits, generate, grouped, is_valid
 from tests.payments.pay_factories import make_user
+from tests.two_factor import verify_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -353,8 +354,7 @@ def test_staff_records_an_arrival_in_admin(buyer_client, order):
     staff = make_user(Role.STAFF)
     staff.is_superuser = True
     staff.save()
-    client = Client()
-    client.force_login(staff)
+    client = verify_second_factor(Client(), staff)
     url = "/admin/payments/banktransferarrival/record/"
     form = client.get(url)
     assert form.status_code == 200

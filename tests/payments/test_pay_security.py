@@ -16,6 +16,7 @@ from payments.models import Payment
 from payments.vault.models import VaultedCard
 from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import ALL_TEST_CARDS, TEST_CVC, THREE_DS
+from tests.two_factor import verify_second_factor
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/payments/"
@@ -252,10 +253,12 @@ def test_vaulted_card_admin_shows_no_card_data(buyer):
     staff.save()
     pay_card(client_for(buyer), make_order(buyer=buyer), ALL_TEST_CARDS[0])
     card = VaultedCard.objects.get()
-    page = client_for(staff).get(f"/admin/payments/vaultedcard/{card.pk}/change/")
+    page = verify_second_factor(Client(), staff).get(
+        f"/admin/payments/vaultedcard/{card.pk}/change/"
+    )
     assert page.status_code == 200
     assert b"4242424242424242" not in page.content and b"iphertext" not in page.content
-    payment_page = client_for(staff).get(
+    payment_page = verify_second_factor(Client(), staff).get(
         f"/admin/payments/payment/{Payment.objects.get().pk}/change/"
     )
     assert payment_page.status_code == 200 and b"4242424242424242" not in payment_page.content

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts import selectors, services
+from accounts import selectors, services, two_factor
 from accounts.dashboard_keys import dashboard_keys_ensure
 from accounts.demo import demo_private_key_pem, demo_private_key_store
 from accounts.models import KeyPurpose, Role, SellerKey, User
@@ -107,9 +107,13 @@ class Command(BaseCommand):
                 "seed_demo creates accounts with public passwords; it runs only with DEBUG on "
                 "(or with --force, never in production)."
             )
-        rows, sellers = [], []
+        rows, sellers, staff_devices = [], [], []
         for demo in DEMO_USERS:
             user = self._user(demo)
+            if demo.role == Role.STAFF:
+                # The admin requires a second factor: the demo staff user has an authenticator
+                # whose secret is printed below, so a newcomer can still sign in.
+                staff_devices.append((demo, two_factor.ensure_demo_device(user)))
             keys = self._keys(demo, user) if demo.role == Role.SELLER else []
             if demo.role == Role.SELLER:
                 sellers.append(user)
@@ -121,6 +125,12 @@ class Command(BaseCommand):
         seed_demo_products(sellers)
         self._receipts(sellers)
         self._print(rows)
+        for demo, device in staff_devices:
+            self.stdout.write(
+                f"Admin second factor for {demo.email} (DEMO ONLY): add the TOTP secret "
+                f"{two_factor.secret_of(device)} to an authenticator app, or open "
+                f"{device.config_url}"
+            )
 
     def _receipts(self, sellers: list[User]) -> None:
         """A completed demo order (if the demo has none), and the receipts of the completed demo
