@@ -42,7 +42,7 @@ from settlement.gateways.base import (
     InvalidBankCallback,
     TransferResult,
 )
-from settlement.gateways.http import Answer, exchange
+from settlement.gateways.http import Answer, Session
 
 SIGNATURE_DOMAIN = b"clearhouse-bank-request/v1\n"
 TIMESTAMP_HEADER = "X-Clearhouse-Timestamp"
@@ -148,6 +148,9 @@ class SandboxBankGateway(BankGateway):
         self._key = _load_signing_key(signing_key)
         self.timeout_s = timeout_s
         self._clock = clock
+        # One kept-alive connection per thread: a worker's submits of a few payouts, and its
+        # next task's, go over the same one.
+        self._session = Session(self.base_url, timeout_s=timeout_s)
 
     # --- the wire -------------------------------------------------------------------------------
 
@@ -175,12 +178,8 @@ class SandboxBankGateway(BankGateway):
         if payload is not None:
             all_headers["Content-Type"] = "application/json"
         all_headers.update(self.signed_headers(method, target, body))
-        return exchange(
-            method,
-            self.base_url + target,
-            headers=all_headers,
-            body=body if payload is not None else None,
-            timeout_s=self.timeout_s,
+        return self._session.exchange(
+            method, target, headers=all_headers, body=body if payload is not None else None
         )
 
     def _refusal(self, answer: Answer, what: str) -> BankError:

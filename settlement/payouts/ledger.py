@@ -43,18 +43,22 @@ def _request(
     )
 
 
-def reserve(payout: Payout) -> None:
-    available = chart.seller_available(payout.seller_id)
+def reserve(payouts: list[Payout]) -> None:
+    """The pending transfers of these payouts, one linked ledger batch (all or none: BatchFailed
+    names the one refused)."""
+    if not payouts:
+        return
     create_transfers(
         [
             _request(
                 payout,
                 "reserve",
-                available,
+                chart.seller_available(payout.seller_id),
                 chart.PAYOUTS_IN_TRANSIT,
                 "payout_reserved",
                 kind=TransferKind.PENDING,
             )
+            for payout in payouts
         ]
     )
 

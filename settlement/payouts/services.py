@@ -8,9 +8,13 @@ seller has changed the bank account (retry_returned_batches).
 Exactly once at the bank: the payout's id is the bank's idempotency key. Before a submit the
 attempt is counted in its own committed transaction; a worker that finds an attempt already
 counted (its predecessor died, or the answer was lost) asks the bank for the payout's status
-first and submits only if the bank never saw it. Bank answers, whether from the submit, a status
-query or a callback, all go through apply_bank_answer under the payout's row lock; an answer that
-contradicts a final state changes nothing and is kept as a case for staff.
+first and submits only if the bank never saw it. A worker submits a few payouts per task
+(SUBMIT_CHUNK): their attempts are counted and their money reserved together (one lock of the
+payouts, one linked ledger batch), then each is sent over the same kept-alive connection and its
+answer applied on its own, so a crash or an outage part way leaves the rest counted, to be asked
+about first. Bank answers, whether from the submit, a status query or a callback, all go through
+apply_bank_answer under the payout's row lock; an answer that contradicts a final state changes
+nothing and is kept as a case for staff.
 
 The sweeper asks the bank about every payout whose `check_after` has passed: created or submitted
 too long (a lost message, a dropped callback), and paid ones once their return window has ended
@@ -27,10 +31,13 @@ import uuid
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.errors import NotFound
+from ledger.errors import BatchFailed
 from settlement.gateways.base import (
     BankError,
     BankGateway,
@@ -61,11 +68,18 @@ def check_after(status: str) -> dt.timedelta | None:
 NOTIFY_AFTER = dt.timedelta(minutes=5)
 
 
-def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
-    from settlement.payouts.tasks import payout_submit  # the tasks module imports this one
+# Payouts per submit task: one task, one lock of the payouts and one ledger call for the reserves
+# of them all, and one keep-alive connection to the bank, instead of one of each per payout. Small
+# enough that a task retried after the bank went away re-asks about few payouts.
+SUBMIT_CHUNK = 20
 
-    for payout_id in payout_ids:
-        payout_submit.delay(str(payout_id))
+
+def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
+    from settlement.payouts.tasks import payouts_submit  # the tasks module imports this one
+
+    ids = [str(payout_id) for payout_id in payout_ids]
+    for start in range(0, len(ids), SUBMIT_CHUNK):
+        payouts_submit.delay(ids[start : start + SUBMIT_CHUNK])
 
 
 _CREATE_PAYOUTS = """
@@ -136,27 +150,72 @@ def _event(payout: Payout, kind: str, **data) -> None:
     PayoutEvent.objects.create(payout=payout, kind=kind, data=data)
 
 
-def _begin_attempt(payout_id: uuid.UUID | str) -> Payout | None:
-    """Count a submit attempt (reserving the money on the first) in its own transaction, so that
-    a crash after the bank call still leaves the attempt on record. None: nothing to submit."""
+def _begin_attempts(payout_ids: Sequence[uuid.UUID | str]) -> list[Payout]:
+    """Count a submit attempt of each of these payouts still created (reserving the money on the
+    first attempt) in one transaction of its own, so that a crash after the bank call still leaves
+    the attempt on record. The payouts are locked in id order; the reserves are one linked ledger
+    batch (one lock of platform:payouts_in_transit for them all). Returns the payouts to submit."""
     with transaction.atomic():
-        payout = _lock(payout_id)
-        if payout.status != PayoutStatus.CREATED:
-            return None
-        if payout.attempts == 0:
-            ledger.reserve(payout)
-        payout.attempts += 1
-        payout.check_after = timezone.now() + check_after(PayoutStatus.CREATED)
-        payout.save(update_fields=["attempts", "check_after", "updated_at"])
-        return payout
+        payouts = list(
+            Payout.objects.select_for_update(of=("self",))
+            .select_related("batch")
+            .filter(pk__in=payout_ids, status=PayoutStatus.CREATED)
+            .order_by("pk")
+        )
+        if not payouts:
+            return []
+        unreserved = _reserve([payout for payout in payouts if payout.attempts == 0])
+        payouts = [payout for payout in payouts if payout.pk not in unreserved]
+        now = timezone.now()
+        due = now + check_after(PayoutStatus.CREATED)
+        Payout.objects.filter(pk__in=[payout.pk for payout in payouts]).update(
+            attempts=F("attempts") + 1, check_after=due, updated_at=now
+        )
+        for payout in payouts:
+            payout.attempts, payout.check_after, payout.updated_at = payout.attempts + 1, due, now
+        return payouts
+
+
+def _reserve(payouts: list[Payout]) -> set[uuid.UUID]:
+    """Reserve these payouts' money in one ledger call; the ids of those the ledger refused (left
+    as they are, and out of this attempt: the sweeper tries them again later)."""
+    refused: set[uuid.UUID] = set()
+    while payouts:
+        try:
+            ledger.reserve(payouts)
+            break
+        except BatchFailed as failure:  # all or none: leave the refused one out, post the rest
+            bad = payouts[failure.index]
+            logger.error("payout %s: the ledger refused its reserve: %s", bad.pk, failure.reason)
+            refused.add(bad.pk)
+            payouts = payouts[: failure.index] + payouts[failure.index + 1 :]
+    return refused
+
+
+def submit_many(payout_ids: Sequence[uuid.UUID | str], gateway: BankGateway) -> None:
+    """Send each of these payouts still created to the bank (or learn what the bank already did
+    with it) and apply the answers, one payout after the other. BankUnavailable propagates: the
+    caller retries later, and the next try asks about each counted payout first."""
+    for payout in _begin_attempts(payout_ids):
+        _send(payout, gateway)
 
 
 def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
-    """Send the payout to the bank (or learn what the bank already did with it) and apply the
-    answer. BankUnavailable propagates: the caller retries later, and the next try asks first."""
-    payout = _begin_attempt(payout_id)
-    if payout is None:
+    """submit_many for one payout; the payout as it stands after. NotFound for an unknown id."""
+    _get(payout_id)
+    submit_many([payout_id], gateway)
+    return Payout.objects.get(pk=payout_id)
+
+
+def _get(payout_id: uuid.UUID | str) -> Payout:
+    try:
         return Payout.objects.get(pk=payout_id)
+    except (Payout.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No such payout.", code="payout_not_found") from None
+
+
+def _send(payout: Payout, gateway: BankGateway) -> Payout:
+    """One counted attempt of one payout: status first when an earlier attempt was counted."""
     attempt = f"{payout.bank_id}:{payout.attempts}"
     crash_point("submit.before_bank", attempt)
     if payout.attempts > 1:

@@ -230,6 +230,20 @@ def test_paid_reaches_the_platform_by_callback_and_by_status(harness):
     assert harness.balance(iban) == 4_200
 
 
+def test_many_requests_in_a_row_go_over_one_kept_alive_connection(harness):
+    iban = harness.creditor("Keep Alive")
+    transfers = [transfer_to(iban, "Keep Alive", 100 + n) for n in range(5)]
+    for transfer in transfers:
+        harness.gateway.submit(transfer)
+        harness.gateway.status(payout_id=transfer.payout_id)
+    connection = harness.gateway._session._local.connection  # the thread's one connection
+
+    assert connection is not None and connection.sock is not None  # still open: kept alive
+    for transfer in transfers:
+        assert final_status(harness.gateway, transfer.payout_id) == "paid"
+    assert harness.gateway._session._local.connection is connection
+
+
 @pytest.mark.parametrize("case", ["invalid_account", "closed_account", "name_mismatch"])
 def test_refused_transfers_end_rejected_and_move_no_money(harness, case):
     iban = harness.creditor("Anna Müller")
