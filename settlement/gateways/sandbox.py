@@ -121,6 +121,16 @@ def transfer_result(data: Any) -> TransferResult:
     )
 
 
+def _creditor_account(transfer: CreditTransfer) -> dict[str, str]:
+    """The account paid: by IBAN, or a US one by routing and account number."""
+    if transfer.iban or not transfer.routing_number:
+        return {"creditor_iban": transfer.iban}
+    return {
+        "creditor_routing_number": transfer.routing_number,
+        "creditor_account_number": transfer.account_number,
+    }
+
+
 class SandboxBankGateway(BankGateway):
     name = "sandbox"
 
@@ -205,7 +215,7 @@ class SandboxBankGateway(BankGateway):
                 "amount_minor": transfer.amount_minor,
                 "currency": transfer.currency,
                 "creditor_name": transfer.creditor_name,
-                "creditor_iban": transfer.iban,
+                **_creditor_account(transfer),
                 "creditor_bic": transfer.bic,
                 "remittance": transfer.remittance,
             },

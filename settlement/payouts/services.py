@@ -82,28 +82,36 @@ def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
         payouts_submit.delay(ids[start : start + SUBMIT_CHUNK])
 
 
-_CREATE_PAYOUTS = """
+# A seller the bank can pay: an IBAN account, or a US account (ABA routing + account number).
+# Others (domestic accounts elsewhere) wait, their batches unpaid, until one is on file.
+_PAYABLE = (
+    "(sp.iban <> '' OR (sp.country = 'US' AND sp.routing_number <> '' AND sp.account_number <> ''))"
+)
+
+_CREATE_PAYOUTS = f"""
 INSERT INTO settlement_payout
        (id, batch_id, seller_id, amount_minor, currency, status, creditor_name, iban, bic,
-        bank_reference, failure_code, failure_message, check_after, attempts, created_at,
-        updated_at)
+        routing_number, account_number, bank_reference, failure_code, failure_message,
+        check_after, attempts, created_at, updated_at)
 SELECT gen_random_uuid(), b.id, b.seller_id, b.net_minor, b.currency, 'created',
-       coalesce(nullif(sp.bank_account_holder, ''), sp.legal_name), sp.iban, sp.bic, '', '', '',
+       coalesce(nullif(sp.bank_account_holder, ''), sp.legal_name), sp.iban, sp.bic,
+       CASE WHEN sp.iban = '' THEN sp.routing_number ELSE '' END,
+       CASE WHEN sp.iban = '' THEN sp.account_number ELSE '' END, '', '', '',
        now() + %s::interval, 0, now(), now()
   FROM settlement_settlementbatch b
   JOIN accounts_sellerprofile sp ON sp.user_id = b.seller_id
- WHERE b.id = ANY(%s::uuid[]) AND sp.iban <> ''
+ WHERE b.id = ANY(%s::uuid[]) AND {_PAYABLE}
    AND NOT EXISTS (SELECT 1 FROM settlement_payout p
                     WHERE p.batch_id = b.id AND p.status IN ('created', 'submitted', 'paid'))
 ON CONFLICT DO NOTHING
 RETURNING id
-"""
+"""  # noqa: S608 - a fixed condition, values bound
 
 
 def create_payouts(batch_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """One payout for each of these batches that has none alive, to the seller's IBAN account
-    (a seller without one waits: the batch is paid once an account is on file). Submission is
-    enqueued on commit. Set-based; safe to repeat (a unique key allows one live payout a batch)."""
+    """One payout for each of these batches that has none alive, to the seller's account (IBAN,
+    or a US account; a seller without one the bank can pay waits: the batch is paid once one is
+    on file). Submission is enqueued on commit. Set-based; safe to repeat (a unique key allows one live payout a batch)."""
     if not batch_ids:
         return []
     with transaction.atomic(), connection.cursor() as cursor:
@@ -116,19 +124,19 @@ def create_payouts(batch_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
 
 
 def unpaid_batch_ids() -> list[uuid.UUID]:
-    """Batches with no live payout, whose seller has an IBAN account on file and changed the
-    profile since the last payout failed or came back (or that never had a payout)."""
+    """Batches with no live payout, whose seller has an account the bank can pay on file and
+    changed the profile since the last payout failed or came back (or that never had a payout)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT b.id FROM settlement_settlementbatch b
-              JOIN accounts_sellerprofile sp ON sp.user_id = b.seller_id AND sp.iban <> ''
+              JOIN accounts_sellerprofile sp ON sp.user_id = b.seller_id AND {_PAYABLE}
              WHERE NOT EXISTS (SELECT 1 FROM settlement_payout p WHERE p.batch_id = b.id
                                   AND p.status IN ('created', 'submitted', 'paid'))
                AND sp.updated_at > coalesce(
                      (SELECT max(coalesce(p.returned_at, p.failed_at)) FROM settlement_payout p
                        WHERE p.batch_id = b.id), '-infinity')
-            """
+            """  # noqa: S608 - a fixed condition
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -232,6 +240,8 @@ def _send(payout: Payout, gateway: BankGateway) -> Payout:
                 iban=payout.iban,
                 bic=payout.bic,
                 remittance=f"Clearhouse payout {payout.batch.period_end:%Y-%m-%d}",
+                routing_number=payout.routing_number,
+                account_number=payout.account_number,
             )
         )
     except BankUnavailable:
