@@ -202,10 +202,18 @@ def _reserve(payouts: list[Payout]) -> set[uuid.UUID]:
 
 def submit_many(payout_ids: Sequence[uuid.UUID | str], gateway: BankGateway) -> None:
     """Send each of these payouts still created to the bank (or learn what the bank already did
-    with it) and apply the answers, one payout after the other. BankUnavailable propagates: the
-    caller retries later, and the next try asks about each counted payout first."""
-    for payout in _begin_attempts(payout_ids):
-        _send(payout, gateway)
+    with it), one after the other, then apply the answers together (apply_bank_answers: one
+    transaction). BankUnavailable propagates once the answers had so far are applied: the caller
+    retries later, and the next try asks about each counted payout first."""
+    answers: list[TransferResult] = []
+    try:
+        for payout in _begin_attempts(payout_ids):
+            answer = _send(payout, gateway)
+            if answer is not None:
+                answers.append(answer)
+    finally:
+        if answers:
+            apply_bank_answers(answers)
 
 
 def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
@@ -222,14 +230,15 @@ def _get(payout_id: uuid.UUID | str) -> Payout:
         raise NotFound("No such payout.", code="payout_not_found") from None
 
 
-def _send(payout: Payout, gateway: BankGateway) -> Payout:
-    """One counted attempt of one payout: status first when an earlier attempt was counted."""
+def _send(payout: Payout, gateway: BankGateway) -> TransferResult | None:
+    """One counted attempt of one payout: status first when an earlier attempt was counted. The
+    bank's answer, to apply; None when the bank refused the request (the payout failed here)."""
     attempt = f"{payout.bank_id}:{payout.attempts}"
     crash_point("submit.before_bank", attempt)
     if payout.attempts > 1:
         known = gateway.status(payout_id=payout.bank_id)
         if known is not None:
-            return apply_bank_answer(known)
+            return known
     try:
         answer = gateway.submit(
             CreditTransfer(
@@ -247,9 +256,10 @@ def _send(payout: Payout, gateway: BankGateway) -> Payout:
     except BankUnavailable:
         raise
     except BankError as refused:
-        return _fail_refused(payout.pk, refused)
+        _fail_refused(payout.pk, refused)
+        return None
     crash_point("submit.after_bank", attempt)
-    return apply_bank_answer(answer)
+    return answer
 
 
 def _fail_refused(payout_id: uuid.UUID, refused: BankError) -> Payout:
@@ -341,40 +351,60 @@ def _finish(payout: Payout, status: str, **fields) -> Payout:
 def apply_bank_answer(answer: TransferResult) -> Payout:
     """Apply what the bank says of a payout, under its row lock. Idempotent: a repeated answer
     changes nothing; one that contradicts a final state changes nothing and opens a case."""
+    return apply_bank_answers([answer])[0]
+
+
+def apply_bank_answers(answers: Sequence[TransferResult]) -> list[Payout]:
+    """apply_bank_answer for several payouts in one transaction, their rows locked together in
+    id order (a worker's answers to the payouts of one task): one commit, not one each."""
     with transaction.atomic():
-        payout = _lock(answer.payout_id)
-        if answer.amount_minor != payout.amount_minor or answer.currency != payout.currency:
-            _event(payout, "contradiction", bank=answer.status, reason="amount_or_currency")
-            logger.error("bank answer for payout %s has another amount", payout.pk)
-            return payout
-        status, said = payout.status, answer.status
-        refs = {"bank_reference": answer.bank_reference or payout.bank_reference}
-        failure = {"failure_code": answer.failure_code, "failure_message": answer.failure_message}
-        live = status in (PayoutStatus.CREATED, PayoutStatus.SUBMITTED)
-        if said == "accepted" and status == PayoutStatus.CREATED:
-            return _finish(payout, PayoutStatus.SUBMITTED, **refs)
-        if said == "paid" and live:
-            ledger.settle(payout)
-            return _finish(payout, PayoutStatus.PAID, **refs)
-        if said == "rejected" and live:
-            ledger.void(payout)
-            return _finish(payout, PayoutStatus.FAILED, **refs, **failure)
-        if said == "returned" and (live or status == PayoutStatus.PAID):
-            if live:  # the "paid" answer was lost: it was paid before it came back
-                ledger.settle(payout)
-                payout.paid_at = timezone.now()
-            ledger.give_back(payout)
-            return _finish(payout, PayoutStatus.RETURNED, **refs, **failure)
-        if (said, status) in {
-            ("accepted", PayoutStatus.SUBMITTED),
-            ("paid", PayoutStatus.PAID),
-            ("rejected", PayoutStatus.FAILED),
-            ("returned", PayoutStatus.RETURNED),
-        } or (said == "accepted" and status == PayoutStatus.PAID):
-            return payout  # a repeat, or an older answer arriving late
-        _event(payout, "contradiction", bank=said, status=status)
-        logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
+        ids = {answer.payout_id for answer in answers}
+        try:
+            locked = {
+                payout.bank_id: payout
+                for payout in Payout.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            }
+        except ValidationError:
+            raise NotFound("No such payout.", code="payout_not_found") from None
+        if len(locked) != len(ids):
+            raise NotFound("No such payout.", code="payout_not_found")
+        return [_apply(locked[uuid.UUID(answer.payout_id).hex], answer) for answer in answers]
+
+
+def _apply(payout: Payout, answer: TransferResult) -> Payout:
+    """One answer, the payout's row locked by the caller's transaction."""
+    if answer.amount_minor != payout.amount_minor or answer.currency != payout.currency:
+        _event(payout, "contradiction", bank=answer.status, reason="amount_or_currency")
+        logger.error("bank answer for payout %s has another amount", payout.pk)
         return payout
+    status, said = payout.status, answer.status
+    refs = {"bank_reference": answer.bank_reference or payout.bank_reference}
+    failure = {"failure_code": answer.failure_code, "failure_message": answer.failure_message}
+    live = status in (PayoutStatus.CREATED, PayoutStatus.SUBMITTED)
+    if said == "accepted" and status == PayoutStatus.CREATED:
+        return _finish(payout, PayoutStatus.SUBMITTED, **refs)
+    if said == "paid" and live:
+        ledger.settle(payout)
+        return _finish(payout, PayoutStatus.PAID, **refs)
+    if said == "rejected" and live:
+        ledger.void(payout)
+        return _finish(payout, PayoutStatus.FAILED, **refs, **failure)
+    if said == "returned" and (live or status == PayoutStatus.PAID):
+        if live:  # the "paid" answer was lost: it was paid before it came back
+            ledger.settle(payout)
+            payout.paid_at = timezone.now()
+        ledger.give_back(payout)
+        return _finish(payout, PayoutStatus.RETURNED, **refs, **failure)
+    if (said, status) in {
+        ("accepted", PayoutStatus.SUBMITTED),
+        ("paid", PayoutStatus.PAID),
+        ("rejected", PayoutStatus.FAILED),
+        ("returned", PayoutStatus.RETURNED),
+    } or (said == "accepted" and status == PayoutStatus.PAID):
+        return payout  # a repeat, or an older answer arriving late
+    _event(payout, "contradiction", bank=said, status=status)
+    logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
+    return payout
 
 
 def due_for_notify(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
