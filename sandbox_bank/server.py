@@ -49,6 +49,9 @@ class QuietHandler(WSGIRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = 30  # an idle kept-alive connection (and its thread) ends after this
+    # wsgiref writes the head and the body of an answer apart: with Nagle's algorithm on, the body
+    # waits for the client's delayed ACK of the head (40 ms a request on a kept-alive connection).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args) -> None:
         logger.info("%s %s", self.address_string(), format % args)
