@@ -12,6 +12,7 @@ Their reasons all start with "payout_": batches leave them out, as they pay batc
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from ledger import chart
 from ledger.models import TransferKind
@@ -41,6 +42,15 @@ def _request(
         },
         **kw,
     )
+
+
+def prepare_accounts(pairs: Iterable[tuple[int, str]]) -> None:
+    """Look up, making them on first use, the accounts the reserves of these (seller, currency)
+    pairs post to: before the transaction that takes the payouts' row locks, since two of them
+    each making an account the other also makes (a new currency's payouts_in_transit) deadlock."""
+    for seller_id, currency in pairs:
+        chart.account(currency=currency, code=chart.seller_available(seller_id))
+        chart.account(currency=currency, code=chart.PAYOUTS_IN_TRANSIT)
 
 
 def reserve(payouts: list[Payout]) -> None:

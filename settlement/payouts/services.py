@@ -163,6 +163,11 @@ def _begin_attempts(payout_ids: Sequence[uuid.UUID | str]) -> list[Payout]:
     first attempt) in one transaction of its own, so that a crash after the bank call still leaves
     the attempt on record. The payouts are locked in id order; the reserves are one linked ledger
     batch (one lock of platform:payouts_in_transit for them all). Returns the payouts to submit."""
+    ledger.prepare_accounts(
+        Payout.objects.filter(pk__in=payout_ids, status=PayoutStatus.CREATED, attempts=0)
+        .values_list("seller_id", "currency")
+        .distinct()
+    )
     with transaction.atomic():
         payouts = list(
             Payout.objects.select_for_update(of=("self",))
