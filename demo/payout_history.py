@@ -15,7 +15,9 @@ Nothing here writes a ledger row, a batch or a payout itself: orders, payments, 
 release, maturation (settlement.maturation.mature_due), batches (create_batches), payouts
 (create_payouts, submit_many, apply_bank_answer) are the services the product runs, and the bank
 is the sandbox bank process (demo/bank.py). The rounds' batches are dated on the rounds' days;
-the transfers they cover carry the time of the seeding (the ledger's times are its own).
+the transfers they cover carry the time of the seeding (the ledger's times are its own). Each
+round's hold is passed by running the maturation job with its clock a week on: it matures every
+release due by then, which in a demo database is the demo sellers' money.
 
 Idempotent: once a demo seller has a payout, its history is not made again.
 """
