@@ -5,6 +5,7 @@
     GET  /statements/camt053?date=YYYY-MM-DD        the platform
     GET  /platform/accounts                         the platform: its accounts and balances
     POST /accounts, GET /accounts[/<iban>], POST /accounts/<iban>/close      the operator
+                    (an account by IBAN, or a US one by routing_number + account_number)
     POST /incoming                                  the operator (a buyer's transfer arrives)
     GET|POST /admin/faults, GET|POST /admin/callback-url, GET /admin/callbacks   the operator
 

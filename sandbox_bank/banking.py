@@ -45,13 +45,14 @@ RETURNED = (
 
 _TRANSFER_FIELDS = frozenset(
     {"payout_id", "amount_minor", "currency", "creditor_name", "creditor_iban", "creditor_bic"}
-    | {"remittance"}
+    | {"remittance", "creditor_routing_number", "creditor_account_number"}
 )
 _INCOMING_FIELDS = frozenset(
     {"reference", "amount_minor", "currency", "debtor_name", "debtor_iban", "end_to_end_id"}
 )
 _ACCOUNT_FIELDS = frozenset(
     {"iban", "bic", "holder_name", "currency", "opening_balance_minor", "returns_credits"}
+    | {"routing_number", "account_number"}
 )
 
 
@@ -72,9 +73,52 @@ def platform_iban(currency: str) -> str:
     return IBAN.generate("DE", bank_code=BANK_CODE, account_code=f"9{number:09d}").compact
 
 
+def account_identity(body: Mapping[str, Any], *, prefix: str = "") -> tuple[str | None, str, str]:
+    """(iban, routing number, account number) of the account a request names: by IBAN, or a US
+    account by `<prefix>routing_number` and `<prefix>account_number` (not both ways at once)."""
+    iban_field = f"{prefix}iban"
+    routing_field, number_field = f"{prefix}routing_number", f"{prefix}account_number"
+    if body.get(routing_field) or body.get(number_field):
+        if body.get(iban_field):
+            raise BadRequest(
+                "Name the account by its IBAN or by a US routing and account number, not both.",
+                field=iban_field,
+            )
+        return (
+            None,
+            validation.aba_routing_number(body.get(routing_field), field=routing_field),
+            validation.us_account_number(body.get(number_field), field=number_field),
+        )
+    return validation.iban(body.get(iban_field), field=iban_field), "", ""
+
+
+def _find_account(
+    connection: sqlite3.Connection,
+    iban: str | None,
+    routing: str,
+    number: str,
+    *,
+    customer_only: bool = False,
+) -> sqlite3.Row | None:
+    """The account with this IBAN, or (iban None) this US routing and account number."""
+    if iban:
+        row = connection.execute("SELECT * FROM accounts WHERE iban = ?", (iban,)).fetchone()
+    else:
+        row = connection.execute(
+            "SELECT * FROM accounts"
+            " WHERE iban IS NULL AND routing_number = ? AND account_number = ?",
+            (routing, number),
+        ).fetchone()
+    if row is not None and customer_only and row["is_platform"]:
+        return None
+    return row
+
+
 def account_json(row: sqlite3.Row) -> dict[str, Any]:
     return {
-        "iban": row["iban"],
+        "iban": row["iban"] or "",
+        "routing_number": row["routing_number"],
+        "account_number": row["account_number"],
         "bic": row["bic"],
         "holder_name": row["holder_name"],
         "currency": row["currency"],
@@ -97,6 +141,8 @@ def transfer_json(row: sqlite3.Row) -> dict[str, Any]:
         "currency": row["currency"],
         "creditor_name": row["creditor_name"],
         "creditor_iban": row["creditor_iban"],
+        "creditor_routing_number": row["creditor_routing_number"],
+        "creditor_account_number": row["creditor_account_number"],
         "creditor_bic": row["creditor_bic"],
         "remittance": row["remittance"],
         "failure_code": row["failure_code"],
@@ -182,8 +228,8 @@ class Bank:
         """Open a customer's account; (account, created). Opening the same account again with the
         same holder and currency answers the existing one (so seeding can be re-run)."""
         _refuse_unknown_fields(body, _ACCOUNT_FIELDS)
-        iban = validation.iban(body.get("iban"))
-        bic = validation.bic(body.get("bic")) or _bic_for(iban)
+        iban, routing, number = account_identity(body)
+        bic = validation.bic(body.get("bic")) or (_bic_for(iban) if iban else "")
         holder = validation.text(body.get("holder_name"), field="holder_name", max_chars=70)
         currency = validation.currency(body.get("currency"))
         opening = body.get("opening_balance_minor", 0)
@@ -195,25 +241,26 @@ class Bank:
         if not isinstance(returns_credits, bool):
             raise BadRequest("returns_credits is true or false.", field="returns_credits")
         with self.db.write() as connection:
-            existing = connection.execute(
-                "SELECT * FROM accounts WHERE iban = ?", (iban,)
-            ).fetchone()
+            existing = _find_account(connection, iban, routing, number)
             if existing is not None:
                 if existing["is_platform"] or (existing["holder_name"], existing["currency"]) != (
                     holder,
                     currency,
                 ):
                     raise Conflict(
-                        "An account with this IBAN exists for another holder or currency.",
+                        "This account exists for another holder or currency.",
                         code="account_exists",
-                        field="iban",
+                        field="iban" if iban else "account_number",
                     )
                 return account_json(existing), False
-            connection.execute(
-                "INSERT INTO accounts (iban, bic, holder_name, currency, opening_balance_minor,"
-                " balance_minor, returns_credits, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            cursor = connection.execute(
+                "INSERT INTO accounts (iban, routing_number, account_number, bic, holder_name,"
+                " currency, opening_balance_minor, balance_minor, returns_credits, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     iban,
+                    routing,
+                    number,
                     bic,
                     holder,
                     currency,
@@ -223,7 +270,9 @@ class Bank:
                     iso(utc_now()),
                 ),
             )
-            row = connection.execute("SELECT * FROM accounts WHERE iban = ?", (iban,)).fetchone()
+            row = connection.execute(
+                "SELECT * FROM accounts WHERE id = ?", (cursor.lastrowid,)
+            ).fetchone()
         return account_json(row), True
 
     def account(self, iban: str) -> dict[str, Any]:
@@ -287,7 +336,6 @@ class Bank:
                 field="creditor_name",
                 max_chars=validation.MAX_NAME_CHARS,
             ),
-            "creditor_iban": validation.iban(body.get("creditor_iban"), field="creditor_iban"),
             "creditor_bic": validation.bic(body.get("creditor_bic"), field="creditor_bic"),
             "remittance": validation.text(
                 body.get("remittance"),
@@ -296,6 +344,11 @@ class Bank:
                 required=False,
             ),
         }
+        iban, routing, number = account_identity(body, prefix="creditor_")
+        fields["creditor_iban"] = iban or ""
+        if not iban:  # (an IBAN transfer's fields, and so its request hash, stay as they were)
+            fields["creditor_routing_number"] = routing
+            fields["creditor_account_number"] = number
         request_hash = _request_hash(fields)
         with self.db.write() as connection:
             existing = connection.execute(
@@ -313,9 +366,10 @@ class Bank:
             now = utc_now()
             connection.execute(
                 "INSERT INTO transfers (payout_id, bank_reference, request_hash, amount_minor,"
-                " currency, creditor_name, creditor_iban, creditor_bic, remittance,"
-                " debtor_account_id, status, accepted_at, settle_due)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?)",
+                " currency, creditor_name, creditor_iban, creditor_routing_number,"
+                " creditor_account_number, creditor_bic, remittance, debtor_account_id, status,"
+                " accepted_at, settle_due)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?)",
                 (
                     payout_id,
                     _new_reference("SBT"),
@@ -324,6 +378,8 @@ class Bank:
                     fields["currency"],
                     fields["creditor_name"],
                     fields["creditor_iban"],
+                    routing,
+                    number,
                     fields["creditor_bic"],
                     fields["remittance"],
                     debtor["id"],
@@ -395,10 +451,13 @@ class Bank:
 
     def _settle(self, connection: sqlite3.Connection, transfer: sqlite3.Row) -> None:
         assert transfer["status"] == "accepted", transfer["status"]
-        creditor = connection.execute(
-            "SELECT * FROM accounts WHERE iban = ? AND is_platform = 0",
-            (transfer["creditor_iban"],),
-        ).fetchone()
+        creditor = _find_account(
+            connection,
+            transfer["creditor_iban"] or None,
+            transfer["creditor_routing_number"],
+            transfer["creditor_account_number"],
+            customer_only=True,
+        )
         failure = None
         if creditor is None:
             failure = INVALID_ACCOUNT
@@ -529,8 +588,9 @@ class Bank:
     ) -> None:
         connection.execute(
             "INSERT INTO bookings (account_id, amount_minor, kind, end_to_end_id, bank_reference,"
-            " counterparty_name, counterparty_iban, remittance, creditor_reference, reason_code,"
-            " booked_at, booked_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " counterparty_name, counterparty_iban, counterparty_account, remittance,"
+            " creditor_reference, reason_code, booked_at, booked_on)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 account["id"],
                 amount_minor,
@@ -538,7 +598,8 @@ class Bank:
                 end_to_end_id,
                 bank_reference,
                 counterparty["holder_name"],
-                counterparty["iban"],
+                counterparty["iban"] or "",
+                counterparty["account_number"] if "account_number" in counterparty.keys() else "",  # noqa: SIM118 - a sqlite3.Row has keys(), not `in`
                 remittance,
                 creditor_reference,
                 reason_code,

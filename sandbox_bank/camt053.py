@@ -81,10 +81,12 @@ def _bank_transaction_code(parent: etree._Element, family: str, sub_family: str)
     _el(family_element, "SubFmlyCd", sub_family)
 
 
-def _party(parent: etree._Element, role: str, name: str, iban: str) -> None:
+def _party(parent: etree._Element, role: str, name: str, iban: str, number: str = "") -> None:
     _path(parent, f"{role}/Pty/Nm", name)
     if iban:
         _path(parent, f"{role}Acct/Id/IBAN", iban)
+    elif number:  # a US account: its number (ISO 20022 generic account id)
+        _path(parent, f"{role}Acct/Id/Othr/Id", number)
 
 
 def _entry(statement: etree._Element, booking, account, day: dt.date) -> None:
@@ -116,7 +118,11 @@ def _entry(statement: etree._Element, booking, account, day: dt.date) -> None:
     parties = _el(details, "RltdPties")
     # Who paid whom: for our debit (a payout) we are the debtor; for a credit, the creditor.
     ours = (account["holder_name"], account["iban"])
-    theirs = (booking["counterparty_name"], booking["counterparty_iban"])
+    theirs = (
+        booking["counterparty_name"],
+        booking["counterparty_iban"],
+        booking["counterparty_account"],
+    )
     debtor, creditor = (ours, theirs) if kind == "transfer" else (theirs, ours)
     _party(parties, "Dbtr", *debtor)
     _party(parties, "Cdtr", *creditor)

@@ -4,6 +4,7 @@ callback delivery), all stopped together on SIGTERM or Ctrl-C."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import signal
 import socketserver
@@ -11,9 +12,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from http.server import BaseHTTPRequestHandler
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
-from .app import SandboxBankApp
+from .app import MAX_BODY_BYTES, SandboxBankApp
 from .auth import RequestVerifier
 from .banking import Bank
 from .callbacks import CallbackDispatcher
@@ -31,14 +33,58 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
 
 
+class _KeepAliveServerHandler(ServerHandler):
+    http_version = "1.1"
+
+    def cleanup_headers(self) -> None:
+        super().cleanup_headers()
+        if "Content-Length" not in self.headers:
+            self.request_handler.close_connection = True  # the answer ends where the stream does
+
+
 class QuietHandler(WSGIRequestHandler):
+    """wsgiref's handler, with HTTP/1.1 keep-alive: a client that sends many requests (a worker
+    submitting a few payouts) reuses one connection and one server thread. Each request's body is
+    read before the app runs, so a refusal that ignores it cannot leave bytes in the stream."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle kept-alive connection (and its thread) ends after this
+    # wsgiref writes the head and the body of an answer apart: with Nagle's algorithm on, the body
+    # waits for the client's delayed ACK of the head (40 ms a request on a kept-alive connection).
+    disable_nagle_algorithm = True
+
     def log_message(self, format: str, *args) -> None:
         logger.info("%s %s", self.address_string(), format % args)
 
     def handle(self) -> None:
-        # The client may have given up (its timeout): then there is nobody to answer.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            super().handle()
+        # The client may have given up (its timeout) or gone idle: then there is nobody to answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, TimeoutError):
+            BaseHTTPRequestHandler.handle(self)  # handle_one_request until the connection closes
+
+    def handle_one_request(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            self.close_connection = True
+            return
+        if not self.parse_request():  # also sets close_connection from the request's headers
+            return
+        environ = self.get_environ()
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if self.headers.get("Transfer-Encoding") or not length.isdigit():
+            self.close_connection = True  # no length to read by: the app reads what it can
+            body = self.rfile
+        elif int(length) > MAX_BODY_BYTES:
+            self.close_connection = True  # not read: the app refuses it, then the stream ends
+            body = io.BytesIO()
+        else:
+            body = io.BytesIO(self.rfile.read(int(length)))
+        handler = _KeepAliveServerHandler(
+            body, self.wfile, self.get_stderr(), environ, multithread=True
+        )
+        handler.request_handler = self
+        handler.run(self.server.get_app())
 
 
 class ClearingThread(threading.Thread):

@@ -18,7 +18,10 @@ from pathlib import Path
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
     id INTEGER PRIMARY KEY,
-    iban TEXT NOT NULL UNIQUE,
+    -- An account is known by its IBAN, or (a US account) by its ABA routing and account number.
+    iban TEXT UNIQUE,
+    routing_number TEXT NOT NULL DEFAULT '',
+    account_number TEXT NOT NULL DEFAULT '',
     bic TEXT NOT NULL,
     holder_name TEXT NOT NULL,
     currency TEXT NOT NULL,
@@ -29,10 +32,13 @@ CREATE TABLE IF NOT EXISTS accounts (
     -- Sandbox behaviour: credits to this account come back as returns after being paid.
     returns_credits INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    closed_at TEXT
+    closed_at TEXT,
+    CHECK ((iban IS NULL) = (routing_number <> '' AND account_number <> ''))
 );
 CREATE UNIQUE INDEX IF NOT EXISTS accounts_one_platform_account_per_currency
     ON accounts (currency) WHERE is_platform = 1;
+CREATE UNIQUE INDEX IF NOT EXISTS accounts_us_number
+    ON accounts (routing_number, account_number) WHERE iban IS NULL;
 
 CREATE TABLE IF NOT EXISTS transfers (
     payout_id TEXT PRIMARY KEY,
@@ -41,7 +47,9 @@ CREATE TABLE IF NOT EXISTS transfers (
     amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
     currency TEXT NOT NULL,
     creditor_name TEXT NOT NULL,
-    creditor_iban TEXT NOT NULL,
+    creditor_iban TEXT NOT NULL,  -- '' for a US account:
+    creditor_routing_number TEXT NOT NULL DEFAULT '',
+    creditor_account_number TEXT NOT NULL DEFAULT '',
     creditor_bic TEXT NOT NULL,
     remittance TEXT NOT NULL,
     debtor_account_id INTEGER NOT NULL REFERENCES accounts (id),
@@ -83,6 +91,7 @@ CREATE TABLE IF NOT EXISTS bookings (
     bank_reference TEXT NOT NULL,
     counterparty_name TEXT NOT NULL,
     counterparty_iban TEXT NOT NULL,
+    counterparty_account TEXT NOT NULL DEFAULT '',  -- a US account's number (no IBAN)
     remittance TEXT NOT NULL,
     creditor_reference TEXT NOT NULL DEFAULT '',
     reason_code TEXT NOT NULL DEFAULT '',
@@ -138,6 +147,7 @@ class Database:
 
     def create_schema(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _upgrade(self.connection())
         self.connection().executescript(SCHEMA)
 
     @contextlib.contextmanager
@@ -166,6 +176,45 @@ class Database:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+# A bank file made before US accounts: the accounts table is rebuilt (an IBAN becomes optional;
+# SQLite cannot relax NOT NULL in place) and the other tables take their new columns.
+_COPY_V1_ACCOUNTS = """
+INSERT INTO accounts_v2 (id, iban, bic, holder_name, currency, opening_balance_minor,
+                         balance_minor, is_platform, status, returns_credits, created_at, closed_at)
+SELECT id, iban, bic, holder_name, currency, opening_balance_minor, balance_minor, is_platform,
+       status, returns_credits, created_at, closed_at
+  FROM accounts
+"""
+_ADDED_COLUMNS = (
+    ("transfers", "creditor_routing_number", "TEXT NOT NULL DEFAULT ''"),
+    ("transfers", "creditor_account_number", "TEXT NOT NULL DEFAULT ''"),
+    ("bookings", "counterparty_account", "TEXT NOT NULL DEFAULT ''"),
+)
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+
+def _upgrade(connection: sqlite3.Connection) -> None:
+    accounts = _columns(connection, "accounts")
+    if accounts and "routing_number" not in accounts:
+        create_accounts = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS accounts") :]
+        create_accounts = create_accounts[: create_accounts.index(");") + 2]
+        connection.execute("PRAGMA foreign_keys=OFF")  # the other tables' rows keep their ids
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(create_accounts.replace("IF NOT EXISTS accounts", "accounts_v2"))
+        connection.execute(_COPY_V1_ACCOUNTS)
+        connection.execute("DROP TABLE accounts")
+        connection.execute("ALTER TABLE accounts_v2 RENAME TO accounts")
+        connection.execute("COMMIT")
+        connection.execute("PRAGMA foreign_keys=ON")
+    for table, column, kind in _ADDED_COLUMNS:
+        present = _columns(connection, table)
+        if present and column not in present:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def reset_database(path: Path) -> list[Path]:

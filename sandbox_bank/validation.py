@@ -1,4 +1,5 @@
-"""Checks on what the bank is asked: IBANs (schwifty), BICs, RF references, ids, names.
+"""Checks on what the bank is asked: IBANs (schwifty), US routing and account numbers, BICs, RF
+references, ids, names.
 
 Every refusal is a BadRequest naming the field, answered 422 before anything is written.
 """
@@ -48,6 +49,39 @@ def bic(value: Any, *, field: str = "bic") -> str:
         return str(BIC(value).compact)
     except SchwiftyException as exc:
         raise BadRequest(f"Not a valid BIC: {exc}.", code="invalid_bic", field=field) from None
+
+
+def aba_routing_number(value: Any, *, field: str = "routing_number") -> str:
+    """A US ABA routing transit number: 9 digits (spaces and hyphens ignored), a Federal Reserve
+    prefix and the 3-7-1 check digit. The bank checks what it is given on its own, as a real
+    bank would (the platform's check is accounts/banking.py)."""
+    digits = re.sub(r"[\s-]+", "", value) if isinstance(value, str) else ""
+    valid = bool(re.fullmatch(r"[0-9]{9}", digits))
+    if valid:
+        prefix = int(digits[:2])
+        valid = prefix <= 12 or 21 <= prefix <= 32 or 61 <= prefix <= 72 or prefix == 80
+    if valid:
+        weights = (3, 7, 1) * 3
+        valid = (
+            sum(int(char) * weight for char, weight in zip(digits, weights, strict=True)) % 10 == 0
+        )
+    if not valid:
+        raise BadRequest(
+            "Not a valid ABA routing number (9 digits with a check digit).",
+            code="invalid_routing_number",
+            field=field,
+        )
+    return digits
+
+
+def us_account_number(value: Any, *, field: str = "account_number") -> str:
+    """A US bank account number: 4 to 17 digits (spaces and hyphens ignored)."""
+    digits = re.sub(r"[\s-]+", "", value) if isinstance(value, str) else ""
+    if not re.fullmatch(r"[0-9]{4,17}", digits):
+        raise BadRequest(
+            "A US account number is 4 to 17 digits.", code="invalid_account_number", field=field
+        )
+    return digits
 
 
 def transfer_id(value: Any, *, field: str = "payout_id") -> str:

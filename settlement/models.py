@@ -91,8 +91,10 @@ class Payout(models.Model):
     )
     # The account paid, as it was when the payout was made (the profile may change later).
     creditor_name = models.CharField(max_length=200)
-    iban = models.CharField(max_length=34)
+    iban = models.CharField(max_length=34)  # blank for a US account (routing + account number)
     bic = models.CharField(max_length=11, blank=True)
+    routing_number = models.CharField(max_length=20, blank=True, default="", db_default="")
+    account_number = models.CharField(max_length=34, blank=True, default="", db_default="")
     bank_reference = models.CharField(max_length=64, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.CharField(max_length=255, blank=True)
@@ -139,6 +141,11 @@ class Payout(models.Model):
 
     def __str__(self) -> str:
         return f"payout {self.id} {self.amount_minor} {self.currency} {self.status}"
+
+    @property
+    def account_last4(self) -> str:
+        """The end of the account paid, as pages show it."""
+        return (self.iban or self.account_number)[-4:]
 
     @property
     def bank_id(self) -> str:

@@ -73,9 +73,11 @@ class CreditTransfer:
     amount_minor: int
     currency: str
     creditor_name: str
-    iban: str
+    iban: str  # "" for a US account, named by the two fields below instead
     bic: str = ""
     remittance: str = ""  # the text on the seller's statement, e.g. the batch reference
+    routing_number: str = ""  # a US account: its ABA routing number
+    account_number: str = ""  # and its account number
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from settlement.gateways.base import (
     InvalidBankCallback,
     TransferResult,
 )
-from settlement.gateways.http import Answer, exchange
+from settlement.gateways.http import Answer, Session
 
 SIGNATURE_DOMAIN = b"clearhouse-bank-request/v1\n"
 TIMESTAMP_HEADER = "X-Clearhouse-Timestamp"
@@ -121,6 +121,16 @@ def transfer_result(data: Any) -> TransferResult:
     )
 
 
+def _creditor_account(transfer: CreditTransfer) -> dict[str, str]:
+    """The account paid: by IBAN, or a US one by routing and account number."""
+    if transfer.iban or not transfer.routing_number:
+        return {"creditor_iban": transfer.iban}
+    return {
+        "creditor_routing_number": transfer.routing_number,
+        "creditor_account_number": transfer.account_number,
+    }
+
+
 class SandboxBankGateway(BankGateway):
     name = "sandbox"
 
@@ -148,6 +158,9 @@ class SandboxBankGateway(BankGateway):
         self._key = _load_signing_key(signing_key)
         self.timeout_s = timeout_s
         self._clock = clock
+        # One kept-alive connection per thread: a worker's submits of a few payouts, and its
+        # next task's, go over the same one.
+        self._session = Session(self.base_url, timeout_s=timeout_s)
 
     # --- the wire -------------------------------------------------------------------------------
 
@@ -175,12 +188,8 @@ class SandboxBankGateway(BankGateway):
         if payload is not None:
             all_headers["Content-Type"] = "application/json"
         all_headers.update(self.signed_headers(method, target, body))
-        return exchange(
-            method,
-            self.base_url + target,
-            headers=all_headers,
-            body=body if payload is not None else None,
-            timeout_s=self.timeout_s,
+        return self._session.exchange(
+            method, target, headers=all_headers, body=body if payload is not None else None
         )
 
     def _refusal(self, answer: Answer, what: str) -> BankError:
@@ -206,7 +215,7 @@ class SandboxBankGateway(BankGateway):
                 "amount_minor": transfer.amount_minor,
                 "currency": transfer.currency,
                 "creditor_name": transfer.creditor_name,
-                "creditor_iban": transfer.iban,
+                **_creditor_account(transfer),
                 "creditor_bic": transfer.bic,
                 "remittance": transfer.remittance,
             },

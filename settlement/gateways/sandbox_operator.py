@@ -60,19 +60,27 @@ class SandboxBankOperator:
     def open_account(
         self,
         *,
-        iban: str,
         holder_name: str,
         currency: str,
+        iban: str = "",
+        routing_number: str = "",
+        account_number: str = "",
         bic: str = "",
         opening_balance_minor: int = 0,
         returns_credits: bool = False,
     ) -> dict[str, Any]:
-        """Open (or find, if it is the same) a customer's account at the bank."""
+        """Open (or find, if it is the same) a customer's account at the bank: by IBAN, or a US
+        account by routing and account number."""
+        identity = (
+            {"iban": iban}
+            if iban
+            else {"routing_number": routing_number, "account_number": account_number}
+        )
         return self._call(
             "POST",
             "/accounts",
             {
-                "iban": iban,
+                **identity,
                 "holder_name": holder_name,
                 "currency": currency,
                 "bic": bic,

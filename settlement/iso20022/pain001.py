@@ -27,6 +27,7 @@ own XSD check passes all of that. Its XSD file is what we use.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
@@ -37,6 +38,7 @@ from lxml.builder import ElementMaker
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
+from accounts.banking import aba_routing_number_is_valid
 from core.money import NoMinorUnit, currency_exponent
 
 from .amounts import MAX_TOTAL_DIGITS, AmountError, count_digits, render_amount
@@ -71,10 +73,12 @@ class CreditTransferLine:
     amount_minor: int
     currency: str
     creditor_name: str
-    creditor_iban: str
+    creditor_iban: str  # "" for a US account, named by the two fields below instead
     creditor_bic: str = ""
     remittance: str = ""
     requested_execution_date: dt.date | None = None
+    creditor_routing_number: str = ""  # a US account: ABA routing number (ClrSysMmbId, USABA)
+    creditor_account_number: str = ""  # and its account number (CdtrAcct/Id/Othr)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class _Line:
     creditor_iban: str
     creditor_bic: str
     remittance: str
+    creditor_routing_number: str = ""
+    creditor_account_number: str = ""
 
 
 def credit_transfer_file(
@@ -290,9 +296,12 @@ def _line(payment: object, field: str, file_date: dt.date) -> _Line:
         if payment.requested_execution_date is None
         else _execution_date(payment.requested_execution_date, f"{field}.requested_execution_date")
     )
-    creditor_iban = _iban(payment.creditor_iban, f"{field}.creditor_iban")
     creditor_bic = _bic(payment.creditor_bic, f"{field}.creditor_bic")
-    if currency == SEPA_CURRENCY:
+    routing, number = _us_account(payment, field, currency)
+    creditor_iban = "" if routing else _iban(payment.creditor_iban, f"{field}.creditor_iban")
+    if routing:  # routed by the US clearing system's member id: no BIC needed
+        text, name_length = unicode_text, ISO_NAME_LENGTH
+    elif currency == SEPA_CURRENCY:
         if not IBAN(creditor_iban).in_sepa_zone:
             raise InvalidCreditTransfer(
                 f"EUR goes by SEPA; the IBAN's country {creditor_iban[:2]} is outside the SEPA zone",
@@ -328,7 +337,42 @@ def _line(payment: object, field: str, file_date: dt.date) -> _Line:
         creditor_iban=creditor_iban,
         creditor_bic=creditor_bic,
         remittance=remittance,
+        creditor_routing_number=routing,
+        creditor_account_number=number,
     )
+
+
+def _us_account(payment: CreditTransferLine, field: str, currency: str) -> tuple[str, str]:
+    """(routing, account number) of a line to a US account, or ("", "") for one by IBAN."""
+    routing = payment.creditor_routing_number
+    number = payment.creditor_account_number
+    if not routing and not number:
+        return "", ""
+    if payment.creditor_iban:
+        raise InvalidCreditTransfer(
+            f"{field} names an IBAN and a US account: one or the other",
+            code="invalid_account",
+            field=f"{field}.creditor_iban",
+        )
+    if not isinstance(routing, str) or not aba_routing_number_is_valid(routing):
+        raise InvalidCreditTransfer(
+            f"{field}.creditor_routing_number is not a valid ABA routing number",
+            code="invalid_routing_number",
+            field=f"{field}.creditor_routing_number",
+        )
+    if not isinstance(number, str) or not re.fullmatch(r"[0-9]{4,17}", number):
+        raise InvalidCreditTransfer(
+            f"{field}.creditor_account_number is not a US account number (4 to 17 digits)",
+            code="invalid_account_number",
+            field=f"{field}.creditor_account_number",
+        )
+    if currency == SEPA_CURRENCY:
+        raise InvalidCreditTransfer(
+            "EUR goes by SEPA, to an IBAN; a US account is paid in USD",
+            code="iban_required",
+            field=f"{field}.creditor_iban",
+        )
+    return routing, number
 
 
 def _control_sum(lines: Sequence[_Line]) -> str:
@@ -388,12 +432,16 @@ def _transaction(E: ElementMaker, line: _Line) -> etree._Element:
         E.PmtId(E.EndToEndId(line.end_to_end_id)),
         E.Amt(E.InstdAmt(line.amount, Ccy=line.currency)),
     ]
-    if line.creditor_bic:
-        parts.append(E.CdtrAgt(E.FinInstnId(E.BICFI(line.creditor_bic))))
-    parts += [
-        E.Cdtr(E.Nm(line.creditor_name)),
-        E.CdtrAcct(E.Id(E.IBAN(line.creditor_iban))),
-    ]
+    if line.creditor_routing_number:  # a US account: the ABA routing number names the bank
+        member = E.ClrSysMmbId(E.ClrSysId(E.Cd("USABA")), E.MmbId(line.creditor_routing_number))
+        bic = [E.BICFI(line.creditor_bic)] if line.creditor_bic else []
+        parts.append(E.CdtrAgt(E.FinInstnId(*bic, member)))
+        account = E.Othr(E.Id(line.creditor_account_number))
+    else:
+        if line.creditor_bic:
+            parts.append(E.CdtrAgt(E.FinInstnId(E.BICFI(line.creditor_bic))))
+        account = E.IBAN(line.creditor_iban)
+    parts += [E.Cdtr(E.Nm(line.creditor_name)), E.CdtrAcct(E.Id(account))]
     if line.remittance:
         parts.append(E.RmtInf(E.Ustrd(line.remittance)))
     return E.CdtTrfTxInf(*parts)

@@ -41,6 +41,8 @@ def pain001_for(
                 creditor_name=payout.creditor_name,
                 creditor_iban=payout.iban,
                 creditor_bic=payout.bic,
+                creditor_routing_number=payout.routing_number,
+                creditor_account_number=payout.account_number,
                 remittance=f"Clearhouse payout {payout.bank_id[:8]}",
             )
             for payout in sorted(payouts, key=lambda p: (p.currency, p.bank_id))

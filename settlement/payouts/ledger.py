@@ -12,6 +12,7 @@ Their reasons all start with "payout_": batches leave them out, as they pay batc
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from ledger import chart
 from ledger.models import TransferKind
@@ -43,18 +44,31 @@ def _request(
     )
 
 
-def reserve(payout: Payout) -> None:
-    available = chart.seller_available(payout.seller_id)
+def prepare_accounts(pairs: Iterable[tuple[int, str]]) -> None:
+    """Look up, making them on first use, the accounts the reserves of these (seller, currency)
+    pairs post to: before the transaction that takes the payouts' row locks, since two of them
+    each making an account the other also makes (a new currency's payouts_in_transit) deadlock."""
+    for seller_id, currency in pairs:
+        chart.account(currency=currency, code=chart.seller_available(seller_id))
+        chart.account(currency=currency, code=chart.PAYOUTS_IN_TRANSIT)
+
+
+def reserve(payouts: list[Payout]) -> None:
+    """The pending transfers of these payouts, one linked ledger batch (all or none: BatchFailed
+    names the one refused)."""
+    if not payouts:
+        return
     create_transfers(
         [
             _request(
                 payout,
                 "reserve",
-                available,
+                chart.seller_available(payout.seller_id),
                 chart.PAYOUTS_IN_TRANSIT,
                 "payout_reserved",
                 kind=TransferKind.PENDING,
             )
+            for payout in payouts
         ]
     )
 

@@ -8,9 +8,13 @@ seller has changed the bank account (retry_returned_batches).
 Exactly once at the bank: the payout's id is the bank's idempotency key. Before a submit the
 attempt is counted in its own committed transaction; a worker that finds an attempt already
 counted (its predecessor died, or the answer was lost) asks the bank for the payout's status
-first and submits only if the bank never saw it. Bank answers, whether from the submit, a status
-query or a callback, all go through apply_bank_answer under the payout's row lock; an answer that
-contradicts a final state changes nothing and is kept as a case for staff.
+first and submits only if the bank never saw it. A worker submits a few payouts per task
+(SUBMIT_CHUNK): their attempts are counted and their money reserved together (one lock of the
+payouts, one linked ledger batch), then each is sent over the same kept-alive connection and its
+answer applied on its own, so a crash or an outage part way leaves the rest counted, to be asked
+about first. Bank answers, whether from the submit, a status query or a callback, all go through
+apply_bank_answer under the payout's row lock; an answer that contradicts a final state changes
+nothing and is kept as a case for staff.
 
 The sweeper asks the bank about every payout whose `check_after` has passed: created or submitted
 too long (a lost message, a dropped callback), and paid ones once their return window has ended
@@ -27,10 +31,13 @@ import uuid
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.errors import NotFound
+from ledger.errors import BatchFailed
 from settlement.gateways.base import (
     BankError,
     BankGateway,
@@ -61,35 +68,50 @@ def check_after(status: str) -> dt.timedelta | None:
 NOTIFY_AFTER = dt.timedelta(minutes=5)
 
 
+# Payouts per submit task: one task, one lock of the payouts and one ledger call for the reserves
+# of them all, and one keep-alive connection to the bank, instead of one of each per payout. Small
+# enough that a task retried after the bank went away re-asks about few payouts.
+SUBMIT_CHUNK = 20
+
+
 def _enqueue_submit(payout_ids: Sequence[uuid.UUID]) -> None:
-    from settlement.payouts.tasks import payout_submit  # the tasks module imports this one
+    from settlement.payouts.tasks import payouts_submit  # the tasks module imports this one
 
-    for payout_id in payout_ids:
-        payout_submit.delay(str(payout_id))
+    ids = [str(payout_id) for payout_id in payout_ids]
+    for start in range(0, len(ids), SUBMIT_CHUNK):
+        payouts_submit.delay(ids[start : start + SUBMIT_CHUNK])
 
 
-_CREATE_PAYOUTS = """
+# A seller the bank can pay: an IBAN account, or a US account (ABA routing + account number).
+# Others (domestic accounts elsewhere) wait, their batches unpaid, until one is on file.
+_PAYABLE = (
+    "(sp.iban <> '' OR (sp.country = 'US' AND sp.routing_number <> '' AND sp.account_number <> ''))"
+)
+
+_CREATE_PAYOUTS = f"""
 INSERT INTO settlement_payout
        (id, batch_id, seller_id, amount_minor, currency, status, creditor_name, iban, bic,
-        bank_reference, failure_code, failure_message, check_after, attempts, created_at,
-        updated_at)
+        routing_number, account_number, bank_reference, failure_code, failure_message,
+        check_after, attempts, created_at, updated_at)
 SELECT gen_random_uuid(), b.id, b.seller_id, b.net_minor, b.currency, 'created',
-       coalesce(nullif(sp.bank_account_holder, ''), sp.legal_name), sp.iban, sp.bic, '', '', '',
+       coalesce(nullif(sp.bank_account_holder, ''), sp.legal_name), sp.iban, sp.bic,
+       CASE WHEN sp.iban = '' THEN sp.routing_number ELSE '' END,
+       CASE WHEN sp.iban = '' THEN sp.account_number ELSE '' END, '', '', '',
        now() + %s::interval, 0, now(), now()
   FROM settlement_settlementbatch b
   JOIN accounts_sellerprofile sp ON sp.user_id = b.seller_id
- WHERE b.id = ANY(%s::uuid[]) AND sp.iban <> ''
+ WHERE b.id = ANY(%s::uuid[]) AND {_PAYABLE}
    AND NOT EXISTS (SELECT 1 FROM settlement_payout p
                     WHERE p.batch_id = b.id AND p.status IN ('created', 'submitted', 'paid'))
 ON CONFLICT DO NOTHING
 RETURNING id
-"""
+"""  # noqa: S608 - a fixed condition, values bound
 
 
 def create_payouts(batch_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """One payout for each of these batches that has none alive, to the seller's IBAN account
-    (a seller without one waits: the batch is paid once an account is on file). Submission is
-    enqueued on commit. Set-based; safe to repeat (a unique key allows one live payout a batch)."""
+    """One payout for each of these batches that has none alive, to the seller's account (IBAN,
+    or a US account; a seller without one the bank can pay waits: the batch is paid once one is
+    on file). Submission is enqueued on commit. Set-based; safe to repeat (a unique key allows one live payout a batch)."""
     if not batch_ids:
         return []
     with transaction.atomic(), connection.cursor() as cursor:
@@ -102,19 +124,19 @@ def create_payouts(batch_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
 
 
 def unpaid_batch_ids() -> list[uuid.UUID]:
-    """Batches with no live payout, whose seller has an IBAN account on file and changed the
-    profile since the last payout failed or came back (or that never had a payout)."""
+    """Batches with no live payout, whose seller has an account the bank can pay on file and
+    changed the profile since the last payout failed or came back (or that never had a payout)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT b.id FROM settlement_settlementbatch b
-              JOIN accounts_sellerprofile sp ON sp.user_id = b.seller_id AND sp.iban <> ''
+              JOIN accounts_sellerprofile sp ON sp.user_id = b.seller_id AND {_PAYABLE}
              WHERE NOT EXISTS (SELECT 1 FROM settlement_payout p WHERE p.batch_id = b.id
                                   AND p.status IN ('created', 'submitted', 'paid'))
                AND sp.updated_at > coalesce(
                      (SELECT max(coalesce(p.returned_at, p.failed_at)) FROM settlement_payout p
                        WHERE p.batch_id = b.id), '-infinity')
-            """
+            """  # noqa: S608 - a fixed condition
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -136,33 +158,92 @@ def _event(payout: Payout, kind: str, **data) -> None:
     PayoutEvent.objects.create(payout=payout, kind=kind, data=data)
 
 
-def _begin_attempt(payout_id: uuid.UUID | str) -> Payout | None:
-    """Count a submit attempt (reserving the money on the first) in its own transaction, so that
-    a crash after the bank call still leaves the attempt on record. None: nothing to submit."""
+def _begin_attempts(payout_ids: Sequence[uuid.UUID | str]) -> list[Payout]:
+    """Count a submit attempt of each of these payouts still created (reserving the money on the
+    first attempt) in one transaction of its own, so that a crash after the bank call still leaves
+    the attempt on record. The payouts are locked in id order; the reserves are one linked ledger
+    batch (one lock of platform:payouts_in_transit for them all). Returns the payouts to submit."""
+    ledger.prepare_accounts(
+        Payout.objects.filter(pk__in=payout_ids, status=PayoutStatus.CREATED, attempts=0)
+        .values_list("seller_id", "currency")
+        .distinct()
+    )
     with transaction.atomic():
-        payout = _lock(payout_id)
-        if payout.status != PayoutStatus.CREATED:
-            return None
-        if payout.attempts == 0:
-            ledger.reserve(payout)
-        payout.attempts += 1
-        payout.check_after = timezone.now() + check_after(PayoutStatus.CREATED)
-        payout.save(update_fields=["attempts", "check_after", "updated_at"])
-        return payout
+        payouts = list(
+            Payout.objects.select_for_update(of=("self",))
+            .select_related("batch")
+            .filter(pk__in=payout_ids, status=PayoutStatus.CREATED)
+            .order_by("pk")
+        )
+        if not payouts:
+            return []
+        unreserved = _reserve([payout for payout in payouts if payout.attempts == 0])
+        payouts = [payout for payout in payouts if payout.pk not in unreserved]
+        now = timezone.now()
+        due = now + check_after(PayoutStatus.CREATED)
+        Payout.objects.filter(pk__in=[payout.pk for payout in payouts]).update(
+            attempts=F("attempts") + 1, check_after=due, updated_at=now
+        )
+        for payout in payouts:
+            payout.attempts, payout.check_after, payout.updated_at = payout.attempts + 1, due, now
+        return payouts
+
+
+def _reserve(payouts: list[Payout]) -> set[uuid.UUID]:
+    """Reserve these payouts' money in one ledger call; the ids of those the ledger refused (left
+    as they are, and out of this attempt: the sweeper tries them again later)."""
+    refused: set[uuid.UUID] = set()
+    while payouts:
+        try:
+            ledger.reserve(payouts)
+            break
+        except BatchFailed as failure:  # all or none: leave the refused one out, post the rest
+            bad = payouts[failure.index]
+            logger.error("payout %s: the ledger refused its reserve: %s", bad.pk, failure.reason)
+            refused.add(bad.pk)
+            payouts = payouts[: failure.index] + payouts[failure.index + 1 :]
+    return refused
+
+
+def submit_many(payout_ids: Sequence[uuid.UUID | str], gateway: BankGateway) -> None:
+    """Send each of these payouts still created to the bank (or learn what the bank already did
+    with it), one after the other, then apply the answers together (apply_bank_answers: one
+    transaction). BankUnavailable propagates once the answers had so far are applied: the caller
+    retries later, and the next try asks about each counted payout first."""
+    answers: list[TransferResult] = []
+    try:
+        for payout in _begin_attempts(payout_ids):
+            answer = _send(payout, gateway)
+            if answer is not None:
+                answers.append(answer)
+    finally:
+        if answers:
+            apply_bank_answers(answers)
 
 
 def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
-    """Send the payout to the bank (or learn what the bank already did with it) and apply the
-    answer. BankUnavailable propagates: the caller retries later, and the next try asks first."""
-    payout = _begin_attempt(payout_id)
-    if payout is None:
+    """submit_many for one payout; the payout as it stands after. NotFound for an unknown id."""
+    _get(payout_id)
+    submit_many([payout_id], gateway)
+    return Payout.objects.get(pk=payout_id)
+
+
+def _get(payout_id: uuid.UUID | str) -> Payout:
+    try:
         return Payout.objects.get(pk=payout_id)
+    except (Payout.DoesNotExist, ValueError, ValidationError):
+        raise NotFound("No such payout.", code="payout_not_found") from None
+
+
+def _send(payout: Payout, gateway: BankGateway) -> TransferResult | None:
+    """One counted attempt of one payout: status first when an earlier attempt was counted. The
+    bank's answer, to apply; None when the bank refused the request (the payout failed here)."""
     attempt = f"{payout.bank_id}:{payout.attempts}"
     crash_point("submit.before_bank", attempt)
     if payout.attempts > 1:
         known = gateway.status(payout_id=payout.bank_id)
         if known is not None:
-            return apply_bank_answer(known)
+            return known
     try:
         answer = gateway.submit(
             CreditTransfer(
@@ -173,14 +254,17 @@ def submit(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
                 iban=payout.iban,
                 bic=payout.bic,
                 remittance=f"Clearhouse payout {payout.batch.period_end:%Y-%m-%d}",
+                routing_number=payout.routing_number,
+                account_number=payout.account_number,
             )
         )
     except BankUnavailable:
         raise
     except BankError as refused:
-        return _fail_refused(payout.pk, refused)
+        _fail_refused(payout.pk, refused)
+        return None
     crash_point("submit.after_bank", attempt)
-    return apply_bank_answer(answer)
+    return answer
 
 
 def _fail_refused(payout_id: uuid.UUID, refused: BankError) -> Payout:
@@ -272,40 +356,60 @@ def _finish(payout: Payout, status: str, **fields) -> Payout:
 def apply_bank_answer(answer: TransferResult) -> Payout:
     """Apply what the bank says of a payout, under its row lock. Idempotent: a repeated answer
     changes nothing; one that contradicts a final state changes nothing and opens a case."""
+    return apply_bank_answers([answer])[0]
+
+
+def apply_bank_answers(answers: Sequence[TransferResult]) -> list[Payout]:
+    """apply_bank_answer for several payouts in one transaction, their rows locked together in
+    id order (a worker's answers to the payouts of one task): one commit, not one each."""
     with transaction.atomic():
-        payout = _lock(answer.payout_id)
-        if answer.amount_minor != payout.amount_minor or answer.currency != payout.currency:
-            _event(payout, "contradiction", bank=answer.status, reason="amount_or_currency")
-            logger.error("bank answer for payout %s has another amount", payout.pk)
-            return payout
-        status, said = payout.status, answer.status
-        refs = {"bank_reference": answer.bank_reference or payout.bank_reference}
-        failure = {"failure_code": answer.failure_code, "failure_message": answer.failure_message}
-        live = status in (PayoutStatus.CREATED, PayoutStatus.SUBMITTED)
-        if said == "accepted" and status == PayoutStatus.CREATED:
-            return _finish(payout, PayoutStatus.SUBMITTED, **refs)
-        if said == "paid" and live:
-            ledger.settle(payout)
-            return _finish(payout, PayoutStatus.PAID, **refs)
-        if said == "rejected" and live:
-            ledger.void(payout)
-            return _finish(payout, PayoutStatus.FAILED, **refs, **failure)
-        if said == "returned" and (live or status == PayoutStatus.PAID):
-            if live:  # the "paid" answer was lost: it was paid before it came back
-                ledger.settle(payout)
-                payout.paid_at = timezone.now()
-            ledger.give_back(payout)
-            return _finish(payout, PayoutStatus.RETURNED, **refs, **failure)
-        if (said, status) in {
-            ("accepted", PayoutStatus.SUBMITTED),
-            ("paid", PayoutStatus.PAID),
-            ("rejected", PayoutStatus.FAILED),
-            ("returned", PayoutStatus.RETURNED),
-        } or (said == "accepted" and status == PayoutStatus.PAID):
-            return payout  # a repeat, or an older answer arriving late
-        _event(payout, "contradiction", bank=said, status=status)
-        logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
+        ids = {answer.payout_id for answer in answers}
+        try:
+            locked = {
+                payout.bank_id: payout
+                for payout in Payout.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+            }
+        except ValidationError:
+            raise NotFound("No such payout.", code="payout_not_found") from None
+        if len(locked) != len(ids):
+            raise NotFound("No such payout.", code="payout_not_found")
+        return [_apply(locked[uuid.UUID(answer.payout_id).hex], answer) for answer in answers]
+
+
+def _apply(payout: Payout, answer: TransferResult) -> Payout:
+    """One answer, the payout's row locked by the caller's transaction."""
+    if answer.amount_minor != payout.amount_minor or answer.currency != payout.currency:
+        _event(payout, "contradiction", bank=answer.status, reason="amount_or_currency")
+        logger.error("bank answer for payout %s has another amount", payout.pk)
         return payout
+    status, said = payout.status, answer.status
+    refs = {"bank_reference": answer.bank_reference or payout.bank_reference}
+    failure = {"failure_code": answer.failure_code, "failure_message": answer.failure_message}
+    live = status in (PayoutStatus.CREATED, PayoutStatus.SUBMITTED)
+    if said == "accepted" and status == PayoutStatus.CREATED:
+        return _finish(payout, PayoutStatus.SUBMITTED, **refs)
+    if said == "paid" and live:
+        ledger.settle(payout)
+        return _finish(payout, PayoutStatus.PAID, **refs)
+    if said == "rejected" and live:
+        ledger.void(payout)
+        return _finish(payout, PayoutStatus.FAILED, **refs, **failure)
+    if said == "returned" and (live or status == PayoutStatus.PAID):
+        if live:  # the "paid" answer was lost: it was paid before it came back
+            ledger.settle(payout)
+            payout.paid_at = timezone.now()
+        ledger.give_back(payout)
+        return _finish(payout, PayoutStatus.RETURNED, **refs, **failure)
+    if (said, status) in {
+        ("accepted", PayoutStatus.SUBMITTED),
+        ("paid", PayoutStatus.PAID),
+        ("rejected", PayoutStatus.FAILED),
+        ("returned", PayoutStatus.RETURNED),
+    } or (said == "accepted" and status == PayoutStatus.PAID):
+        return payout  # a repeat, or an older answer arriving late
+    _event(payout, "contradiction", bank=said, status=status)
+    logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
+    return payout
 
 
 def due_for_notify(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:

@@ -3,7 +3,10 @@ whose message was lost):
 
     settlement.mature_balances      beat, every minute: held releases and reserves that are due
     settlement.make_batches         beat, hourly: today's batches (once a day each), then payouts
-    settlement.payout_submit(id)    submit one payout (status first if an attempt was made)
+    settlement.payouts_submit(ids)  submit a few payouts (status first for any whose attempt was
+                                    made), over one connection to the bank; what create_payouts
+                                    enqueues
+    settlement.payout_submit(id)    the same for one payout
     settlement.payout_check(id)     ask the bank about one payout past its deadline
     settlement.payout_notify(id)    tell seller and buyers a payout's final state, and ask both
                                     sides of a paid one to acknowledge it (idempotent)
@@ -49,6 +52,11 @@ def make_batches() -> dict[str, int]:
     batches = create_batches(day=timezone.localdate())
     payouts = services.create_payouts([batch.pk for batch in batches])
     return {"batches": len(batches), "payouts": len(payouts)}
+
+
+@shared_task(name="settlement.payouts_submit", **BANK_TASK_OPTIONS)
+def payouts_submit(payout_ids: list[str]) -> None:
+    services.submit_many(payout_ids, get_bank_gateway())
 
 
 @shared_task(name="settlement.payout_submit", **BANK_TASK_OPTIONS)

@@ -230,6 +230,46 @@ def test_paid_reaches_the_platform_by_callback_and_by_status(harness):
     assert harness.balance(iban) == 4_200
 
 
+def test_a_payout_to_a_us_account_is_paid_by_routing_and_account_number(harness):
+    # A US account (ABA routing number + account number, no IBAN) of a random number
+    account_number = f"{uuid.uuid4().int % 10**12:012d}"
+    harness.operator.open_account(
+        routing_number="021000021",
+        account_number=account_number,
+        holder_name="Hudson Goods LLC",
+        currency="USD",
+    )
+    transfer = CreditTransfer(
+        payout_id=new_payout_id(),
+        amount_minor=6_999,
+        currency="USD",
+        creditor_name="Hudson Goods LLC",
+        iban="",
+        routing_number="021000021",
+        account_number=account_number,
+    )
+
+    assert harness.gateway.submit(transfer).status in ("accepted", "paid")
+
+    assert final_status(harness.gateway, transfer.payout_id) == "paid"
+    (account,) = [a for a in harness.operator.accounts() if a["account_number"] == account_number]
+    assert (account["routing_number"], account["balance_minor"]) == ("021000021", 6_999)
+
+
+def test_many_requests_in_a_row_go_over_one_kept_alive_connection(harness):
+    iban = harness.creditor("Keep Alive")
+    transfers = [transfer_to(iban, "Keep Alive", 100 + n) for n in range(5)]
+    for transfer in transfers:
+        harness.gateway.submit(transfer)
+        harness.gateway.status(payout_id=transfer.payout_id)
+    connection = harness.gateway._session._local.connection  # the thread's one connection
+
+    assert connection is not None and connection.sock is not None  # still open: kept alive
+    for transfer in transfers:
+        assert final_status(harness.gateway, transfer.payout_id) == "paid"
+    assert harness.gateway._session._local.connection is connection
+
+
 @pytest.mark.parametrize("case", ["invalid_account", "closed_account", "name_mismatch"])
 def test_refused_transfers_end_rejected_and_move_no_money(harness, case):
     iban = harness.creditor("Anna Müller")

@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from ledger import chart
+from ledger.models import Transfer
 from ledger.selectors import account_balance
 from settlement.batches import create_batches
 from settlement.gateways.base import BankUnavailable
@@ -318,3 +319,61 @@ def test_a_late_check_from_before_the_payout_was_paid_does_not_end_its_return_wa
     # Then the payout is still watched until its window is over
     assert payout.status == PayoutStatus.PAID
     assert payout.check_after == watch_ends > timezone.now() + dt.timedelta(days=4)
+
+
+class FailingAfter(FakeBank):
+    """A bank that goes down after `answers` submits."""
+
+    def __init__(self, answers: int) -> None:
+        super().__init__()
+        self.answers = answers
+
+    def submit(self, transfer):
+        if self.submits >= self.answers:
+            raise BankUnavailable("the bank went away")
+        return super().submit(transfer)
+
+
+def test_a_task_s_payouts_are_reserved_in_one_ledger_batch_and_each_submitted_once():
+    sellers = [SellerFactory() for _ in range(3)]
+    payouts = [a_payout(seller, amount=1_000 * (n + 1)) for n, seller in enumerate(sellers)]
+    bank = FakeBank()
+
+    services.submit_many([p.pk for p in payouts], bank)
+
+    assert bank.submits == 3
+    after = {p.pk: p for p in Payout.objects.filter(pk__in=[p.pk for p in payouts])}
+    assert {(p.status, p.attempts) for p in after.values()} == {(PayoutStatus.SUBMITTED, 1)}
+    for n, seller in enumerate(sellers):
+        assert balances(seller)["available_after_pending"] == 0
+        assert balances(seller)["available"] == 1_000 * (n + 1)
+    reserves = Transfer.objects.filter(reason="payout_reserved")
+    assert reserves.count() == 3
+    assert len(set(reserves.values_list("batch_id", flat=True))) == 1  # one linked batch
+    # Run again (a redelivered message): nothing is sent or reserved twice.
+    services.submit_many([p.pk for p in payouts], bank)
+    assert (bank.submits, reserves.count()) == (3, 3)
+
+
+def test_an_outage_part_way_leaves_the_rest_counted_and_the_retry_asks_about_them_first():
+    payouts = [a_payout(SellerFactory()) for _ in range(3)]
+    ids = sorted(p.pk for p in payouts)
+    bank = FailingAfter(answers=1)
+
+    with pytest.raises(BankUnavailable):
+        services.submit_many(ids, bank)
+
+    states = dict(Payout.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert sorted(states.values()) == ["created", "created", "submitted"]
+    assert set(Payout.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+    # The retry (the bank back): status first for the counted ones, then one submit each.
+    bank.answers = 10
+    asked = []
+    status = bank.status
+    bank.status = lambda *, payout_id: asked.append(payout_id) or status(payout_id=payout_id)
+    services.submit_many(ids, bank)
+    assert sorted(asked) == sorted(
+        Payout.objects.get(pk=i).bank_id for i in ids if states[i] == "created"
+    )
+    assert bank.submits == 3
+    assert set(Payout.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"submitted"}

@@ -5,7 +5,10 @@ reset, and the platform's gateway settings."""
 from __future__ import annotations
 
 import base64
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -16,6 +19,8 @@ from sandbox_bank.errors import BadRequest, Unauthorized
 from sandbox_bank.faults import Faults, Knobs, knobs_from_env
 from sandbox_bank.money import decimal_text
 from sandbox_bank.store import Database, reset_database
+from settlement.gateways.base import BankUnavailable
+from settlement.gateways.http import Session
 from settlement.gateways.registry import get_bank_gateway
 from settlement.gateways.sandbox import (
     SandboxBankGateway,
@@ -255,3 +260,51 @@ def test_reset_removes_the_database_and_its_journal_files(tmp_path):
     fresh = Database(path)
     fresh.create_schema()
     assert fresh.connection().execute("SELECT COUNT(*) FROM accounts").fetchone()[0] == 0
+
+
+# --- kept-alive connections to the bank ----------------------------------------------------------
+
+
+class _ClosesAfterEachAnswer(BaseHTTPRequestHandler):
+    """Answers HTTP/1.1 as if keeping the connection, then closes it (as an idle timeout would)."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str] = []
+
+    def do_GET(self):
+        type(self).seen.append(self.path)
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, format, *args):  # quiet
+        pass
+
+
+def test_a_kept_alive_connection_the_server_closed_is_reopened_once_and_the_request_sent_again():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClosesAfterEachAnswer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        session = Session(f"http://127.0.0.1:{server.server_port}", timeout_s=5)
+        first = session.exchange("GET", "/one", headers={}, body=None)
+        time.sleep(0.1)  # the server has closed its end by now
+        second = session.exchange("GET", "/two", headers={}, body=None)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert (first.status, second.status) == (200, 200)
+    assert _ClosesAfterEachAnswer.seen == ["/one", "/two"]  # each sent once to the server
+
+
+def test_no_bank_at_the_address_is_bank_unavailable_not_a_retry_loop():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    session = Session(f"http://127.0.0.1:{port}", timeout_s=2)
+    with pytest.raises(BankUnavailable):
+        session.exchange("GET", "/transfers", headers={}, body=None)

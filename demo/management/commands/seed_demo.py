@@ -21,8 +21,16 @@ from accounts.dashboard_keys import dashboard_keys_ensure
 from accounts.demo import demo_private_key_pem, demo_private_key_store
 from accounts.models import KeyPurpose, Role, SellerKey, User
 from core.crypto import CryptoError
+from demo.bank import open_demo_bank_accounts, sandbox_bank_for_seeding
+from demo.payout_history import (
+    demo_bank_accounts,
+    demo_money_summary,
+    seed_fx_rates,
+    seed_payout_history,
+)
 from demo.receipts import seed_demo_completed_order, seed_demo_receipts
 from payments.catalog.demo import seed_demo_products
+from settlement.gateways.base import BankError
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Run even with DEBUG off (the demo passwords are public: never in production).",
         )
+        parser.add_argument(
+            "--without-bank",
+            action="store_true",
+            help="No accounts at the sandbox bank and no payout history (the bank is not used).",
+        )
 
     def handle(self, *args, **options) -> None:
         if not settings.DEBUG and not options["force"]:
@@ -123,6 +136,9 @@ class Command(BaseCommand):
         # The shop's catalogue: each demo seller's products (payments.catalog.demo: idempotent too).
 
         seed_demo_products(sellers)
+        # Payouts before receipts: a receipt is final once its seller was paid and both sides
+        # acknowledged.
+        self._seed_settlement(sellers, with_bank=not options["without_bank"])
         self._receipts(sellers)
         self._print(rows)
         for demo, device in staff_devices:
@@ -148,6 +164,21 @@ class Command(BaseCommand):
             f"Demo receipts: {made.receipts} issued and sealed, {made.final} final "
             f"({made.acknowledged} acknowledgements given by the demo's sellers and buyers)"
         )
+
+    def _seed_settlement(self, sellers: list[User], *, with_bank: bool) -> None:
+        """Today's FX rates, the sellers' accounts at the sandbox bank (running, or
+        started for the seeding: demo/bank.py) and their payout history (demo/payout_history.py).
+        Without a bank the rest of the demo is still seeded, and the next run makes the history.
+        Prints what there is (the same on a second run), not what this run added."""
+        seed_fx_rates()
+        if with_bank:
+            try:
+                with sandbox_bank_for_seeding(self.stdout.write) as operator:
+                    open_demo_bank_accounts(operator, demo_bank_accounts(sellers))
+                    seed_payout_history(sellers, operator)
+            except BankError as exc:
+                self.stderr.write(f"No payout history: the sandbox bank is not available ({exc})")
+        self.stdout.write(demo_money_summary(sellers))
 
     @transaction.atomic
     def _user(self, demo: DemoUser) -> User:
