@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 
 def seed() -> str:
     out = StringIO()
-    call_command("seed_demo", force=True, stdout=out)
+    # Without the sandbox bank: no payout history, so the one completed order is unpaid.
+    call_command("seed_demo", force=True, without_bank=True, stdout=out)
     return out.getvalue()
 
 
@@ -37,7 +38,7 @@ def test_seed_demo_receipts_are_sealed_and_final_once_the_seller_is_paid(tmp_pat
     paid_out(Sale(buyer=order.buyer, seller=sub_order.seller, order=order, sub_order=sub_order))
     again = seed()
 
-    assert "Demo receipts: 1 issued and sealed, 1 final (2 acknowledgements" in again
+    assert "Demo receipts: 1 issued and sealed, 1 final" in again
     assert set(Acknowledgement.objects.values_list("state", flat=True)) == {AckState.GIVEN}
     final = receipt_file(latest_receipt(sub_order.pk))
     assert final["receipt"]["status"] == "final"

@@ -160,9 +160,10 @@ class Command(BaseCommand):
         if buyers and sellers:
             seed_demo_completed_order(buyer=buyers[0], seller=sellers[0])
         made = seed_demo_receipts(buyers=buyers, sellers=sellers)
+        # What there is, not what this run added: a second run prints the same.
         self.stdout.write(
-            f"Demo receipts: {made.receipts} issued and sealed, {made.final} final "
-            f"({made.acknowledged} acknowledgements given by the demo's sellers and buyers)"
+            f"Demo receipts: {made.receipts} issued and sealed, {made.final} final (acknowledged "
+            "by the demo's sellers and buyers once the seller was paid)"
         )
 
     def _seed_settlement(self, sellers: list[User], *, with_bank: bool) -> None:
