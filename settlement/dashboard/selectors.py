@@ -320,11 +320,11 @@ class Page:
     next_cursor: str | None  # pass back as ?after= for the following page
 
 
-def _encode(*parts: str) -> str:
+def encode_cursor(*parts: str) -> str:
     return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str | None, count: int) -> list[str] | None:
+def decode_cursor(cursor: str | None, count: int) -> list[str] | None:
     """The parts of a cursor this module issued; None for none or a damaged one (first page)."""
     if not cursor or len(cursor) > 200:
         return None
@@ -348,7 +348,7 @@ class ListFilters:
     status: str | None = None
 
 
-def _day_start(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
@@ -372,7 +372,7 @@ def batches_page(
         batches = batches.filter(net_minor__gte=filters.amount_min_minor)
     if filters.amount_max_minor is not None:
         batches = batches.filter(net_minor__lte=filters.amount_max_minor)
-    position = _decode(after, 2)
+    position = decode_cursor(after, 2)
     if position:
         try:
             period_end = dt.date.fromisoformat(position[0])
@@ -390,7 +390,7 @@ def batches_page(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more and rows else None
-    return Page(rows, _encode(last.period_end.isoformat(), last.currency) if last else None)
+    return Page(rows, encode_cursor(last.period_end.isoformat(), last.currency) if last else None)
 
 
 def payouts_page(
@@ -404,14 +404,14 @@ def payouts_page(
         payouts = payouts.filter(status=filters.status)
     # Whole UTC days, as bounds on the timestamp (so the (seller, created_at) index serves them).
     if filters.date_from:
-        payouts = payouts.filter(created_at__gte=_day_start(filters.date_from))
+        payouts = payouts.filter(created_at__gte=day_start(filters.date_from))
     if filters.date_to:
-        payouts = payouts.filter(created_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
+        payouts = payouts.filter(created_at__lt=day_start(filters.date_to + dt.timedelta(days=1)))
     if filters.amount_min_minor is not None:
         payouts = payouts.filter(amount_minor__gte=filters.amount_min_minor)
     if filters.amount_max_minor is not None:
         payouts = payouts.filter(amount_minor__lte=filters.amount_max_minor)
-    position = _decode(after, 2)
+    position = decode_cursor(after, 2)
     if position:
         try:
             created_at = dt.datetime.fromisoformat(position[0])
@@ -426,7 +426,7 @@ def payouts_page(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more and rows else None
-    return Page(rows, _encode(last.created_at.isoformat(), str(last.id)) if last else None)
+    return Page(rows, encode_cursor(last.created_at.isoformat(), str(last.id)) if last else None)
 
 
 def batches_in_range(
