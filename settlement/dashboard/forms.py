@@ -133,7 +133,7 @@ class OrderFilterForm(ListFilterForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["q"].widget.attrs.update(placeholder="CH-7K2M…", size=14, type="search")
+        self.fields["q"].widget.attrs.update(placeholder="CH-7K2M…", size=14)
         self.fields["buyer"].widget.attrs.update(placeholder="buyer_…", size=24)
 
     def clean_q(self) -> str:
@@ -151,8 +151,8 @@ class OrderFilterForm(ListFilterForm):
         text = (self.cleaned_data.get("buyer") or "").strip().lower()
         if text and not BUYER_REFERENCE.match(text):
             raise forms.ValidationError(
-                "Enter a buyer reference as the order document shows it: buyer_ and 32 letters "
-                "and digits."
+                "Enter a buyer reference as the order document shows it: buyer_ and 32 "
+                "hexadecimal digits."
             )
         return text
 

@@ -50,11 +50,11 @@ BUDGET = {
     "export_csv": 6,
     "developers": 2,
     # The list and payments' balances panel above it (its accounts, their balances, escrow).
-    "orders": 9,
-    "orders_filtered": 9,
-    "orders_page_2": 9,
-    "orders_buyer": 9,
-    "orders_search": 9,
+    "orders": 8,
+    "orders_filtered": 8,
+    "orders_page_2": 8,
+    "orders_buyer": 8,
+    "orders_search": 8,
 }
 
 
@@ -182,5 +182,5 @@ def test_a_range_export_streams_in_constant_memory(monkeypatch):
         lines[seller] = count - 1
         (declare,) = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("DECLARE")]
         assert "WITH HOLD" not in declare.upper()
-    assert lines[large] > 9 * lines[small] > 2_000
+    assert lines[large] > 8 * lines[small] > 1_200
     assert peaks[large] < 1.5 * peaks[small], (lines, peaks)
