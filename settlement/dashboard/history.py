@@ -3,7 +3,7 @@ loop over payments), for `manage.py bench_dashboard` and the tests that check a 
 same at two history sizes. Not used by the application.
 
 For `payments` paid sub-orders spread evenly over the last `days` days (EUR, one order each, the
-g-th bought by guest buyer<g mod 1,000>@example.com):
+g-th bought by guest buyer<g mod 40>@example.com):
 
     the newest 5          awaiting the seller's acceptance (nothing captured yet)
     the 2 before          captured, then disputed (an open dispute), held in escrow
@@ -40,8 +40,9 @@ from settlement.models import Payout, SettlementBatch
 from settlement.payouts.ledger import payout_transfer_id
 
 CURRENCY = "EUR"
-# Guest buyers, each buying every BUYERS-th order (buyer<n>@example.com).
-BUYERS = 1_000
+# Guest buyers, each buying every BUYERS-th order (buyer<n>@example.com): at 1,000 payments each
+# has 25, a page of the orders list.
+BUYERS = 40
 FEE_BPS = 290
 AWAITING = 5
 DISPUTED = 2

@@ -45,9 +45,9 @@ BUDGET = {
     "settlements_page_2": 4,
     "payouts": 4,
     "batch": 6,
-    "batch_csv": 6,
+    "batch_csv": 7,
     "payout": 5,
-    "export_csv": 6,
+    "export_csv": 7,
     "developers": 2,
     # The list and payments' balances panel above it (its accounts, their balances, escrow).
     "orders": 8,

@@ -175,8 +175,9 @@ class Command(BaseCommand):
 
         batch = SettlementBatch.objects.filter(seller=user).order_by("-period_end").first()
         payout = Payout.objects.filter(seller=user, status="paid").order_by("-created_at").first()
-        # The orders list 30 days down (a deep page), and the newest order's buyer (who bought
-        # every 1,000th order: one order in the small history, a thousand in the big one).
+        # The orders list a month down (a deep page), and the newest order's buyer (who bought
+        # every 40th order: 25 orders in the small history, 25,000 in the big one). Each list
+        # page below shows a full page (25 orders) for both sellers, the search one order.
         deep = orders_page(seller_id=user.pk, filters=OrderFilters(), limit=1)
         newest = deep.items[0]
         deep = orders_page(
@@ -184,7 +185,7 @@ class Command(BaseCommand):
             filters=OrderFilters(date_to=(newest.created_at - dt.timedelta(days=31)).date()),
             limit=1,
         )
-        month_ago = timezone.localdate() - dt.timedelta(days=30)
+        half_a_year_ago = timezone.localdate() - dt.timedelta(days=182)
         return {
             "overview": "/seller/",
             "overview_90_days": "/seller/?days=90",
@@ -192,7 +193,8 @@ class Command(BaseCommand):
             "orders": "/seller/orders/",
             "orders_deep_page": f"/seller/orders/?after={deep.next_cursor}",
             "orders_filtered": (
-                f"/seller/orders/?status=refunded&currency=EUR&amount_min=20&date_from={month_ago}"
+                "/seller/orders/?status=confirmed&currency=EUR&amount_min=50&amount_max=60"
+                f"&date_from={half_a_year_ago}"
             ),
             "orders_buyer": f"/seller/orders/?buyer={newest.buyer_reference}",
             # A whole number: the bench's numbers count up, so a short prefix would match a
