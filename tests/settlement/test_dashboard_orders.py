@@ -281,3 +281,45 @@ def test_a_page_keeps_its_filters_and_a_damaged_cursor_is_the_first_page(monkeyp
     content = client_for(seller).get(f"{LIST}?currency=EUR&after=%00zz").content.decode()
     assert "currency=EUR&amp;after=" in content  # the next page keeps the filter
     assert 'data-testid="first-page"' in content
+
+
+def test_the_migration_fills_in_the_buyer_reference_of_older_orders():
+    """Orders made before the column existed get the reference their sealed document carries."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from payments.fulfilment.documents import buyer_reference
+    from payments.models import SubOrder
+
+    migration = import_module("payments.migrations.0019_suborder_buyer_reference")
+    seller, buyer = SellerFactory(), BuyerFactory()
+    guest = sub_order_for(seller, buyer_email="Guest@Example.com")
+    member = sub_order_for(seller)
+    member.order.buyer = buyer
+    member.order.save(update_fields=["buyer"])
+    SubOrder.objects.update(buyer_reference="")
+
+    migration.fill_buyer_references(apps, None)
+
+    for sub_order in (guest, member):
+        sub_order.refresh_from_db()
+        assert sub_order.buyer_reference == buyer_reference(sub_order.order)
+    assert guest.buyer_reference == buyer_reference_for(
+        buyer_id=None, buyer_email="guest@example.com"
+    )
+    assert member.buyer_reference == buyer_reference_for(buyer_id=buyer.pk, buyer_email="")
+
+
+def test_an_order_placed_through_the_shop_carries_its_documents_buyer_reference():
+    from payments.fulfilment.documents import buyer_reference
+    from tests.lifecycle.accept_fixtures import make_product, place_order
+
+    first, second = SellerFactory(), SellerFactory()
+    buyer = BuyerFactory()
+    order = place_order(
+        buyer, [(make_product(first, price=1_000), 1), (make_product(second, price=2_000), 1)]
+    )
+    references = {sub.seller_id: sub.buyer_reference for sub in order.sub_orders.all()}
+    assert references == {first.pk: buyer_reference(order), second.pk: buyer_reference(order)}
+    assert references[first.pk] == buyer_reference_for(buyer_id=buyer.pk, buyer_email="")
