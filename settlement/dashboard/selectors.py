@@ -379,8 +379,10 @@ def batches_page(
         except ValueError:
             period_end = None
         if period_end:
-            batches = batches.filter(
-                Q(period_end__lt=period_end) | Q(period_end=period_end, currency__lt=position[1])
+            # The first bound alone lets the index start at the cursor (an OR alone is checked
+            # row by row from the newest); the second breaks ties.
+            batches = batches.filter(period_end__lte=period_end).filter(
+                Q(period_end__lt=period_end) | Q(currency__lt=position[1])
             )
     rows = list(
         batches.annotate(
@@ -419,8 +421,8 @@ def payouts_page(
         except ValueError:
             created_at = None
         if created_at and created_at.tzinfo:
-            payouts = payouts.filter(
-                Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=payout_id)
+            payouts = payouts.filter(created_at__lte=created_at).filter(
+                Q(created_at__lt=created_at) | Q(id__lt=payout_id)
             )
     rows = list(payouts.order_by("-created_at", "-id")[: limit + 1])
     more = len(rows) > limit
