@@ -207,11 +207,15 @@ _LINES = (
 )
 
 # Several batches' lines in one statement (an export): batch after batch by the day each was made
-# for, each batch's lines in log order.
+# for, each batch's lines in log order. The batches are ordered before the join, so the planner
+# sorts one batch's lines at a time (an incremental sort: a batch's worth of memory, the first
+# row at once) instead of the whole range's lines before the first row (an external sort on disk
+# at a year of a busy seller: 97,000 lines, 20 MB of temporary files, 10 s before the first row).
 _LINES_OF_BATCHES = (
     "SELECT batch.id, line.* FROM ("  # noqa: S608 - this module's constant fragments only
     + _BATCH_ACCOUNT
-    + " WHERE b.id = ANY(%(batches)s::uuid[])) AS batch CROSS JOIN LATERAL ("
+    + " WHERE b.id = ANY(%(batches)s::uuid[]) ORDER BY b.period_end, b.currency)"
+    + " AS batch CROSS JOIN LATERAL ("
     + _LINE_SELECT.format(
         account="batch.account_id", log_from="batch.log_from", log_to="batch.log_to"
     )
@@ -311,6 +315,10 @@ def iter_lines_of_batches(
     currency), each in log order: one statement read from a server-side cursor in bounded chunks,
     so memory stays constant however many lines. Call it inside a transaction to stream from the
     query as it runs (outside one, PostgreSQL keeps the whole result for the cursor first)."""
+    with connection.cursor() as cursor:
+        # The planner's estimate (a log range per batch) passes the JIT thresholds: compiling cost
+        # ~1.8 s an export and won nothing. For this transaction only (or this statement).
+        cursor.execute("SELECT set_config('jit', 'off', true)")
     with connection.chunked_cursor() as cursor:
         cursor.execute(_LINES_OF_BATCHES, {"batches": [batch.pk for batch in batches]})
         while rows := cursor.fetchmany(STREAM_CHUNK):

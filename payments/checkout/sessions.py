@@ -28,10 +28,17 @@ from payments.checkout.session_input import (
     validate_url,
 )
 from payments.flows.models import Payment, PaymentStatus
+from payments.orders.buyer_reference import buyer_reference_for
 from payments.orders.errors import OrderNotPayable
 from payments.orders.expiry import order_expire
 from payments.orders.input import AdHocLine
-from payments.orders.models import CheckoutSession, CheckoutSessionStatus, Order, OrderStatus
+from payments.orders.models import (
+    CheckoutSession,
+    CheckoutSessionStatus,
+    Order,
+    OrderStatus,
+    SubOrder,
+)
 from payments.orders.payment_outcomes import order_reopen_for_payment
 from payments.orders.services import order_create_for_seller
 
@@ -230,6 +237,9 @@ def checkout_session_start_order(*, session_id: Any, buyer_email: Any, buyer: An
         if order.buyer_email != email:
             Order.objects.filter(pk=order.pk).update(buyer_email=email)
             order.buyer_email = email
+            SubOrder.objects.filter(order=order).update(
+                buyer_reference=buyer_reference_for(buyer_id=order.buyer_id, buyer_email=email)
+            )
         return order
     product_quantities: dict[int, int] = {}
     ad_hoc: list[AdHocLine] = []

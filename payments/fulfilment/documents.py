@@ -31,7 +31,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -41,6 +40,7 @@ from core.canonical import canonical_json
 from payments.flows.models import Payment
 from payments.flows.sub_order_money import paid_payment_of
 from payments.fulfilment.models import SealedOrderDocument
+from payments.orders.buyer_reference import buyer_reference_for
 from payments.orders.events import ORDER_SEALED, record_order_event
 from payments.orders.models import Order, SubOrder, SubOrderStatus
 
@@ -57,9 +57,7 @@ def document_associated_data(sub_order_id: Any) -> bytes:
 def buyer_reference(order: Order) -> str:
     """An opaque, stable buyer reference (HMAC of the buyer id or e-mail): the seller can tell
     repeat buyers apart without learning who they are."""
-    who = f"user:{order.buyer_id}" if order.buyer_id else f"guest:{order.buyer_email.lower()}"
-    digest = crypto.hmac_sha256(settings.SECRET_KEY.encode(), f"clearhouse:buyer:{who}".encode())
-    return "buyer_" + digest.hex()[:32]
+    return buyer_reference_for(buyer_id=order.buyer_id, buyer_email=order.buyer_email)
 
 
 def _payment_summary(payment: Payment | None) -> dict:

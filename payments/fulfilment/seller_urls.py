@@ -1,11 +1,11 @@
-"""Seller order pages (included by payments/urls.py, namespace "payments")."""
+"""Seller order pages (included by payments/urls.py, namespace "payments"). The list of them is
+the seller dashboard's (/seller/orders/, settlement/dashboard, "dashboard:orders")."""
 
 from django.urls import path
 
 from payments.fulfilment import seller_views as views
 
 urlpatterns = [
-    path("seller/orders/", views.order_list, name="seller_orders"),
     path("seller/orders/<int:sub_order_id>/", views.order_detail, name="seller_order"),
     path(
         "seller/orders/<int:sub_order_id>/accept/", views.order_accept, name="seller_order_accept"

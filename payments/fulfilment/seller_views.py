@@ -1,6 +1,7 @@
-"""Seller dashboard: the seller's orders (sub-orders), and accept / reject / ship / open the sealed
-document. Thin: forms collect, payments.fulfilment.acceptance decides. Another seller's order is a
-404; every form posts with CSRF; errors show beside the field."""
+"""A seller's order (sub-order) page, and accept / reject / ship / refund / open the sealed
+document; the list of orders is the seller dashboard's (settlement/dashboard/orders.py). Thin:
+forms collect, payments.fulfilment.acceptance decides. Another seller's order is a 404; every
+form posts with CSRF; errors show beside the field."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -103,29 +103,6 @@ def _own(request: HttpRequest, sub_order_id: int) -> SubOrder:
 
 def _actor(request: HttpRequest) -> str:
     return f"seller:{request.user.pk}"
-
-
-@seller_required
-def order_list(request: HttpRequest) -> HttpResponse:
-    sub_orders = (
-        SubOrder.objects.filter(seller=request.user)
-        .exclude(status=SubOrderStatus.AWAITING_PAYMENT)
-        .select_related("order", "seller__seller_profile")  # the fee plan, once for the page
-        .order_by("-created_at", "-id")
-    )
-    status = request.GET.get("status", "")
-    if status in SubOrderStatus.values:
-        sub_orders = sub_orders.filter(status=status)
-    page = Paginator(sub_orders, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "seller/orders.html",
-        {
-            "page": page,
-            "status": status,
-            "statuses": SubOrderStatus.choices,
-        },
-    )
 
 
 def _detail(

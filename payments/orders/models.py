@@ -93,6 +93,9 @@ class SubOrder(models.Model):
     status = models.CharField(
         max_length=32, choices=SubOrderStatus.choices, default=SubOrderStatus.AWAITING_PAYMENT
     )
+    # What this seller sees of the order's buyer (payments.orders.buyer_reference), kept so that
+    # the seller's list finds one buyer's orders through an index.
+    buyer_reference = models.CharField(max_length=40, blank=True, default="")
     # The pending ledger transfer that holds this sub-order's money in escrow.
     escrow_transfer_id = models.UUIDField(null=True, blank=True)
     # --- lifecycle (issue 5) ---
@@ -133,6 +136,15 @@ class SubOrder(models.Model):
         ]
         indexes = [
             models.Index(fields=["seller", "-created_at"], name="suborder_seller_recent"),
+            # The seller's list filtered by state, newest first (a rare state is not looked for
+            # through the whole history).
+            models.Index(
+                fields=["seller", "status", "-created_at"], name="suborder_seller_status_recent"
+            ),
+            models.Index(
+                fields=["seller", "buyer_reference", "-created_at"],
+                name="suborder_seller_buyer_recent",
+            ),
             # The beat tasks' scans: acceptance window and auto-confirm window.
             models.Index(
                 fields=["accept_by"],

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError, Conflict, ValidationError
 from payments.catalog.models import Product
+from payments.orders.buyer_reference import buyer_reference_for
 from payments.orders.errors import CurrencyMismatch, UnknownProduct
 from payments.orders.input import (
     MAX_ORDER_TOTAL_MINOR,
@@ -127,10 +128,12 @@ def _create_order_rows(
     if order is None:
         raise ApplicationError("Could not allocate an order number; try again.")
 
+    reference = buyer_reference_for(buyer_id=order.buyer_id, buyer_email=buyer_email)
     sub_orders = [
         SubOrder(
             order=order,
             seller_id=seller_id,
+            buyer_reference=reference,
             amount_minor=sum(
                 line.unit_price_minor * line.quantity for line in by_seller[seller_id]
             ),

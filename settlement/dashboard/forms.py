@@ -9,13 +9,24 @@ from __future__ import annotations
 from django import forms
 
 from core.money import currency_exponent
+from payments.orders.buyer_reference import SHAPE as BUYER_REFERENCE
 from settlement.dashboard.formatting import parse_amount
+from settlement.dashboard.orders import LISTED_STATES, MIN_SEARCH, ORDER_NUMBER_PREFIX, OrderFilters
 from settlement.dashboard.selectors import ListFilters
 from settlement.models import PayoutStatus
 
 # A range export streams (constant memory), but a range has a limit all the same: a year.
 MAX_EXPORT_DAYS = 366
-FILTER_FIELDS = ("currency", "date_from", "date_to", "amount_min", "amount_max", "status")
+FILTER_FIELDS = (
+    "currency",
+    "date_from",
+    "date_to",
+    "amount_min",
+    "amount_max",
+    "status",
+    "buyer",
+    "q",
+)
 
 
 def _date_field(label: str, *, required: bool = False) -> forms.DateField:
@@ -106,6 +117,60 @@ class PayoutFilterForm(ListFilterForm):
     )
 
     field_order = ("status", "currency", "date_from", "date_to", "amount_min", "amount_max")
+
+
+class OrderFilterForm(ListFilterForm):
+    """The orders list's filters: the list's own (days placed, amounts) and a state, a buyer
+    reference (as the order document shows it) and an order number to search for."""
+
+    q = forms.CharField(label="Order number", required=False, max_length=64)
+    status = forms.ChoiceField(label="State", required=False, choices=[("", "Any"), *LISTED_STATES])
+    buyer = forms.CharField(label="Buyer reference", required=False, max_length=64)
+
+    field_order = (
+        "q", "status", "buyer", "currency", "date_from", "date_to", "amount_min", "amount_max",
+    )  # fmt: skip
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["q"].widget.attrs.update(placeholder="CH-7K2M…", size=14)
+        self.fields["buyer"].widget.attrs.update(placeholder="buyer_…", size=24)
+
+    def clean_q(self) -> str:
+        text = "".join((self.cleaned_data.get("q") or "").split()).upper()
+        if not text:
+            return ""
+        code = text.removeprefix(ORDER_NUMBER_PREFIX)
+        if len(code) < MIN_SEARCH or not code.replace("-", "").isalnum() or not code.isascii():
+            raise forms.ValidationError(
+                f"Enter at least {MIN_SEARCH} characters of an order number, e.g. CH-7K2M."
+            )
+        return text
+
+    def clean_buyer(self) -> str:
+        text = (self.cleaned_data.get("buyer") or "").strip().lower()
+        if text and not BUYER_REFERENCE.match(text):
+            raise forms.ValidationError(
+                "Enter a buyer reference as the order document shows it: buyer_ and 32 "
+                "hexadecimal digits."
+            )
+        return text
+
+    def filters(self) -> OrderFilters:
+        """What to filter on: nothing unless every field is good (a bad one: the list unfiltered)."""
+        if not self.is_bound or not self.is_valid():
+            return OrderFilters()
+        data = self.cleaned_data
+        return OrderFilters(
+            status=data.get("status") or None,
+            currency=data.get("currency") or None,
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            amount_min_minor=data.get("amount_min_minor"),
+            amount_max_minor=data.get("amount_max_minor"),
+            buyer_reference=data.get("buyer") or None,
+            number=data.get("q") or None,
+        )
 
 
 class ExportForm(forms.Form):

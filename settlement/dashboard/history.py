@@ -2,7 +2,8 @@
 loop over payments), for `manage.py bench_dashboard` and the tests that check a page costs the
 same at two history sizes. Not used by the application.
 
-For `payments` paid sub-orders spread evenly over the last `days` days (EUR, one order each):
+For `payments` paid sub-orders spread evenly over the last `days` days (EUR, one order each, the
+g-th bought by guest buyer<g mod 40>@example.com):
 
     the newest 5          awaiting the seller's acceptance (nothing captured yet)
     the 2 before          captured, then disputed (an open dispute), held in escrow
@@ -33,11 +34,15 @@ from django.db import connection
 
 from ledger import chart
 from ledger.seals import log_size
+from payments.orders.buyer_reference import buyer_reference_for
 from settlement.batches import bring_log_up_to_date
 from settlement.models import Payout, SettlementBatch
 from settlement.payouts.ledger import payout_transfer_id
 
 CURRENCY = "EUR"
+# Guest buyers, each buying every BUYERS-th order (buyer<n>@example.com): at 1,000 payments each
+# has 25, a page of the orders list.
+BUYERS = 40
 FEE_BPS = 290
 AWAITING = 5
 DISPUTED = 2
@@ -109,7 +114,8 @@ INSERT INTO payments_order
        (id, number, buyer_email, currency, total_minor, status, shipping_address, metadata,
         expires_at, created_at, updated_at, buyer_id, checkout_token, payment_failure_reason,
         stock_reserved)
-SELECT order_id, %(prefix)s || g, 'buyer@example.com', %(currency)s, amount,
+SELECT order_id, %(prefix)s || g, 'buyer' || g %% %(buyers)s || '@example.com', %(currency)s,
+       amount,
        CASE WHEN status IN ('confirmed', 'refunded') THEN 'completed' ELSE 'paid' END,
        '{}'::jsonb, '{}'::jsonb, NULL, paid_at, paid_at, NULL, NULL, '', false
   FROM bench_sale
@@ -121,7 +127,7 @@ WITH made AS (
            (amount_minor, currency, status, escrow_transfer_id, created_at, updated_at, order_id,
             seller_id, accept_by, acceptance_key_id, acceptance_signature, accepted_at,
             captured_minor, confirm_by, confirmed_at, fee_minor, rejected_at, rejection_reason,
-            shipped_at)
+            shipped_at, buyer_reference)
     SELECT amount, %(currency)s, status, NULL, paid_at, paid_at, order_id, %(seller)s,
            CASE WHEN status = 'awaiting_acceptance' THEN %(now)s + interval '2 days' END,
            NULL, '', NULL,
@@ -129,7 +135,7 @@ WITH made AS (
            NULL,
            CASE WHEN status = 'confirmed' THEN paid_at + interval '1 day' END,
            CASE WHEN status = 'confirmed' THEN fee END,
-           NULL, '', NULL
+           NULL, '', NULL, (%(buyer_references)s::text[])[1 + g %% %(buyers)s]
       FROM bench_sale
     RETURNING id, order_id
 )
@@ -333,7 +339,9 @@ def build_histories(
                 "disputed": DISPUTED,
                 "refund_every": REFUND_EVERY,
                 "fee_bps": FEE_BPS,
-                "prefix": f"B{run.hex[:6]}-",
+                "prefix": f"B{run.hex[:6].upper()}-",
+                "buyers": BUYERS,
+                "buyer_references": guest_buyer_references(),
             }
         )
     for params in runs:
@@ -393,6 +401,14 @@ def build_histories(
         batches = SettlementBatch.objects.filter(seller_id=params["seller"]).count()
         made.append(History(params["seller"], params["n"], transfers, batches, batches))
     return made
+
+
+def guest_buyer_references() -> list[str]:
+    """The buyer references of the history's guest buyers, the n-th of buyer<n>@example.com."""
+    return [
+        buyer_reference_for(buyer_id=None, buyer_email=f"buyer{n}@example.com")
+        for n in range(BUYERS)
+    ]
 
 
 def _accounts(seller) -> dict[str, int]:

@@ -328,11 +328,11 @@ class Page:
     next_cursor: str | None  # pass back as ?after= for the following page
 
 
-def _encode(*parts: str) -> str:
+def encode_cursor(*parts: str) -> str:
     return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str | None, count: int) -> list[str] | None:
+def decode_cursor(cursor: str | None, count: int) -> list[str] | None:
     """The parts of a cursor this module issued; None for none or a damaged one (first page)."""
     if not cursor or len(cursor) > 200:
         return None
@@ -356,7 +356,7 @@ class ListFilters:
     status: str | None = None
 
 
-def _day_start(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
 
 
@@ -380,15 +380,17 @@ def batches_page(
         batches = batches.filter(net_minor__gte=filters.amount_min_minor)
     if filters.amount_max_minor is not None:
         batches = batches.filter(net_minor__lte=filters.amount_max_minor)
-    position = _decode(after, 2)
+    position = decode_cursor(after, 2)
     if position:
         try:
             period_end = dt.date.fromisoformat(position[0])
         except ValueError:
             period_end = None
         if period_end:
-            batches = batches.filter(
-                Q(period_end__lt=period_end) | Q(period_end=period_end, currency__lt=position[1])
+            # The first bound alone lets the index start at the cursor (an OR alone is checked
+            # row by row from the newest); the second breaks ties.
+            batches = batches.filter(period_end__lte=period_end).filter(
+                Q(period_end__lt=period_end) | Q(currency__lt=position[1])
             )
     rows = list(
         batches.annotate(
@@ -398,7 +400,7 @@ def batches_page(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more and rows else None
-    return Page(rows, _encode(last.period_end.isoformat(), last.currency) if last else None)
+    return Page(rows, encode_cursor(last.period_end.isoformat(), last.currency) if last else None)
 
 
 def payouts_page(
@@ -412,14 +414,14 @@ def payouts_page(
         payouts = payouts.filter(status=filters.status)
     # Whole UTC days, as bounds on the timestamp (so the (seller, created_at) index serves them).
     if filters.date_from:
-        payouts = payouts.filter(created_at__gte=_day_start(filters.date_from))
+        payouts = payouts.filter(created_at__gte=day_start(filters.date_from))
     if filters.date_to:
-        payouts = payouts.filter(created_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
+        payouts = payouts.filter(created_at__lt=day_start(filters.date_to + dt.timedelta(days=1)))
     if filters.amount_min_minor is not None:
         payouts = payouts.filter(amount_minor__gte=filters.amount_min_minor)
     if filters.amount_max_minor is not None:
         payouts = payouts.filter(amount_minor__lte=filters.amount_max_minor)
-    position = _decode(after, 2)
+    position = decode_cursor(after, 2)
     if position:
         try:
             created_at = dt.datetime.fromisoformat(position[0])
@@ -427,14 +429,14 @@ def payouts_page(
         except ValueError:
             created_at = None
         if created_at and created_at.tzinfo:
-            payouts = payouts.filter(
-                Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=payout_id)
+            payouts = payouts.filter(created_at__lte=created_at).filter(
+                Q(created_at__lt=created_at) | Q(id__lt=payout_id)
             )
     rows = list(payouts.order_by("-created_at", "-id")[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if more and rows else None
-    return Page(rows, _encode(last.created_at.isoformat(), str(last.id)) if last else None)
+    return Page(rows, encode_cursor(last.created_at.isoformat(), str(last.id)) if last else None)
 
 
 def batches_in_range(

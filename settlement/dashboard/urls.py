@@ -10,6 +10,8 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("live/", views.live, name="live"),
+    # The orders list (an order's own pages are payments' /seller/orders/<id>/...).
+    path("orders/", views.orders, name="orders"),
     path("settlements/", views.settlements, name="settlements"),
     path("settlements/export.csv", views.export_csv, name="export_csv"),
     path("settlements/<uuid:batch_id>/", views.batch_detail, name="batch"),

@@ -29,7 +29,14 @@ from settlement.dashboard import selectors
 from settlement.dashboard.charts import day_chart
 from settlement.dashboard.exports import csv_lines
 from settlement.dashboard.formatting import format_money, seller_locale
-from settlement.dashboard.forms import ExportForm, ListFilterForm, PayoutFilterForm, filter_data
+from settlement.dashboard.forms import (
+    ExportForm,
+    ListFilterForm,
+    OrderFilterForm,
+    PayoutFilterForm,
+    filter_data,
+)
+from settlement.dashboard.orders import orders_page
 
 LIVE_POLL_SECONDS = 5
 LINES_PAGE = 50
@@ -73,6 +80,13 @@ def _with(request: HttpRequest, **changes: str) -> str:
     query: QueryDict = request.GET.copy()
     for name, value in changes.items():
         query[name] = value
+    return query.urlencode()
+
+
+def _without(request: HttpRequest, name: str) -> str:
+    """This page's query string without one parameter (the first page, same filters)."""
+    query: QueryDict = request.GET.copy()
+    query.pop(name, None)
     return query.urlencode()
 
 
@@ -138,6 +152,28 @@ def _settlements_page(
 @require_safe
 def settlements(request: HttpRequest) -> HttpResponse:
     return _settlements_page(request)
+
+
+@seller_page
+@require_safe
+def orders(request: HttpRequest) -> HttpResponse:
+    """The seller's orders, filtered and searched, a keyset page at a time; each opens on
+    payments' order page (accept, reject, ship, refund, the sealed document)."""
+    profile = _profile(request)
+    context = _page_context(request, profile)
+    form = OrderFilterForm(filter_data(request.GET), locale=context["money_locale"])
+    page = orders_page(
+        seller_id=request.user.pk, filters=form.filters(), after=request.GET.get("after")
+    )
+    context.update(
+        form=form,
+        page=page,
+        next_query=_with(request, after=page.next_cursor) if page.next_cursor else "",
+        first_page="after" not in request.GET,
+        newest_query=_without(request, "after"),
+        section="orders",
+    )
+    return render(request, "settlement/dashboard/orders.html", context)
 
 
 @seller_page

@@ -30,7 +30,7 @@ def test_buyer_nav(buyer_client):
 def test_seller_nav(seller_client):
     html = seller_client.get("/").content.decode()
     for name in (
-        "payments:seller_orders",
+        "dashboard:orders",
         "payments:seller_products",
         "payments:seller_webhooks",
         "accounts:seller_keys",

@@ -1,7 +1,7 @@
 """The sellers' dashboard in Chromium: a seller signs in, sees the balances and the chart, opens a
-settlement, downloads its CSV (whose lines sum to the payout), and watches the money in transit
-become paid without reloading the page, when the bank's answer is applied in another thread (as a
-worker or the bank's callback would)."""
+settlement, downloads its CSV (whose lines sum to the payout), filters the orders list, and
+watches the money in transit become paid without reloading the page, when the bank's answer is
+applied in another thread (as a worker or the bank's callback would)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,28 @@ def test_a_seller_follows_the_money_from_the_overview_to_the_bank(
     page.get_by_test_id("batch-payout").click()
     expect(page.get_by_test_id("payout-status")).to_have_text("Paid")
 
-    # 4. Back on the overview: the bank pays today's payout, told in another thread; the
+    # 4. The orders list: filtered by amount (typed the German way), then a bad amount is shown
+    # beside its field and the list is the whole list again; an order opens on its own page.
+    nav.get_by_role("link", name="Orders").click()
+    rows = page.get_by_test_id("orders").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    page.get_by_label("Currency").fill("EUR")
+    page.get_by_label("Amount from").fill("50")
+    page.get_by_label("Amount up to").fill("60,00")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td.num")).to_have_text("50,00\xa0€")
+    shots(page, "orders-filtered")
+    page.get_by_label("Amount from").fill("fifty")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_test_id("error-amount_min")).to_contain_text("Enter an amount in EUR")
+    expect(page.get_by_test_id("filters-ignored")).to_be_visible()
+    expect(rows).to_have_count(3)
+    rows.first.get_by_test_id("order-number").click()
+    expect(page.get_by_test_id("status")).to_have_text("Receipt confirmed")
+    expect(nav.get_by_role("link", name="Orders")).to_have_attribute("aria-current", "page")
+
+    # 5. Back on the overview: the bank pays today's payout, told in another thread; the
     # balances change by themselves (htmx asks every few seconds), the page is not reloaded.
     nav.get_by_role("link", name="Overview").click()
     expect(page.get_by_test_id("balance-in-transit-EUR")).to_have_text("50,00\xa0€")

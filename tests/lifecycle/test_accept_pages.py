@@ -49,12 +49,12 @@ def url(name, sub_order):
 
 
 def test_the_list_shows_only_the_sellers_orders_and_the_nav_links_to_it(scene):
-    response = scene["client"].get(reverse("payments:seller_orders"))
+    response = scene["client"].get(reverse("dashboard:orders"))
     page = response.content.decode()
     assert response.status_code == 200
     assert scene["order"].number in page and "Paid, awaiting seller" in page
     assert scene["theirs"].order.number not in page
-    assert f'href="{reverse("payments:seller_orders")}"' in page and ">Orders<" in page
+    assert f'href="{reverse("dashboard:orders")}"' in page and ">Orders<" in page
 
 
 def test_the_detail_shows_lines_address_document_and_timeline(scene):
@@ -147,7 +147,7 @@ def test_forms_need_the_csrf_token(scene):
 def test_buyers_cannot_use_seller_pages(scene):
     client = Client()
     client.force_login(make_buyer())
-    assert client.get(reverse("payments:seller_orders")).status_code == 403
+    assert client.get(reverse("dashboard:orders")).status_code == 403
 
 
 def test_staff_see_sealed_documents_read_only_in_admin(scene):

@@ -13,6 +13,7 @@ from django.utils import timezone
 from ledger import chart
 from ledger.services import TransferRequest, create_transfers
 from payments.models import Order, SubOrder, SubOrderStatus
+from payments.orders.buyer_reference import buyer_reference_for
 from settlement.batches import create_batches
 from settlement.maturation import mature_due
 from settlement.models import Payout, SettlementBatch
@@ -29,17 +30,30 @@ def sub_order_for(
     amount_minor: int = 1_000,
     currency: str = "EUR",
     status: str = SubOrderStatus.CONFIRMED,
+    number: str | None = None,
+    buyer_email: str = "buyer@example.com",
+    created_at: dt.datetime | None = None,
 ) -> SubOrder:
+    """A sub-order of the seller in its own order (a guest's), placed now or at `created_at`."""
     order = Order.objects.create(
-        number=f"T{uuid.uuid4().hex[:12]}",
-        buyer_email="buyer@example.com",
+        number=number or f"CH-{uuid.uuid4().hex[:10].upper()}",
+        buyer_email=buyer_email,
         currency=currency,
         total_minor=amount_minor,
         status="paid",
     )
-    return SubOrder.objects.create(
-        order=order, seller=seller, amount_minor=amount_minor, currency=currency, status=status
+    sub_order = SubOrder.objects.create(
+        order=order,
+        seller=seller,
+        amount_minor=amount_minor,
+        currency=currency,
+        status=status,
+        buyer_reference=buyer_reference_for(buyer_id=None, buyer_email=buyer_email),
     )
+    if created_at is not None:
+        SubOrder.objects.filter(pk=sub_order.pk).update(created_at=created_at)
+        sub_order.created_at = created_at
+    return sub_order
 
 
 def captured(seller, amount_minor: int, *, currency: str = "EUR") -> SubOrder:

@@ -32,7 +32,7 @@ def shown(body: str, testid: str) -> str:
 
 
 def orders_page(seller) -> str:
-    response = client_for(seller).get(reverse("payments:seller_orders"))
+    response = client_for(seller).get(reverse("dashboard:orders"))
     assert response.status_code == 200
     return response.content.decode()
 

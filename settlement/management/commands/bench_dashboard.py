@@ -13,14 +13,16 @@ In a fresh scratch database (`<your database>_bench_dashboard`, dropped at the e
    each seller in turn, interleaved so that other load on the machine weighs on both alike:
    warm-up, then the median of `--rounds` requests; the SQL statements of one request.
 
-Pages: the overview (30 and 90 days), its live fragment, settlements, payouts, the newest batch
-and the newest paid payout. The batch CSV is timed too and reported apart (its size is the
+Pages: the overview (30 and 90 days), its live fragment, the orders list (its first page, a page
+a month down, filtered by state, days and amount, one buyer's orders, a search by order number),
+settlements, payouts, the newest batch and the newest paid payout. The batch CSV is timed too and reported apart (its size is the
 batch's, not the history's). The last line printed is one JSON object:
 {"p8_dashboard_1m_vs_1k": <worst page's ms_1m / ms_1k>, "pages": {...}}. Target <= 2.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import statistics
 import time
@@ -168,14 +170,36 @@ class Command(BaseCommand):
     # --- timing ------------------------------------------------------------------------------
 
     def urls(self, user) -> dict[str, str]:
+        from settlement.dashboard.orders import OrderFilters, orders_page
         from settlement.models import Payout, SettlementBatch
 
         batch = SettlementBatch.objects.filter(seller=user).order_by("-period_end").first()
         payout = Payout.objects.filter(seller=user, status="paid").order_by("-created_at").first()
+        # The orders list a month down (a deep page), and the newest order's buyer (who bought
+        # every 40th order: 25 orders in the small history, 25,000 in the big one). Each list
+        # page below shows a full page (25 orders) for both sellers, the search one order.
+        deep = orders_page(seller_id=user.pk, filters=OrderFilters(), limit=1)
+        newest = deep.items[0]
+        deep = orders_page(
+            seller_id=user.pk,
+            filters=OrderFilters(date_to=(newest.created_at - dt.timedelta(days=31)).date()),
+            limit=1,
+        )
+        half_a_year_ago = timezone.localdate() - dt.timedelta(days=182)
         return {
             "overview": "/seller/",
             "overview_90_days": "/seller/?days=90",
             "live": "/seller/live/",
+            "orders": "/seller/orders/",
+            "orders_deep_page": f"/seller/orders/?after={deep.next_cursor}",
+            "orders_filtered": (
+                "/seller/orders/?status=confirmed&currency=EUR&amount_min=50&amount_max=60"
+                f"&date_from={half_a_year_ago}"
+            ),
+            "orders_buyer": f"/seller/orders/?buyer={newest.buyer_reference}",
+            # A whole number: the bench's numbers count up, so a short prefix would match a
+            # tenth of the history (real numbers are random: four characters find one order).
+            "orders_search": f"/seller/orders/?q={newest.order.number}",
             "settlements": "/seller/settlements/",
             "payouts": "/seller/payouts/",
             "batch": f"/seller/settlements/{batch.pk}/",
