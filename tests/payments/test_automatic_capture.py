@@ -49,7 +49,7 @@ from tests.payments.pay_factories import make_order, make_user
 from tests.payments.pay_fixtures import DECLINE, SUCCESS, TEST_CVC, THREE_DS
 
 pytestmark = pytest.mark.django_db
-API = "/api/v1/payments/"
+API = "/api/v1/payments"  # no trailing slash: the one path convention
 
 
 @pytest.fixture
