@@ -420,6 +420,7 @@ SPECTACULAR_SETTINGS = {
         "RefundSourceEnum": "payments.fulfilment.models.RefundSource",
         "DisputeStatusEnum": "payments.fulfilment.models.DisputeStatus",
         "CheckoutSessionPaymentStatusEnum": "payments.checkout.api_docs.SESSION_PAYMENT_STATUSES",
+        "AcknowledgementStateEnum": "settlement.confirmations.models.AckState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

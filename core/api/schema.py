@@ -83,6 +83,8 @@ TAG_DESCRIPTIONS = {
     "events": "The order events the caller may see (what webhooks deliver).",
     "settlement-batches": "A seller's released money gathered for payout.",
     "payouts": "Money paid to a seller's bank.",
+    "acknowledgements": "Once a payout is paid, the seller and each buyer acknowledge it (a "
+    "signature over a statement) or open a case for staff.",
     "ledger": "The ledger's public seals: tree heads and consistency proofs.",
     "api-keys": "API keys (Authorization: Bearer ...).",
     "seller-keys": "A seller's signing and encryption keys.",

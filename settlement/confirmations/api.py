@@ -21,7 +21,6 @@ import base64
 import json
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -32,6 +31,7 @@ from rest_framework.views import APIView
 from core.api.parsers import StrictJSONParser
 from core.errors import ValidationError
 from ledger.canonical_transfer import format_time as time_text
+from settlement.confirmations import api_docs as docs
 from settlement.confirmations import services
 from settlement.confirmations.models import AckAnswer, Acknowledgement, AckSide, AckState
 
@@ -84,11 +84,19 @@ class AcknowledgementListApi(APIView):
     @extend_schema(
         operation_id="acknowledgements_list",
         parameters=[
-            OpenApiParameter("waiting", int, description="1: only what waits on you"),
-            OpenApiParameter("state", str, enum=list(AckState.values)),
+            OpenApiParameter(
+                "waiting",
+                int,
+                enum=[0, 1],
+                description="1: only what waits on you (pending, window open).",
+            ),
+            OpenApiParameter("state", str, enum=list(AckState.values), description="Only these."),
         ],
-        responses=OpenApiTypes.OBJECT,
-        description="Acknowledgements asked of you once a payout is paid (staff: all).",
+        request=None,
+        responses=docs.AcknowledgementListSerializer,
+        examples=docs.LIST_EXAMPLES,
+        description="Acknowledgements asked of you once a payout is paid (staff: all), newest "
+        f"first, at most {MAX_LIST}; without the statement (GET one for it).",
     )
     def get(self, request: Request) -> Response:
         waiting = request.query_params.get("waiting")
@@ -114,8 +122,11 @@ class AcknowledgementDetailApi(APIView):
 
     @extend_schema(
         operation_id="acknowledgements_retrieve",
-        responses=OpenApiTypes.OBJECT,
-        description="One acknowledgement, with the statement to sign (its exact bytes, base64).",
+        request=None,
+        responses=docs.AcknowledgementDetailSerializer,
+        examples=docs.DETAIL_EXAMPLES,
+        description="One acknowledgement, with the statement to sign (its exact bytes, base64, "
+        "and as JSON). Another's is 404.",
     )
     def get(self, request: Request, ack_id: Any) -> Response:
         ack = services.acknowledgement_get(request.user, ack_id)
@@ -129,11 +140,15 @@ class AcknowledgementAnswerApi(APIView):
 
     @extend_schema(
         operation_id="acknowledgements_answer",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        request=docs.AcknowledgementAnswerSerializer,
+        responses=docs.AcknowledgementDetailSerializer,
+        examples=docs.ANSWER_EXAMPLES,
         description=(
-            "Answer an acknowledgement: received (signed over the statement), not_received or "
-            "wrong_amount (a case for staff)."
+            "Answer an acknowledgement: received (signed over the statement's exact bytes: the "
+            "seller with key_id and signature; a buyer with nothing more, and the platform-held "
+            "key signs, or with public_key_pem and signature), or not_received / wrong_amount "
+            "with a note (a case for staff). Answered once: again is 409 "
+            "`already_acknowledged`, after the window 409 `acknowledgement_lapsed`."
         ),
     )
     def post(self, request: Request, ack_id: Any) -> Response:
@@ -175,9 +190,11 @@ class AcknowledgementResolveApi(APIView):
 
     @extend_schema(
         operation_id="acknowledgements_resolve",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
-        description="Staff: close the case a 'not received' or 'wrong amount' answer opened.",
+        request=docs.AcknowledgementResolveSerializer,
+        responses=docs.AcknowledgementDetailSerializer,
+        examples=docs.RESOLVE_EXAMPLES,
+        description="Staff: close the case a 'not received' or 'wrong amount' answer opened "
+        "(anyone else: 404; no open case: 409 `not_disputed`).",
     )
     def post(self, request: Request, ack_id: Any) -> Response:
         ack = services.case_resolve(

@@ -59,10 +59,15 @@ BUYER_CONFIRMATION = obj(
 )
 ACKNOWLEDGEMENT = obj(
     {
-        "state": {"enum": ["absent", "pending", "given", "lapsed", "disputed"]},
+        "state": {"enum": ["absent", "pending", "given", "lapsed", "disputed", "resolved"]},
         "at": nullable(TIME),
+        "answer": nullable({"enum": ["received", "not_received", "wrong_amount"]}),
+        "statement_sha256": nullable(HEX),
         "signature": nullable(INNER_SIGNATURE),
-    }
+        "case": nullable(obj({"opened_at": TIME, "resolved_at": nullable(TIME)})),
+    },
+    description="One side's acknowledgement of one payout (docs/receipts.md, the confirmation "
+    "record): `signature` is over the statement whose SHA-256 is `statement_sha256`.",
 )
 CONFIRMATION_RECORD = obj(
     {
@@ -71,6 +76,7 @@ CONFIRMATION_RECORD = obj(
         "order_id": UUID,
         "sub_order_id": INTEGER,
         "state": {"enum": ["open", "complete"]},
+        "completed_at": nullable(TIME),
         "corrects": nullable(HEX),
         "order_document_sha256": nullable(HEX),
         "acceptance_signature_sha256": nullable(HEX),
@@ -78,6 +84,7 @@ CONFIRMATION_RECORD = obj(
         "buyer_confirmation": BUYER_CONFIRMATION,
         "payouts": {
             "type": "array",
+            "description": "Each payout of this part's money, with both sides' acknowledgements.",
             "items": obj(
                 {
                     "id": STRING,
@@ -86,11 +93,11 @@ CONFIRMATION_RECORD = obj(
                     "currency": STRING,
                     "bank_reference": nullable(STRING),
                     "paid_at": nullable(TIME),
+                    "seller_acknowledgement": ACKNOWLEDGEMENT,
+                    "buyer_acknowledgement": ACKNOWLEDGEMENT,
                 }
             ),
         },
-        "seller_acknowledgement": ACKNOWLEDGEMENT,
-        "buyer_acknowledgement": ACKNOWLEDGEMENT,
     }
 )
 RECEIPT_OBJECT = obj(

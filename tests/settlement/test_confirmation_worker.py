@@ -10,10 +10,12 @@ import time
 
 import pytest
 
+from ledger import seals
 from ledger.tasks import seal_ledger
 from settlement.confirmations.models import Acknowledgement, AckSide, ConfirmationRecord
 from settlement.confirmations.tasks import acknowledgements_sweep
 from settlement.payouts.tasks import payout_notify
+from settlement.receipts.services import latest_receipt
 from tests.lifecycle.accept_fixtures import key_pool_fixture  # noqa: F401  (the key_pool fixture)
 from tests.lifecycle.lifecycle_fixtures import client_for
 from tests.settlement.confirmation_fixtures import PaidSale, seller_signature
@@ -58,13 +60,24 @@ def asked_by_the_worker(key_pool, worker) -> PaidSale:
     )
 
 
+def covered_by_a_seal(receipt) -> bool:
+    position = seals.record_log_position(receipt.pk) if receipt else None
+    return position is not None and seals.first_seal_covering(position[0]) is not None
+
+
 def sealed_final_receipts(paid: PaidSale, worker) -> list[dict]:
     wait_for(
         lambda: ConfirmationRecord.objects.filter(sub_order=paid.sale.sub_order).exists(),
         "the confirmation record",
         worker,
     )
-    seal_ledger.delay().get(timeout=WAIT_S)
+    # seal_ledger ignores its result, so .get() would return at once: wait for the seal itself.
+    seal_ledger.delay()
+    wait_for(
+        lambda: covered_by_a_seal(latest_receipt(paid.sale.sub_order.pk)),
+        "a seal covering the final receipt",
+        worker,
+    )
     files = []
     for party in (paid.sale.buyer, paid.sale.seller):
         response = client_for(party).get(f"/api/v1/orders/{paid.sale.order.pk}/receipt")
