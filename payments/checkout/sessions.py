@@ -233,14 +233,15 @@ def checkout_session_start_order(*, session_id: Any, buyer_email: Any, buyer: An
     if buyer is not None and buyer.pk == session.seller_id:
         raise ValidationError("You cannot pay your own checkout session.", code="own_product")
     if session.order_id is not None:
-        order = order_reopen_for_payment(order=session.order)
+        # A changed e-mail is written before the order is reopened: its sub-orders are locked
+        # before reopening locks products to reserve stock (the lock order, docs/architecture.md).
+        order = Order.objects.select_for_update().get(pk=session.order_id)
         if order.buyer_email != email:
             Order.objects.filter(pk=order.pk).update(buyer_email=email)
-            order.buyer_email = email
             SubOrder.objects.filter(order=order).update(
                 buyer_reference=buyer_reference_for(buyer_id=order.buyer_id, buyer_email=email)
             )
-        return order
+        return order_reopen_for_payment(order=order)
     product_quantities: dict[int, int] = {}
     ad_hoc: list[AdHocLine] = []
     for item in session.line_items:

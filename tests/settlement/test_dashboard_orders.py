@@ -292,7 +292,7 @@ def test_the_migration_fills_in_the_buyer_reference_of_older_orders():
     from payments.fulfilment.documents import buyer_reference
     from payments.models import SubOrder
 
-    migration = import_module("payments.migrations.0019_suborder_buyer_reference")
+    migration = import_module("payments.migrations.0018_suborder_buyer_reference")
     seller, buyer = SellerFactory(), BuyerFactory()
     guest = sub_order_for(seller, buyer_email="Guest@Example.com")
     member = sub_order_for(seller)
