@@ -26,15 +26,17 @@ fresh seed. A failure prints the seed, the shortest sequence of steps Hypothesis
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
 import os
 import uuid
 
 import pytest
+from celery.exceptions import Retry
 from django.db import OperationalError
 from freezegun import freeze_time
-from freezegun.api import real_datetime
+from freezegun.api import real_datetime, real_time
 from hypothesis import HealthCheck, note, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -45,6 +47,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core import crypto
 from core.errors import ApplicationError
 from ledger.selectors import trial_balance
 from ledger.verification import verify_ledger
@@ -62,6 +65,7 @@ from payments.fulfilment.rejection import sub_order_reject
 from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.orders.models import SubOrder, SubOrderStatus
 from payments.providers import sandbox_wallet
+from payments.providers.base import ProviderUnavailable
 from payments.providers.models import SandboxWalletNotice, SandboxWalletTrade
 from payments.vault.cards import validate_card
 from settlement.release.services import sub_order_confirm
@@ -103,6 +107,7 @@ _PER_SUB_ORDER = (
 )
 # What anyone may do at any moment (a step that makes no sense now is refused, or does nothing).
 STEP_NAMES = [
+    "sweep:ledger_fold",  # first: what shrinking turns a step into when it cannot drop it
     "pay_again",
     "3ds:pass",
     "3ds:fail",
@@ -125,6 +130,8 @@ STEP_NAMES = [
     "sweep:holds",
     "sweep:refunds",
     "sweep:orders",
+    "sweep:ledger_timeouts",
+    "sweep:ledger_seal",
 ]
 # Pairs that race in production (issue 13's scenarios first).
 PAIRS = [
@@ -165,7 +172,16 @@ SWEEPS = {
     "sweep:holds": "payments.settle_sub_order_holds",
     "sweep:refunds": "payments.refunds_sweep",
     "sweep:orders": "payments.order_tasks.expire_unpaid_orders",
+    "sweep:ledger_timeouts": "ledger.tasks.void_expired_pending_transfers",
+    "sweep:ledger_fold": "ledger.tasks.fold_balance_deltas",
+    "sweep:ledger_seal": "ledger.seal_ledger",
 }
+# Staff requests that call the provider: a 503 ("try again") is retried by the caller.
+RETRIED_BY_CALLER = frozenset({"capture_whole", "capture_part", "void"})
+# What the beat runs that moves money (settle() runs these until nothing changes).
+MONEY_SWEEPS = [name for key, name in SWEEPS.items() if not key.startswith("sweep:ledger_")] + [
+    SWEEPS["sweep:ledger_timeouts"]
+]
 MAX_DELIVERIES = 8  # a message retried this often is dropped (its sweeper takes over)
 SETTLE_ROUNDS = 8
 
@@ -177,7 +193,13 @@ class Context:
     queue: m.TaskQueue | None = None
 
 
+def real_now() -> dt.datetime:
+    """The wall clock, even while freezegun's clock runs."""
+    return real_datetime.fromtimestamp(real_time(), dt.UTC)
+
+
 def _tasks():
+    import ledger.tasks  # noqa: F401
     import payments.tasks  # noqa: F401  (registers every payments task)
     import settlement.release.tasks  # noqa: F401
     from config.celery import app
@@ -189,13 +211,14 @@ class LifecycleModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         m.reset_database()
-        Context.clock.move_to(real_datetime.now(dt.UTC))
+        Context.clock.move_to(real_now())  # each example starts at the real time
         Context.queue.clear()
         m.FaultyProvider.mode = m.HEALTHY
         self.world: m.World | None = None
         self.payment_ids: list[uuid.UUID] = []
         self.broken = False  # a step or check failed: teardown leaves the final checks out
         self.log: list[str] = []
+        self.caller_retries: list[str] = []  # staff requests answered 503, retried in settle()
 
     # --- the steps ----------------------------------------------------------------------------
 
@@ -385,9 +408,9 @@ class LifecycleModel(RuleBasedStateMachine):
         task = _tasks()[message.name]
         try:
             result = task.run(*message.args)
-        except (ApplicationError, OperationalError) as exc:
+        except (ApplicationError, OperationalError, Retry) as exc:
             # Retried with the same arguments (Celery's retry or autoretry), up to a bound.
-            retries = isinstance(exc, ApplicationError) or OperationalError in tuple(
+            retries = isinstance(exc, ApplicationError | Retry) or OperationalError in tuple(
                 getattr(task, "autoretry_for", ())
             )
             if not retries:
@@ -413,8 +436,14 @@ class LifecycleModel(RuleBasedStateMachine):
             assert before == after, (
                 f"{name} was refused ({exc.code}) but changed {before} -> {after}"
             )
-            return f"refused {exc.code}"
+            return self._refused(name, exc)
         return str(outcome)
+
+    def _refused(self, name: str, exc: ApplicationError) -> str:
+        # "Try again later" (503): staff retry the same request once the provider is back.
+        if isinstance(exc, ProviderUnavailable) and name in RETRIED_BY_CALLER:
+            self.caller_retries.append(name)
+        return f"refused {exc.code}"
 
     def _step(self, label: str, body) -> None:
         self.broken = True
@@ -450,7 +479,8 @@ class LifecycleModel(RuleBasedStateMachine):
             if isinstance(result, BaseException) and not isinstance(result, ApplicationError):
                 raise result
         return " | ".join(
-            f"refused {r.code}" if isinstance(r, ApplicationError) else str(r) for r in results
+            self._refused(name, r) if isinstance(r, ApplicationError) else str(r)
+            for name, r in zip((first, second), results, strict=True)
         )
 
     @rule(wait=st.sampled_from(sorted(WAITS)))
@@ -475,7 +505,7 @@ class LifecycleModel(RuleBasedStateMachine):
         check_escrow(self.world)
         check_trial_balance()
         for payment in Payment.objects.filter(pk__in=self.payment_ids):
-            check_provider_bounds(payment)
+            check_provider_bounds(payment, self.world)
         self.broken = False
 
     # --- the end of an example ----------------------------------------------------------------
@@ -490,37 +520,39 @@ class LifecycleModel(RuleBasedStateMachine):
         Context.clock.tick(dt.timedelta(days=60))
         settle(self)
         check_settled(self.world, self.payment_ids)
+        tasks = _tasks()
+        tasks["ledger.tasks.fold_balance_deltas"].run()
+        tasks["ledger.seal_ledger"].run()
         report = verify_ledger()
         assert report.ok, report.problems[:10]
         self.broken = False
 
 
 def crypto_sign(private_pem: str, document: bytes) -> str:
-    import base64
-
-    from core import crypto
-
     return base64.b64encode(crypto.sign(private_pem, document, algorithm=crypto.ED25519)).decode()
 
 
 # --- the checks ---------------------------------------------------------------------------------
 
 
-def check_escrow(world: m.World) -> None:
+def check_escrow(world: m.World) -> dict[int, m.Escrow]:
     """For every sub-order: escrow = captured - refunded from escrow - released, never negative
     (not even counting refunds in flight); no money in escrow that names no sub-order."""
-    escrow, account_balance = m.escrow_by_sub_order()
-    assert -1 not in escrow, f"escrow moved without a sub-order: {escrow.get(-1)}"
-    assert account_balance == sum(e.balance for e in escrow.values())
-    none = m.Escrow(0, 0, 0, 0, 0, 0)
-    for sub in SubOrder.objects.filter(order_id=world.order.pk):
-        e = escrow.get(sub.pk, none)
-        where = f"sub-order {sub.pk} ({sub.status}): {e}"
-        assert e.credited == sub.captured_minor, f"captured {sub.captured_minor}; {where}"
-        assert e.refunded == m.succeeded_escrow_refunds(sub.pk), where
+    escrow = m.escrow_by_sub_order()
+    assert -1 not in escrow, f"escrow moved without naming a sub-order: {escrow.get(-1)}"
+    assert m.escrow_account_balance() == sum(e.balance for e in escrow.values())
+    refunded = m.succeeded_escrow_refunds()
+    for sub_id, status, captured in SubOrder.objects.filter(order_id=world.order.pk).values_list(
+        "id", "status", "captured_minor"
+    ):
+        e = escrow.get(sub_id, m.Escrow())
+        where = f"sub-order {sub_id} ({status}, captured {captured}): {e}"
+        assert e.credited == captured, where
+        assert e.refunded == refunded.get(sub_id, 0), f"refunds {refunded}; {where}"
         assert e.other_out == 0, where
         assert e.balance >= 0, f"escrow negative; {where}"
         assert e.balance - e.reserved >= 0, f"escrow reserved beyond its balance; {where}"
+    return escrow
 
 
 def check_trial_balance() -> None:
@@ -529,37 +561,40 @@ def check_trial_balance() -> None:
         assert totals.net_pending == 0, (currency, totals)
 
 
-def check_provider_bounds(payment: Payment) -> None:
+def _views(payment: Payment, world: m.World):
+    ledger = m.ledger_view(payment, world.sub_order_ids)
+    far = m.provider_view(payment)
+    where = f"payment {payment.id} ({payment.method}, {payment.status}): {ledger} provider {far}"
+    refunded = m.bank_refunded(payment) if far is None else far.refunded
+    return ledger, far, refunded, where
+
+
+def check_provider_bounds(payment: Payment, world: m.World) -> None:
     """Between steps the provider may be ahead of the ledger by what is in flight (a call whose
     answer is lost or not yet applied), never behind it and never beyond it."""
-    ledger = m.ledger_view(payment)
-    where = f"payment {payment.id} ({payment.method}, {payment.status}): {ledger}"
-    far = m.provider_view(payment)
-    if far is None:
-        refunded = m.bank_refunded(payment)
-    else:
-        refunded = far.refunded
-        where += f" provider {far}"
-        if payment.status != "created":  # created: the authorisation's answer is not in yet
-            assert ledger.captured <= far.captured <= ledger.captured + ledger.held, where
+    ledger, far, refunded, where = _views(payment, world)
+    if far is not None and payment.status != "created":  # created: answer not in yet
+        assert ledger.captured <= far.captured <= ledger.captured + ledger.held, where
     assert ledger.refunded <= refunded <= ledger.refunded + ledger.refunding, where
 
 
 def settle(machine: LifecycleModel) -> None:
-    """Providers healthy; the workers deliver every message, the beat runs every sweeper and the
-    clock moves on, until nothing changes any more."""
+    """Providers healthy; staff retry what was answered "try again", the workers deliver every
+    message, the beat runs every sweeper and the clock moves on, until nothing changes."""
     m.FaultyProvider.mode = m.HEALTHY
     tasks = _tasks()
-    previous = None
+    previous = (m.snapshot(), len(Context.queue))
     for _round in range(SETTLE_ROUNDS):
+        while machine.caller_retries:
+            machine._run(machine.caller_retries.pop(0))
         for _ in range(200):
             if not len(Context.queue):
                 break
             machine._deliver("first")
-        for task_name in SWEEPS.values():
+        for task_name in MONEY_SWEEPS:
             tasks[task_name].run()
         now = (m.snapshot(), len(Context.queue))
-        if now == previous:
+        if now == previous and not machine.caller_retries:
             return
         previous = now
         Context.clock.tick(dt.timedelta(minutes=11))
@@ -569,28 +604,23 @@ def settle(machine: LifecycleModel) -> None:
 def check_settled(world: m.World, payment_ids) -> None:
     """Nothing in flight: provider and ledger agree exactly; a finished sub-order keeps no money
     in escrow and no hold; a payment whose sellers all finished holds nothing anywhere."""
-    check_escrow(world)
+    escrow = check_escrow(world)
     check_trial_balance()
-    escrow, _ = m.escrow_by_sub_order()
-    none = m.Escrow(0, 0, 0, 0, 0, 0)
-    subs = list(SubOrder.objects.filter(order_id=world.order.pk).order_by("id"))
-    for sub in subs:
-        e = escrow.get(sub.pk, none)
-        if sub.status in FINAL:
-            assert e.balance == 0, f"sub-order {sub.pk} is {sub.status} with money in escrow: {e}"
-            assert e.pending_holds == 0, f"sub-order {sub.pk} is {sub.status}, hold open: {e}"
-            assert e.reserved == 0, f"sub-order {sub.pk} is {sub.status}, refund in flight: {e}"
-    all_final = all(sub.status in FINAL for sub in subs)
+    statuses = dict(SubOrder.objects.filter(order_id=world.order.pk).values_list("id", "status"))
+    for sub_id, status in statuses.items():
+        e = escrow.get(sub_id, m.Escrow())
+        if status in FINAL:
+            assert e.balance == 0, f"sub-order {sub_id} is {status} with money in escrow: {e}"
+            assert e.pending_holds == 0, f"sub-order {sub_id} is {status}, hold open: {e}"
+            assert e.reserved == 0, f"sub-order {sub_id} is {status}, refund in flight: {e}"
+    all_final = all(status in FINAL for status in statuses.values())
     for payment in Payment.objects.filter(pk__in=payment_ids):
-        ledger = m.ledger_view(payment)
-        far = m.provider_view(payment)
-        where = f"payment {payment.id} ({payment.method}, {payment.status}): {ledger} {far}"
+        ledger, far, refunded, where = _views(payment, world)
         assert ledger.refunding == 0, where
+        assert refunded == ledger.refunded, where
         if far is None:
-            assert m.bank_refunded(payment) == ledger.refunded, where
             continue
         assert far.captured == ledger.captured, where
-        assert far.refunded == ledger.refunded, where
         assert far.held == ledger.held, where
         if all_final:
             assert far.held == 0 and ledger.held == 0, f"every seller finished; {where}"
@@ -610,7 +640,7 @@ def test_order_lifecycle_model(monkeypatch, payment_side_settings):
     for name in ("payments", "settlement", "ledger"):
         monkeypatch.setattr(logging.getLogger(name), "disabled", True)
     print(f"lifecycle model: LIFECYCLE_SEED={SEED} examples={EXAMPLES} steps={STEPS}")
-    with freeze_time(real_datetime.now(dt.UTC), tick=True, ignore=["hypothesis"]) as clock:
+    with freeze_time(real_now(), tick=True, ignore=["hypothesis"]) as clock:
         Context.clock = clock
         try:
             run_state_machine_as_test(
