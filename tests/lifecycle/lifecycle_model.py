@@ -72,6 +72,11 @@ def reset_database() -> None:
     clear_account_id_cache()
 
 
+# Shorter than a 3-D Secure challenge (15 min) or a wallet approval (30 min): the order may expire
+# while the buyer is still paying (a checkout session's order has its session's deadline).
+ORDER_WINDOW = dt.timedelta(minutes=10)
+
+
 # --- the world: one buyer, two sellers with their own signing keys, one order -----------------
 
 
@@ -86,7 +91,7 @@ class World:
 
 def make_world(amounts: tuple[int, ...]) -> World:
     """Sellers with a fee plan and an Ed25519 signing key; an order awaiting payment that
-    expires in 30 minutes (as a checkout session's order does), one sub-order per seller."""
+    expires in ORDER_WINDOW (as a checkout session's order does), one sub-order per seller."""
     buyer = make_user(Role.BUYER)
     sellers, keys = [], []
     for _ in amounts:
@@ -109,7 +114,7 @@ def make_world(amounts: tuple[int, ...]) -> World:
         buyer_email=buyer.email,
         currency="EUR",
         total_minor=sum(amounts),
-        expires_at=timezone.now() + dt.timedelta(minutes=30),
+        expires_at=timezone.now() + ORDER_WINDOW,
     )
     ids = []
     for seller, amount in zip(sellers, amounts, strict=True):
@@ -419,12 +424,19 @@ SELECT (SELECT count(*) FROM ledger_transfer),
           FROM payments_payment),
        (SELECT string_agg(concat_ws(':', id, status), ',' ORDER BY id) FROM payments_refund),
        (SELECT string_agg(concat_ws(':', id, status), ',' ORDER BY id) FROM payments_dispute),
-       (SELECT count(*) FROM payments_orderevent)"""
+       (SELECT count(*) FROM payments_orderevent),
+       (SELECT string_agg(concat_ws(':', id, status, captured_minor, refunded_minor), ','
+                          ORDER BY id) FROM payments_sandboxcardcharge),
+       (SELECT string_agg(concat_ws(':', id, status, captured_minor, refunded_minor), ','
+                          ORDER BY id) FROM payments_sandboxwallettrade),
+       (SELECT count(*) FROM payments_sandboxoperation)"""
+PLATFORM = slice(0, 6)  # the platform's part of a snapshot; the rest is the providers'
 
 
 def snapshot() -> tuple:
-    """The platform's side of everything a step may change (a refusal must change none of it):
-    transfers, sub-orders, payments, refunds, disputes, order events. One query."""
+    """Everything a step may change, in one query: the platform's transfers, sub-orders,
+    payments, refunds, disputes and order events (snapshot()[PLATFORM]: a refusal must change
+    none of it), then what the sandbox providers hold, took and did."""
     return _fetch(_SNAPSHOT_SQL)[0]
 
 
