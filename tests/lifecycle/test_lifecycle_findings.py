@@ -16,9 +16,7 @@ from tests.payments.pay_factories import make_order
 pytestmark = pytest.mark.django_db
 
 
-def test_a_card_authorised_whose_every_answer_was_lost_is_not_reported_failed(
-    buyer, monkeypatch
-):
+def test_a_card_authorised_whose_every_answer_was_lost_is_not_reported_failed(buyer, monkeypatch):
     """The processor authorises, but its answer never comes back (three timeouts under the same
     idempotency key). The buyer was told "nothing was charged" and the payment failed while the
     card stayed held: nothing would ever release it. The authorisation is found and applied."""
