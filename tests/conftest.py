@@ -18,6 +18,7 @@ from tests.integration.worker import (  # noqa: F401  (the fixtures, for every f
     _celery_worker_process,
     celery_worker,
 )
+from tests.lock_order import lock_order  # noqa: F401  (the fixture, for every folder)
 
 REQUIRE_FULL_STACK = os.environ.get("CLEARHOUSE_REQUIRE_FULL_STACK") == "1"
 
@@ -130,3 +131,19 @@ def _assert_only_chart_accounts() -> None:
         return
     foreign = sorted(code for code in codes if not chart.is_chart_code(code))
     assert not foreign, f"ledger accounts outside the chart of accounts: {foreign}"
+
+
+# Folders whose database tests all run under the lock-order check (tests/lock_order.py): a code
+# path that takes row locks out of the documented order fails the test that runs it.
+_LOCK_ORDER_CHECKED = ("lifecycle", "payments", "storefront")
+
+
+@pytest.fixture(autouse=True)
+def _locks_in_order(request):
+    if (
+        request.node.path.parent.name in _LOCK_ORDER_CHECKED
+        and request.node.get_closest_marker("lock_order_violation_expected") is None
+        and (request.node.get_closest_marker("django_db") or "db" in request.fixturenames)
+    ):
+        request.getfixturevalue("lock_order")
+    yield

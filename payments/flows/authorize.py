@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from payments import conf
-from payments.flows import authorize_plpgsql, capture_plpgsql, start_plpgsql
+from payments.flows import authorize_plpgsql, capture_plpgsql, start_plpgsql, unpayable
 from payments.flows.failure_messages import buyer_message
 from payments.flows.models import Payment, PaymentMethod, PaymentStatus
 from payments.flows.state import transition_once
@@ -136,20 +136,20 @@ def apply_authorize_result(
     """Apply the provider's answer to the payment (`started`: the fast path's start, which saves
     reading the payment and its sub-orders again)."""
     data = {"provider_status": result.status, "failure_code": result.failure_code}
-    if result.status == "captured":
-        return _apply_sale(
-            payment_id=payment_id, result=result, actor=actor, data=data, started=started
-        )
-    if result.status == "authorized":
-        payment, _outcome = authorize_plpgsql.apply_authorized(
-            payment_id=payment_id,
-            reference=result.reference,
-            actor=actor,
-            reason="authorised by the provider",
-            data=data,
-            started=started,
-        )
-        return payment
+    if result.status in {"captured", "authorized"}:
+        try:
+            return _apply_approved(
+                payment_id=payment_id, result=result, actor=actor, data=data, started=started
+            )
+        except unpayable.ORDER_REFUSALS as error:
+            # The money moved at the provider but the order cannot take it: fail, release there.
+            _record_reference(payment_id, result.reference)
+            return unpayable.fail_unpayable(
+                payment_id=payment_id,
+                error=error,
+                actor=actor,
+                captured=result.status == "captured",
+            )
     if result.status == "requires_action":
         return transition_once(
             payment_id=payment_id,
@@ -183,6 +183,37 @@ def apply_authorize_result(
         data=data,
         fields=fields,
     )
+
+
+def _apply_approved(
+    *,
+    payment_id,
+    result: ProviderResult,
+    actor: str,
+    data: dict,
+    started: start_plpgsql.Started | None,
+) -> Payment:
+    if result.status == "captured":
+        return _apply_sale(
+            payment_id=payment_id, result=result, actor=actor, data=data, started=started
+        )
+    payment, _outcome = authorize_plpgsql.apply_authorized(
+        payment_id=payment_id,
+        reference=result.reference,
+        actor=actor,
+        reason="authorised by the provider",
+        data=data,
+        started=started,
+    )
+    return payment
+
+
+def _record_reference(payment_id, reference: str) -> None:
+    """The provider's reference of a refused authorisation: needed to release the money there."""
+    if reference:
+        Payment.objects.filter(pk=payment_id, provider_reference="").update(
+            provider_reference=reference
+        )
 
 
 def _apply_sale(

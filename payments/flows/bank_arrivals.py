@@ -25,6 +25,7 @@ from payments.flows.ledger import ledger_record_bank_arrival
 from payments.flows.models import BankTransferArrival, Payment, PaymentMethod, PaymentStatus
 from payments.flows.state import payment_transition
 from payments.flows.transitions import lock_payment
+from payments.orders.services import lock_order_rows
 from payments.providers.rf_reference import is_valid, normalize
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,10 @@ def _record(reference, amount_minor, currency, bank_transaction_id, actor) -> Ar
             field="reference",
         )
     payment = lock_payment(payment_id)
+    # The order's rows before the ledger's accounts: a completed transfer authorises the payment,
+    # which takes them (the one lock order: Payment -> CheckoutSession -> Order -> SubOrders ->
+    # Products -> ledger accounts; docs/architecture.md).
+    lock_order_rows(payment.order_id)
     if currency != payment.currency:
         raise ValidationError(
             f"This payment is in {payment.currency}, not {currency}.", field="currency"

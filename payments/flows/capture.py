@@ -23,6 +23,7 @@ from payments.flows import capture_plpgsql, start_plpgsql
 from payments.flows.ledger import any_hold_settled
 from payments.flows.models import Payment, PaymentStatus
 from payments.flows.state import transition_once
+from payments.flows.sub_order_money import RELEASED_STATES
 from payments.flows.transitions import IllegalTransition
 from payments.providers.base import ProviderError
 from payments.providers.registry import get_provider
@@ -83,9 +84,28 @@ def payment_capture(
         raise Conflict("This payment was captured when the money arrived.", code="already_captured")
     if target.settled:
         raise _settled_per_sub_order()
+    holds = dict(zip(target.sub_order_ids, target.sub_order_amounts, strict=True))
+    declined = {
+        sub_order_id
+        for sub_order_id, status in zip(
+            target.sub_order_ids, target.sub_order_statuses, strict=False
+        )
+        if status in RELEASED_STATES
+    }
+    if sub_order_amounts is None and declined:
+        # A seller said no (or the window lapsed): that part is released, never taken, even when
+        # its release at the provider has not happened yet (the capture releases it there too).
+        sub_order_amounts = {
+            sub_order_id: 0 if sub_order_id in declined else amount
+            for sub_order_id, amount in holds.items()
+        }
+        if not any(sub_order_amounts.values()):
+            raise Conflict(
+                "Every seller declined this order: nothing is left to capture.",
+                code="nothing_to_capture",
+            )
     total = None
     if sub_order_amounts is not None:
-        holds = dict(zip(target.sub_order_ids, target.sub_order_amounts, strict=True))
         for sub_order_id, amount in sub_order_amounts.items():
             if sub_order_id not in holds:
                 raise ValidationError(
@@ -98,6 +118,13 @@ def payment_capture(
             ):
                 raise ValidationError(
                     "Each amount must be between 0 and the sub-order's amount.",
+                    field="sub_order_amounts",
+                )
+            if amount and sub_order_id in declined:
+                raise ValidationError(
+                    f"The seller of sub-order {sub_order_id} declined it: its part cannot be "
+                    "captured.",
+                    code="sub_order_declined",
                     field="sub_order_amounts",
                 )
         total = sum(sub_order_amounts.values())
@@ -206,6 +233,8 @@ def payments_capture_automatic_due(*, now=None, older_than_s: int = 60, limit: i
             captured += payment_capture_automatic(payment_id=payment_id)
         except (ProviderError, Conflict) as exc:
             logger.warning("payment %s: automatic capture failed again: %s", payment_id, exc)
+        except Exception:  # one bad row must not stop the sweep
+            logger.exception("payment %s: automatic capture failed", payment_id)
     return captured
 
 
@@ -234,13 +263,21 @@ def payment_void(*, payment_id, actor: str, reason: str = "voided") -> Payment:
     return transition_once(payment_id=payment.id, to_status=S.VOIDED, actor=actor, reason=reason)
 
 
-def payment_release_late_authorization(*, payment_id) -> None:
-    """A provider authorised a payment we had already failed or expired: release it there."""
+def payment_release_late_authorization(*, payment_id, captured: bool = False) -> None:
+    """A provider authorised a payment we had already failed or expired: release it there
+    (`captured`: it took the money in the same call, a sale: refund it)."""
     payment = Payment.objects.get(pk=payment_id)
     if payment.status not in {S.FAILED, S.EXPIRED, S.VOIDED}:
         return
     provider = get_provider(payment.provider)
     try:
+        if captured:
+            provider.refund(
+                reference=payment.provider_reference,
+                amount_minor=payment.amount_minor,
+                idempotency_key=f"payment:{payment.id}:refund-late",
+            )
+            return
         provider.void(
             reference=payment.provider_reference,
             idempotency_key=f"payment:{payment.id}:release-late",

@@ -20,7 +20,7 @@ import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
@@ -54,6 +54,8 @@ _LOAD_SQL = (  # the column names are the model's own, not input
        ARRAY(SELECT s.id FROM payments_suborder s WHERE s.order_id = p.order_id ORDER BY s.id),
        ARRAY(SELECT s.amount_minor FROM payments_suborder s
               WHERE s.order_id = p.order_id ORDER BY s.id),
+       ARRAY(SELECT s.status FROM payments_suborder s
+              WHERE s.order_id = p.order_id ORDER BY s.id),
        ARRAY(SELECT c.pending_id
                FROM ledger_transfer h
                JOIN ledger_transfer c ON c.pending_id = h.id AND c.pending_id IS NOT NULL
@@ -82,6 +84,7 @@ class CaptureTarget:
     sub_order_ids: list[int]  # ascending
     sub_order_amounts: list[int]
     settled: bool  # some sub-order's hold was already captured or released on its own
+    sub_order_statuses: list[str] = field(default_factory=list)  # as read (no lock)
 
 
 def _payment_uuid(value) -> uuid.UUID | None:
@@ -110,7 +113,7 @@ def load_for_capture(payment_id) -> CaptureTarget | None:
         for value, convert in zip(row[:n], _PAYMENT_CONVERTERS, strict=True)
     ]
     payment = Payment.from_db(DEFAULT_DB_ALIAS, _PAYMENT_FIELDS, values)
-    number, buyer_id, sub_ids, sub_amounts, closed = row[n:]
+    number, buyer_id, sub_ids, sub_amounts, sub_statuses, closed = row[n:]
     payment.order = Order.from_db(
         DEFAULT_DB_ALIAS, _ORDER_FIELDS, [payment.order_id, number, buyer_id]
     )
@@ -120,6 +123,7 @@ def load_for_capture(payment_id) -> CaptureTarget | None:
         sub_order_ids=list(sub_ids),
         sub_order_amounts=list(sub_amounts),
         settled=any(pending_id in hold_ids for pending_id in closed),
+        sub_order_statuses=list(sub_statuses),
     )
 
 

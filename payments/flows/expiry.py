@@ -33,8 +33,12 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
     now = now or timezone.now()
     limit = limit or int(conf.get("PAYMENTS_BATCH_SIZE"))
     counts = {"bank_transfer": 0, "three_d_secure": 0, "wallet": 0, "recovered": 0, "skipped": 0}
-    counts["recovered"] = payments_recover_stale(now=now, limit=limit)
-    counts["captured"] = payments_capture_automatic_due(now=now, limit=limit)
+    counts["failed"] = 0
+    # One bad row (or one sweep that breaks) never stops the others: each is guarded.
+    counts["recovered"] = _guarded(counts, "recovery", payments_recover_stale, now=now, limit=limit)
+    counts["captured"] = _guarded(
+        counts, "automatic capture", payments_capture_automatic_due, now=now, limit=limit
+    )
     due = Payment.objects.filter(expires_at__lte=now).order_by("expires_at")
 
     for payment_id in due.filter(status=S.AWAITING_TRANSFER).values_list("id", flat=True)[:limit]:
@@ -47,6 +51,9 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
             counts["bank_transfer"] += 1
         except IllegalTransition:
             counts["skipped"] += 1  # money arrived meanwhile
+        except Exception:
+            logger.exception("payment %s: bank transfer expiry failed", payment_id)
+            counts["failed"] += 1
 
     card_due = due.filter(status=S.REQUIRES_ACTION, method=PaymentMethod.CARD)
     for payment_id in card_due.values_list("id", flat=True)[:limit]:
@@ -56,6 +63,9 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
         except (ProviderError, IllegalTransition) as exc:
             logger.warning("payment %s: challenge expiry failed: %s", payment_id, exc)
             counts["skipped"] += 1
+        except Exception:
+            logger.exception("payment %s: challenge expiry failed", payment_id)
+            counts["failed"] += 1
 
     wallet_due = due.filter(status=S.REQUIRES_ACTION, method=PaymentMethod.WALLET)
     for payment in wallet_due.only("id", "provider", "provider_reference")[:limit]:
@@ -74,7 +84,19 @@ def payments_expire_due(*, now=None, limit: int | None = None) -> dict[str, int]
         except (ProviderError, IllegalTransition) as exc:
             logger.warning("payment %s: wallet expiry skipped: %s", payment_id, exc)
             counts["skipped"] += 1
+        except Exception:
+            logger.exception("payment %s: wallet expiry failed", payment_id)
+            counts["failed"] += 1
     return counts
+
+
+def _guarded(counts: dict[str, int], name: str, sweep, **kwargs) -> int:
+    try:
+        return sweep(**kwargs)
+    except Exception:
+        logger.exception("payments.expire_due: the %s sweep failed", name)
+        counts["failed"] += 1
+        return 0
 
 
 def payments_recover_stale(*, now=None, older_than_s: int = 600, limit: int | None = None) -> int:
@@ -105,6 +127,8 @@ def payments_recover_stale(*, now=None, older_than_s: int = 600, limit: int | No
             settled += 1
         except (ProviderError, IllegalTransition) as exc:
             logger.warning("payment %s: recovery skipped: %s", payment.id, exc)
+        except Exception:  # one bad row must not stop the sweep
+            logger.exception("payment %s: recovery failed", payment.id)
     return settled
 
 

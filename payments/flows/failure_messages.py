@@ -37,6 +37,17 @@ MESSAGES: dict[str, str] = {
         "We did not receive your bank transfer in time, so the order was not paid. If you have "
         "sent money, it will be returned to you."
     ),
+    # Authorised, but the order could not be completed (payments.flows.unpayable).
+    "order_not_payable": (
+        "Your payment was approved, but the order could no longer be completed: it expired while "
+        "the payment was being approved. We released the money at once, so you are not charged "
+        "(a hold may take a few days to disappear from your statement). Please order again."
+    ),
+    "out_of_stock": (
+        "Your payment was approved, but an item in your order sold out in the meantime. We "
+        "released the money at once, so you are not charged (a hold may take a few days to "
+        "disappear from your statement)."
+    ),
 }
 DEFAULT = f"Your payment did not go through and nothing was charged. {_TRY_OTHER}"
 

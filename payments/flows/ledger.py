@@ -125,12 +125,22 @@ def _close_hold(
 
 
 def ledger_void_holds(payment: Payment) -> None:
-    """Void or failure after authorisation: release every sub-order's hold."""
+    """Void or failure after authorisation: release every sub-order's hold still open (one
+    released on its own meanwhile, by a rejection that got in first, is closed already)."""
     sub_orders = _sub_orders(payment)
-    accounts = (_hold_source(payment), _escrow(payment))
-    create_transfers(
-        [_close_hold(payment, sub, capture_minor=0, accounts=accounts) for sub in sub_orders]
+    closed = set(
+        Transfer.objects.filter(
+            pending_id__in=[hold_transfer_id(payment.id, sub.id) for sub in sub_orders]
+        ).values_list("pending_id", flat=True)
     )
+    accounts = (_hold_source(payment), _escrow(payment))
+    requests = [
+        _close_hold(payment, sub, capture_minor=0, accounts=accounts)
+        for sub in sub_orders
+        if hold_transfer_id(payment.id, sub.id) not in closed
+    ]
+    if requests:
+        create_transfers(requests)
 
 
 def ledger_record_bank_arrival(

@@ -10,7 +10,7 @@ import uuid
 from django.db import transaction
 
 from core.errors import NotFound, ValidationError
-from payments.flows import capture
+from payments.flows import capture, unpayable
 from payments.flows.capture import captures_automatically
 from payments.flows.failure_messages import buyer_message
 from payments.flows.models import Payment, PaymentMethod, PaymentStatus
@@ -43,13 +43,20 @@ def apply_provider_event(
         status = payment.status
         if event.status == "authorized":
             if status in {S.CREATED, S.REQUIRES_ACTION}:
-                payment = payment_transition(
-                    payment_id=payment.id,
-                    to_status=S.AUTHORIZED,
-                    actor=actor,
-                    reason="authorised by the provider",
-                    data=data,
-                )
+                try:
+                    payment = payment_transition(
+                        payment_id=payment.id,
+                        to_status=S.AUTHORIZED,
+                        actor=actor,
+                        reason="authorised by the provider",
+                        data=data,
+                    )
+                except unpayable.ORDER_REFUSALS as error:
+                    # The order expired or sold out during the approval: fail, release there.
+                    payment = unpayable.fail_unpayable(
+                        payment_id=payment.id, error=error, actor=actor
+                    )
+                    return payment, "applied"
                 if captures_automatically(payment):
                     capture.enqueue_automatic_capture(payment.id)
                 return payment, "applied"

@@ -12,7 +12,7 @@ and tells the order side. Effects by target:
     expired     order_mark_payment_failed
 
 Provider calls never happen in here: callers talk to the provider first (no lock held), then
-transition. Lock order: Payment -> Order -> SubOrders -> ledger accounts.
+transition. Lock order: Payment -> Order -> SubOrders -> ledger accounts (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -34,11 +34,14 @@ from payments.flows.transitions import (
 from payments.orders import events as order_events
 from payments.orders import payment_outcomes
 from payments.orders.models import SubOrder
+from payments.orders.services import lock_order
 
 # Fields a transition may set together with the status (in the same locked update).
 _SETTABLE = frozenset(
     {"provider_reference", "failure_code", "failure_message", "expires_at", "details"}
 )
+# Moves whose effects lock the order's rows (holds voided, the order failed and its stock back).
+_ORDER_EFFECTS = frozenset({S.VOIDED, S.FAILED, S.EXPIRED})
 # The order timeline (and webhooks/emails) hears of these payment moves; expiry is a failure there.
 _ORDER_EVENT_KINDS = {
     S.FAILED: order_events.PAYMENT_FAILED,
@@ -100,6 +103,9 @@ def payment_transition(
         return _authorize(payment_id, actor=actor, reason=reason, data=data, fields=fields)
     with transaction.atomic():
         payment = lock_payment(payment_id)
+        if to_status in _ORDER_EFFECTS:
+            # The order before its sub-orders' holds and its stock (the one lock order).
+            lock_order(payment.order_id)
         from_status = payment.status
         if not can_transition(from_status, to_status):
             raise IllegalTransition(

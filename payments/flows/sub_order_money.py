@@ -47,7 +47,10 @@ ACCEPTED_STATES = frozenset(
         SubOrderStatus.DISPUTED,
     }
 )
-RELEASED_STATES = frozenset({SubOrderStatus.REJECTED, SubOrderStatus.CANCELLED})
+# A dispute resolved for the buyer before the seller's part was captured is released too.
+RELEASED_STATES = frozenset(
+    {SubOrderStatus.REJECTED, SubOrderStatus.CANCELLED, SubOrderStatus.REFUNDED}
+)
 
 
 def paid_payment_of(order_id: Any, *, lock: bool = False) -> Payment | None:
@@ -117,6 +120,10 @@ def _apply(payment_id: Any, sub_order_id: Any, *, capture: bool, actor: str) -> 
         if payment.status != S.AUTHORIZED or sub_order_hold_state(payment, sub_order) != "pending":
             return False  # done meanwhile by a concurrent call
         if capture:
+            if sub_order.status in RELEASED_STATES:
+                # Declined while the capture was in flight: the provider took it, so the ledger
+                # says so too; the refund follows (fulfilment's refund_declined_captured_due).
+                logger.warning("sub-order %s: captured after it was declined", sub_order.pk)
             ledger_capture_sub_order_hold(payment, sub_order, sub_order.amount_minor)
             sub_order.captured_minor = sub_order.amount_minor
             sub_order.save(update_fields=["captured_minor", "updated_at"])
@@ -173,4 +180,7 @@ def sub_order_holds_settle(*, limit: int = 200) -> dict[str, int]:
         except ProviderError as exc:
             counts["failed"] += 1
             logger.warning("sub-order %s: hold not settled: %s", sub_order_id, exc.code)
+        except Exception:  # one bad row must not stop the sweep
+            counts["failed"] += 1
+            logger.exception("sub-order %s: hold not settled", sub_order_id)
     return counts

@@ -26,10 +26,11 @@ logger = logging.getLogger(__name__)
     max_retries=5,
     ignore_result=True,
 )
-def payment_release_at_provider(self, payment_id: str) -> None:
-    """Release money a provider authorised after we had given up on the payment."""
+def payment_release_at_provider(self, payment_id: str, captured: bool = False) -> None:
+    """Release money a provider authorised after we had given up on the payment, or for an order
+    that could no longer be paid (`captured`: a sale, refunded)."""
     try:
-        payment_release_late_authorization(payment_id=payment_id)
+        payment_release_late_authorization(payment_id=payment_id, captured=captured)
     except ProviderError as exc:
         raise self.retry(countdown=notify_backoff_s(self.request.retries)) from exc
 

@@ -32,6 +32,7 @@ from core.errors import ApplicationError, Conflict, NotFound, ValidationError
 from payments.flows.sub_order_money import paid_payment_of, sub_order_capture, sub_order_release
 from payments.fulfilment.documents import order_document_ensure
 from payments.fulfilment.models import SealedOrderDocument
+from payments.fulfilment.refunds import refund_declined_captured_due
 from payments.orders.events import ORDER_ACCEPTED
 from payments.orders.models import Order, SubOrder, SubOrderStatus
 from payments.orders.sub_order_state import lock_sub_order, sub_order_transition
@@ -275,3 +276,6 @@ def settle(sub_order_id: Any, *, capture: bool, actor: str) -> None:
             sub_order_release(sub_order_id=sub_order_id, actor=actor)
     except ProviderError as exc:
         logger.warning("sub-order %s: provider step deferred to the sweeper: %s", sub_order_id, exc)
+    # A capture that won a race with a decline (rejection, lapse, dispute resolved for the
+    # buyer) took money that is not the seller's: it goes back at once.
+    refund_declined_captured_due(sub_order_ids=[sub_order_id])

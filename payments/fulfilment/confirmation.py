@@ -13,7 +13,7 @@ commits together with its release, or neither does (a refund still in flight ref
 and the resolution with it, as it always has), and the refusal reaches the caller as the error it
 is instead of leaving a resolved dispute with unreleased money.
 
-Lock order: Payment -> SubOrder -> ledger accounts (payments/orders/sub_order_state.py).
+Lock order: Payment -> Order -> SubOrder -> ledger accounts (docs/architecture.md, "Lock order").
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.db import transaction
 
 from core.errors import Conflict, NotFound
 from payments.flows.models import Payment, PaymentStatus
-from payments.orders.models import SubOrder, SubOrderStatus
+from payments.orders.models import Order, SubOrder, SubOrderStatus
 
 SO = SubOrderStatus
 # Sub-order states in which the buyer may confirm receipt.
@@ -56,12 +56,16 @@ def release_escrow(
 
 
 def lock_order_payment(order_id: Any) -> Payment | None:
-    """The order's payment that holds or took money (captured, else authorised), row-locked."""
+    """The order's payment that holds or took money (captured, else authorised), row-locked,
+    then the order's row (the lock order: Payment -> Order -> ... -> SubOrders; a sub-order's
+    transition may complete the order, which takes the order's row)."""
     payments = Payment.objects.select_for_update().filter(order_id=order_id)
-    return (
+    payment = (
         payments.filter(status=PaymentStatus.CAPTURED).order_by("-created_at").first()
         or payments.filter(status=PaymentStatus.AUTHORIZED).order_by("-created_at").first()
     )
+    Order.objects.select_for_update().filter(pk=order_id).first()
+    return payment
 
 
 def buyer_order_id_of(*, sub_order_id: Any, buyer: Any) -> Any:

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, ValidationError
+from payments.fulfilment.acceptance import settle
 from payments.fulfilment.confirmation import buyer_order_id_of, lock_order_payment, release_escrow
 from payments.fulfilment.models import Dispute, DisputeOutcome, DisputeStatus, RefundStatus
 from payments.fulfilment.refunds import refund_sub_order_remaining
@@ -87,6 +88,7 @@ def dispute_resolve(*, dispute_id: Any, outcome: str, actor: str, note: str = ""
     )
     if row is None:
         raise NotFound("No such dispute.", code="dispute_not_found")
+    release_hold = False
     with transaction.atomic():
         lock_order_payment(row["sub_order__order_id"])
         dispute = Dispute.objects.select_for_update().get(pk=dispute_id)
@@ -111,11 +113,27 @@ def dispute_resolve(*, dispute_id: Any, outcome: str, actor: str, note: str = ""
                 actor=actor,
                 data={"sub_order": sub_order.pk, **data},
             )
-            refund = refund_sub_order_remaining(
-                sub_order_id=sub_order.pk, reason="Dispute resolved for the buyer", actor=actor
-            )
+            if sub_order.captured_minor == 0:
+                # Accepted but not captured yet (the capture failed or is in flight): nothing
+                # to refund. The decision is final now; the hold is released at the provider
+                # and in the ledger together once it commits (sub_order_release, which ends the
+                # payment when it was the last hold; the sweeper retries a provider that is down).
+                sub_order_transition(
+                    sub_order_id=sub_order.pk,
+                    to_status=SO.REFUNDED,
+                    actor=actor,
+                    event=DISPUTE_RESOLVED,
+                    data={**data, "released_uncaptured": sub_order.amount_minor},
+                )
+                release_hold = True
+                refund = None
+            else:
+                refund = refund_sub_order_remaining(
+                    sub_order_id=sub_order.pk, reason="Dispute resolved for the buyer", actor=actor
+                )
             if (
-                refund is None
+                not release_hold
+                and refund is None
                 and sub_order.status == SO.DISPUTED
                 and not sub_order.refunds.filter(status=RefundStatus.PENDING).exists()
             ):
@@ -130,4 +148,6 @@ def dispute_resolve(*, dispute_id: Any, outcome: str, actor: str, note: str = ""
                     event=DISPUTE_RESOLVED,
                     data=data,
                 )
+    if release_hold:
+        settle(dispute.sub_order_id, capture=False, actor=actor)
     return dispute

@@ -21,7 +21,7 @@ from payments.flows.models import Payment
 from payments.fulfilment.models import Refund, RefundStatus
 from payments.fulfilment.refunds import SO, event_data, refund_transfer, refunded_minor
 from payments.orders.events import REFUND_FAILED, REFUND_SUCCEEDED, record_order_event
-from payments.orders.models import SubOrder
+from payments.orders.models import Order, SubOrder
 from payments.orders.sub_order_state import can_transition, lock_sub_order, sub_order_transition
 from payments.providers.base import ProviderError, ProviderUnavailable
 from payments.providers.registry import get_provider
@@ -61,13 +61,15 @@ def refund_process(*, refund_id: Any) -> Refund:
 def _close_reservation(
     refund_id: Any, *, step: str, kind: str, reason: str
 ) -> tuple[Payment, Refund, SubOrder | None]:
-    """In the caller's transaction, lock Payment -> Refund -> SubOrder and post or void the
-    refund's reserved transfer. The sub-order is None (nothing written) when the refund is no
-    longer pending: settled meanwhile by another worker."""
+    """In the caller's transaction, lock Payment -> Order -> Refund -> SubOrder and post or
+    void the refund's reserved transfer. The sub-order is None (nothing written) when the refund
+    is no longer pending: settled meanwhile by another worker."""
     payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
     if payment_id is None:
         raise NotFound("No such refund.", code="refund_not_found")
     payment = Payment.objects.select_for_update().get(pk=payment_id)
+    # The order before the refund: the sub-order's transition to refunded may complete it.
+    Order.objects.select_for_update().filter(pk=payment.order_id).first()
     refund = Refund.objects.select_for_update().get(pk=refund_id)
     if refund.status != RefundStatus.PENDING:
         return payment, refund, None

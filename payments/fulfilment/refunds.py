@@ -15,8 +15,10 @@ Three steps, so that the provider is never called while a row lock is held:
 Where the money comes from (RefundSource): before release, escrow; after release, the seller's
 pending balance, which may go negative (the shortfall is recovered from the seller's later
 settlements). The platform keeps its fee on a refund after release, as Stripe does by default.
-A card hold never captured is not refunded but released (hold_release: the sub-order's ledger
-hold is voided; the processor releases that part when the rest of the payment is captured).
+A hold never captured is not refunded but released, at the provider and in the ledger together
+(payments.flows.sub_order_money.sub_order_release). A part whose seller declined but which was
+captured all the same (the capture won a race with the release) is refunded by
+`refund_declined_captured_due` (the payments.settle_sub_order_holds sweep).
 
 A refund left pending (a lost task message, a provider that stayed down) is re-driven by the
 beat sweeper `payments.refunds_sweep`.
@@ -35,11 +37,11 @@ from django.db.models import Sum
 from core.errors import Conflict, NotFound, ValidationError
 from ledger import chart
 from ledger.services import TransferRequest, create_transfers
-from payments.flows.ledger import ledger_void_sub_order_hold, sub_order_hold_state
-from payments.flows.models import Payment, PaymentStatus
+from payments.flows.models import Payment
+from payments.flows.sub_order_money import RELEASED_STATES
 from payments.fulfilment.confirmation import lock_order_payment
 from payments.fulfilment.models import Refund, RefundSource, RefundStatus
-from payments.orders.events import REFUND_CREATED, REFUND_SUCCEEDED, record_order_event
+from payments.orders.events import REFUND_CREATED, record_order_event
 from payments.orders.models import SubOrder, SubOrderStatus
 from payments.orders.sub_order_state import lock_sub_order
 
@@ -263,33 +265,11 @@ def refund_create(
             raise Conflict("This refund was made already.", code="refund_exists") from None
 
 
-def _release_hold(*, payment: Payment, sub_order: SubOrder, reason: str, actor: str) -> Refund:
-    """A card hold still pending for this sub-order: void it in the ledger with the very transfer
-    a seller's rejection writes (payments.flows.sub_order_money): the two are one and the same."""
-    ledger_void_sub_order_hold(payment, sub_order)
-    refund = Refund.objects.create(
-        payment=payment,
-        sub_order=sub_order,
-        amount_minor=sub_order.amount_minor,
-        currency=sub_order.currency,
-        source=RefundSource.HOLD_RELEASE,
-        status=RefundStatus.SUCCEEDED,
-        reason=reason,
-        actor=actor[:64],
-    )
-    record_order_event(
-        order=sub_order.order,
-        sub_order=sub_order,
-        kind=REFUND_SUCCEEDED,
-        actor=actor,
-        data=event_data(refund),
-    )
-    return refund
-
-
 def refund_sub_order_remaining(*, sub_order_id: Any, reason: str, actor: str) -> Refund | None:
     """Refund whatever is left of a sub-order's captured money (None when nothing is left). A
-    card hold never captured is released instead. Used on rejection, lapse and disputes."""
+    hold never captured is not refunded here: it is released at the provider and in the ledger
+    together (payments.flows.sub_order_money.sub_order_release, after the decision commits).
+    Used on rejection, lapse, disputes, and for a declined part captured all the same."""
     reason = _check_reason(reason)
     row = SubOrder.objects.filter(pk=sub_order_id).values("order_id").first()
     if row is None:
@@ -300,13 +280,6 @@ def refund_sub_order_remaining(*, sub_order_id: Any, reason: str, actor: str) ->
             return None
         sub_order = lock_sub_order(sub_order_id)
         if sub_order.captured_minor == 0:
-            if (
-                payment.status == PaymentStatus.AUTHORIZED
-                and sub_order_hold_state(payment, sub_order) == "pending"
-            ):
-                return _release_hold(
-                    payment=payment, sub_order=sub_order, reason=reason, actor=actor
-                )
             return None
         remaining = refundable_minor(sub_order)
         if remaining <= 0:
@@ -319,3 +292,32 @@ def refund_sub_order_remaining(*, sub_order_id: Any, reason: str, actor: str) ->
             actor=actor,
             idempotency_key=None,
         )
+
+
+def refund_declined_captured_due(*, limit: int = 200, sub_order_ids=None) -> int:
+    """Sweep: give back a part captured although its seller declined it (rejected, lapsed,
+    cancelled, or a dispute resolved for the buyer before the capture): a capture that won a
+    race with the release at the provider. Only parts no refund was ever made for; bounded per
+    run; one bad row does not stop the others. Returns how many refunds were made."""
+    due = (
+        SubOrder.objects.filter(status__in=RELEASED_STATES, captured_minor__gt=0)
+        .exclude(refunds__source__in=[RefundSource.ESCROW, RefundSource.SELLER_BALANCE])
+        .order_by("id")
+    )
+    if sub_order_ids is not None:
+        due = due.filter(pk__in=sub_order_ids)
+    made = 0
+    for sub_order_id in due.values_list("id", flat=True)[:limit]:
+        try:
+            refund = refund_sub_order_remaining(
+                sub_order_id=sub_order_id,
+                reason="The order was declined; the part taken meanwhile is given back",
+                actor="system",
+            )
+        except Exception:  # one bad row must not stop the sweep
+            logger.exception(
+                "sub-order %s: refund of a declined captured part failed", sub_order_id
+            )
+            continue
+        made += refund is not None
+    return made

@@ -1,7 +1,8 @@
 """Fulfilment's Celery tasks: thin (the work is in the services), idempotent, bounded.
 
     payments.expire_acceptance         beat: sub-orders past accept_by are rejected, money released
-    payments.settle_sub_order_holds    beat: re-drive per-sub-order captures/releases
+    payments.settle_sub_order_holds    beat: re-drive per-sub-order captures/releases; refund a
+                                       declined part a capture took all the same
     payments.seal_order_documents      make and seal an order's documents (seal_after_commit;
                                        paying itself seals through the dispatch of order.paid)
     payments.order_documents_sweep     beat: documents a lost task left unmade, and documents
@@ -25,6 +26,7 @@ from payments.fulfilment.documents import (
     order_documents_seal_due,
 )
 from payments.fulfilment.refund_outcomes import refund_process, refunds_redrive_pending
+from payments.fulfilment.refunds import refund_declined_captured_due
 from payments.fulfilment.rejection import acceptance_expire_due
 from payments.providers.base import ProviderUnavailable
 from payments.task_options import RETRYING_TASK_OPTIONS, SWEEP_TASK_OPTIONS
@@ -43,9 +45,11 @@ def expire_acceptance() -> int:
 
 @shared_task(name="payments.settle_sub_order_holds", **SWEEP_TASK_OPTIONS)
 def settle_sub_order_holds() -> dict:
-    """Re-drive per-sub-order captures/releases whose provider call failed or was lost (order
-    documents have their own sweep: payments.order_documents_sweep)."""
+    """Re-drive per-sub-order captures/releases whose provider call failed or was lost, and give
+    back a declined part that a capture took all the same (order documents have their own sweep:
+    payments.order_documents_sweep)."""
     counts = sub_order_holds_settle(limit=200)
+    counts["refunded"] = refund_declined_captured_due(limit=200)
     if any(counts.values()):
         logger.info("payments.settle_sub_order_holds: %s", counts)
     return counts

@@ -1,7 +1,7 @@
 """Unpaid orders expire past `expires_at`: their stock goes back, their sub-orders are cancelled.
 
-One short transaction per order (its checkout session's row locked first, then the order's), so
-a large backlog never holds many locks at once.
+One short transaction per order (its checkout session's row locked first, then the order's, its
+sub-orders', its products'), so a large backlog never holds many locks at once.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ def _expire_one(order_id: Any, now: datetime) -> bool:
             or locked.expires_at > now
         ):
             return False
-        release_stock_locked(locked)
-        locked.status = OrderStatus.EXPIRED
-        locked.save(update_fields=["status", "updated_at"])
+        # The sub-orders before the products (the one lock order: docs/architecture.md).
         SubOrder.objects.filter(order=locked, status=SubOrderStatus.AWAITING_PAYMENT).update(
             status=SubOrderStatus.CANCELLED, updated_at=now
         )
+        release_stock_locked(locked)
+        locked.status = OrderStatus.EXPIRED
+        locked.save(update_fields=["status", "updated_at"])
         return True
 
 

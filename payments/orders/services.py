@@ -34,7 +34,7 @@ from payments.orders.input import (
     normalise_cart_lines,
     validate_shipping_address,
 )
-from payments.orders.models import Order, OrderLine, SubOrder
+from payments.orders.models import CheckoutSession, Order, OrderLine, SubOrder
 from payments.orders.stock import lock_products, take_stock
 
 # Unpaid orders hold their stock this long (seconds) unless the payment method needs longer.
@@ -52,6 +52,23 @@ def payment_window() -> timedelta:
 
 def lock_order(order_id: Any) -> Order:
     return Order.objects.select_for_update().get(pk=order_id)
+
+
+def lock_order_rows(order_id: Any) -> None:
+    """Everything of an order a payment's authorisation may lock, in the one lock order: its
+    checkout session, the order, its sub-orders and its products (by id). For a caller that must
+    lock something later in the order (ledger accounts) before it authorises."""
+    CheckoutSession.objects.select_for_update().filter(order_id=order_id).first()
+    lock_order(order_id)
+    list(SubOrder.objects.select_for_update().filter(order_id=order_id).order_by("id"))
+    # One statement whatever the lines (none may name a product): the products by id.
+    lines = OrderLine.objects.filter(sub_order__order_id=order_id, product__isnull=False)
+    list(
+        Product.objects.select_for_update(of=("self",))
+        .filter(id__in=lines.values("product_id"))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
 
 @dataclass(frozen=True)

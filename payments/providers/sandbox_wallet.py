@@ -189,8 +189,14 @@ class SandboxWallet:
                         raise ProviderError("This trade is captured in parts.", code="multicapture")
                     if trade.status != TRADE_SUCCESS:
                         raise ProviderError("The buyer has not paid.", code="not_authorized")
+                    # A part released already is gone: only the rest can be captured.
+                    left = trade.amount_minor - sum(
+                        SandboxOperation.objects.filter(
+                            processor=self.wallet, reference=trade_no, kind="release_part"
+                        ).values_list("amount_minor", flat=True)
+                    )
                     amount = trade.amount_minor if amount_minor is None else amount_minor
-                    if not 0 < amount <= trade.amount_minor:
+                    if not 0 < amount <= left:
                         raise ProviderError(
                             "Capture amount out of range.", code="amount_out_of_range"
                         )
