@@ -11,6 +11,7 @@ from payments.models import Payment
 from payments.providers.models import SandboxCardCharge
 from tests.lifecycle import lifecycle_model as m
 from tests.lifecycle.lifecycle_fixtures import card
+from tests.lifecycle.release_fixtures import refund_tasks  # noqa: F401  (the fixture)
 from tests.payments.pay_factories import make_order
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +61,29 @@ def test_an_authorisation_that_reached_no_processor_still_fails(buyer, monkeypat
     assert (payment.status, payment.failure_code) == ("failed", "provider_unavailable")
     assert payments_recover_stale() == 0
     assert Payment.objects.get(pk=payment.pk).status == "failed"
+
+
+def test_a_declined_part_whose_refund_failed_is_refunded_again(buyer, refund_tasks):  # noqa: F811
+    """Found by the model (seed 13, after issue 13's fixes): a seller rejects a part that was
+    captured (here a bank transfer); its refund fails at the provider, the money goes back to
+    escrow, and the sub-order is rejected (final). The sweep that gives back declined captured
+    parts skipped it for good ("a refund was made"): the money stayed in escrow forever."""
+    from payments.fulfilment.refund_outcomes import refund_mark_failed
+    from payments.fulfilment.refunds import refund_declined_captured_due
+    from payments.fulfilment.rejection import sub_order_reject
+    from payments.models import Refund
+    from tests.lifecycle.release_fixtures import paid_order
+
+    _order, _payment, [sub, _other] = paid_order(
+        buyer=buyer, amounts=(2500, 1000), method="bank_transfer", status="accepted"
+    )
+    sub.status, sub.accepted_at = "awaiting_acceptance", None
+    sub.save(update_fields=["status", "accepted_at"])
+    sub_order_reject(sub_order_id=sub.pk, seller=sub.seller, reason="Sold out", actor="seller")
+    first = Refund.objects.get(sub_order=sub)
+    refund_mark_failed(refund_id=first.pk, code="declined")
+
+    assert refund_declined_captured_due() == 1
+    again = Refund.objects.filter(sub_order=sub).exclude(pk=first.pk).get()
+    assert (again.status, again.amount_minor) == ("pending", 2500)
+    assert refund_declined_captured_due() == 0  # pending: not made twice
