@@ -18,7 +18,7 @@ asserts: the provider holds and took exactly what the ledger says; no sub-order 
 has money in escrow or a hold open; a payment whose sellers all finished holds nothing; and
 ledger_verify is clean.
 
-Budget: LIFECYCLE_EXAMPLES (default 150) examples of up to LIFECYCLE_STEPS (default 20) steps,
+Budget: LIFECYCLE_EXAMPLES (default 100) examples of up to LIFECYCLE_STEPS (default 15) steps,
 from LIFECYCLE_SEED (default 13, so CI is repeatable). `make test-deep` runs a larger budget with a
 fresh seed. A failure prints the seed, the shortest sequence of steps Hypothesis found, and a
 @reproduce_failure blob.
@@ -75,8 +75,8 @@ from tests.payments.pay_fixtures import SUCCESS, TEST_CVC, THREE_DS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "150"))
-STEPS = int(os.environ.get("LIFECYCLE_STEPS", "20"))
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "100"))
+STEPS = int(os.environ.get("LIFECYCLE_STEPS", "15"))
 SEED = int(os.environ.get("LIFECYCLE_SEED", "13"))
 VERBOSE = os.environ.get("LIFECYCLE_VERBOSE") == "1"  # print every example's steps (with -s)
 
