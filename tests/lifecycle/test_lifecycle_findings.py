@@ -87,3 +87,45 @@ def test_a_declined_part_whose_refund_failed_is_refunded_again(buyer, refund_tas
     again = Refund.objects.filter(sub_order=sub).exclude(pk=first.pk).get()
     assert (again.status, again.amount_minor) == ("pending", 2500)
     assert refund_declined_captured_due() == 0  # pending: not made twice
+
+
+def test_a_lost_answer_to_a_whole_capture_does_not_take_a_declined_part_unrecorded(
+    buyer, monkeypatch
+):
+    """Found by the model (seed 13): the automatic capture takes the whole payment at the
+    processor but its answer is lost; meanwhile a seller rejects (its release at the processor
+    fails: the charge is captured). The retry asked for the accepted part only, the processor
+    answered the repeated key with its first answer (all of it), and the ledger recorded only the
+    part asked for: the rejected part's money was taken, missing from the ledger, never refunded.
+    What the processor took is recorded, and the declined part is refunded."""
+    from payments.flows.capture import payment_capture
+    from payments.fulfilment.refunds import refund_declined_captured_due
+    from payments.fulfilment.rejection import sub_order_reject
+    from payments.models import Refund, SubOrder
+    from tests.lifecycle.lifecycle_fixtures import pay_by_card
+    from tests.lifecycle.release_fixtures import assert_trial_balance_zero, make_seller
+
+    m.install_faulty_providers(monkeypatch)
+    order = make_order(buyer=buyer, sellers=[make_seller(), make_seller()], amounts=(2500, 1000))
+    payment = pay_by_card(order)
+    _kept, declined = SubOrder.objects.filter(order=order).order_by("id")
+
+    m.FaultyProvider.mode = m.LOST
+    with pytest.raises(m.ProviderUnavailable):
+        payment_capture(payment_id=payment.id, actor="system")
+    m.FaultyProvider.mode = m.HEALTHY
+    sub_order_reject(
+        sub_order_id=declined.pk, seller=declined.seller, reason="Sold out", actor="seller"
+    )
+    payment_capture(payment_id=payment.id, actor="system")  # the task's retry
+
+    charge = SandboxCardCharge.objects.get(reference=payment.provider_reference)
+    payment.refresh_from_db()
+    declined.refresh_from_db()
+    assert charge.captured_minor == 3500
+    assert (payment.status, payment.captured_minor) == ("captured", charge.captured_minor)
+    assert (declined.status, declined.captured_minor) == ("rejected", 1000)
+    assert_trial_balance_zero()
+    assert refund_declined_captured_due() == 1
+    refund = Refund.objects.get(sub_order=declined)
+    assert (refund.status, refund.amount_minor) == ("pending", 1000)
