@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv var run up migrate seed test test-fast drill drill-payments lint format bench-ledger bench-settlement db db-stop db-reset bank-reset clean
+.PHONY: help venv var run up migrate seed test test-fast test-deep drill drill-payments lint format bench-ledger bench-settlement db db-stop db-reset bank-reset clean
 
 # $(call with_db[,--exclusive]) CMD: run CMD against DATABASE_URL if set, else against the embedded
 # PostgreSQL (started if needed, stopped when its last user ends; --exclusive: one `make run`).
@@ -50,6 +50,14 @@ test: venv var ## Run the whole suite (on DATABASE_URL, or the embedded PostgreS
 
 test-fast: venv var ## The suite without browser and integration tests
 	$(call with_db) $(BIN)/pytest -n $(PYTEST_WORKERS) -m "not browser and not integration"
+
+# The lifecycle model (tests/lifecycle/test_lifecycle_model.py) with a larger budget and a fresh
+# seed (printed; SEED=n replays one). EXAMPLES= and STEPS= set the budget.
+test-deep: venv var ## The order lifecycle model with a large budget and a new seed (SEED=, EXAMPLES=, STEPS=)
+	@seed=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; echo "LIFECYCLE_SEED=$$seed"; \
+	  $(call with_db) env LIFECYCLE_SEED=$$seed LIFECYCLE_EXAMPLES=$(or $(EXAMPLES),2000) \
+	  LIFECYCLE_STEPS=$(or $(STEPS),40) $(BIN)/pytest -p no:cacheprovider -s \
+	  tests/lifecycle/test_lifecycle_model.py
 
 db: venv ## Start the embedded PostgreSQL alone and print its DATABASE_URL (make db-stop stops it)
 	$(PY) config/embedded_db.py start

@@ -111,6 +111,14 @@ def authorize_with_retries(
         if attempt < attempts:
             sleep(backoff_s * 2 ** (attempt - 1))
     assert result is not None
+    if result.failure_code == "provider_unavailable":
+        # Every answer was lost: the far side may have authorised (or, for a sale, captured)
+        # under the key. Ask what it did before telling the buyer that nothing was charged. A
+        # lookup that cannot get through either raises: the payment stays created, and the
+        # recovery sweeper (expiry.payments_recover_stale) settles it later.
+        found = provider.lookup(idempotency_key=request.idempotency_key)
+        if found is not None:
+            return found
     return result
 
 

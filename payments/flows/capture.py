@@ -151,6 +151,9 @@ def payment_capture(
     )
     if result.status not in {"captured", "refunded"}:
         raise ProviderError(f"The provider did not capture ({result.status}).")
+    sub_order_amounts = _what_the_provider_took(
+        payment, asked=sub_order_amounts, captured_minor=result.captured_minor
+    )
     capture_plpgsql.capture_payment(
         payment,
         actor=actor,
@@ -170,6 +173,39 @@ def _captured_by(payment: Payment, request_key: str) -> bool:
         and PaymentEvent.objects.filter(
             payment_id=payment.id, to_status=S.CAPTURED, data__request_key=request_key
         ).exists()
+    )
+
+
+def _what_the_provider_took(
+    payment: Payment, *, asked: dict[int, int] | None, captured_minor: int
+) -> dict[int, int] | None:
+    """The amounts to record: what the provider actually took. The capture's idempotency key is
+    the payment's, so a retry is answered with the first call's answer: a whole capture whose
+    answer was lost, retried after a seller declined, comes back as the whole, and the ledger
+    must say so (every hold posted in full: the declined part is then refunded by
+    refunds.refund_declined_captured_due). Any other difference cannot be allocated to the
+    sub-orders: refused, having recorded nothing (the provider's own records need staff)."""
+    asked_minor = payment.amount_minor if asked is None else sum(asked.values())
+    if captured_minor == asked_minor:
+        return asked
+    if captured_minor == payment.amount_minor:
+        logger.warning(
+            "payment %s: the provider captured all of it (%d) where %d was asked (an earlier "
+            "capture under the same key); recording it all, declined parts to be refunded",
+            payment.id,
+            captured_minor,
+            asked_minor,
+        )
+        return None
+    logger.error(
+        "payment %s: the provider captured %d where %d was asked; nothing recorded",
+        payment.id,
+        captured_minor,
+        asked_minor,
+    )
+    raise Conflict(
+        "The provider captured an amount other than the one asked for; staff must reconcile.",
+        code="capture_amount_mismatch",
     )
 
 

@@ -32,7 +32,8 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
+from django.db.models.functions import Coalesce
 
 from core.errors import Conflict, NotFound, ValidationError
 from core.integers import MAX_JSON_INTEGER, json_integer
@@ -301,11 +302,23 @@ def refund_sub_order_remaining(*, sub_order_id: Any, reason: str, actor: str) ->
 def refund_declined_captured_due(*, limit: int = 200, sub_order_ids=None) -> int:
     """Sweep: give back a part captured although its seller declined it (rejected, lapsed,
     cancelled, or a dispute resolved for the buyer before the capture): a capture that won a
-    race with the release at the provider. Only parts no refund was ever made for; bounded per
-    run; one bad row does not stop the others. Returns how many refunds were made."""
+    race with the release at the provider. Bounded per run; one bad row does not stop the
+    others. Returns how many refunds were made.
+
+    Due: some of the captured money is neither refunded nor being refunded. A refund the
+    provider failed leaves its amount due again (it went back to escrow), so it is made again."""
+    kept = Coalesce(
+        Sum(
+            "refunds__amount_minor",
+            filter=Q(refunds__status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED])
+            & ~Q(refunds__source=RefundSource.HOLD_RELEASE),
+        ),
+        0,
+    )
     due = (
         SubOrder.objects.filter(status__in=RELEASED_STATES, captured_minor__gt=0)
-        .exclude(refunds__source__in=[RefundSource.ESCROW, RefundSource.SELLER_BALANCE])
+        .annotate(kept=kept)
+        .filter(captured_minor__gt=F("kept"))
         .order_by("id")
     )
     if sub_order_ids is not None:
