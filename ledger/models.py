@@ -221,6 +221,7 @@ class LogEntry(models.Model):
     leaf_hash = models.BinaryField(max_length=32)
 
     class Meta:
+        verbose_name_plural = "log entries"
         constraints = [
             models.UniqueConstraint(
                 fields=["record"],

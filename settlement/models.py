@@ -33,6 +33,7 @@ class SettlementBatch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "settlement batches"
         constraints = [
             models.UniqueConstraint(
                 fields=["seller", "currency", "period_end"], name="settlement_batch_one_per_period"
