@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 from core.errors import NotFound, ValidationError
 from core.money import Money
 from settlement.receipts.api import download_name
+from settlement.receipts.models import Receipt
 from settlement.receipts.pdf import receipt_pdf
 from settlement.receipts.services import (
     ReceiptUnavailable,
@@ -64,9 +65,9 @@ def _page_context(document: dict, order_id: Any) -> dict:
     }
 
 
-@require_safe
-@login_required
-def receipt_page(request: HttpRequest, order_id: Any) -> HttpResponse:
+def _receipt_or_page(request: HttpRequest, order_id: Any) -> Receipt | HttpResponse:
+    """The receipt of the order's part `request.user` may see, or the page to show instead: a
+    choice of sellers' parts, why there is no receipt yet (409); another's order is a 404."""
     try:
         sub_order_id = visible_sub_order_id(
             request.user, order_id, parse_sub_order_param(request.GET.get("sub_order"))
@@ -80,9 +81,17 @@ def receipt_page(request: HttpRequest, order_id: Any) -> HttpResponse:
     except (NotFound, ValidationError):
         raise Http404("No such order.") from None
     try:
-        receipt = receipt_issue(sub_order_id=sub_order_id)
+        return receipt_issue(sub_order_id=sub_order_id)
     except ReceiptUnavailable as exc:
         return render(request, "receipts/unavailable.html", {"message": exc.message}, status=409)
+
+
+@require_safe
+@login_required
+def receipt_page(request: HttpRequest, order_id: Any) -> HttpResponse:
+    receipt = _receipt_or_page(request, order_id)
+    if isinstance(receipt, HttpResponse):
+        return receipt
     return render(request, "receipts/receipt.html", _page_context(receipt_file(receipt), order_id))
 
 
@@ -90,21 +99,9 @@ def receipt_page(request: HttpRequest, order_id: Any) -> HttpResponse:
 @login_required
 def receipt_pdf_download(request: HttpRequest, order_id: Any) -> HttpResponse:
     """The same receipt as a PDF download (settlement.receipts.pdf); another's order is a 404."""
-    try:
-        sub_order_id = visible_sub_order_id(
-            request.user, order_id, parse_sub_order_param(request.GET.get("sub_order"))
-        )
-    except SubOrderRequired:
-        choices = visible_sub_orders(request.user, order_id)
-        return render(
-            request, "receipts/choose.html", {"order_id": order_id, "sub_orders": choices}
-        )
-    except (NotFound, ValidationError):
-        raise Http404("No such order.") from None
-    try:
-        receipt = receipt_issue(sub_order_id=sub_order_id)
-    except ReceiptUnavailable as exc:
-        return render(request, "receipts/unavailable.html", {"message": exc.message}, status=409)
+    receipt = _receipt_or_page(request, order_id)
+    if isinstance(receipt, HttpResponse):
+        return receipt
     document = receipt_file(receipt)
     response = HttpResponse(receipt_pdf(document), content_type="application/pdf")
     name = download_name(document).removesuffix(".json") + ".pdf"
