@@ -50,3 +50,16 @@ def create_database(settings_dict: dict, name: str, *, replace: bool = True) -> 
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def use_database(settings_dict: dict) -> None:
+    """Point this process's default connection at `settings_dict`'s database (a drill or a
+    benchmark moving onto its scratch database, and back)."""
+    from django.conf import settings
+    from django.db import connections
+
+    connection = connections["default"]
+    connection.close()
+    for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
+        settings.DATABASES["default"][key] = settings_dict.get(key, "")
+        connection.settings_dict[key] = settings_dict.get(key, "")

@@ -7,21 +7,12 @@ import contextlib
 from collections.abc import Iterator
 
 import environ
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from core.postgresql.scratch import create_database, database_url, drop_database
+from core.postgresql.scratch import create_database, database_url, drop_database, use_database
 
 MAX_NAME_CHARS = 63  # PostgreSQL's identifier limit
-
-
-def _use(settings_dict: dict) -> None:
-    connection = connections["default"]
-    connection.close()
-    for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
-        settings.DATABASES["default"][key] = settings_dict.get(key, "")
-        connection.settings_dict[key] = settings_dict.get(key, "")
 
 
 @contextlib.contextmanager
@@ -37,7 +28,7 @@ def drill_database(*, url: str | None, token: str, keep: bool) -> Iterator[dict]
         target = {**original, "NAME": f"{base}_pdrill_{token}"}
         create_database(original, target["NAME"], replace=False)
     try:
-        _use(target)
+        use_database(target)
         call_command("migrate", interactive=False, verbosity=0)
         if not created:
             from payments.models import Payment
@@ -50,7 +41,7 @@ def drill_database(*, url: str | None, token: str, keep: bool) -> Iterator[dict]
         yield target
     finally:
         connections.close_all()
-        _use(original)
+        use_database(original)
         if created and not keep:
             drop_database(original, target["NAME"])
 

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import environ
-from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from core.postgresql.scratch import create_database, database_url, drop_database
+from core.postgresql.scratch import create_database, database_url, drop_database, use_database
 
 MAX_NAME_CHARS = 63  # PostgreSQL's identifier limit
 
@@ -37,15 +36,6 @@ class DrillDatabase:
         return database_url(self.settings_dict)
 
 
-def _use(settings_dict: dict) -> None:
-    """Point this process's default connection at `settings_dict`'s database."""
-    connection = connections["default"]
-    connection.close()
-    for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
-        settings.DATABASES["default"][key] = settings_dict.get(key, "")
-        connection.settings_dict[key] = settings_dict.get(key, "")
-
-
 @contextlib.contextmanager
 def drill_database(*, url: str | None, token: str, keep: bool) -> Iterator[DrillDatabase]:
     """The database the drill runs on, this process's connection pointed at it, migrated.
@@ -63,14 +53,14 @@ def drill_database(*, url: str | None, token: str, keep: bool) -> Iterator[Drill
         database = DrillDatabase(target, created=True)
         create_database(original, database.name, replace=False)
     try:
-        _use(target)
+        use_database(target)
         call_command("migrate", interactive=False, verbosity=0)
         if not database.created:
             _require_scratch()
         yield database
     finally:
         connections.close_all()
-        _use(original)
+        use_database(original)
         if database.created and not keep:
             drop_database(original, database.name)
 
