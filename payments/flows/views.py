@@ -190,6 +190,8 @@ def bank_instructions(request: HttpRequest, payment_id) -> HttpResponse:
     context = {
         **_common_context(payment),
         **account_details(),
+        # Grouped in fours for reading and typing, as banks print an IBAN (the RF rule's grouping).
+        "iban_grouped": grouped(account_details()["iban"]),
         "reference": grouped(payment.bank_reference or ""),
         "reference_plain": payment.bank_reference,
         "received": _money(received, payment.currency) if received else "",

@@ -129,6 +129,12 @@ def test_start_gives_account_details_reference_and_deadline(buyer_client, order,
     ):
         assert text in page.content
     assert b'<label for="bank-reference">' in page.content
+    # Laid out as a bank prints it: the IBAN in fours, the reference alone in its own box.
+    assert b"GB33 BUKB 2020 1555 5555 55" in page.content
+    assert (
+        b'class="copyable mono reference-box"' in page.content
+        and grouped(action["reference"]).encode() + b"</output>" in page.content
+    )
 
 
 def test_exact_amount_authorises_and_captures_at_once(buyer_client, order):
