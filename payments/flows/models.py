@@ -22,7 +22,7 @@ class PaymentStatus(models.TextChoices):
     CREATED = "created", "Created"
     REQUIRES_ACTION = "requires_action", "Requires action"  # 3-D Secure, wallet approval
     AWAITING_TRANSFER = "awaiting_transfer", "Awaiting bank transfer"
-    AUTHORIZED = "authorized", "Authorized"
+    AUTHORIZED = "authorized", "Authorised"
     CAPTURED = "captured", "Captured"
     FAILED = "failed", "Failed"
     VOIDED = "voided", "Voided"
