@@ -24,6 +24,7 @@ from django.db.models import Q
 
 from payments.models import SubOrder, SubOrderStatus
 from settlement.dashboard.selectors import PAGE_SIZE, Page, day_start, decode_cursor, encode_cursor
+from settlement.release.selectors import SellerPartMoney, seller_parts_money
 
 # Order numbers are "CH-" and ten characters; a search needs a few of them (fewer would read
 # most of the platform's orders through the number index).
@@ -40,7 +41,8 @@ LISTED_STATES = [
 # What a row shows (the order's documents, addresses and metadata are not read for a list).
 _SHOWN = (
     "id", "order_id", "seller_id", "amount_minor", "currency", "status", "accept_by",
-    "confirm_by", "created_at", "buyer_reference", "order__number",
+    "confirm_by", "created_at", "buyer_reference", "order__number", "captured_minor", "fee_minor",
+    "confirmed_at",
 )  # fmt: skip
 
 
@@ -122,3 +124,15 @@ def _cursor(after: str | None) -> tuple[dt.datetime, int] | None:
     if created_at.tzinfo is None or not 0 < sub_order_id < 2**63:
         return None
     return created_at, sub_order_id
+
+
+def with_money(
+    sub_orders: list[SubOrder], *, seller: Any
+) -> list[tuple[SubOrder, SellerPartMoney]]:
+    """Each of the page's orders with its fee, net and when it becomes available
+    (settlement.release.selectors: two queries for the page). The page is one seller's: its plan
+    is read once from `seller`, not once per row."""
+    for sub_order in sub_orders:
+        sub_order.seller = seller
+    parts = seller_parts_money(sub_orders)
+    return [(sub_order, parts[sub_order.pk]) for sub_order in sub_orders]

@@ -36,7 +36,7 @@ from settlement.dashboard.forms import (
     PayoutFilterForm,
     filter_data,
 )
-from settlement.dashboard.orders import orders_page
+from settlement.dashboard.orders import orders_page, with_money
 
 LIVE_POLL_SECONDS = 5
 LINES_PAGE = 50
@@ -168,6 +168,7 @@ def orders(request: HttpRequest) -> HttpResponse:
     context.update(
         form=form,
         page=page,
+        rows=with_money(page.items, seller=request.user),
         next_query=_with(request, after=page.next_cursor) if page.next_cursor else "",
         first_page="after" not in request.GET,
         newest_query=_without(request, "after"),

@@ -12,10 +12,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from payments.models import SubOrderStatus
+from payments.models import SubOrder, SubOrderStatus
 from payments.orders.buyer_reference import buyer_reference_for
 from settlement.dashboard import orders as orders_module
+from settlement.dashboard.formatting import format_money
 from settlement.dashboard.orders import OrderFilters, orders_page
+from settlement.release.selectors import seller_part_money
 from tests.accounts.factories import BuyerFactory, SellerFactory, StaffFactory
 from tests.settlement.dashboard_fixtures import sub_order_for
 
@@ -121,6 +123,27 @@ def test_the_list_is_the_sellers_own_and_an_order_of_another_seller_is_not_found
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith(reverse("accounts:login"))
     assert client_for(seller).post(LIST).status_code == 405
+
+
+def test_each_order_shows_its_fee_and_net_as_its_own_page_does(shop):
+    seller, made = shop
+    released = made["old_cheap"]  # confirmed: its fee is fixed at release
+    SubOrder.objects.filter(pk=released.pk).update(captured_minor=500, fee_minor=15)
+    response = client_for(seller).get(LIST)
+    content, locale = response.content.decode(), response.context["money_locale"]
+
+    def cell(name: str, sub_order) -> str:
+        found = re.search(rf'data-testid="{name}-{sub_order.pk}">(.*?)</td>', content, re.S)
+        return found.group(1) if found else ""
+
+    assert cell("fee", released) == format_money(15, "EUR", locale)
+    assert cell("net", released) == format_money(485, "EUR", locale)
+    shipped = made["shipped"]  # not released yet: the plan's fee on what was sold, estimated
+    part = seller_part_money(SubOrder.objects.get(pk=shipped.pk))
+    assert cell("fee", shipped).startswith(format_money(part.fee_minor, "EUR", locale))
+    assert "(est.)" in cell("fee", shipped)
+    assert cell("net", shipped) == format_money(part.net_minor, "EUR", locale)
+    assert 0 < part.net_minor < shipped.amount_minor
 
 
 def test_the_orders_and_an_orders_page_are_in_the_one_seller_navigation(shop):
