@@ -49,6 +49,9 @@ def refunded_minor(refunds: Iterable[Any]) -> int:
     return sum(r.amount_minor for r in refunds if r.status != RefundStatus.FAILED)
 
 
+HEADLINE_TONES = {"In dispute": "disputed", "Refunded": "refunded", "Cancelled": "cancelled"}
+
+
 def order_headline(order: Order, rows: list[dict]) -> str:
     """One truthful status for the buyer, from the sub-orders once the order is paid."""
     if order.status in UNPAID_HEADLINES:
@@ -116,7 +119,11 @@ def summarise(order: Order, rows: list[dict], payment: Payment | None) -> dict:
     for row in rows:
         row["refunded_minor"] = refunded_minor(row["refunds"])
         row["money_place"] = _money_place(row, paid_out=row["sub_order"].pk in paid_out)
+    headline = order_headline(order, rows)
     return {
-        "headline": order_headline(order, rows),
+        "headline": headline,
+        # The headline's colour follows the headline, not the order row's own status (an order
+        # in dispute is still "paid" there).
+        "headline_tone": HEADLINE_TONES.get(headline, order.status),
         "payment_words": payment_words(payment, rows),
     }

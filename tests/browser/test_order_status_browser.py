@@ -10,6 +10,8 @@ runs in browser tests.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
@@ -149,6 +151,8 @@ def test_two_sellers_acceptance_partial_refund_and_dispute_read_truthfully(world
             leinen_part: ("Paid, awaiting seller", "—", on_card),
         },
     )
+    # Coloured as what it says (a warning), not as the order row's "paid".
+    expect(page.get_by_test_id("order-status")).to_have_class(re.compile(r"\bstatus--disputed\b"))
     shots(page, "disputed")
 
     # The timeline names the seller of each step, and tells each step once.
