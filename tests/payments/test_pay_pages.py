@@ -92,4 +92,10 @@ def test_bank_page_labels_every_field(buyer_client, order):
     body = start(buyer_client, order, method="bank_transfer")
     page = buyer_client.get(body["next_action"]["url"])
     assert_usable_without_script_and_labelled(page.content)
-    assert page.content.count(b"<label for=") == 5
+    # The account details are read, not typed: each value is named by its term in one list, and
+    # the reference (the one a payer must copy exactly) is also a labelled output.
+    details = page.content.split(b'data-testid="bank-details"', 1)[1].split(b"</dl>", 1)[0]
+    for term in (b"Account name", b"IBAN", b"BIC", b"Reference (required)", b"Amount"):
+        assert b"<dt>" + term in details or b">" + term + b"</label></dt>" in details
+    assert details.count(b"<dd") == 5
+    assert b'<label for="bank-reference">' in details and b'<output id="bank-reference"' in details
