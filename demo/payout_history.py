@@ -46,6 +46,7 @@ from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.fulfilment.tasks import seal_order_documents
 from payments.models import Order, SealedOrderDocument, SubOrder
 from payments.orders.services import order_create_from_cart
+from payments.providers import sandbox_card_processor
 from payments.vault.cards import validate_card
 from settlement.batches import create_batches
 from settlement.fx_rates import import_rates_csv
@@ -66,7 +67,12 @@ SHIPPING_ADDRESS = {
     "country": "DE",
 }
 # The sandbox card processor's always-authorised card (payments/providers/sandbox_card_processor).
-TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "947"}
+TEST_CARD = {
+    "number": sandbox_card_processor.SUCCEEDS,
+    "exp_month": 12,
+    "exp_year": 2030,
+    "cvc": "947",
+}
 # Reference rates (1 base = rate quote), recorded once a day with the day's midnight as their
 # time: fresh for conversions made that day and the next (CLEARHOUSE_FX_MAX_RATE_AGE_HOURS).
 DEMO_FX_RATES = (("EUR", "USD", "1.0842"), ("EUR", "JPY", "162.35"))

@@ -25,15 +25,10 @@ from accounts.demo import demo_private_key_pem
 from accounts.models import KeyPurpose, User
 from accounts.selectors import seller_active_keys
 from core import crypto
+from demo.payout_history import DemoSale, make_sale
 from ledger.seals import ledger_seal
 from payments.catalog.models import Product
-from payments.flows.start import payment_start
-from payments.fulfilment.acceptance import sub_order_accept
-from payments.fulfilment.shipping import sub_order_mark_shipped
-from payments.fulfilment.tasks import seal_order_documents
-from payments.models import SealedOrderDocument, SubOrder, SubOrderStatus
-from payments.orders.services import order_create_from_cart
-from payments.vault.cards import validate_card
+from payments.models import SubOrder, SubOrderStatus
 from settlement.confirmations.models import Acknowledgement, AckSide, AckState
 from settlement.confirmations.services import (
     acknowledgement_record,
@@ -45,20 +40,10 @@ from settlement.models import PayoutStatus
 from settlement.receipts.facts import sub_order_facts
 from settlement.receipts.models import ReceiptStatus
 from settlement.receipts.services import ReceiptUnavailable, receipt_issue
-from settlement.release.services import sub_order_confirm
 
 logger = logging.getLogger(__name__)
 
 # The sandbox card provider's always-approved test card (payments/providers/sandbox_card.py).
-DEMO_CARD = "4242424242424242"
-DEMO_CVC = "947"
-DEMO_ADDRESS = {
-    "name": "Bea Buyer",
-    "line1": "Hauptstr. 1",
-    "city": "Berlin",
-    "postal_code": "10115",
-    "country": "DE",
-}
 DONE = (SubOrderStatus.CONFIRMED,)
 
 
@@ -101,30 +86,10 @@ def seed_demo_completed_order(*, buyer: User, seller: User) -> SubOrder | None:
     signing = _demo_signing_key(seller)
     if product is None or signing is None:
         return None
-    order = order_create_from_cart(
-        buyer=buyer,
-        cart_lines=[{"product_id": product.pk, "quantity": 2}],
-        shipping_address=DEMO_ADDRESS,
+    # The same steps the payout history takes its sales through (demo/payout_history.py).
+    sub_order = make_sale(
+        DemoSale(seller.email, buyer.email, ((product.title, 2),)), until="confirmed"
     )
-    year = timezone.localdate().year + 3
-    card = validate_card(number=DEMO_CARD, exp_month=12, exp_year=year, cvc=DEMO_CVC)
-    payment_start(order=order, method="card", card=card, actor=f"buyer:{buyer.pk}")
-    # What the worker does once the payment commits: the seller's order document, sealed.
-    seal_order_documents(str(order.pk))
-    sub_order = order.sub_orders.get(seller=seller)
-    document = SealedOrderDocument.objects.get(sub_order=sub_order)
-    key_id, private_pem, algorithm = signing
-    signature = crypto.sign(private_pem, document.document_bytes, algorithm=algorithm)
-    actor = f"seller:{seller.pk}"
-    sub_order_accept(
-        sub_order_id=sub_order.pk,
-        seller=seller,
-        key_id=key_id,
-        signature_b64=base64.b64encode(signature).decode("ascii"),
-        actor=actor,
-    )
-    sub_order_mark_shipped(sub_order_id=sub_order.pk, seller=seller, actor=actor, tracking="DEMO")
-    sub_order_confirm(sub_order_id=sub_order.pk, buyer=buyer, actor=f"buyer:{buyer.pk}")
     sub_order.refresh_from_db()
     return sub_order
 

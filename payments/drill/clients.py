@@ -18,11 +18,13 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from payments.providers import sandbox_card_processor
+
 ANSWER_WITHIN_S = 150.0
 REQUEST_TIMEOUT_S = 35.0  # beyond gunicorn's 30 s worker timeout
 NOT_YET_CODES = frozenset({"idempotency_key_in_flight", "payment_processing"})
-SUCCESS_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000002"
+SUCCESS_CARD = sandbox_card_processor.SUCCEEDS
+DECLINED_CARD = sandbox_card_processor.DECLINED
 ADDRESS = {
     "name": "Drill Buyer",
     "line1": "1 Main Street",

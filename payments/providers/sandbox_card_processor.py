@@ -61,9 +61,14 @@ logger = logging.getLogger(__name__)
 
 PROCESSOR_NAME = "sandbox_card"
 
+# The sandbox's test numbers (public, as every processor's are): the demo, the drills and the
+# benches pay with these names, not copies of the digits.
+SUCCEEDS = "4242424242424242"
+DECLINED = "4000000000000002"
+
 TEST_CARDS: dict[str, str] = {
-    "4242424242424242": "success",
-    "4000000000000002": "card_declined",
+    SUCCEEDS: "success",
+    DECLINED: "card_declined",
     "4000000000009995": "insufficient_funds",
     "4000000000000069": "expired_card",
     "4000000000000127": "incorrect_cvc",
