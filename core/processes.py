@@ -7,6 +7,7 @@ drill ends however it ends.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -149,3 +150,20 @@ def wait_until(
                 f"{what} did not start within {timeout_s:.0f} s:\n{child.log_tail()}"
             )
         time.sleep(poll_s)
+
+
+def purge_celery_queue(queue: str) -> None:
+    """Delete a Redis-backed Celery queue and the unacknowledged messages kombu would restore into
+    it (its hash "unacked" holds [message, exchange, routing key] per delivery tag): a drill's or a
+    test stack's own queue, once its processes are gone."""
+    from celery import current_app
+
+    with current_app.connection_for_write() as connection:
+        client = connection.default_channel.client
+        # The queue, and its exchange's bindings (the default exchange is named after the queue).
+        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        for tag, raw in client.hgetall("unacked").items():
+            with contextlib.suppress(ValueError, TypeError, IndexError):
+                if json.loads(raw)[2] == queue:
+                    client.hdel("unacked", tag)
+                    client.zrem("unacked_index", tag)

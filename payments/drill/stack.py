@@ -12,16 +12,21 @@ Each process's database connections carry an application_name of the run ("pdril
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from celery import current_app
 from django.conf import settings
 
-from core.processes import Child, Supervisor, free_port, http_status, wait_until
+from core.processes import (
+    Child,
+    Supervisor,
+    free_port,
+    http_status,
+    purge_celery_queue,
+    wait_until,
+)
 from payments.drill.database import url_for
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -123,17 +128,4 @@ class Stack:
             yield
         finally:
             with contextlib.suppress(Exception):
-                _purge_queue(self.queue)
-
-
-def _purge_queue(queue: str) -> None:
-    """Delete the run's queue and the unacknowledged messages kombu would restore into it (its
-    hash "unacked" holds [message, exchange, routing key] per delivery tag)."""
-    with current_app.connection_for_write() as connection:
-        client = connection.default_channel.client
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        for tag, raw in client.hgetall("unacked").items():
-            with contextlib.suppress(ValueError, TypeError, IndexError):
-                if json.loads(raw)[2] == queue:
-                    client.hdel("unacked", tag)
-                    client.zrem("unacked_index", tag)
+                purge_celery_queue(self.queue)

@@ -15,7 +15,6 @@ deadlines); this process gets the same ones by override while the stack is up.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import sys
@@ -27,6 +26,7 @@ from celery import current_app
 from django.conf import settings
 from django.test.utils import override_settings
 
+from core.processes import purge_celery_queue
 from settlement.drill.database import DrillDatabase
 from settlement.drill.processes import Child, Supervisor, free_port, http_status, wait_until
 from settlement.gateways.sandbox import SandboxBankGateway
@@ -247,18 +247,4 @@ class Stack:
         finally:
             conf.task_default_queue = previous
             with contextlib.suppress(Exception):
-                _purge_queue(self.queue)
-
-
-def _purge_queue(queue: str) -> None:
-    """Delete the queue and the unacknowledged messages kombu would restore into it (its hash
-    "unacked" holds [message, exchange, routing key] per delivery tag)."""
-    with current_app.connection_for_write() as connection:
-        client = connection.default_channel.client
-        # The queue, and its exchange's bindings (the default exchange is named after the queue).
-        client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
-        for tag, raw in client.hgetall("unacked").items():
-            with contextlib.suppress(ValueError, TypeError, IndexError):
-                if json.loads(raw)[2] == queue:
-                    client.hdel("unacked", tag)
-                    client.zrem("unacked_index", tag)
+                purge_celery_queue(self.queue)
