@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -106,22 +107,41 @@ def limit_of(code: str) -> Limit:
     return _LIMITS.get(code, NO_LIMIT)
 
 
-def account(*, currency: str, code: str) -> int:
-    """The id of the account (currency, code), created on first use with the chart's limit."""
-    # Here, not at the top: ledger.services imports this module's TIMEOUT_VOIDS.
-    from ledger.services import account_id
-
+def _spec(currency: str, code: str) -> tuple[str, str, bool, bool]:
+    """(currency, code, limit flags) of a chart account; AssertionError for a code not in it."""
     assert is_chart_code(code), f"{code} is not in the chart of accounts"
     assert not code.startswith("platform:fx:") or code == fx(currency), (
         f"{code} is an account of its own currency, not of {currency}"
     )
     limit = limit_of(code)
+    return (
+        currency,
+        code,
+        limit.debits_must_not_exceed_credits,
+        limit.credits_must_not_exceed_debits,
+    )
+
+
+def account(*, currency: str, code: str) -> int:
+    """The id of the account (currency, code), created on first use with the chart's limit."""
+    # Here, not at the top: ledger.services imports this module's TIMEOUT_VOIDS.
+    from ledger.services import account_id
+
+    currency, code, debits_limit, credits_limit = _spec(currency, code)
     return account_id(
         currency=currency,
         code=code,
-        debits_must_not_exceed_credits=limit.debits_must_not_exceed_credits,
-        credits_must_not_exceed_debits=limit.credits_must_not_exceed_debits,
+        debits_must_not_exceed_credits=debits_limit,
+        credits_must_not_exceed_debits=credits_limit,
     )
+
+
+def accounts(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """account() for each (currency, code) pair, keyed by the pair: one query for those this
+    process has not seen yet."""
+    from ledger.services import account_ids
+
+    return account_ids([_spec(currency, code) for currency, code in set(pairs)])
 
 
 # --- transfer-id namespaces (persisted: never change one) --------------------------------------

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Iterable
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, F, OuterRef
@@ -38,6 +39,7 @@ __all__ = [
     "TransferRequest",
     "account_balance",
     "account_id",
+    "account_ids",
     "create_transfer",
     "create_transfers",
     "create_transfers_from_query",
@@ -134,6 +136,44 @@ def account_id(
         credits_must_not_exceed_debits=credits_must_not_exceed_debits,
     ).id
     transaction.on_commit(lambda: _ACCOUNT_IDS.__setitem__(key, found))
+    return found
+
+
+def account_ids(
+    wanted: Iterable[tuple[str, str, bool, bool]],
+) -> dict[tuple[str, str], int]:
+    """account_id for each (currency, code, debits_must_not_exceed_credits,
+    credits_must_not_exceed_debits), keyed by (currency, code): those this process has not seen
+    committed are read in one query; any not there yet is made as account_id makes it."""
+    database = str(connection.settings_dict["NAME"])
+    found: dict[tuple[str, str], int] = {}
+    missing: dict[tuple[str, str], tuple[bool, bool]] = {}
+    for currency, code, debits_limit, credits_limit in wanted:
+        flags = (bool(debits_limit), bool(credits_limit))
+        cached = _ACCOUNT_IDS.get((database, currency, code, *flags))
+        if cached is None:
+            missing[(currency, code)] = flags
+        else:
+            found[(currency, code)] = cached
+    if not missing:
+        return found
+    rows = Account.objects.filter(code__in={code for _, code in missing}).values_list(
+        "id", "currency", "code", "debits_must_not_exceed_credits", "credits_must_not_exceed_debits"
+    )
+    for pk, currency, code, debits_limit, credits_limit in rows:
+        flags = missing.get((currency, code))
+        if flags == (debits_limit, credits_limit):
+            found[(currency, code)] = pk
+            key = (database, currency, code, *flags)
+            transaction.on_commit(lambda key=key, pk=pk: _ACCOUNT_IDS.__setitem__(key, pk))
+    for (currency, code), (debits_limit, credits_limit) in missing.items():
+        if (currency, code) not in found:  # not made yet, or made with other flags: refused
+            found[(currency, code)] = account_id(
+                currency=currency,
+                code=code,
+                debits_must_not_exceed_credits=debits_limit,
+                credits_must_not_exceed_debits=credits_limit,
+            )
     return found
 
 

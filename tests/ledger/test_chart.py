@@ -128,3 +128,32 @@ def test_the_transfer_id_namespaces_never_change():
     assert str(chart.MATURATION_TRANSFERS) == "3c6f1d52-0b7e-4f2a-9e81-5d4a7c2b9f30"
     assert str(chart.PAYOUT_TRANSFERS) == "b81e4c07-2d9a-4c55-8f13-6a0e9d7b4c28"
     assert str(chart.FX_TRANSFERS) == "6056924a-5665-478c-836f-14c2db6651d7"
+
+
+def test_many_accounts_are_found_in_one_query_and_made_with_their_limits(
+    django_assert_max_num_queries,
+):
+    from ledger.services import clear_account_id_cache
+
+    existing = chart.account(currency="EUR", code=chart.seller_available(7))
+    clear_account_id_cache()
+    pairs = [("EUR", chart.seller_available(7)), ("EUR", chart.PAYOUTS_IN_TRANSIT)]
+
+    found = chart.accounts(pairs)
+
+    assert found[("EUR", chart.seller_available(7))] == existing
+    transit = Account.objects.get(pk=found[("EUR", chart.PAYOUTS_IN_TRANSIT)])
+    assert transit.code == chart.PAYOUTS_IN_TRANSIT and transit.debits_must_not_exceed_credits
+    with django_assert_max_num_queries(1):  # both exist now: one read
+        clear_account_id_cache()
+        assert chart.accounts(pairs) == found
+
+
+def test_an_account_made_with_other_limits_is_refused_not_reused():
+    from ledger.errors import AccountConflict
+    from ledger.services import account_id, clear_account_id_cache
+
+    account_id(currency="EUR", code=chart.PAYOUTS_IN_TRANSIT)  # no limit: not the chart's
+    clear_account_id_cache()
+    with pytest.raises(AccountConflict):
+        chart.accounts([("EUR", chart.PAYOUTS_IN_TRANSIT)])
