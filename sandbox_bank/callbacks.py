@@ -6,6 +6,12 @@ Standard Webhooks format (headers webhook-id, webhook-timestamp, webhook-signatu
 over "id.timestamp.body" with the shared secret; a fresh timestamp at each attempt, the same id),
 retrying with exponential backoff and jitter until the platform answers 2xx, up to
 `callback_max_attempts`. The fault knobs may drop a callback (never sent) or send it twice.
+
+Transfer callbacks that are due together on their first attempt go out as one request, up to
+`callback_batch` of them: {"type": "batch", "data": {"callbacks": [{"id", "type", "timestamp",
+"data"}, ...]}}, signed as one message with an id of its own; each callback keeps its own id, by
+which the platform knows a duplicate. A retry, a duplicate copy and an incoming-credit callback go
+alone.
 """
 
 from __future__ import annotations
@@ -124,32 +130,41 @@ class CallbackDispatcher:
             return _IDLE_WAIT_S
         return min(_IDLE_WAIT_S, max(0.005, row[0] - time.time()))
 
-    def _claim(self) -> sqlite3.Row | None:
+    def _claim(self) -> list[sqlite3.Row]:
+        """The callback due first, with the first attempts of transfer callbacks due with it
+        when it is one (up to callback_batch); leased, so that no other thread sends them."""
         now = time.time()
         lease_s = self.config.callback_timeout_s + 5
         with self.db.write() as connection:
-            row = connection.execute(
+            rows = connection.execute(
                 "SELECT * FROM callbacks WHERE status = 'pending' AND next_attempt <= ?"
-                " ORDER BY next_attempt LIMIT 1",
-                (now,),
-            ).fetchone()
-            if row is not None:
-                # Leased: another delivery thread does not take it while this one sends.
-                connection.execute(
-                    "UPDATE callbacks SET next_attempt = ? WHERE id = ?", (now + lease_s, row["id"])
-                )
-        return row
+                " ORDER BY next_attempt LIMIT ?",
+                (now, self.config.callback_batch),
+            ).fetchall()
+            if rows and _batchable(rows[0]):
+                rows = [row for row in rows if _batchable(row)]
+            else:
+                rows = rows[:1]
+            connection.executemany(
+                "UPDATE callbacks SET next_attempt = ? WHERE id = ?",
+                [(now + lease_s, row["id"]) for row in rows],
+            )
+        return rows
 
     def deliver_one(self) -> bool:
-        """Send the callback that is due first, if any and if a URL is set; True if one was tried."""
+        """Send the callback that is due first (with those that go with it), if any and if a URL
+        is set; True if one was tried."""
         url = self.config.callback_url
         if not url:
             return False
-        row = self._claim()
-        if row is None:
+        rows = self._claim()
+        if not rows:
             return False
-        error = self._post(url, row["id"], row["payload"])
-        self._record(row, error)
+        if len(rows) == 1:
+            error = self._post(url, rows[0]["id"], rows[0]["payload"])
+        else:
+            error = self._post(url, f"msg_{uuid.uuid4().hex}", _batch_body(rows))
+        self._record(rows, error)
         return True
 
     def _post(self, url: str, callback_id: str, body: str) -> str:
@@ -168,39 +183,52 @@ class CallbackDispatcher:
         except (OSError, ValueError) as exc:  # refused, reset, timed out, bad URL
             return f"{type(exc).__name__}: {exc}"[:500]
 
-    def _record(self, row: sqlite3.Row, error: str) -> None:
+    def _record(self, rows: list[sqlite3.Row], error: str) -> None:
+        with self.db.write() as connection:
+            for row in rows:
+                self._record_one(connection, row, error)
+
+    def _record_one(self, connection: sqlite3.Connection, row: sqlite3.Row, error: str) -> None:
         now = time.time()
         attempts = row["attempts"] + 1
-        with self.db.write() as connection:
-            if not error and row["copies_left"] > 1:
-                connection.execute(
-                    "UPDATE callbacks SET attempts = ?, deliveries = deliveries + 1,"
-                    " copies_left = copies_left - 1, next_attempt = ?, last_error = '' WHERE id = ?",
-                    (attempts, now + _JITTER.uniform(*_DUPLICATE_DELAY_S), row["id"]),
-                )
-            elif not error:
-                connection.execute(
-                    "UPDATE callbacks SET attempts = ?, deliveries = deliveries + 1,"
-                    " copies_left = 0, status = 'delivered', delivered_at = ?, last_error = ''"
-                    " WHERE id = ?",
-                    (attempts, iso(utc_now()), row["id"]),
-                )
-            elif attempts >= self.config.callback_max_attempts:
-                logger.warning("callback %s given up after %s attempts", row["id"], attempts)
-                connection.execute(
-                    "UPDATE callbacks SET attempts = ?, status = 'failed', last_error = ?"
-                    " WHERE id = ?",
-                    (attempts, error, row["id"]),
-                )
-            else:
-                connection.execute(
-                    "UPDATE callbacks SET attempts = ?, next_attempt = ?, last_error = ?"
-                    " WHERE id = ?",
-                    (attempts, now + self._backoff_s(attempts), error, row["id"]),
-                )
+        if not error and row["copies_left"] > 1:
+            connection.execute(
+                "UPDATE callbacks SET attempts = ?, deliveries = deliveries + 1,"
+                " copies_left = copies_left - 1, next_attempt = ?, last_error = '' WHERE id = ?",
+                (attempts, now + _JITTER.uniform(*_DUPLICATE_DELAY_S), row["id"]),
+            )
+        elif not error:
+            connection.execute(
+                "UPDATE callbacks SET attempts = ?, deliveries = deliveries + 1,"
+                " copies_left = 0, status = 'delivered', delivered_at = ?, last_error = ''"
+                " WHERE id = ?",
+                (attempts, iso(utc_now()), row["id"]),
+            )
+        elif attempts >= self.config.callback_max_attempts:
+            logger.warning("callback %s given up after %s attempts", row["id"], attempts)
+            connection.execute(
+                "UPDATE callbacks SET attempts = ?, status = 'failed', last_error = ? WHERE id = ?",
+                (attempts, error, row["id"]),
+            )
+        else:
+            connection.execute(
+                "UPDATE callbacks SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
+                (attempts, now + self._backoff_s(attempts), error, row["id"]),
+            )
 
     def _backoff_s(self, attempts: int) -> float:
         base_s = self.config.callback_retry_base_ms / 1000
         ceiling_s = self.config.callback_retry_max_ms / 1000
         delay_s = min(ceiling_s, base_s * 2 ** min(attempts - 1, 30))
         return delay_s * _JITTER.uniform(0.5, 1.0)  # jitter: retries do not arrive in step
+
+
+def _batchable(row: sqlite3.Row) -> bool:
+    """A transfer callback on its first attempt, of which no copy has gone yet."""
+    return row["event_type"] in TRANSFER_EVENTS and row["attempts"] == 0
+
+
+def _batch_body(rows: list[sqlite3.Row]) -> str:
+    items = [{"id": row["id"], **json.loads(row["payload"])} for row in rows]
+    payload = {"type": "batch", "timestamp": iso(utc_now()), "data": {"callbacks": items}}
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)

@@ -44,6 +44,8 @@ class BankConfig:
     callback_max_attempts: int = 60
     callback_workers: int = 2
     callback_timeout_s: float = 5.0
+    # Transfer callbacks due together go in one signed request, up to this many (1: one each).
+    callback_batch: int = 50
     knobs: Knobs = field(default_factory=Knobs)
 
 
@@ -75,5 +77,6 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> BankConfig:
         callback_max_attempts=_int(environ, "SANDBOX_BANK_CALLBACK_MAX_ATTEMPTS", 60),
         callback_workers=max(1, _int(environ, "SANDBOX_BANK_CALLBACK_WORKERS", 2)),
         callback_timeout_s=float(timeout_raw) if timeout_raw else 5.0,
+        callback_batch=min(500, max(1, _int(environ, "SANDBOX_BANK_CALLBACK_BATCH", 50))),
         knobs=knobs_from_env(environ),
     )

@@ -12,7 +12,9 @@ never a second one. A worker that does not know whether its submit reached the b
 `status` first; `None` there means the bank never saw the payout and a submit is safe.
 
 Callbacks are signed by the bank; `handle_callback` verifies the signature and the timestamp
-before reading anything else, and raises InvalidBankCallback otherwise.
+before reading anything else, and raises InvalidBankCallback otherwise. A bank with many changes
+to tell may send several transfer callbacks in one signed request; `handle_callbacks` reads a
+request of either kind (by default: the one callback `handle_callback` reads).
 
 One contract test suite (tests/settlement/test_gateway_contract.py) runs against every gateway.
 """
@@ -129,6 +131,13 @@ class BankGateway(abc.ABC):
     @abc.abstractmethod
     def handle_callback(self, *, headers: Mapping[str, str], body: bytes) -> BankCallback:
         """Verify a callback (signature and timestamp first) and say what it reports."""
+
+    def handle_callbacks(
+        self, *, headers: Mapping[str, str], body: bytes
+    ) -> tuple[BankCallback, ...]:
+        """Verify a callback request and say what each callback in it reports: one, or, from a
+        bank that batches, several transfer callbacks, each with its own id."""
+        return (self.handle_callback(headers=headers, body=body),)
 
     @abc.abstractmethod
     def statement(self, *, day: dt.date) -> bytes:

@@ -51,6 +51,9 @@ TRANSFER_STATUSES = frozenset({"accepted", *FINAL_TRANSFER_STATUSES})
 _TRANSFER_EVENTS = {"transfer.paid": "paid", "transfer.rejected": "rejected"}
 _TRANSFER_EVENTS["transfer.returned"] = "returned"
 _INCOMING_EVENT = "incoming.credited"
+_BATCH_EVENT = "batch"
+MAX_BATCH_CALLBACKS = 500
+MAX_CALLBACK_ID_LENGTH = 128  # BankCallbackReceipt.callback_id
 # PKCS#8 (RFC 8410) DER of an Ed25519 private key is this prefix followed by the 32-byte seed.
 _ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 _MAX_LIST_PAGES = 10_000
@@ -248,6 +251,39 @@ class SandboxBankGateway(BankGateway):
         return result
 
     def handle_callback(self, *, headers: Mapping[str, str], body: bytes) -> BankCallback:
+        callback_id, payload = self._verified(headers, body)
+        if payload.get("type") == _BATCH_EVENT:
+            raise InvalidBankCallback("A batch of callbacks: read it with handle_callbacks.")
+        return _callback(callback_id, payload)
+
+    def handle_callbacks(
+        self, *, headers: Mapping[str, str], body: bytes
+    ) -> tuple[BankCallback, ...]:
+        """One callback, or a batch: {"type": "batch", "data": {"callbacks": [{"id": .., "type":
+        "transfer.<status>", "timestamp": .., "data": {..}}, ..]}}, signed as one request; each
+        callback in it keeps its own id (a duplicate, alone or in another batch, has the same)."""
+        callback_id, payload = self._verified(headers, body)
+        if payload.get("type") != _BATCH_EVENT:
+            return (_callback(callback_id, payload),)
+        items = payload["data"].get("callbacks")
+        if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH_CALLBACKS:
+            raise InvalidBankCallback(
+                f"A batch holds 1 to {MAX_BATCH_CALLBACKS} callbacks in data.callbacks."
+            )
+        callbacks = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("data"), dict):
+                raise InvalidBankCallback("A callback of the batch has no data.")
+            item_id = item.get("id")
+            if not isinstance(item_id, str) or not 0 < len(item_id) <= MAX_CALLBACK_ID_LENGTH:
+                raise InvalidBankCallback("A callback of the batch has no valid id.")
+            if item.get("type") not in _TRANSFER_EVENTS:
+                raise InvalidBankCallback("A batch carries transfer callbacks only.")
+            callbacks.append(_callback(item_id, item))
+        return tuple(callbacks)
+
+    def _verified(self, headers: Mapping[str, str], body: bytes) -> tuple[str, dict]:
+        """(webhook-id, payload) of a request whose signature and timestamp verify."""
         lowered = {str(name).lower(): str(value) for name, value in headers.items()}
         try:
             # Signature and timestamp (5 minutes either way) before anything in the body is read.
@@ -258,44 +294,9 @@ class SandboxBankGateway(BankGateway):
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
             raise InvalidBankCallback("The bank callback has no data.")
         callback_id = lowered["webhook-id"]
-        event_type = payload.get("type")
-        try:
-            occurred_at = dt.datetime.fromisoformat(_text(payload.get("timestamp")))
-        except ValueError:
-            raise InvalidBankCallback("The bank callback's timestamp is malformed.") from None
-        data = payload["data"]
-        if event_type in _TRANSFER_EVENTS:
-            try:
-                transfer = transfer_result(data)
-            except ValueError as exc:
-                raise InvalidBankCallback(
-                    f"The bank callback's transfer is malformed: {exc}"
-                ) from None
-            if transfer.status != _TRANSFER_EVENTS[event_type]:
-                raise InvalidBankCallback("The bank callback's type and status disagree.")
-            return BankCallback(
-                callback_id=callback_id,
-                kind="transfer",
-                occurred_at=occurred_at,
-                transfer=transfer,
-                raw=payload,
-            )
-        if event_type == _INCOMING_EVENT:
-            amount = data.get("amount_minor")
-            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-                raise InvalidBankCallback("The incoming credit's amount is malformed.")
-            return BankCallback(
-                callback_id=callback_id,
-                kind="incoming",
-                occurred_at=occurred_at,
-                reference=_text(data.get("reference")),
-                amount_minor=amount,
-                currency=_text(data.get("currency")),
-                debtor_name=_text(data.get("debtor_name")),
-                bank_reference=_text(data.get("bank_reference")),
-                raw=payload,
-            )
-        raise InvalidBankCallback(f"Unknown bank callback type {event_type!r}.")
+        if not 0 < len(callback_id) <= MAX_CALLBACK_ID_LENGTH:
+            raise InvalidBankCallback("The bank callback's id is empty or too long.")
+        return callback_id, payload
 
     def statement(self, *, day: dt.date) -> bytes:
         answer = self.request("GET", f"/statements/camt053?{urlencode({'date': day.isoformat()})}")
@@ -340,3 +341,43 @@ class SandboxBankGateway(BankGateway):
             return transfer_result(data)
         except ValueError as exc:
             raise BankUnavailable(f"The bank's answer is not a transfer: {exc}") from None
+
+
+def _callback(callback_id: str, payload: dict) -> BankCallback:
+    """What one verified callback (its id and payload) reports."""
+    event_type = payload.get("type")
+    try:
+        occurred_at = dt.datetime.fromisoformat(_text(payload.get("timestamp")))
+    except ValueError:
+        raise InvalidBankCallback("The bank callback's timestamp is malformed.") from None
+    data = payload["data"]
+    if event_type in _TRANSFER_EVENTS:
+        try:
+            transfer = transfer_result(data)
+        except ValueError as exc:
+            raise InvalidBankCallback(f"The bank callback's transfer is malformed: {exc}") from None
+        if transfer.status != _TRANSFER_EVENTS[event_type]:
+            raise InvalidBankCallback("The bank callback's type and status disagree.")
+        return BankCallback(
+            callback_id=callback_id,
+            kind="transfer",
+            occurred_at=occurred_at,
+            transfer=transfer,
+            raw=payload,
+        )
+    if event_type == _INCOMING_EVENT:
+        amount = data.get("amount_minor")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise InvalidBankCallback("The incoming credit's amount is malformed.")
+        return BankCallback(
+            callback_id=callback_id,
+            kind="incoming",
+            occurred_at=occurred_at,
+            reference=_text(data.get("reference")),
+            amount_minor=amount,
+            currency=_text(data.get("currency")),
+            debtor_name=_text(data.get("debtor_name")),
+            bank_reference=_text(data.get("bank_reference")),
+            raw=payload,
+        )
+    raise InvalidBankCallback(f"Unknown bank callback type {event_type!r}.")

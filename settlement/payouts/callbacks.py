@@ -10,13 +10,19 @@ kind goes to the one service that owns it:
 Answers: 200 when acted on or already seen; 400 for a callback that does not verify (nothing
 changed, nothing recorded); 404 for a payout the platform does not know (kept as a case in the
 log; the bank stops retrying after its budget). Errors use the API's one error shape.
+
+A batch (several transfer callbacks in one signed request, which the sandbox bank sends when
+changes queue up) is applied in one transaction (handle_batch) and answered 200 with each
+callback's outcome; one for an unknown payout is logged and left out, the rest applied.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -24,15 +30,16 @@ from django.views.decorators.http import require_POST
 from core.api.errors import error_response
 from core.errors import ApplicationError
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
-from settlement.gateways.base import BankCallback
+from settlement.gateways.base import BankCallback, InvalidBankCallback
 from settlement.gateways.registry import get_bank_gateway
 from settlement.models import BankCallbackReceipt
 from settlement.payouts.crash_points import crash_point
-from settlement.payouts.services import apply_bank_answer
+from settlement.payouts.services import apply_bank_answer, apply_bank_answers, known_payout_ids
 
 logger = logging.getLogger(__name__)
 
-MAX_CALLBACK_BYTES = 64 * 1024
+# A batch of up to 500 transfer callbacks (settlement.gateways.sandbox.MAX_BATCH_CALLBACKS).
+MAX_CALLBACK_BYTES = 1024 * 1024
 
 
 def handle(callback: BankCallback) -> str:
@@ -60,6 +67,51 @@ def handle(callback: BankCallback) -> str:
     return "applied"
 
 
+_RECEIVE = """
+INSERT INTO settlement_bankcallbackreceipt (callback_id, kind, received_at, payload)
+SELECT item.id, 'transfer', now(), item.payload
+  FROM jsonb_to_recordset(%s::jsonb) AS item(id text, payload jsonb)
+ON CONFLICT (callback_id) DO NOTHING
+RETURNING callback_id
+"""
+
+
+def handle_batch(callbacks: Sequence[BankCallback]) -> dict[str, str]:
+    """Act once on each transfer callback of a batch, in one transaction: the receipts written
+    in one statement (those already there are duplicates), the answers applied together
+    (apply_bank_answers: the payouts locked in id order, one ledger call). A callback for a payout
+    the platform does not know changes nothing and is logged; the rest are applied. Returns
+    each callback id's outcome: "applied", "duplicate" or "unknown_payout"."""
+    first: dict[str, BankCallback] = {}
+    for callback in callbacks:
+        if callback.kind != "transfer" or callback.transfer is None:
+            raise InvalidBankCallback("A batch carries transfer callbacks only.")
+        first.setdefault(callback.callback_id, callback)  # a copy in the same batch
+    known = known_payout_ids([c.transfer.payout_id for c in first.values()])
+    outcomes = {
+        callback_id: "unknown_payout"
+        for callback_id, callback in first.items()
+        if callback.transfer.payout_id not in known
+    }
+    for callback_id in outcomes:
+        logger.warning("bank callback %s names a payout the platform does not know", callback_id)
+    fresh = [c for c in first.values() if c.callback_id not in outcomes]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _RECEIVE,
+            [json.dumps([{"id": c.callback_id, "payload": c.raw} for c in fresh])],
+        )
+        received = {row[0] for row in cursor.fetchall()}
+        apply_bank_answers([c.transfer for c in fresh if c.callback_id in received])
+        if fresh:
+            crash_point("callback.before_commit", fresh[0].callback_id)
+    for callback in fresh:
+        outcomes[callback.callback_id] = (
+            "applied" if callback.callback_id in received else "duplicate"
+        )
+    return outcomes
+
+
 @csrf_exempt  # signed by the bank; there is no browser session to protect
 @require_POST
 def bank_callback(request: HttpRequest) -> JsonResponse:
@@ -68,8 +120,10 @@ def bank_callback(request: HttpRequest) -> JsonResponse:
         return error_response("too_large", "The callback is too large.", http_status=413)
     headers = {key.lower(): value for key, value in request.headers.items()}
     try:
-        callback = get_bank_gateway().handle_callback(headers=headers, body=body)
-        outcome = handle(callback)
+        callbacks = get_bank_gateway().handle_callbacks(headers=headers, body=body)
+        if len(callbacks) == 1 and callbacks[0].callback_id == headers.get("webhook-id"):
+            return JsonResponse({"received": True, "outcome": handle(callbacks[0])})
+        return JsonResponse({"received": True, "outcomes": handle_batch(callbacks)})
     except ApplicationError as error:
         if error.http_status >= 500:
             raise
@@ -77,4 +131,3 @@ def bank_callback(request: HttpRequest) -> JsonResponse:
         return error_response(
             error.code, error.message, http_status=error.http_status, field=error.field
         )
-    return JsonResponse({"received": True, "outcome": outcome})
