@@ -141,6 +141,7 @@ def run(
         "SANDBOX_BANK_SETTLE_DELAY_MS": "0",
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "PYTHONUNBUFFERED": "1",
+        "DJANGO_DEBUG": "0",
     }
     started: list[subprocess.Popen] = []
     # What this process publishes (create_payouts' submits, the no-op tasks) goes to the run's
