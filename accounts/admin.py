@@ -4,8 +4,15 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts import services
-from accounts.models import ApiKey, SellerKey, SellerProfile, User
-from core.admin_base import ReadOnlyAdmin
+from accounts.models import (
+    ApiKey,
+    DemoKeyMaterial,
+    PlatformHeldKeyMaterial,
+    SellerKey,
+    SellerProfile,
+    User,
+)
+from core.admin_base import ReadOnlyAdmin, change_link, mask_iban
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -68,15 +75,24 @@ class SellerProfileAdmin(admin.ModelAdmin):
         "settlement_currency",
         "settlement_schedule",
         "has_payout_account",
+        "payout_account",
     )
     list_filter = ("country", "settlement_currency", "settlement_schedule", "fee_plan")
     search_fields = ("legal_name", "user__email")
     raw_id_fields = ("user",)
     readonly_fields = ("created_at", "updated_at")
+    list_select_related = ("user",)
+    ordering = ("legal_name", "id")
 
     @admin.display(boolean=True)
     def has_payout_account(self, obj: SellerProfile) -> bool:
         return obj.has_payout_account
+
+    @admin.display(description="payout account")
+    def payout_account(self, obj: SellerProfile) -> str:
+        """Masked in the list: the IBAN's country, check digits and last four (or the US account
+        number's last four); the full number only on the seller's own page, for correcting."""
+        return mask_iban(obj.iban or obj.account_number)
 
 
 @admin.action(description="Revoke the selected keys")
@@ -94,6 +110,9 @@ class SellerKeyAdmin(ReadOnlyAdmin):
     list_display = ("id", "seller", "purpose", "algorithm", "size_bits", "created_at", "revoked_at")
     list_filter = ("purpose", "algorithm", "origin")
     search_fields = ("id", "fingerprint", "seller__email", "label")
+    list_select_related = ("seller",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
     actions = [revoke_seller_keys]
     readonly_fields = (
         "id",
@@ -124,7 +143,46 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     list_display = ("prefix", "name", "owner", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("prefix", "name", "owner__email")
+    list_select_related = ("owner",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
     actions = [revoke_api_keys]
     # The hash is never shown; the whole key was shown to its owner once.
     fields = ("id", "prefix", "name", "owner", "created_at", "last_used_at", "revoked_at")
     readonly_fields = fields
+
+
+class KeyMaterialAdmin(ReadOnlyAdmin):
+    """Which seller keys have a private half stored, and since when: never the material itself
+    (no encrypted key, wrapped key, salt or master key id is shown, not even as bytes)."""
+
+    list_display = ("seller_key_id", "seller", "purpose", "created_at")
+    list_filter = ("seller_key__purpose",)
+    search_fields = ("=seller_key__id", "seller_key__seller__email")
+    list_select_related = ("seller_key__seller",)
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    fields = ("key", "seller", "purpose", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="seller")
+    def seller(self, obj) -> str:
+        return obj.seller_key.seller.email
+
+    @admin.display(description="purpose", ordering="seller_key__purpose")
+    def purpose(self, obj) -> str:
+        return obj.seller_key.get_purpose_display()
+
+    @admin.display(description="seller key")
+    def key(self, obj) -> str:
+        return change_link(obj.seller_key, str(obj.seller_key_id))
+
+
+@admin.register(DemoKeyMaterial)
+class DemoKeyMaterialAdmin(KeyMaterialAdmin):
+    pass
+
+
+@admin.register(PlatformHeldKeyMaterial)
+class PlatformHeldKeyMaterialAdmin(KeyMaterialAdmin):
+    pass

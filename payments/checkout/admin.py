@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from core.admin_base import money_column
+from core.admin_base import change_link, money_column
 from payments.checkout.models import Cart, CartItem
 from payments.orders.models import CheckoutSession
 
@@ -19,6 +19,26 @@ class CartAdmin(admin.ModelAdmin):
     search_fields = ["user__email"]
     raw_id_fields = ["user"]
     inlines = [CartItemInline]
+    list_select_related = ["user"]
+    date_hierarchy = "updated_at"
+    ordering = ["-updated_at"]
+
+
+@admin.register(CartItem)
+class CartItemAdmin(admin.ModelAdmin):
+    """Items in signed-in buyers' carts (no price: checkout reads the product's)."""
+
+    list_display = ["id", "cart", "product", "quantity", "added_at"]
+    search_fields = ["cart__user__email", "product__title"]
+    list_select_related = ["cart", "product"]
+    date_hierarchy = "added_at"
+    ordering = ["-added_at", "-id"]
+    raw_id_fields = ["cart", "product"]
+    readonly_fields = ["cart_link", "added_at"]
+
+    @admin.display(description="cart")
+    def cart_link(self, obj: CartItem) -> str:
+        return change_link(obj.cart)
 
 
 @admin.register(CheckoutSession)
@@ -34,6 +54,8 @@ class CheckoutSessionAdmin(admin.ModelAdmin):
     list_filter = ["status", "currency"]
     search_fields = ["id", "seller__email", "client_reference_id", "customer_email"]
     date_hierarchy = "created_at"
+    list_select_related = ["seller"]
+    ordering = ["-created_at"]
     readonly_fields = [
         "id",
         "seller",

@@ -12,3 +12,7 @@ from payments.emails.models import EmailNotification
 class EmailNotificationAdmin(ReadOnlyAdmin):
     list_display = ["event", "recipient", "role", "subject", "sent_at"]
     search_fields = ["recipient", "event__order__number"]
+    list_filter = ["role"]
+    list_select_related = ["event"]
+    date_hierarchy = "sent_at"
+    ordering = ["-sent_at"]

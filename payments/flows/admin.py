@@ -13,7 +13,13 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from core.admin_base import ReadOnlyAdmin, ReadOnlyInline, money_column
+from core.admin_base import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    change_link,
+    changelist_link,
+    money_column,
+)
 from core.errors import ApplicationError
 from core.money import Money
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
@@ -59,10 +65,53 @@ class PaymentAdmin(ReadOnlyAdmin):
         "provider_attempts",
         "created_at",
         "updated_at",
+        "order_link",
+        "amount",
+        "captured",
+        "transfers_link",
+        "statement_lines_link",
     ]
     readonly_fields = fields
     inlines = [PaymentEventInline]
     list_select_related = ["order"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+
+    amount = money_column("amount_minor", label="Amount (formatted)")
+    captured = money_column("captured_minor", label="Captured (formatted)")
+
+    @admin.display(description="order (link)")
+    def order_link(self, obj: Payment) -> str:
+        return change_link(obj.order, f"order {obj.order.number}")
+
+    @admin.display(description="ledger transfers")
+    def transfers_link(self, obj: Payment) -> str:
+        return changelist_link(
+            "ledger_transfer", {"reference": f"payment:{obj.pk}"}, f"transfers of payment:{obj.pk}"
+        )
+
+    @admin.display(description="bank statement lines")
+    def statement_lines_link(self, obj: Payment) -> str:
+        return changelist_link(
+            "settlement_statementline",
+            {"matches__payment__id__exact": obj.pk},
+            "statement lines matched to it",
+        )
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(ReadOnlyAdmin):
+    """Every state change of every payment, append-only."""
+
+    list_display = ["created_at", "payment", "from_status", "to_status", "actor", "reason"]
+    list_filter = ["to_status", "from_status"]
+    search_fields = ["=payment__id", "actor", "reason"]
+    date_hierarchy = "created_at"
+    list_select_related = ["payment"]
+    ordering = ["-created_at", "-id"]
+    show_full_result_count = False
+    fields = ["created_at", "payment", "from_status", "to_status", "actor", "reason", "data"]
+    readonly_fields = fields
 
 
 @admin.register(WalletNotification)
@@ -70,6 +119,9 @@ class WalletNotificationAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "provider", "notify_id", "verified", "outcome", "payment"]
     list_filter = ["provider", "verified", "outcome"]
     search_fields = ["notify_id", "payment__id"]
+    date_hierarchy = "received_at"
+    ordering = ["-received_at"]
+    list_select_related = ["payment"]
     fields = [
         "received_at",
         "provider",
@@ -132,6 +184,9 @@ class BankTransferArrivalAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["outcome", "currency"]
     search_fields = ["reference", "bank_transaction_id", "payment__id"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+    list_select_related = ["payment"]
     fields = [
         "created_at",
         "payment",

@@ -22,6 +22,9 @@ from payments.fulfilment.models import (
 class SealedOrderDocumentAdmin(ReadOnlyAdmin):
     list_display = ("sub_order", "sha256", "seller_key", "sealed_at", "created_at")
     search_fields = ("sha256", "sub_order__order__number")
+    list_select_related = ("sub_order__order", "seller_key")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
     readonly_fields = (
         "sub_order",
         "version",
@@ -51,6 +54,8 @@ class RefundAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "source", "currency"]
     search_fields = ["id", "sub_order__order__number", "payment__id", "provider_reference"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
     fields = [
         "id",
         "payment",
@@ -70,7 +75,7 @@ class RefundAdmin(ReadOnlyAdmin):
         "updated_at",
     ]
     readonly_fields = fields
-    list_select_related = ["sub_order"]
+    list_select_related = ["sub_order__order"]
 
 
 @admin.register(Dispute)
@@ -86,6 +91,8 @@ class DisputeAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "outcome"]
     search_fields = ["sub_order__order__number", "reason"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
     fields = [
         "sub_order",
         "status",
@@ -99,7 +106,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     actions = ["resolve_for_buyer", "resolve_for_seller"]
-    list_select_related = ["sub_order"]
+    list_select_related = ["sub_order__order"]
 
     def has_resolve_permission(self, request) -> bool:
         user = request.user

@@ -24,6 +24,9 @@ class VaultedCardAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["brand", "key_id"]
     search_fields = ["token", "owner__email", "last4"]
+    list_select_related = ["owner"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
     fields = [
         "token",
         "owner",

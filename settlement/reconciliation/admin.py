@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from core.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from core.admin_base import ReadOnlyAdmin, ReadOnlyInline, mask_iban, masked_column, money_column
 from core.errors import ApplicationError
 from core.money import Money
 from settlement.reconciliation import actions, adjustments
@@ -72,7 +72,9 @@ class AuditInline(ReadOnlyInline):
 
 class MatchInline(ReadOnlyInline):
     model = LineMatch
-    fields = ("kind", "rule", "payout", "payment", "refund", "amount_minor", "detail", "matched_by")
+    fields = ("kind", "rule", "payout", "payment", "refund", "amount", "detail", "matched_by")
+
+    amount = money_column("amount_minor", label="Amount", currency_field="line__currency")
 
 
 @admin.register(StatementFile)
@@ -81,13 +83,14 @@ class StatementFileAdmin(ReadOnlyAdmin):
     list_filter = ("format",)
     search_fields = ("filename", "=sha256")
     date_hierarchy = "created_at"
+    ordering = ("-created_at",)
 
 
 @admin.register(BankStatement)
 class BankStatementAdmin(ReadOnlyAdmin):
     list_display = (
         "statement_date",
-        "account_iban",
+        masked_column("account_iban", label="account"),
         "currency",
         "statement_id",
         "opening",
@@ -96,8 +99,10 @@ class BankStatementAdmin(ReadOnlyAdmin):
         "file",
     )
     list_filter = ("currency", "statement_date")
-    search_fields = ("statement_id", "account_iban", "message_id")
+    search_fields = ("statement_id", "=account_iban", "message_id")
     date_hierarchy = "statement_date"
+    list_select_related = ("file",)
+    ordering = ("-statement_date", "-id")
     change_list_template = "admin/reconciliation/statement_changelist.html"
 
     @admin.display(description="opening")
@@ -192,19 +197,64 @@ class BankStatementAdmin(ReadOnlyAdmin):
 class StatementLineAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
-        "statement",
+        "statement_label",
         "amount",
         "state",
         "value_date",
         "end_to_end_id",
         "creditor_reference",
         "counterparty_name",
+        masked_column("counterparty_iban", label="counterparty account"),
     )
     list_filter = ("state", "currency", "status", "reversal")
     search_fields = ("=id", "end_to_end_id", "creditor_reference", "bank_reference", "remittance")
     date_hierarchy = "value_date"
     list_select_related = ("statement",)
+    ordering = ("-id",)
     inlines = [MatchInline, AuditInline]
+    # The counterparty's IBAN shows masked; search by the exact IBAN still finds the line.
+    exclude = ("counterparty_iban",)
+    readonly_fields = ("counterparty_account", "matched_to")
+    # Links from a payment's or a payout's page: the lines matched to it.
+    LINK_LOOKUPS = ("matches__payment__id__exact", "matches__payout__id__exact")
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in self.LINK_LOOKUPS or super().lookup_allowed(lookup, value, request)
+
+    def get_search_results(self, request, queryset, search_term):
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        compact = "".join(search_term.split()).upper()
+        if len(compact) >= 15 and compact[:2].isalpha():  # an IBAN typed in full
+            found |= queryset.filter(counterparty_iban=compact)
+        return found, duplicates
+
+    @admin.display(description="statement", ordering="statement")
+    def statement_label(self, obj):
+        statement = obj.statement
+        return (
+            f"{mask_iban(statement.account_iban)} {statement.statement_id} "
+            f"({statement.statement_date})"
+        )
+
+    @admin.display(description="counterparty account")
+    def counterparty_account(self, obj):
+        return mask_iban(obj.counterparty_iban)
+
+    @admin.display(description="matched to")
+    def matched_to(self, obj):
+        matches = obj.matches.select_related("payout", "payment", "refund").order_by("pk")
+        links = []
+        for match in matches:
+            for target, name in (
+                (match.payout, "payout"),
+                (match.payment, "payment"),
+                (match.refund, "refund"),
+            ):
+                if target is not None:
+                    links.append(link(target, f"{name} {target.pk}"))
+        if not links:
+            return "nothing yet"
+        return format_html_join(", ", "{}", ((one,) for one in links))
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount(self, obj):
@@ -213,11 +263,21 @@ class StatementLineAdmin(ReadOnlyAdmin):
 
 @admin.register(LineMatch)
 class LineMatchAdmin(ReadOnlyAdmin):
-    list_display = ("line", "kind", "rule", "payout", "payment", "amount_minor", "matched_by")
+    list_display = (
+        "line",
+        "kind",
+        "rule",
+        "payout",
+        "payment",
+        money_column("amount_minor", label="Amount", currency_field="line__currency"),
+        "matched_by",
+    )
     list_filter = ("kind", "rule", "matched_by")
     search_fields = ("=line__id", "=payout__id", "=payment__id", "line__end_to_end_id")
     raw_id_fields = ("line", "payout", "payment", "refund", "adjustment")
     date_hierarchy = "created_at"
+    list_select_related = ("line", "payout", "payment")
+    ordering = ("-created_at", "-id")
 
 
 class AdjustmentInline(ReadOnlyInline):
@@ -438,6 +498,8 @@ class AdjustmentAdmin(ReadOnlyAdmin):
     list_filter = ("status", "currency", "account_code")
     search_fields = ("=id", "reason", "=transfer_id")
     date_hierarchy = "created_at"
+    list_select_related = ("requested_by", "approved_by")
+    ordering = ("-created_at",)
     readonly_fields = ("work_item_link", "approve_link")
     inlines = [AuditInline]
     actions = ["approve_selected"]
@@ -506,3 +568,5 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     search_fields = ("note", "=work_item__id", "=line__id", "=adjustment__id")
     date_hierarchy = "created_at"
     raw_id_fields = ("work_item", "line", "adjustment", "payout")
+    list_select_related = ("actor", "work_item", "line", "adjustment", "payout")
+    ordering = ("-created_at", "-id")
