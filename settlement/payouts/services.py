@@ -516,8 +516,10 @@ def _apply(
         ("paid", PayoutStatus.PAID),
         ("rejected", PayoutStatus.FAILED),
         ("returned", PayoutStatus.RETURNED),
-    } or (said == "accepted" and status == PayoutStatus.PAID):
-        return payout  # a repeat, or an older answer arriving late
+    } or (said == "accepted" and status in FINAL_PAYOUT_STATUSES):
+        # A repeat, or an older answer arriving late: "accepted" comes before every final state
+        # (a worker's submit answer applied after the callback that ended the transfer).
+        return payout
     writes.events.append(_contradiction(payout, bank=said, status=status))
     logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
     return payout

@@ -125,6 +125,23 @@ def test_a_returned_payout_credits_the_seller_back_and_a_late_paid_is_a_case_not
     assert balances(seller)["available"] == 4_200
 
 
+@pytest.mark.parametrize("final", ["paid", "rejected", "returned"])
+def test_an_accepted_answer_arriving_after_the_final_one_is_stale_not_a_case(final):
+    seller = SellerFactory()
+    payout = a_payout(seller, 900)
+    bank = FakeBank()
+    services.submit(payout.pk, bank)
+    accepted = bank.transfers[payout.bank_id]
+    ended = services.apply_bank_answer(bank.settle(payout.bank_id, final))
+    before = balances(seller)
+
+    late = services.apply_bank_answer(accepted)
+
+    assert late.status == ended.status
+    assert not payout.events.filter(kind="contradiction").exists()
+    assert balances(seller) == before
+
+
 def test_a_return_whose_paid_answer_was_lost_still_posts_paid_then_returned():
     seller = SellerFactory()
     payout = a_payout(seller, 700)
