@@ -96,41 +96,34 @@ def reserve(payouts: list[Payout]) -> None:
     )
 
 
+def _close_reserve(
+    payout: Payout, accounts: Accounts, step: str, reason: str, kind: str
+) -> TransferRequest:
+    """Post or void the payout's reserve, for its whole amount."""
+    return _request(
+        payout,
+        accounts,
+        step,
+        chart.seller_available(payout.seller_id),
+        chart.PAYOUTS_IN_TRANSIT,
+        reason,
+        kind=kind,
+        pending_id=payout_transfer_id(payout.pk, "reserve"),
+        amount_minor=None,
+    )
+
+
 def settle(payout: Payout, accounts: Accounts) -> list[TransferRequest]:
     """Post the reserve, and pay the money out of transit to the bank."""
-    available = chart.seller_available(payout.seller_id)
     return [
-        _request(
-            payout,
-            accounts,
-            "post",
-            available,
-            chart.PAYOUTS_IN_TRANSIT,
-            "payout_posted",
-            kind=TransferKind.POST_PENDING,
-            pending_id=payout_transfer_id(payout.pk, "reserve"),
-            amount_minor=None,
-        ),
+        _close_reserve(payout, accounts, "post", "payout_posted", TransferKind.POST_PENDING),
         _request(payout, accounts, "paid", chart.PAYOUTS_IN_TRANSIT, chart.BANK, "payout_paid"),
     ]
 
 
 def void(payout: Payout, accounts: Accounts) -> list[TransferRequest]:
     """Give the reserve back to the seller's available balance."""
-    available = chart.seller_available(payout.seller_id)
-    return [
-        _request(
-            payout,
-            accounts,
-            "void",
-            available,
-            chart.PAYOUTS_IN_TRANSIT,
-            "payout_voided",
-            kind=TransferKind.VOID_PENDING,
-            pending_id=payout_transfer_id(payout.pk, "reserve"),
-            amount_minor=None,
-        )
-    ]
+    return [_close_reserve(payout, accounts, "void", "payout_voided", TransferKind.VOID_PENDING)]
 
 
 def give_back(payout: Payout, accounts: Accounts) -> list[TransferRequest]:
