@@ -2,6 +2,7 @@
 
     GET  /healthz                                   anyone
     POST /transfers, GET /transfers[/<payout_id>]   the platform (Ed25519-signed)
+    POST /transfers/batch                           the platform: up to 100 transfers at once
     GET  /statements/camt053?date=YYYY-MM-DD        the platform
     GET  /platform/accounts                         the platform: its accounts and balances
     POST /accounts, GET /accounts[/<iban>], POST /accounts/<iban>/close      the operator
@@ -25,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import auth
-from .banking import MAX_LIST_LIMIT, Bank
+from .banking import MAX_BATCH_TRANSFERS, MAX_LIST_LIMIT, Bank
 from .callbacks import CallbackDispatcher
 from .camt053 import statement_xml
 from .config import BankConfig
@@ -118,6 +119,7 @@ class SandboxBankApp:
         self.routes: list[tuple[str, re.Pattern, str, Handler]] = [
             ("GET", re.compile(r"/healthz"), ANYONE, self.healthz),
             ("POST", re.compile(r"/transfers"), PLATFORM, self.submit_transfer),
+            ("POST", re.compile(r"/transfers/batch"), PLATFORM, self.submit_transfers),
             ("GET", re.compile(r"/transfers"), PLATFORM, self.list_transfers),
             (
                 "GET",
@@ -218,6 +220,16 @@ class SandboxBankApp:
         )
         replay = [] if created else [("Idempotent-Replayed", "true")]
         return json_response(201 if created else 200, transfer, replay)
+
+    def submit_transfers(self, request: Request) -> Response:
+        body = request.json()
+        transfers = body.get("transfers") if isinstance(body, dict) else None
+        if not isinstance(transfers, list) or not 0 < len(transfers) <= MAX_BATCH_TRANSFERS:
+            raise BadRequest(
+                f"transfers is a list of 1 to {MAX_BATCH_TRANSFERS} credit transfers.",
+                field="transfers",
+            )
+        return json_response(200, {"results": self.bank.submit_transfers(transfers)})
 
     def get_transfer(self, request: Request) -> Response:
         transfer = self.bank.transfer(request.params["payout_id"])

@@ -19,18 +19,19 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from schwifty import IBAN
 
 from . import callbacks, validation
 from .config import BANK_BIC, BANK_CODE, BankConfig
-from .errors import BadRequest, Conflict, NotFound
+from .errors import BadRequest, BankRefusal, Conflict, NotFound
 from .faults import Faults
 from .store import Database, iso, utc_now
 
 CLEARING_BATCH = 100  # transfers settled per transaction
 MAX_LIST_LIMIT = 1000
+MAX_BATCH_TRANSFERS = 100  # credit transfers in one POST /transfers/batch
 
 # Why a transfer was refused or sent back: the platform's code and the ISO 20022 reason code.
 INVALID_ACCOUNT = ("invalid_account", "AC01", "No account with this IBAN at the creditor's bank.")
@@ -166,6 +167,13 @@ def incoming_json(row: sqlite3.Row, account_iban: str) -> dict[str, Any]:
         "account_iban": account_iban,
         "received_at": row["received_at"],
     }
+
+
+class _PreparedTransfer(NamedTuple):
+    fields: dict[str, Any]
+    routing_number: str
+    account_number: str
+    request_hash: str
 
 
 @dataclass(frozen=True)
@@ -319,6 +327,47 @@ class Bank:
         """Accept a credit transfer; (transfer, created). Idempotent on the payout id: the same
         request again answers the first transfer as it is now; different content under the
         same id is a conflict and changes nothing."""
+        prepared = self._prepare_transfer(body, idempotency_key=idempotency_key)
+        with self.db.write() as connection:
+            transfer, created = self._store_transfer(connection, prepared)
+        if created:
+            self._on_change()
+        return transfer, created
+
+    def submit_transfers(self, bodies: list[Any]) -> list[dict[str, Any]]:
+        """Accept several credit transfers in one request, each as submit_transfer would (its
+        payout id is its idempotency key), in one transaction; one refused leaves the others be.
+        Each result: {"status": 201 | 200, "transfer": ...} or {"status": 4xx, "error": ...}."""
+        results: list[dict[str, Any]] = []
+        prepared: dict[int, _PreparedTransfer] = {}
+        for index, body in enumerate(bodies):
+            try:
+                if not isinstance(body, Mapping):
+                    raise BadRequest("Each transfer is a JSON object.", field="transfers")
+                prepared[index] = self._prepare_transfer(
+                    body, idempotency_key=str(body.get("payout_id", ""))
+                )
+                results.append({})
+            except BankRefusal as refused:
+                results.append({"status": refused.status, **refused.body()})
+        created_any = False
+        with self.db.write() as connection:
+            for index, transfer in prepared.items():
+                try:
+                    answer, created = self._store_transfer(connection, transfer)
+                except BankRefusal as refused:
+                    results[index] = {"status": refused.status, **refused.body()}
+                    continue
+                results[index] = {"status": 201 if created else 200, "transfer": answer}
+                created_any = created_any or created
+        if created_any:
+            self._on_change()
+        return results
+
+    def _prepare_transfer(
+        self, body: Mapping[str, Any], *, idempotency_key: str
+    ) -> _PreparedTransfer:
+        """A transfer request checked field by field (BadRequest names the first wrong one)."""
         _refuse_unknown_fields(body, _TRANSFER_FIELDS)
         payout_id = validation.transfer_id(body.get("payout_id", idempotency_key))
         if payout_id != idempotency_key:
@@ -349,48 +398,53 @@ class Bank:
         if not iban:  # (an IBAN transfer's fields, and so its request hash, stay as they were)
             fields["creditor_routing_number"] = routing
             fields["creditor_account_number"] = number
-        request_hash = _request_hash(fields)
-        with self.db.write() as connection:
-            existing = connection.execute(
-                "SELECT * FROM transfers WHERE payout_id = ?", (payout_id,)
-            ).fetchone()
-            if existing is not None:
-                if existing["request_hash"] != request_hash:
-                    raise Conflict(
-                        "This payout id was already used for a different transfer.",
-                        code="idempotency_key_reused",
-                        field="Idempotency-Key",
-                    )
-                return transfer_json(existing), False
-            debtor = self.platform_account(connection, fields["currency"])
-            now = utc_now()
-            connection.execute(
-                "INSERT INTO transfers (payout_id, bank_reference, request_hash, amount_minor,"
-                " currency, creditor_name, creditor_iban, creditor_routing_number,"
-                " creditor_account_number, creditor_bic, remittance, debtor_account_id, status,"
-                " accepted_at, settle_due)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?)",
-                (
-                    payout_id,
-                    _new_reference("SBT"),
-                    request_hash,
-                    fields["amount_minor"],
-                    fields["currency"],
-                    fields["creditor_name"],
-                    fields["creditor_iban"],
-                    routing,
-                    number,
-                    fields["creditor_bic"],
-                    fields["remittance"],
-                    debtor["id"],
-                    iso(now),
-                    now.timestamp() + self.faults.knobs.settle_delay_ms / 1000,
-                ),
-            )
-            row = connection.execute(
-                "SELECT * FROM transfers WHERE payout_id = ?", (payout_id,)
-            ).fetchone()
-        self._on_change()
+        return _PreparedTransfer(fields, routing, number, _request_hash(fields))
+
+    def _store_transfer(
+        self, connection: sqlite3.Connection, prepared: _PreparedTransfer
+    ) -> tuple[dict[str, Any], bool]:
+        """The transfer accepted now, or the one this payout id already names (the same
+        request: answered as it is now; another: Conflict)."""
+        fields, payout_id = prepared.fields, prepared.fields["payout_id"]
+        existing = connection.execute(
+            "SELECT * FROM transfers WHERE payout_id = ?", (payout_id,)
+        ).fetchone()
+        if existing is not None:
+            if existing["request_hash"] != prepared.request_hash:
+                raise Conflict(
+                    "This payout id was already used for a different transfer.",
+                    code="idempotency_key_reused",
+                    field="Idempotency-Key",
+                )
+            return transfer_json(existing), False
+        debtor = self.platform_account(connection, fields["currency"])
+        now = utc_now()
+        connection.execute(
+            "INSERT INTO transfers (payout_id, bank_reference, request_hash, amount_minor,"
+            " currency, creditor_name, creditor_iban, creditor_routing_number,"
+            " creditor_account_number, creditor_bic, remittance, debtor_account_id, status,"
+            " accepted_at, settle_due)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?)",
+            (
+                payout_id,
+                _new_reference("SBT"),
+                prepared.request_hash,
+                fields["amount_minor"],
+                fields["currency"],
+                fields["creditor_name"],
+                fields["creditor_iban"],
+                prepared.routing_number,
+                prepared.account_number,
+                fields["creditor_bic"],
+                fields["remittance"],
+                debtor["id"],
+                iso(now),
+                now.timestamp() + self.faults.knobs.settle_delay_ms / 1000,
+            ),
+        )
+        row = connection.execute(
+            "SELECT * FROM transfers WHERE payout_id = ?", (payout_id,)
+        ).fetchone()
         return transfer_json(row), True
 
     def transfer(self, payout_id: str) -> dict[str, Any] | None:

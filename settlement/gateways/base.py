@@ -10,6 +10,8 @@ Exactly once: `submit` sends the payout id as the bank's idempotency key (and as
 end-to-end id), so a resubmission after a crash or a timeout is answered with the first transfer,
 never a second one. A worker that does not know whether its submit reached the bank asks
 `status` first; `None` there means the bank never saw the payout and a submit is safe.
+`submit_many` sends several transfers at once (one request to a bank that takes them), each
+still idempotent on its own payout id.
 
 Callbacks are signed by the bank; `handle_callback` verifies the signature and the timestamp
 before reading anything else, and raises InvalidBankCallback otherwise. A bank with many changes
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -57,6 +59,8 @@ class BankUnavailable(BankError):
 
     code = "bank_unavailable"
     http_status = 503
+    # From submit_many: the answers of the transfers before the one whose outcome is unknown.
+    answered: tuple = ()
 
 
 class InvalidBankCallback(ApplicationError):
@@ -123,6 +127,22 @@ class BankGateway(abc.ABC):
         payout returns the first transfer's current state. Raises BankError when the bank refuses
         the request itself (malformed, unknown currency) and BankUnavailable when the outcome is
         unknown."""
+
+    def submit_many(self, transfers: Sequence[CreditTransfer]) -> list[TransferResult | BankError]:
+        """submit() for several transfers, in order: each one's answer, or the BankError that
+        refused it alone. BankUnavailable when an outcome is unknown, with the answers before it
+        in `answered`: ask `status` of the rest before anything else. A bank that takes several
+        transfers in one request does it in one; by default, one request each."""
+        results: list[TransferResult | BankError] = []
+        for transfer in transfers:
+            try:
+                results.append(self.submit(transfer))
+            except BankUnavailable as outage:
+                outage.answered = tuple(results)
+                raise
+            except BankError as refused:
+                results.append(refused)
+        return results
 
     @abc.abstractmethod
     def status(self, *, payout_id: str) -> TransferResult | None:

@@ -22,7 +22,7 @@ import binascii
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -53,6 +53,7 @@ _TRANSFER_EVENTS["transfer.returned"] = "returned"
 _INCOMING_EVENT = "incoming.credited"
 _BATCH_EVENT = "batch"
 MAX_BATCH_CALLBACKS = 500
+MAX_SUBMIT_BATCH = 100  # the sandbox bank's MAX_BATCH_TRANSFERS
 MAX_CALLBACK_ID_LENGTH = 128  # BankCallbackReceipt.callback_id
 # PKCS#8 (RFC 8410) DER of an Ed25519 private key is this prefix followed by the 32-byte seed.
 _ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
@@ -122,6 +123,31 @@ def transfer_result(data: Any) -> TransferResult:
         failure_message=_text(data.get("failure_message")),
         raw=data,
     )
+
+
+def _transfer_request(transfer: CreditTransfer) -> dict[str, Any]:
+    return {
+        "payout_id": transfer.payout_id,
+        "amount_minor": transfer.amount_minor,
+        "currency": transfer.currency,
+        "creditor_name": transfer.creditor_name,
+        **_creditor_account(transfer),
+        "creditor_bic": transfer.bic,
+        "remittance": transfer.remittance,
+    }
+
+
+def _same_transfer(transfer: CreditTransfer, result: TransferResult) -> TransferResult:
+    """The bank's answer, if it is about this transfer (BankError otherwise)."""
+    if (result.payout_id, result.amount_minor, result.currency) != (
+        transfer.payout_id,
+        transfer.amount_minor,
+        transfer.currency,
+    ):
+        raise BankError(
+            f"The bank answered payout {transfer.payout_id} with another transfer's details."
+        )
+    return result
 
 
 def _creditor_account(transfer: CreditTransfer) -> dict[str, str]:
@@ -213,29 +239,58 @@ class SandboxBankGateway(BankGateway):
         answer = self.request(
             "POST",
             "/transfers",
-            payload={
-                "payout_id": transfer.payout_id,
-                "amount_minor": transfer.amount_minor,
-                "currency": transfer.currency,
-                "creditor_name": transfer.creditor_name,
-                **_creditor_account(transfer),
-                "creditor_bic": transfer.bic,
-                "remittance": transfer.remittance,
-            },
+            payload=_transfer_request(transfer),
             headers={"Idempotency-Key": transfer.payout_id},
         )
         if answer.status not in (200, 201):
             raise self._refusal(answer, f"payout {transfer.payout_id}")
-        result = self._result(answer)
-        if (result.payout_id, result.amount_minor, result.currency) != (
-            transfer.payout_id,
-            transfer.amount_minor,
-            transfer.currency,
-        ):
-            raise BankError(
-                f"The bank answered payout {transfer.payout_id} with another transfer's details."
+        return _same_transfer(transfer, self._result(answer))
+
+    def submit_many(self, transfers: Sequence[CreditTransfer]) -> list[TransferResult | BankError]:
+        """Up to MAX_SUBMIT_BATCH transfers a request (POST /transfers/batch), each idempotent
+        on its payout id as submit() is."""
+        results: list[TransferResult | BankError] = []
+        for start in range(0, len(transfers), MAX_SUBMIT_BATCH):
+            chunk = transfers[start : start + MAX_SUBMIT_BATCH]
+            answer = self.request(
+                "POST",
+                "/transfers/batch",
+                payload={"transfers": [_transfer_request(transfer) for transfer in chunk]},
             )
-        return result
+            if answer.status != 200:
+                refusal = self._refusal(answer, f"{len(chunk)} payouts")
+                if isinstance(refusal, BankUnavailable):
+                    refusal.answered = tuple(results)
+                raise refusal
+            body = answer.json()
+            items = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(items, list) or len(items) != len(chunk):
+                raise BankUnavailable("The bank's answer to a batch of payouts is malformed.")
+            for transfer, item in zip(chunk, items, strict=True):
+                results.append(self._batch_item(transfer, item))
+        return results
+
+    def _batch_item(self, transfer: CreditTransfer, item: Any) -> TransferResult | BankError:
+        status = item.get("status") if isinstance(item, dict) else None
+        if status in (200, 201):
+            try:
+                return _same_transfer(transfer, self._parse(item.get("transfer")))
+            except BankUnavailable:
+                raise
+            except BankError as mismatch:  # as submit() raises it: this transfer's alone
+                return mismatch
+        if not isinstance(status, int) or status >= 500 or status == 429:
+            raise BankUnavailable(f"The bank's answer for payout {transfer.payout_id} is unknown.")
+        detail = item.get("error") if isinstance(item.get("error"), dict) else {}
+        return BankError(
+            f"The bank refused payout {transfer.payout_id}: "
+            f"{_text(detail.get('message')) or status}",
+            field=_text(detail.get("field")) or None,
+            extra={
+                "bank_code": _text(detail.get("code")) or f"http_{status}",
+                "http_status": status,
+            },
+        )
 
     def status(self, *, payout_id: str) -> TransferResult | None:
         answer = self.request("GET", f"/transfers/{quote(payout_id, safe='')}")

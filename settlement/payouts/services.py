@@ -213,16 +213,34 @@ def _reserve(payouts: list[Payout]) -> set[uuid.UUID]:
 
 
 def submit_many(payout_ids: Sequence[uuid.UUID | str], gateway: BankGateway) -> None:
-    """Send each of these payouts still created to the bank (or learn what the bank already did
-    with it), one after the other, then apply the answers together (apply_bank_answers: one
-    transaction). BankUnavailable propagates once the answers had so far are applied: the caller
-    retries later, and the next try asks about each counted payout first."""
+    """Send these payouts still created to the bank, together (gateway.submit_many: one request
+    to a bank that takes several), having asked first about each whose earlier attempt was
+    counted; then apply the answers together (apply_bank_answers: one transaction). A payout the
+    bank refused fails here. BankUnavailable propagates once the answers had so far are applied:
+    the caller retries later, and the next try asks about each counted payout first."""
     answers: list[TransferResult] = []
     try:
+        to_send: list[Payout] = []
         for payout in _begin_attempts(payout_ids):
-            answer = _send(payout, gateway)
-            if answer is not None:
-                answers.append(answer)
+            crash_point("submit.before_bank", _attempt(payout))
+            known = gateway.status(payout_id=payout.bank_id) if payout.attempts > 1 else None
+            if known is not None:
+                answers.append(known)
+            else:
+                to_send.append(payout)
+        outage: BankUnavailable | None = None
+        try:
+            results = gateway.submit_many([_credit_transfer(payout) for payout in to_send])
+        except BankUnavailable as unknown:
+            outage, results = unknown, list(unknown.answered)
+        for payout, result in zip(to_send, results, strict=False):
+            if isinstance(result, BankError):
+                _fail_refused(payout.pk, result)
+                continue
+            crash_point("submit.after_bank", _attempt(payout))
+            answers.append(result)
+        if outage is not None:
+            raise outage
     finally:
         if answers:
             apply_bank_answers(answers)
@@ -242,36 +260,23 @@ def _get(payout_id: uuid.UUID | str) -> Payout:
         raise NotFound("No such payout.", code="payout_not_found") from None
 
 
-def _send(payout: Payout, gateway: BankGateway) -> TransferResult | None:
-    """One counted attempt of one payout: status first when an earlier attempt was counted. The
-    bank's answer, to apply; None when the bank refused the request (the payout failed here)."""
-    attempt = f"{payout.bank_id}:{payout.attempts}"
-    crash_point("submit.before_bank", attempt)
-    if payout.attempts > 1:
-        known = gateway.status(payout_id=payout.bank_id)
-        if known is not None:
-            return known
-    try:
-        answer = gateway.submit(
-            CreditTransfer(
-                payout_id=payout.bank_id,
-                amount_minor=payout.amount_minor,
-                currency=payout.currency,
-                creditor_name=payout.creditor_name,
-                iban=payout.iban,
-                bic=payout.bic,
-                remittance=f"Clearhouse payout {payout.batch.period_end:%Y-%m-%d}",
-                routing_number=payout.routing_number,
-                account_number=payout.account_number,
-            )
-        )
-    except BankUnavailable:
-        raise
-    except BankError as refused:
-        _fail_refused(payout.pk, refused)
-        return None
-    crash_point("submit.after_bank", attempt)
-    return answer
+def _attempt(payout: Payout) -> str:
+    """This attempt's key for the drill's crash points."""
+    return f"{payout.bank_id}:{payout.attempts}"
+
+
+def _credit_transfer(payout: Payout) -> CreditTransfer:
+    return CreditTransfer(
+        payout_id=payout.bank_id,
+        amount_minor=payout.amount_minor,
+        currency=payout.currency,
+        creditor_name=payout.creditor_name,
+        iban=payout.iban,
+        bic=payout.bic,
+        remittance=f"Clearhouse payout {payout.batch.period_end:%Y-%m-%d}",
+        routing_number=payout.routing_number,
+        account_number=payout.account_number,
+    )
 
 
 def _fail_refused(payout_id: uuid.UUID, refused: BankError) -> Payout:

@@ -190,6 +190,84 @@ def test_same_payout_id_with_other_content_is_refused_and_changes_nothing(harnes
     assert harness.balance(iban) == 1_000
 
 
+def test_submit_many_answers_each_transfer_once_and_refuses_only_the_bad_one(harness):
+    iban = harness.creditor("Anna Müller")
+    good = [transfer_to(iban, "Anna Müller", 1_000 * n) for n in (1, 2)]
+    bad = dataclasses.replace(transfer_to(iban, "Anna Müller"), iban="DE89370400440532013001")
+
+    first = harness.gateway.submit_many([good[0], bad, good[1]])
+    again = harness.gateway.submit_many([good[1], good[0]])
+
+    assert [r.payout_id for r in (first[0], first[2])] == [t.payout_id for t in good]
+    assert isinstance(first[1], BankError) and not isinstance(first[1], BankUnavailable)
+    assert first[1].extra["bank_code"] == "invalid_iban"
+    assert [r.bank_reference for r in again] == [first[2].bank_reference, first[0].bank_reference]
+    assert harness.gateway.status(payout_id=bad.payout_id) is None
+    for transfer in good:
+        assert final_status(harness.gateway, transfer.payout_id) == "paid"
+    assert harness.balance(iban) == 3_000
+
+
+def test_submit_many_refuses_a_reused_payout_id_alone(harness):
+    iban = harness.creditor("Anna Müller")
+    transfer = transfer_to(iban, "Anna Müller", 1_000)
+    harness.gateway.submit(transfer)
+    other = transfer_to(iban, "Anna Müller", 700)
+
+    results = harness.gateway.submit_many(
+        [dataclasses.replace(transfer, amount_minor=9_999), other]
+    )
+
+    assert results[0].extra["bank_code"] == "idempotency_key_reused"
+    assert results[1].payout_id == other.payout_id
+    assert harness.gateway.status(payout_id=transfer.payout_id).amount_minor == 1_000
+
+
+def test_submit_many_in_an_outage_is_bank_unavailable_with_nothing_answered(harness):
+    iban = harness.creditor("Anna Müller")
+    transfers = [transfer_to(iban, "Anna Müller", 500) for _ in range(2)]
+    harness.faults(error_rate=1.0, error_mode="before")
+
+    with pytest.raises(BankUnavailable) as outage:
+        harness.gateway.submit_many(transfers)
+
+    assert outage.value.answered == ()
+    harness.faults(error_rate=0.0)
+    assert [harness.gateway.status(payout_id=t.payout_id) for t in transfers] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{}, {"transfers": []}, {"transfers": "x"}, {"transfers": [{}] * 101}],
+    ids=["no-list", "empty", "not-a-list", "too-many"],
+)
+def test_a_malformed_batch_of_transfers_is_refused_whole(harness, payload):
+    answer = harness.bank.gateway().request("POST", "/transfers/batch", payload=payload)
+
+    assert answer.status == 422
+    assert answer.error_detail()["field"] == "transfers"
+
+
+def test_a_batch_item_that_is_not_a_transfer_is_refused_alone(harness):
+    iban = harness.creditor("Anna Müller")
+    transfer = transfer_to(iban, "Anna Müller", 800)
+    body = {
+        "payout_id": transfer.payout_id,
+        "amount_minor": 800,
+        "currency": "EUR",
+        "creditor_name": "Anna Müller",
+        "creditor_iban": iban,
+    }
+
+    answer = harness.bank.gateway().request(
+        "POST", "/transfers/batch", payload={"transfers": ["nonsense", body]}
+    )
+
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == [422, 201]
+    assert final_status(harness.gateway, transfer.payout_id) == "paid"
+
+
 def test_status_is_none_for_a_payout_the_bank_never_saw(harness):
     assert harness.gateway.status(payout_id=new_payout_id()) is None
 
