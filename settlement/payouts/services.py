@@ -10,11 +10,12 @@ attempt is counted in its own committed transaction; a worker that finds an atte
 counted (its predecessor died, or the answer was lost) asks the bank for the payout's status
 first and submits only if the bank never saw it. A worker submits a few payouts per task
 (SUBMIT_CHUNK): their attempts are counted and their money reserved together (one lock of the
-payouts, one linked ledger batch), then each is sent over the same kept-alive connection and its
-answer applied on its own, so a crash or an outage part way leaves the rest counted, to be asked
-about first. Bank answers, whether from the submit, a status query or a callback, all go through
-apply_bank_answer under the payout's row lock; an answer that contradicts a final state changes
-nothing and is kept as a case for staff.
+payouts, one linked ledger batch), then they are sent together (gateway.submit_many: one request
+to a bank that takes several) and the answers applied together, so a crash or an outage part way
+leaves the rest counted, to be asked about first. Bank answers, whether from the submit, a status
+query or a callback, are applied by settlement.payouts.answers under the payouts' row locks; an
+answer that contradicts a final state changes nothing and is kept as a case for staff. When the
+sweeper looks again is settlement.payouts.deadlines.
 
 The sweeper asks the bank about every payout whose `check_after` has passed: created or submitted
 too long (a lost message, a dropped callback), and paid ones once their return window has ended
@@ -25,13 +26,10 @@ however often the sweeper runs, a payout's checks are few and do not pile up beh
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
 import uuid
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -39,7 +37,6 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from ledger.errors import BatchFailed
-from ledger.services import TransferRequest
 from settlement.gateways.base import (
     BankError,
     BankGateway,
@@ -47,27 +44,25 @@ from settlement.gateways.base import (
     CreditTransfer,
     TransferResult,
 )
-from settlement.models import FINAL_PAYOUT_STATUSES, Payout, PayoutEvent, PayoutStatus
+from settlement.models import Payout, PayoutStatus
 from settlement.payouts import ledger
+from settlement.payouts.answers import (  # noqa: F401 - apply_bank_answer(s), known_payout_ids: the app's entry points
+    apply_bank_answer,
+    apply_bank_answers,
+    finish,
+    known_payout_ids,
+    record_event,
+)
 from settlement.payouts.crash_points import crash_point
+from settlement.payouts.deadlines import (  # noqa: F401 - the sweeper's entry points
+    NOTIFY_AFTER,
+    check_after,
+    claim_due_for_check,
+    due_for_check,
+    due_for_notify,
+)
 
 logger = logging.getLogger(__name__)
-
-
-def check_after(status: str) -> dt.timedelta | None:
-    """How long a payout may sit in `status` before the sweeper asks the bank about it (None: it
-    is not watched). A paid payout is asked once, when the bank's return window has ended.
-    Settings SETTLEMENT_PAYOUT_*_S; the drill makes them seconds."""
-    seconds = {
-        PayoutStatus.CREATED: settings.SETTLEMENT_PAYOUT_CREATED_CHECK_S,
-        PayoutStatus.SUBMITTED: settings.SETTLEMENT_PAYOUT_SUBMITTED_CHECK_S,
-        PayoutStatus.PAID: settings.SETTLEMENT_PAYOUT_RETURN_WATCH_S,
-    }.get(status)
-    return None if seconds is None else dt.timedelta(seconds=seconds)
-
-
-# How long a final state may wait for its notification task before the sweeper re-enqueues it.
-NOTIFY_AFTER = dt.timedelta(minutes=5)
 
 
 # Payouts per submit task: one task, one lock of the payouts and one ledger call for the reserves
@@ -154,15 +149,6 @@ def _lock(payout_id: uuid.UUID | str) -> Payout:
         return Payout.objects.select_for_update().get(pk=payout_id)
     except (Payout.DoesNotExist, ValueError):
         raise NotFound("No such payout.", code="payout_not_found") from None
-
-
-def _event(payout: Payout, kind: str, **data) -> None:
-    PayoutEvent.objects.create(payout=payout, kind=kind, data=data)
-
-
-def _contradiction(payout: Payout, **data) -> PayoutEvent:
-    """A bank answer that contradicts what the payout is: a case for staff; nothing changes."""
-    return PayoutEvent(payout=payout, kind="contradiction", data=data)
 
 
 def _begin_attempts(payout_ids: Sequence[uuid.UUID | str]) -> list[Payout]:
@@ -285,7 +271,7 @@ def _fail_refused(payout_id: uuid.UUID, refused: BankError) -> Payout:
         payout = _lock(payout_id)
         if payout.status != PayoutStatus.CREATED:
             return payout
-        payout = _finish(
+        payout = finish(
             payout,
             PayoutStatus.FAILED,
             failure_code=refused.code,
@@ -315,7 +301,7 @@ def check(payout_id: uuid.UUID | str, gateway: BankGateway) -> Payout:
         logger.error("bank does not know %s payout %s", payout.status, payout.pk)
         with transaction.atomic():
             payout = _lock(payout_id)
-            _event(payout, "contradiction", bank_status=None, status=payout.status)
+            record_event(payout, "contradiction", bank_status=None, status=payout.status)
             payout.check_after = timezone.now() + check_after(PayoutStatus.SUBMITTED)
             payout.save(update_fields=["check_after", "updated_at"])
         return payout
@@ -333,259 +319,3 @@ def _end_return_watch(payout_id: uuid.UUID) -> Payout:
             payout.check_after = None
             payout.save(update_fields=["check_after", "updated_at"])
         return payout
-
-
-def _enqueue_notify(payout_id: uuid.UUID) -> None:
-    from settlement.payouts.tasks import payout_notify  # the tasks module imports this one
-
-    payout_notify.delay(str(payout_id))
-
-
-# What _finish changes on a payout: written field by field when one batch of answers is applied.
-_FINISH_FIELDS = (
-    "status",
-    "submitted_at",
-    "paid_at",
-    "failed_at",
-    "returned_at",
-    "bank_reference",
-    "failure_code",
-    "failure_message",
-    "check_after",
-    "notified_at",
-    "updated_at",
-)
-
-
-# One statement for a batch of answers' payouts (QuerySet.bulk_update builds a CASE per field and
-# row in Python: most of a submit task's time at 20 payouts a task).
-_UPDATE_FINISHED = f"""
-UPDATE settlement_payout AS p
-   SET {", ".join(f"{name} = v.{name}" for name in _FINISH_FIELDS)}
-  FROM jsonb_to_recordset(%s::jsonb) AS v(
-       id uuid, status text, submitted_at timestamptz, paid_at timestamptz,
-       failed_at timestamptz, returned_at timestamptz, bank_reference text, failure_code text,
-       failure_message text, check_after timestamptz, notified_at timestamptz,
-       updated_at timestamptz)
- WHERE p.id = v.id
-"""  # noqa: S608 - fixed column names
-
-
-def _exact(value: object) -> str:
-    """JSON for a time stamp to the microsecond (DjangoJSONEncoder keeps milliseconds)."""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-class _Writes:
-    """What the answers applied in one transaction change, written together at its end (flush):
-    the payouts in one UPDATE, their events in one INSERT, the ledger transfers in one call, last
-    (ledger.post)."""
-
-    def __init__(self) -> None:
-        self.payouts: dict[uuid.UUID, Payout] = {}
-        self.events: list[PayoutEvent] = []
-        self.transfers: list[TransferRequest] = []
-
-    def flush(self) -> None:
-        if self.payouts:
-            rows = [
-                {"id": str(payout.pk), **{name: getattr(payout, name) for name in _FINISH_FIELDS}}
-                for payout in self.payouts.values()
-            ]
-            with connection.cursor() as cursor:
-                cursor.execute(_UPDATE_FINISHED, [json.dumps(rows, default=_exact)])
-        if self.events:
-            PayoutEvent.objects.bulk_create(self.events)
-        ledger.post(self.transfers)
-
-
-def _finish(payout: Payout, status: str, writes: _Writes | None = None, **fields) -> Payout:
-    """Move the payout to `status` with its time stamp and history event: saved now, or, given
-    `writes`, written with the rest of its transaction's answers."""
-    now = timezone.now()
-    stamp = {
-        PayoutStatus.PAID: "paid_at",
-        PayoutStatus.FAILED: "failed_at",
-        PayoutStatus.RETURNED: "returned_at",
-        PayoutStatus.SUBMITTED: "submitted_at",
-    }[status]
-    payout.status = status
-    setattr(payout, stamp, now)
-    for name, value in fields.items():
-        setattr(payout, name, value)
-    wait = check_after(status)
-    payout.check_after = None if wait is None else now + wait
-    payout.notified_at = None  # a new outcome to tell (returned after paid)
-    payout.updated_at = now
-    event = PayoutEvent(
-        payout=payout,
-        kind=status,
-        data={k: v for k, v in fields.items() if isinstance(v, str | int)},
-    )
-    if writes is None:
-        payout.save()
-        event.save()
-    else:
-        writes.payouts[payout.pk] = payout
-        writes.events.append(event)
-    if status != PayoutStatus.SUBMITTED:
-        # Both sides are told (settlement/payouts/notifications.py) by a task enqueued here, by
-        # name rather than through registered listeners: the step's outcome and who hears of it
-        # read in one place. On commit, robust: a broker outage must not undo a bank's answer.
-        transaction.on_commit(lambda: _enqueue_notify(payout.pk), robust=True)
-    return payout
-
-
-def known_payout_ids(bank_ids: Sequence[str]) -> set[str]:
-    """Those of these bank-side payout ids (TransferResult.payout_id) that name a payout."""
-    parsed = {bank_id: _as_hex(bank_id) for bank_id in bank_ids}
-    wanted = [hex_id for hex_id in parsed.values() if hex_id]
-    found = {pk.hex for pk in Payout.objects.filter(pk__in=wanted).values_list("pk", flat=True)}
-    return {bank_id for bank_id, hex_id in parsed.items() if hex_id in found}
-
-
-def _as_hex(bank_id: str) -> str | None:
-    try:
-        return uuid.UUID(bank_id).hex
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
-def apply_bank_answer(answer: TransferResult) -> Payout:
-    """Apply what the bank says of a payout, under its row lock. Idempotent: a repeated answer
-    changes nothing; one that contradicts a final state changes nothing and opens a case."""
-    return apply_bank_answers([answer])[0]
-
-
-def apply_bank_answers(answers: Sequence[TransferResult]) -> list[Payout]:
-    """apply_bank_answer for several payouts in one transaction, their rows locked together in
-    id order (a worker's answers to the payouts of one task): one commit, not one each. The
-    ledger transfers of all the answers are posted together, last (ledger.post)."""
-    with transaction.atomic():
-        ids = {answer.payout_id for answer in answers}
-        try:
-            locked = {
-                payout.bank_id: payout
-                for payout in Payout.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-            }
-        except ValidationError:
-            raise NotFound("No such payout.", code="payout_not_found") from None
-        if len(locked) != len(ids):
-            raise NotFound("No such payout.", code="payout_not_found")
-        writes = _Writes()
-        accounts = ledger.accounts_for(locked.values())
-        applied = [
-            _apply(locked[uuid.UUID(answer.payout_id).hex], answer, accounts, writes)
-            for answer in answers
-        ]
-        writes.flush()
-        return applied
-
-
-def _apply(
-    payout: Payout,
-    answer: TransferResult,
-    accounts: ledger.Accounts,
-    writes: _Writes,
-) -> Payout:
-    """One answer, the payout's row locked by the caller's transaction; what it changes goes to
-    `writes`, for the caller to write."""
-    if answer.amount_minor != payout.amount_minor or answer.currency != payout.currency:
-        writes.events.append(
-            _contradiction(payout, bank=answer.status, reason="amount_or_currency")
-        )
-        logger.error("bank answer for payout %s has another amount", payout.pk)
-        return payout
-    status, said = payout.status, answer.status
-    refs = {"bank_reference": answer.bank_reference or payout.bank_reference}
-    failure = {"failure_code": answer.failure_code, "failure_message": answer.failure_message}
-    live = status in (PayoutStatus.CREATED, PayoutStatus.SUBMITTED)
-    if said == "accepted" and status == PayoutStatus.CREATED:
-        return _finish(payout, PayoutStatus.SUBMITTED, writes, **refs)
-    if said == "paid" and live:
-        writes.transfers += ledger.settle(payout, accounts)
-        return _finish(payout, PayoutStatus.PAID, writes, **refs)
-    if said == "rejected" and live:
-        writes.transfers += ledger.void(payout, accounts)
-        return _finish(payout, PayoutStatus.FAILED, writes, **refs, **failure)
-    if said == "returned" and (live or status == PayoutStatus.PAID):
-        if live:  # the "paid" answer was lost: it was paid before it came back
-            writes.transfers += ledger.settle(payout, accounts)
-            payout.paid_at = timezone.now()
-        writes.transfers += ledger.give_back(payout, accounts)
-        return _finish(payout, PayoutStatus.RETURNED, writes, **refs, **failure)
-    if (said, status) in {
-        ("accepted", PayoutStatus.SUBMITTED),
-        ("paid", PayoutStatus.PAID),
-        ("rejected", PayoutStatus.FAILED),
-        ("returned", PayoutStatus.RETURNED),
-    } or (said == "accepted" and status in FINAL_PAYOUT_STATUSES):
-        # A repeat, or an older answer arriving late: "accepted" comes before every final state
-        # (a worker's submit answer applied after the callback that ended the transfer).
-        return payout
-    writes.events.append(_contradiction(payout, bank=said, status=status))
-    logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
-    return payout
-
-
-def due_for_notify(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
-    """Payouts in a final state whose parties were not told of it within NOTIFY_AFTER (the
-    notification's task message was lost): the sweeper enqueues it again (idempotent)."""
-    before = (now or timezone.now()) - NOTIFY_AFTER
-    return list(
-        Payout.objects.filter(
-            status__in=FINAL_PAYOUT_STATUSES, notified_at__isnull=True, updated_at__lte=before
-        )
-        .order_by("updated_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
-def due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
-    """Payouts past their `check_after` (created or submitted too long; paid at the end of the
-    return window), oldest first. Read-only: the sweeper claims them with claim_due_for_check."""
-    return list(
-        Payout.objects.filter(check_after__lte=now or timezone.now())
-        .order_by("check_after")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
-# A claimed payout is due again, should this check never report back (its message lost, or
-# waiting behind a long queue), after its deadline or after as long again as it has already
-# waited in its state, whichever is longer: the checks of a payout stuck for an hour are a
-# handful, not one per deadline, and a backlog of checks cannot keep feeding itself.
-_CLAIM_DUE = """
-UPDATE settlement_payout p
-   SET check_after = %(now)s + CASE p.status
-           WHEN 'created' THEN greatest(%(created)s::interval, %(now)s - p.created_at)
-           WHEN 'submitted' THEN greatest(%(submitted)s::interval,
-                                          %(now)s - coalesce(p.submitted_at, p.created_at))
-           ELSE %(submitted)s::interval END
- WHERE p.id IN (SELECT id FROM settlement_payout
-                 WHERE check_after <= %(now)s
-                 ORDER BY check_after
-                 LIMIT %(limit)s
-                   FOR UPDATE SKIP LOCKED)
-RETURNING p.id
-"""
-
-
-def claim_due_for_check(*, now: dt.datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
-    """The payouts due_for_check would name, each claimed: its `check_after` pushed on in the
-    same statement (see _CLAIM_DUE), so the next sweeps leave it alone while this check runs.
-    Safe when two sweeps overlap (rows another has locked are skipped)."""
-    now = now or timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_DUE,
-            {
-                "now": now,
-                "created": check_after(PayoutStatus.CREATED),
-                "submitted": check_after(PayoutStatus.SUBMITTED),
-                "limit": limit,
-            },
-        )
-        return [row[0] for row in cursor.fetchall()]

@@ -26,7 +26,7 @@ from settlement.batches import create_batches
 from settlement.gateways.base import TransferResult
 from settlement.maturation import mature_due
 from settlement.models import FxRate, Payout, PayoutStatus
-from settlement.payouts import notifications, services
+from settlement.payouts import answers, notifications, services
 from tests.accounts.factories import SellerFactory
 from tests.lifecycle.webhook_fixtures import make_endpoint, receiver  # noqa: F401 - a fixture
 from tests.payments.pay_factories import make_order, make_user
@@ -56,9 +56,9 @@ def deliveries_enqueued(monkeypatch):
 
 @pytest.fixture
 def notified(monkeypatch):
-    """The payouts whose notification _finish enqueued (instead of publishing the task)."""
+    """The payouts whose notification finish() enqueued (instead of publishing the task)."""
     calls: list[str] = []
-    monkeypatch.setattr(services, "_enqueue_notify", lambda payout_id: calls.append(payout_id))
+    monkeypatch.setattr(answers, "_enqueue_notify", lambda payout_id: calls.append(payout_id))
     return calls
 
 
