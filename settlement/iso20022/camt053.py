@@ -219,7 +219,11 @@ class _Reader:
                 entry_count += 1
                 where = f"Stmt[{len(statements) + 1}]/Ntry[{entry_count}]"
                 entries.extend(self.entry(element, where))
-                statement.remove(element)  # read: let it go, memory stays bounded
+                # Read: let it go, memory stays bounded. Emptied first: its children, no longer
+                # referenced, are freed as they are unlinked, where removing the whole entry had
+                # lxml walk it to move it to a document of its own.
+                element.clear()
+                statement.remove(element)
             elif statement is not None and element is statement:
                 where = f"Stmt[{len(statements) + 1}]"
                 statements.append(
