@@ -152,10 +152,16 @@ class _Reader:
         self.version = ""
         self._paths: dict[str, str] = {}
         self._steps: dict[str, tuple[str, ...]] = {}
-        # Each element's first child by tag, filled as find() walks through it: an entry is
-        # looked into some twenty times, mostly along the same few branches. Emptied after each
-        # entry (and each statement), so it holds one entry's elements at most.
+        # Each element's first child by tag, filled as find() walks through a statement's header
+        # and balances; emptied after each statement. Entries are not read by find(): each is
+        # flattened once (flatten(), with the steps made once the namespace is known), where
+        # find() walked it some twenty times.
         self._children: dict[etree._Element, dict[str, etree._Element]] = {}
+        self._entry_steps: dict = {}
+        self._transaction_steps: dict = {}
+        self._transaction_tag = self._remittance_line_tag = ""
+        self._currencies: set[str] = set()  # Ccy codes already read (and so valid)
+        self._days: dict[str, dt.date] = {}  # date text -> date: a statement's days repeat
 
     # --- the stream --------------------------------------------------------------------------
 
@@ -189,13 +195,16 @@ class _Reader:
         entries: list[Entry] = []
         entry_count = 0  # Ntry elements read in the current Stmt
         statements: list[Statement] = []
+        message_tag, header_tag = self.tag("BkToCstmrStmt"), self.tag("GrpHdr")
+        statement_tag, entry_tag = self.tag("Stmt"), self.tag("Ntry")
         for event, element in events:
             parent = element.getparent()
+            tag = element.tag
             if event == "start":
-                if element.tag == self.tag("BkToCstmrStmt") and parent is not None:
+                if tag == message_tag and parent is not None:
                     if parent.getparent() is None:  # a child of the root Document
                         message = element
-                elif element.tag == self.tag("Stmt") and message is not None and parent is message:
+                elif tag == statement_tag and message is not None and parent is message:
                     if len(statements) >= MAX_STATEMENTS:
                         raise InvalidStatement(
                             f"more than {MAX_STATEMENTS} statements in one message",
@@ -203,15 +212,18 @@ class _Reader:
                         )
                     statement, entries, entry_count = element, [], 0
                 continue
-            if element.tag == self.tag("GrpHdr") and message is not None and parent is message:
+            if tag == header_tag and message is not None and parent is message:
                 message_id = self.text(element, "MsgId")
                 message_created_at = self.datetime(element, "CreDtTm", "GrpHdr")
-            elif statement is not None and parent is statement and element.tag == self.tag("Ntry"):
+            elif statement is not None and parent is statement and tag == entry_tag:
                 entry_count += 1
                 where = f"Stmt[{len(statements) + 1}]/Ntry[{entry_count}]"
                 entries.extend(self.entry(element, where))
-                self._children.clear()
-                statement.remove(element)  # read: let it go, memory stays bounded
+                # Read: let it go, memory stays bounded. Emptied first: its children, no longer
+                # referenced, are freed as they are unlinked, where removing the whole entry had
+                # lxml walk it to move it to a document of its own.
+                element.clear()
+                statement.remove(element)
             elif statement is not None and element is statement:
                 where = f"Stmt[{len(statements) + 1}]"
                 statements.append(
@@ -241,6 +253,10 @@ class _Reader:
                 code="unsupported_message",
             )
         self.namespace, self.version = namespace, f"camt.053.001.{version}"
+        self._entry_steps = self.steps(_ENTRY_PATHS, _ENTRY_EVERY)
+        self._transaction_steps = self.steps(_TRANSACTION_PATHS, _TRANSACTION_EVERY)
+        self._transaction_tag = self.tag("TxDtls")
+        self._remittance_line_tag = self.tag("Ustrd")
 
     # --- element helpers ---------------------------------------------------------------------
 
@@ -310,14 +326,6 @@ class _Reader:
             return "DBIT"
         raise _error(f"{path} is {value!r}, not CRDT or DBIT", "invalid_indicator", where)
 
-    def boolean(self, element: etree._Element, path: str, where: str) -> bool:
-        value = self.text(element, path)
-        if value in ("", "false", "0"):
-            return False
-        if value in ("true", "1"):
-            return True
-        raise _error(f"{path} is {value!r}, not a boolean", "invalid_indicator", where)
-
     def date(self, text: str, path: str, where: str) -> dt.date:
         match = _DATE.fullmatch(text)
         try:
@@ -329,8 +337,9 @@ class _Reader:
 
     def datetime(self, element: etree._Element, path: str, where: str) -> dt.datetime | None:
         text = self.text(element, path)
-        if not text:
-            return None
+        return self.datetime_text(text, path, where) if text else None
+
+    def datetime_text(self, text: str, path: str, where: str) -> dt.datetime:
         match = _DATETIME.fullmatch(text)
         try:
             if match is None:
@@ -428,50 +437,75 @@ class _Reader:
         raise _error(f"no {' or '.join(codes)} balance", "missing_balance", where)
 
     def entry(self, element: etree._Element, where: str) -> list[Entry]:
-        amount_minor, currency = self.amount(element, "Amt", where)
-        credit_debit = self.credit_debit(element, "CdtDbtInd", where)
-        reversal = self.boolean(element, "RvslInd", where)
-        status_element = self.find(element, "Sts")
+        found = self.flatten(element, self._entry_steps)
+        amount_minor, currency = self.amount_of(found.get("Amt"), "Amt", where)
+        credit_debit = self.indicator_of(found, "CdtDbtInd", where)
+        reversal = self.boolean_of(found, "RvslInd", where)
+        status_element = found.get("Sts")
         if status_element is None:
             raise _error("Sts is missing", "missing_element", where)
         # Up to .06 the status is the element's text; from .07 a choice of Cd or Prtry.
         status = (
-            self.text(status_element, "Cd")
-            or self.text(status_element, "Prtry")
+            _text_of(found, "Sts/Cd")
+            or _text_of(found, "Sts/Prtry")
             or (status_element.text or "").strip()
         )
         if not status:
             raise _error("Sts is empty", "missing_element", where)
-        shared = {
-            "status": status,
-            "reversal": reversal,
-            "booking_date": self.date_choice(element, "BookgDt", where),
-            "value_date": self.date_choice(element, "ValDt", where),
-            "entry_reference": self.text(element, "NtryRef"),
-        }
-        entry_bank_reference = self.text(element, "AcctSvcrRef")
-        entry_code = self.bank_transaction_code(element)
-        transactions = element.findall(self.path("NtryDtls/TxDtls"))
+        booking_date = self.date_of(found, "BookgDt", where)
+        value_date = self.date_of(found, "ValDt", where)
+        entry_reference = _text_of(found, "NtryRef")
+        entry_bank_reference = _text_of(found, "AcctSvcrRef")
+        entry_code = _bank_transaction_code(found)
+        transaction_tag = self._transaction_tag
+        transactions = [
+            transaction
+            for details in found.get("NtryDtls*", ())
+            for transaction in details
+            if transaction.tag == transaction_tag
+        ]
         if len(transactions) <= 1:
-            details = (
-                self.details(transactions[0], credit_debit, reversal)
-                if transactions
-                else self.details(None, credit_debit, reversal)
-            )
+            if not transactions:
+                return [
+                    Entry(
+                        amount_minor=amount_minor,
+                        currency=currency,
+                        credit_debit=credit_debit,
+                        status=status,
+                        booking_date=booking_date,
+                        value_date=value_date,
+                        end_to_end_id="",
+                        bank_reference=entry_bank_reference,
+                        remittance="",
+                        counterparty_name="",
+                        counterparty_iban="",
+                        reversal=reversal,
+                        bank_transaction_code=entry_code,
+                        entry_reference=entry_reference,
+                    )
+                ]
+            details = self.flatten(transactions[0], self._transaction_steps)
             return [
-                Entry(
-                    amount_minor=amount_minor,
-                    currency=currency,
-                    credit_debit=credit_debit,
-                    **shared,
-                    **_with_defaults(details, entry_bank_reference, entry_code),
+                self.transaction_entry(
+                    details,
+                    amount_minor,
+                    currency,
+                    credit_debit,
+                    status,
+                    booking_date,
+                    value_date,
+                    reversal,
+                    entry_reference,
+                    entry_bank_reference,
+                    entry_code,
                 )
             ]
         # A batch booking: one Entry per transaction, which must add up to the booking.
         parts: list[Entry] = []
         for index, transaction in enumerate(transactions, start=1):
             place = f"{where}/TxDtls[{index}]"
-            part_amount, part_currency = self.transaction_amount(transaction, place)
+            details = self.flatten(transaction, self._transaction_steps)
+            part_amount, part_currency = self.transaction_amount(details, place)
             if part_currency != currency:
                 raise _error(
                     f"a transaction in {part_currency} inside a {currency} booking",
@@ -479,18 +513,23 @@ class _Reader:
                     place,
                 )
             part_direction = (
-                self.credit_debit(transaction, "CdtDbtInd", place)
-                if self.find(transaction, "CdtDbtInd") is not None
+                self.indicator_of(details, "CdtDbtInd", place)
+                if details.get("CdtDbtInd") is not None
                 else credit_debit
             )
-            details = self.details(transaction, part_direction, reversal)
             parts.append(
-                Entry(
-                    amount_minor=part_amount,
-                    currency=currency,
-                    credit_debit=part_direction,
-                    **shared,
-                    **_with_defaults(details, entry_bank_reference, entry_code),
+                self.transaction_entry(
+                    details,
+                    part_amount,
+                    currency,
+                    part_direction,
+                    status,
+                    booking_date,
+                    value_date,
+                    reversal,
+                    entry_reference,
+                    entry_bank_reference,
+                    entry_code,
                 )
             )
         booking = amount_minor if credit_debit == "CRDT" else -amount_minor
@@ -504,72 +543,221 @@ class _Reader:
             )
         return parts
 
-    def transaction_amount(self, transaction: etree._Element, where: str) -> tuple[int, str]:
+    def transaction_amount(self, details: dict, where: str) -> tuple[int, str]:
         # .03 and later carry TxDtls/Amt; .02 only AmtDtls/TxAmt/Amt (the account's currency).
         for path in ("Amt", "AmtDtls/TxAmt/Amt"):
-            if self.find(transaction, path) is not None:
-                return self.amount(transaction, path, where)
+            if details.get(path) is not None:
+                return self.amount_of(details[path], path, where)
         raise _error(
             "a transaction of a batch booking has no amount (Amt or AmtDtls/TxAmt/Amt)",
             "batch_without_amounts",
             where,
         )
 
-    def details(
-        self, transaction: etree._Element | None, credit_debit: CreditDebit, reversal: bool
-    ) -> dict[str, str]:
-        if transaction is None:
-            return {}
-        end_to_end_id = self.text(transaction, "Refs/EndToEndId")
+    def transaction_entry(
+        self,
+        details: dict,
+        amount_minor: int,
+        currency: str,
+        credit_debit: CreditDebit,
+        status: str,
+        booking_date: dt.date | None,
+        value_date: dt.date | None,
+        reversal: bool,
+        entry_reference: str,
+        entry_bank_reference: str,
+        entry_code: str,
+    ) -> Entry:
+        """One transaction (TxDtls) of an entry, falling back to the entry's bank reference and
+        bank transaction code."""
+        end_to_end_id = _text_of(details, "Refs/EndToEndId")
         # The side that is not this account in the original payment; swapped for a reversal.
         paid_out = (credit_debit == "DBIT") != reversal
-        sides = ("Cdtr", "Dbtr") if paid_out else ("Dbtr", "Cdtr")
         name = iban = ""
-        for side in sides:
+        for side in _SIDES[paid_out]:
             # .08 wraps the party (Party40Choice: <Cdtr><Pty><Nm>); earlier versions do not.
-            name = self.text(transaction, f"RltdPties/{side}/Pty/Nm") or self.text(
-                transaction, f"RltdPties/{side}/Nm"
+            name = _text_of(details, f"RltdPties/{side}/Pty/Nm") or _text_of(
+                details, f"RltdPties/{side}/Nm"
             )
-            iban = self.text(transaction, f"RltdPties/{side}Acct/Id/IBAN")
+            iban = _text_of(details, f"RltdPties/{side}Acct/Id/IBAN")
             if name or iban:
                 break
+        remittance_tag = self._remittance_line_tag
         remittance = " ".join(
-            (line.text or "").strip()
-            for line in transaction.findall(self.path("RmtInf/Ustrd"))
-            if (line.text or "").strip()
+            text
+            for information in details.get("RmtInf*", ())
+            for line in information
+            if line.tag == remittance_tag and (text := (line.text or "").strip())
         )
-        return {
-            "end_to_end_id": "" if end_to_end_id == NOT_PROVIDED else end_to_end_id,
-            "bank_reference": self.text(transaction, "Refs/AcctSvcrRef"),
-            "remittance": remittance,
-            "counterparty_name": name,
-            "counterparty_iban": iban,
-            "creditor_reference": self.text(transaction, "RmtInf/Strd/CdtrRefInf/Ref"),
-            "return_reason": self.text(transaction, "RtrInf/Rsn/Cd")
-            or self.text(transaction, "RtrInf/Rsn/Prtry"),
-            "bank_transaction_code": self.bank_transaction_code(transaction),
-        }
+        return Entry(
+            amount_minor=amount_minor,
+            currency=currency,
+            credit_debit=credit_debit,
+            status=status,
+            booking_date=booking_date,
+            value_date=value_date,
+            end_to_end_id="" if end_to_end_id == NOT_PROVIDED else end_to_end_id,
+            bank_reference=_text_of(details, "Refs/AcctSvcrRef") or entry_bank_reference,
+            remittance=remittance,
+            counterparty_name=name,
+            counterparty_iban=iban,
+            reversal=reversal,
+            creditor_reference=_text_of(details, "RmtInf/Strd/CdtrRefInf/Ref"),
+            return_reason=_text_of(details, "RtrInf/Rsn/Cd")
+            or _text_of(details, "RtrInf/Rsn/Prtry"),
+            bank_transaction_code=_bank_transaction_code(details) or entry_code,
+            entry_reference=entry_reference,
+        )
 
-    def bank_transaction_code(self, element: etree._Element) -> str:
-        domain = self.text(element, "BkTxCd/Domn/Cd")
-        if domain:
-            family = self.text(element, "BkTxCd/Domn/Fmly/Cd")
-            sub_family = self.text(element, "BkTxCd/Domn/Fmly/SubFmlyCd")
-            return "/".join(part for part in (domain, family, sub_family) if part)
-        return self.text(element, "BkTxCd/Prtry/Cd")
+    # --- an entry, flattened -----------------------------------------------------------------
+
+    def steps(self, paths: tuple[str, ...], every: tuple[str, ...]) -> dict:
+        """The walk flatten() takes: qualified tag -> (path, the steps below, the list of every
+        such element or None). `paths` are read as find() reads them (the first child of each
+        name on the way); `every` lists each element of that name (findall), not looked into."""
+        table: dict = {}
+        for path in paths + every:
+            level, walked = table, []
+            for name in path.split("/"):
+                walked.append(name)
+                tag = self.tag(name)
+                if tag not in level:
+                    level[tag] = ("/".join(walked), {}, None)
+                level = level[tag][1]
+        for path in every:
+            level = table
+            *above, name = path.split("/")
+            for step in above:
+                level = level[self.tag(step)][1]
+            tag = self.tag(name)
+            level[tag] = (level[tag][0], level[tag][1], f"{path}*")
+        return table
+
+    @staticmethod
+    def flatten(element: etree._Element, steps: dict) -> dict:
+        """{path: element} of the elements `steps` names under `element`, in one walk over its
+        children of interest: the first child of each name on the way, as find() walks, and
+        "<path>*": [every such element] for the paths read in full."""
+        found: dict = {}
+        _walk(element, steps, found)
+        return found
+
+    def amount_of(self, found: etree._Element | None, path: str, where: str) -> tuple[int, str]:
+        if found is None:
+            raise _error(f"{path} is missing", "missing_element", where)
+        currency = found.get("Ccy", "")
+        if currency not in self._currencies and not _CURRENCY_CODE.fullmatch(currency):
+            raise _error(
+                f"{path} has currency {currency!r}, not an ISO 4217 code", "invalid_amount", where
+            )
+        try:
+            minor = parse_amount(found.text or "", currency)
+        except AmountError as error:
+            raise _error(f"{path}: {error}", "invalid_amount", where) from None
+        self._currencies.add(currency)  # a known currency: one of the few ISO 4217 codes
+        return minor, currency
+
+    def indicator_of(self, found: dict, path: str, where: str) -> CreditDebit:
+        value = _text_of(found, path)
+        if value == "DBIT":
+            return "DBIT"
+        if value == "CRDT":
+            return "CRDT"
+        if not value:
+            raise _error(f"{path} is missing", "missing_element", where)
+        raise _error(f"{path} is {value!r}, not CRDT or DBIT", "invalid_indicator", where)
+
+    def boolean_of(self, found: dict, path: str, where: str) -> bool:
+        value = _text_of(found, path)
+        if value in ("", "false", "0"):
+            return False
+        if value in ("true", "1"):
+            return True
+        raise _error(f"{path} is {value!r}, not a boolean", "invalid_indicator", where)
+
+    def date_of(self, found: dict, path: str, where: str) -> dt.date | None:
+        """date_choice() on a flattened entry; a statement's days repeat, so each text is read
+        once (the memo is bounded: a hostile file of distinct days only reads them all)."""
+        text = _text_of(found, f"{path}/Dt")
+        if text:
+            day = self._days.get(text)
+            if day is None:
+                day = self.date(text, f"{path}/Dt", where)
+                if len(self._days) < _MAX_MEMO:
+                    self._days[text] = day
+            return day
+        text = _text_of(found, f"{path}/DtTm")
+        if not text:
+            return None
+        return self.datetime_text(text, f"{path}/DtTm", where).date()
 
 
-def _with_defaults(
-    details: dict[str, str], entry_bank_reference: str, entry_code: str
-) -> dict[str, str]:
-    """Transaction details, falling back to the entry's bank reference and transaction code."""
-    return {
-        "end_to_end_id": details.get("end_to_end_id", ""),
-        "bank_reference": details.get("bank_reference") or entry_bank_reference,
-        "remittance": details.get("remittance", ""),
-        "counterparty_name": details.get("counterparty_name", ""),
-        "counterparty_iban": details.get("counterparty_iban", ""),
-        "creditor_reference": details.get("creditor_reference", ""),
-        "return_reason": details.get("return_reason", ""),
-        "bank_transaction_code": details.get("bank_transaction_code") or entry_code,
-    }
+_MAX_MEMO = 4096
+_SIDES = {True: ("Cdtr", "Dbtr"), False: ("Dbtr", "Cdtr")}
+_CODE_PATHS = (
+    "BkTxCd/Domn/Cd",
+    "BkTxCd/Domn/Fmly/Cd",
+    "BkTxCd/Domn/Fmly/SubFmlyCd",
+    "BkTxCd/Prtry/Cd",
+)
+# What an entry (Ntry) and a transaction (TxDtls) are read for: see _Reader.steps().
+_ENTRY_PATHS = (
+    "Amt",
+    "CdtDbtInd",
+    "RvslInd",
+    "Sts/Cd",
+    "Sts/Prtry",
+    "BookgDt/Dt",
+    "BookgDt/DtTm",
+    "ValDt/Dt",
+    "ValDt/DtTm",
+    "NtryRef",
+    "AcctSvcrRef",
+    *_CODE_PATHS,
+)
+_ENTRY_EVERY = ("NtryDtls",)
+_TRANSACTION_PATHS = (
+    "Amt",
+    "AmtDtls/TxAmt/Amt",
+    "CdtDbtInd",
+    "Refs/EndToEndId",
+    "Refs/AcctSvcrRef",
+    *(
+        f"RltdPties/{side}{path}"
+        for side in ("Cdtr", "Dbtr")
+        for path in ("/Pty/Nm", "/Nm", "Acct/Id/IBAN")
+    ),
+    "RmtInf/Strd/CdtrRefInf/Ref",
+    "RtrInf/Rsn/Cd",
+    "RtrInf/Rsn/Prtry",
+    *_CODE_PATHS,
+)
+_TRANSACTION_EVERY = ("RmtInf",)
+
+
+def _walk(element: etree._Element, steps: dict, found: dict) -> None:
+    for child in element:
+        step = steps.get(child.tag)
+        if step is None:
+            continue
+        path, below, every = step
+        if every is not None:
+            found.setdefault(every, []).append(child)
+        if path not in found:
+            found[path] = child
+            if below:
+                _walk(child, below, found)
+
+
+def _text_of(found: dict, path: str) -> str:
+    element = found.get(path)
+    return (element.text or "").strip() if element is not None else ""
+
+
+def _bank_transaction_code(found: dict) -> str:
+    domain = _text_of(found, "BkTxCd/Domn/Cd")
+    if domain:
+        family = _text_of(found, "BkTxCd/Domn/Fmly/Cd")
+        sub_family = _text_of(found, "BkTxCd/Domn/Fmly/SubFmlyCd")
+        return "/".join(part for part in (domain, family, sub_family) if part)
+    return _text_of(found, "BkTxCd/Prtry/Cd")

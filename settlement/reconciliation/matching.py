@@ -29,12 +29,30 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 
-_HEX = "'^[0-9a-fA-F]{32}$'"
-_PAYOUT_OF_LINE = f"(CASE WHEN l.end_to_end_id ~ {_HEX} THEN l.end_to_end_id::uuid END)"
+# 32 hex digits, said as "32 characters, all hex": PostgreSQL's regex engine runs the bounded
+# repetition {32} about five times slower, and the join evaluates this once or twice a line.
+_PAYOUT_OF_LINE = (
+    "(CASE WHEN length(l.end_to_end_id) = 32 AND l.end_to_end_id ~ '^[0-9a-fA-F]+$'"
+    " THEN l.end_to_end_id::uuid END)"
+)
 
-# Lines with a payout's id: a verdict each (match, duplicate, mismatch, status).
+# Lines with a payout's id: a verdict each (match, duplicate, mismatch, status), decided as the
+# table is made (one write of it, and its statistics, taken next, know the verdicts).
 _BY_PAYOUT_ID = f"""
 CREATE TEMP TABLE recon_e2e ON COMMIT DROP AS
+SELECT line_id, currency, payout_id, payout_status, amount, payout_amount, credit, n,
+       CASE WHEN seen THEN 'duplicate'
+            WHEN credit AND payout_status <> 'returned' THEN 'status'
+            WHEN NOT credit AND payout_status = 'failed' THEN 'status'
+            WHEN n = 1 AND amount = payout_amount THEN 'match'
+            WHEN n > 1 AND total = payout_amount THEN 'match'
+            WHEN amount = payout_amount AND rn = 1 THEN 'match'
+            WHEN amount = payout_amount THEN 'duplicate'
+            ELSE 'mismatch' END AS verdict,
+       CASE WHEN credit THEN 'end_to_end_id+return'
+            WHEN n > 1 AND total = payout_amount THEN 'end_to_end_id+split'
+            ELSE 'end_to_end_id' END AS rule
+  FROM (
 SELECT l.id AS line_id, l.currency, p.id AS payout_id, p.status AS payout_status,
        abs(l.amount_minor) AS amount, p.amount_minor AS payout_amount, l.amount_minor > 0 AS credit,
        count(*) OVER w AS n, sum(abs(l.amount_minor)) OVER w AS total,
@@ -42,27 +60,13 @@ SELECT l.id AS line_id, l.currency, p.id AS payout_id, p.status AS payout_status
        EXISTS (SELECT 1 FROM settlement_linematch m
                 WHERE m.payout_id = p.id
                   AND m.kind = CASE WHEN l.amount_minor > 0 THEN 'payout_return' ELSE 'payout' END
-              ) AS seen,
-       ''::text AS verdict, ''::text AS rule
+              ) AS seen
   FROM settlement_statementline l
   JOIN settlement_payout p ON p.id = {_PAYOUT_OF_LINE} AND p.currency = l.currency
  WHERE l.state = 'unmatched' AND l.status = 'BOOK'
 WINDOW w AS (PARTITION BY p.id, l.amount_minor > 0)
+       ) AS e2e
 """  # noqa: S608 (a constant expression, no input)
-_VERDICTS = """
-UPDATE recon_e2e SET (verdict, rule) = (
-  CASE WHEN seen THEN 'duplicate'
-       WHEN credit AND payout_status <> 'returned' THEN 'status'
-       WHEN NOT credit AND payout_status = 'failed' THEN 'status'
-       WHEN n = 1 AND amount = payout_amount THEN 'match'
-       WHEN n > 1 AND total = payout_amount THEN 'match'
-       WHEN amount = payout_amount AND rn = 1 THEN 'match'
-       WHEN amount = payout_amount THEN 'duplicate'
-       ELSE 'mismatch' END,
-  CASE WHEN credit THEN 'end_to_end_id+return'
-       WHEN n > 1 AND total = payout_amount THEN 'end_to_end_id+split'
-       ELSE 'end_to_end_id' END)
-"""
 _E2E_MATCHES = """
 INSERT INTO settlement_linematch
        (line_id, kind, payout_id, amount_minor, rule, detail, matched_by, created_at)
@@ -308,7 +312,6 @@ def run_matching(*, timings: dict[str, float] | None = None) -> MatchResult:
     grace = settings.RECONCILIATION_PAYOUT_GRACE_DAYS
     steps = [
         ("by_payout_id", _BY_PAYOUT_ID, None),
-        ("verdicts", _VERDICTS, None),
         ("e2e_matches", _E2E_MATCHES, None),
         ("e2e_lines", _E2E_LINES, None),
         ("e2e_items", _E2E_ITEMS, None),

@@ -165,3 +165,21 @@ def test_matching_is_set_based_its_statement_count_does_not_grow_with_lines(
     import_lines([Line(-p.amount_minor, end_to_end_id=p.bank_id) for p in payouts])
     with django_assert_max_num_queries(30):
         assert run_matching().matched == 6
+
+
+def test_only_32_hex_digits_are_read_as_a_payout_id():
+    payout = paid_payout(1_000)
+    hex_id = payout.bank_id
+    import_lines(
+        [
+            Line(-1_000, end_to_end_id=hex_id.upper()),  # the same 32 hex digits: matches
+            Line(-1_000, end_to_end_id=hex_id + "0"),  # 33
+            Line(-1_000, end_to_end_id=hex_id[:31]),  # 31
+            Line(-1_000, end_to_end_id=hex_id[:31] + "g"),  # 32, one not hex
+            Line(-1_000, end_to_end_id=str(payout.pk)),  # with hyphens: 36
+        ]
+    )
+    result = run_matching()
+    assert (result.matched, result.unmatched) == (1, 4)
+    assert LineMatch.objects.get().payout_id == payout.pk
+    assert [kind for kind, _ in items()] == ["unmatched_line"] * 4
