@@ -328,6 +328,10 @@ def run_matching(*, timings: dict[str, float] | None = None) -> MatchResult:
         *((f"settled_{i}", sql, None) for i, sql in enumerate(_SETTLED.split(";\n"))),
     ]
     with transaction.atomic(), connection.cursor() as cursor:
+        # No JIT for these statements: once the matches of earlier statements are many, the
+        # planner's cost estimates pass jit_above_cost and compiling took longer (2.5 s) than a
+        # run's whole work; the statements are set-based already.
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute("SELECT count(*) FROM settlement_workitem")
         items_before = cursor.fetchone()[0]
         cursor.execute(_OPEN_LINES)
