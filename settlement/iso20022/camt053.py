@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from typing import NamedTuple
 
 from lxml import etree
 from schwifty import IBAN
@@ -108,6 +109,18 @@ _SAFE_PARSER = {
     "remove_pis": True,
 }
 _PROLOG_CHUNK_BYTES = 64 * 1024
+
+
+class _Booking(NamedTuple):
+    """What an entry's transactions share: the booking's status, dates and references."""
+
+    status: str
+    booking_date: dt.date | None
+    value_date: dt.date | None
+    reversal: bool
+    entry_reference: str
+    entry_bank_reference: str
+    entry_code: str
 
 
 class _DoctypeFound(Exception):
@@ -457,6 +470,15 @@ class _Reader:
         entry_reference = _text_of(found, "NtryRef")
         entry_bank_reference = _text_of(found, "AcctSvcrRef")
         entry_code = _bank_transaction_code(found)
+        shared = _Booking(
+            status,
+            booking_date,
+            value_date,
+            reversal,
+            entry_reference,
+            entry_bank_reference,
+            entry_code,
+        )
         transaction_tag = self._transaction_tag
         transactions = [
             transaction
@@ -485,21 +507,7 @@ class _Reader:
                     )
                 ]
             details = self.flatten(transactions[0], self._transaction_steps)
-            return [
-                self.transaction_entry(
-                    details,
-                    amount_minor,
-                    currency,
-                    credit_debit,
-                    status,
-                    booking_date,
-                    value_date,
-                    reversal,
-                    entry_reference,
-                    entry_bank_reference,
-                    entry_code,
-                )
-            ]
+            return [self.transaction_entry(details, amount_minor, currency, credit_debit, shared)]
         # A batch booking: one Entry per transaction, which must add up to the booking.
         parts: list[Entry] = []
         for index, transaction in enumerate(transactions, start=1):
@@ -518,19 +526,7 @@ class _Reader:
                 else credit_debit
             )
             parts.append(
-                self.transaction_entry(
-                    details,
-                    part_amount,
-                    currency,
-                    part_direction,
-                    status,
-                    booking_date,
-                    value_date,
-                    reversal,
-                    entry_reference,
-                    entry_bank_reference,
-                    entry_code,
-                )
+                self.transaction_entry(details, part_amount, currency, part_direction, shared)
             )
         booking = amount_minor if credit_debit == "CRDT" else -amount_minor
         if sum(part.signed_amount_minor for part in parts) != booking:
@@ -560,16 +556,19 @@ class _Reader:
         amount_minor: int,
         currency: str,
         credit_debit: CreditDebit,
-        status: str,
-        booking_date: dt.date | None,
-        value_date: dt.date | None,
-        reversal: bool,
-        entry_reference: str,
-        entry_bank_reference: str,
-        entry_code: str,
+        booking: _Booking,
     ) -> Entry:
         """One transaction (TxDtls) of an entry, falling back to the entry's bank reference and
         bank transaction code."""
+        (
+            status,
+            booking_date,
+            value_date,
+            reversal,
+            entry_reference,
+            entry_bank_reference,
+            entry_code,
+        ) = booking
         end_to_end_id = _text_of(details, "Refs/EndToEndId")
         # The side that is not this account in the original payment; swapped for a reversal.
         paid_out = (credit_debit == "DBIT") != reversal
