@@ -194,3 +194,37 @@ def celery_worker(_celery_worker_process):
         app.control.cancel_consumer(
             handle.queue, destination=[handle.nodename], reply=True, timeout=10
         )
+        wait_until_idle(handle)
+
+
+IDLE_LIMIT_S = 30
+
+
+def wait_until_idle(handle: WorkerHandle) -> None:
+    """Until the worker runs, holds and schedules nothing of the test's: a task still running
+    when the test's database is flushed holds table locks the flush's TRUNCATE waits on while
+    the task waits on the TRUNCATE's (a deadlock, seen in CI). Tasks scheduled for later (a
+    retry's countdown) are revoked: they would run in the next test's database."""
+    from config.celery import app
+
+    inspect = app.control.inspect(destination=[handle.nodename], timeout=2)
+    revoked: set[str] = set()
+    deadline = time.monotonic() + IDLE_LIMIT_S
+    while time.monotonic() < deadline:
+        for entry in (inspect.scheduled() or {}).get(handle.nodename) or []:
+            task_id = entry["request"]["id"]
+            if task_id not in revoked:  # a revoked one is dropped when its time comes
+                app.control.revoke(task_id, destination=[handle.nodename])
+                revoked.add(task_id)
+        busy = [
+            task
+            for tasks in ((inspect.active() or {}), (inspect.reserved() or {}))
+            for task in tasks.get(handle.nodename) or []
+            if task["id"] not in revoked
+        ]
+        if not busy:
+            return
+        time.sleep(0.1)
+    pytest.fail(
+        f"the Celery worker was still busy {IDLE_LIMIT_S} s after the test:\n{handle.log_tail()}"
+    )
