@@ -17,7 +17,6 @@ import logging
 import uuid
 from collections.abc import Sequence
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -143,12 +142,20 @@ def finish(payout: Payout, status: str, writes: _Writes | None = None, **fields)
     return payout
 
 
-def known_payout_ids(bank_ids: Sequence[str]) -> set[str]:
-    """Those of these bank-side payout ids (TransferResult.payout_id) that name a payout."""
-    parsed = {bank_id: _as_hex(bank_id) for bank_id in bank_ids}
-    wanted = [hex_id for hex_id in parsed.values() if hex_id]
-    found = {pk.hex for pk in Payout.objects.filter(pk__in=wanted).values_list("pk", flat=True)}
-    return {bank_id for bank_id, hex_id in parsed.items() if hex_id in found}
+def lock_payouts(bank_ids: Sequence[str]) -> dict[str, Payout]:
+    """The payouts these bank-side ids (TransferResult.payout_id) name, locked in id order,
+    keyed by the ids as given; an id that names no payout is left out. In the caller's
+    transaction."""
+    given: dict[str, list[str]] = {}
+    for bank_id in bank_ids:
+        hex_id = _as_hex(bank_id)
+        if hex_id:
+            given.setdefault(hex_id, []).append(bank_id)
+    locked: dict[str, Payout] = {}
+    for payout in Payout.objects.select_for_update().filter(pk__in=given).order_by("pk"):
+        for bank_id in given[payout.bank_id]:
+            locked[bank_id] = payout
+    return locked
 
 
 def _as_hex(bank_id: str) -> str | None:
@@ -166,27 +173,23 @@ def apply_bank_answer(answer: TransferResult) -> Payout:
 
 def apply_bank_answers(answers: Sequence[TransferResult]) -> list[Payout]:
     """apply_bank_answer for several payouts in one transaction, their rows locked together in
-    id order (a worker's answers to the payouts of one task): one commit, not one each. The
-    ledger transfers of all the answers are posted together, last (ledger.post)."""
+    id order (a worker's answers to the payouts of one task): one commit, not one each.
+    NotFound (nothing applied) if one names no payout."""
     with transaction.atomic():
-        ids = {answer.payout_id for answer in answers}
-        try:
-            locked = {
-                payout.bank_id: payout
-                for payout in Payout.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-            }
-        except ValidationError:
-            raise NotFound("No such payout.", code="payout_not_found") from None
-        if len(locked) != len(ids):
+        locked = lock_payouts([answer.payout_id for answer in answers])
+        if any(answer.payout_id not in locked for answer in answers):
             raise NotFound("No such payout.", code="payout_not_found")
-        writes = _Writes()
-        accounts = ledger.accounts_for(locked.values())
-        applied = [
-            _apply(locked[uuid.UUID(answer.payout_id).hex], answer, accounts, writes)
-            for answer in answers
-        ]
-        writes.flush()
-        return applied
+        return apply_locked(locked, answers)
+
+
+def apply_locked(locked: dict[str, Payout], answers: Sequence[TransferResult]) -> list[Payout]:
+    """Apply these answers to the payouts lock_payouts locked in the caller's transaction; the
+    ledger transfers of them all are posted together, last (ledger.post)."""
+    writes = _Writes()
+    accounts = ledger.accounts_for({locked[answer.payout_id] for answer in answers})
+    applied = [_apply(locked[answer.payout_id], answer, accounts, writes) for answer in answers]
+    writes.flush()
+    return applied
 
 
 def _apply(

@@ -33,8 +33,8 @@ from payments.flows.bank_arrivals import bank_transfer_record_arrival
 from settlement.gateways.base import BankCallback, InvalidBankCallback
 from settlement.gateways.registry import get_bank_gateway
 from settlement.models import BankCallbackReceipt
+from settlement.payouts.answers import apply_bank_answer, apply_locked, lock_payouts
 from settlement.payouts.crash_points import crash_point
-from settlement.payouts.services import apply_bank_answer, apply_bank_answers, known_payout_ids
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ RETURNING callback_id
 def handle_batch(callbacks: Sequence[BankCallback]) -> dict[str, str]:
     """Act once on each transfer callback of a batch, in one transaction: the receipts written
     in one statement (those already there are duplicates), the answers applied together
-    (apply_bank_answers: the payouts locked in id order, one ledger call). A callback for a payout
+    (the payouts locked in id order first, one ledger call). A callback for a payout
     the platform does not know changes nothing and is logged; the rest are applied. Returns
     each callback id's outcome: "applied", "duplicate" or "unknown_payout"."""
     first: dict[str, BankCallback] = {}
@@ -87,22 +87,24 @@ def handle_batch(callbacks: Sequence[BankCallback]) -> dict[str, str]:
         if callback.kind != "transfer" or callback.transfer is None:
             raise InvalidBankCallback("A batch carries transfer callbacks only.")
         first.setdefault(callback.callback_id, callback)  # a copy in the same batch
-    known = known_payout_ids([c.transfer.payout_id for c in first.values()])
-    outcomes = {
-        callback_id: "unknown_payout"
-        for callback_id, callback in first.items()
-        if callback.transfer.payout_id not in known
-    }
-    for callback_id in outcomes:
-        logger.warning("bank callback %s names a payout the platform does not know", callback_id)
-    fresh = [c for c in first.values() if c.callback_id not in outcomes]
     with transaction.atomic(), connection.cursor() as cursor:
+        locked = lock_payouts([c.transfer.payout_id for c in first.values()])
+        outcomes = {
+            callback_id: "unknown_payout"
+            for callback_id, callback in first.items()
+            if callback.transfer.payout_id not in locked
+        }
+        for callback_id in outcomes:
+            logger.warning(
+                "bank callback %s names a payout the platform does not know", callback_id
+            )
+        fresh = [c for c in first.values() if c.callback_id not in outcomes]
         cursor.execute(
             _RECEIVE,
             [json.dumps([{"id": c.callback_id, "payload": c.raw} for c in fresh])],
         )
         received = {row[0] for row in cursor.fetchall()}
-        apply_bank_answers([c.transfer for c in fresh if c.callback_id in received])
+        apply_locked(locked, [c.transfer for c in fresh if c.callback_id in received])
         if fresh:
             crash_point("callback.before_commit", fresh[0].callback_id)
     for callback in fresh:

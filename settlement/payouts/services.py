@@ -46,11 +46,10 @@ from settlement.gateways.base import (
 )
 from settlement.models import Payout, PayoutStatus
 from settlement.payouts import ledger
-from settlement.payouts.answers import (  # noqa: F401 - apply_bank_answer(s), known_payout_ids: the app's entry points
+from settlement.payouts.answers import (
     apply_bank_answer,
     apply_bank_answers,
     finish,
-    known_payout_ids,
     record_event,
 )
 from settlement.payouts.crash_points import crash_point
