@@ -137,6 +137,16 @@ def _transfer_request(transfer: CreditTransfer) -> dict[str, Any]:
     }
 
 
+def _refused(status: int, detail: dict, what: str) -> BankError:
+    """The error for a refusal the bank answered with `status` and its {"code", "message",
+    "field"} detail: BankUnavailable (5xx, 429) when trying again may help."""
+    extra = {"bank_code": _text(detail.get("code")) or f"http_{status}", "http_status": status}
+    if status >= 500 or status == 429:
+        return BankUnavailable(f"The bank failed {what} ({status}): outcome unknown.", extra=extra)
+    message = f"The bank refused {what}: {_text(detail.get('message')) or status}"
+    return BankError(message, field=_text(detail.get("field")) or None, extra=extra)
+
+
 def _same_transfer(transfer: CreditTransfer, result: TransferResult) -> TransferResult:
     """The bank's answer, if it is about this transfer (BankError otherwise)."""
     if (result.payout_id, result.amount_minor, result.currency) != (
@@ -223,15 +233,7 @@ class SandboxBankGateway(BankGateway):
 
     def _refusal(self, answer: Answer, what: str) -> BankError:
         """The error for a non-2xx answer: BankUnavailable when trying again may help."""
-        detail = answer.error_detail()
-        bank_code = _text(detail.get("code")) or f"http_{answer.status}"
-        message = f"The bank refused {what}: {_text(detail.get('message')) or answer.status}"
-        extra = {"bank_code": bank_code, "http_status": answer.status}
-        if answer.status >= 500 or answer.status == 429:
-            return BankUnavailable(
-                f"The bank failed {what} ({answer.status}): outcome unknown.", extra=extra
-            )
-        return BankError(message, field=_text(detail.get("field")) or None, extra=extra)
+        return _refused(answer.status, answer.error_detail(), what)
 
     # --- BankGateway ----------------------------------------------------------------------------
 
@@ -279,18 +281,13 @@ class SandboxBankGateway(BankGateway):
                 raise
             except BankError as mismatch:  # as submit() raises it: this transfer's alone
                 return mismatch
-        if not isinstance(status, int) or status >= 500 or status == 429:
+        if not isinstance(status, int):
             raise BankUnavailable(f"The bank's answer for payout {transfer.payout_id} is unknown.")
         detail = item.get("error") if isinstance(item.get("error"), dict) else {}
-        return BankError(
-            f"The bank refused payout {transfer.payout_id}: "
-            f"{_text(detail.get('message')) or status}",
-            field=_text(detail.get("field")) or None,
-            extra={
-                "bank_code": _text(detail.get("code")) or f"http_{status}",
-                "http_status": status,
-            },
-        )
+        refusal = _refused(status, detail, f"payout {transfer.payout_id}")
+        if isinstance(refusal, BankUnavailable):
+            raise refusal
+        return refusal
 
     def status(self, *, payout_id: str) -> TransferResult | None:
         answer = self.request("GET", f"/transfers/{quote(payout_id, safe='')}")
