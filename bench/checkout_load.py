@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from django.core.management.base import CommandError
 
+from payments.providers.sandbox_card_processor import SUCCEEDS
+
 ADDRESS = {
     "name": "Bench Buyer",
     "line1": "1 Load Street",
@@ -21,7 +23,7 @@ ADDRESS = {
     "country": "DE",
 }
 
-CARD = {"number": "4242424242424242", "exp_month": "12", "exp_year": "2034", "cvc": "123"}
+CARD = {"number": SUCCEEDS, "exp_month": "12", "exp_year": "2034", "cvc": "123"}
 
 
 @dataclass
