@@ -304,7 +304,13 @@ class WorkItemAdmin(ReadOnlyAdmin):
     search_fields = ("=id", "summary", "line__end_to_end_id", "=payout__id")
     date_hierarchy = "opened_at"
     list_select_related = ("owner", "line", "payout")
-    readonly_fields = ("line_link", "payout_link", "payment_link", "actions_links")
+    readonly_fields = (
+        "line_link",
+        "payout_link",
+        "payment_link",
+        "statement_link",
+        "actions_links",
+    )
     inlines = [AdjustmentInline, AuditInline]
     actions = ["take_items", "retry_payouts"]
     ordering = ("opened_at",)
@@ -334,6 +340,10 @@ class WorkItemAdmin(ReadOnlyAdmin):
     @admin.display(description="payment")
     def payment_link(self, obj):
         return link(obj.payment, f"payment {obj.payment_id}") if obj.payment_id else "-"
+
+    @admin.display(description="statement")
+    def statement_link(self, obj):
+        return link(obj.statement, str(obj.statement)) if obj.statement_id else "-"
 
     @admin.display(description="actions")
     def actions_links(self, obj):

@@ -88,13 +88,15 @@ def statement_xml(
     lines: list[Line],
     opening_minor: int = 0,
     statement_id: str | None = None,
+    message_id: str | None = None,
 ) -> bytes:
-    """A camt.053.001.08 statement of `lines` for `day`, closing = opening + the lines."""
+    """A camt.053.001.08 statement of `lines` for `day`, closing = opening + the lines, in a
+    message `message_id` (default MSG-<day>)."""
     text_day = day.isoformat()
     closing = opening_minor + sum(line.amount_minor for line in lines)
     parts = [
         f'<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="{NAMESPACE}"><BkToCstmrStmt>'
-        f"<GrpHdr><MsgId>MSG-{text_day}</MsgId><CreDtTm>{text_day}T23:00:00Z</CreDtTm></GrpHdr>"
+        f"<GrpHdr><MsgId>{escape(message_id or f'MSG-{text_day}')}</MsgId><CreDtTm>{text_day}T23:00:00Z</CreDtTm></GrpHdr>"
         f"<Stmt><Id>{escape(statement_id or f'{iban}-{text_day}')}</Id>"
         f"<CreDtTm>{text_day}T23:00:00Z</CreDtTm>"
         f"<Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>{currency}</Ccy></Acct>",

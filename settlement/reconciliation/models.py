@@ -186,6 +186,7 @@ class WorkKind(models.TextChoices):
     OVERPAYMENT = "overpayment", "Over-payment to refund"
     DISPUTE = "dispute", "Open dispute"
     CONFIRMATION = "confirmation", "Two-sided confirmation case"
+    STATEMENT_CONFLICT = "statement_conflict", "A statement came again with other content"
 
 
 class WorkStatus(models.TextChoices):
@@ -216,6 +217,9 @@ class WorkItem(models.Model):
     )
     payout_event = models.ForeignKey(
         "settlement.PayoutEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    statement = models.ForeignKey(
+        BankStatement, null=True, blank=True, on_delete=models.PROTECT, related_name="work_items"
     )
     summary = models.CharField(max_length=255)
     owner = models.ForeignKey(
@@ -250,6 +254,11 @@ class WorkItem(models.Model):
                 fields=["kind", "payout_event"],
                 condition=Q(payout_event__isnull=False),
                 name="recon_work_one_per_case",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "statement"],
+                condition=Q(status="open", statement__isnull=False),
+                name="recon_work_open_statement",
             ),
         ]
         indexes = [models.Index(fields=["status", "kind", "opened_at"], name="recon_work_queue")]

@@ -66,7 +66,9 @@ def today() -> dt.date:
     return timezone.now().date()
 
 
-def statement_bytes(lines, *, day=None, statement_id=None, opening=1_000_000) -> bytes:
+def statement_bytes(
+    lines, *, day=None, statement_id=None, opening=1_000_000, message_id=None
+) -> bytes:
     return statement_xml(
         iban=PLATFORM_IBAN,
         currency="EUR",
@@ -74,6 +76,7 @@ def statement_bytes(lines, *, day=None, statement_id=None, opening=1_000_000) ->
         lines=lines,
         opening_minor=opening,
         statement_id=statement_id,
+        message_id=message_id,
     )
 
 

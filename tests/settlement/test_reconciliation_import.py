@@ -1,6 +1,7 @@
 """Statement import: camt.053, MT940 and CSV read into lines; re-import is a no-op that says so;
 every bad file (not XML, wrong namespace, XXE, billion laughs, deep nesting, too many decimals,
-CSV with wrong columns) is refused before any row is written."""
+CSV with wrong columns) is refused before any row is written; a statement sent again with other
+content is refused naming the difference, and the daily fetch queues it for staff."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from settlement.iso20022.errors import InvalidStatement
+from settlement.reconciliation import tasks
 from settlement.reconciliation.formats import CSV_COLUMNS
-from settlement.reconciliation.imports import import_statement_file
-from settlement.reconciliation.models import BankStatement, StatementLine
+from settlement.reconciliation.imports import StatementConflict, import_statement_file
+from settlement.reconciliation.models import BankStatement, StatementLine, WorkItem
 from tests.settlement.recon_fixtures import (
     PLATFORM_IBAN,
     Line,
     import_lines,
     row_counts,
     statement_bytes,
+    today,
 )
 
 pytestmark = pytest.mark.django_db
@@ -73,11 +76,75 @@ def test_reimporting_the_same_file_or_the_same_statement_changes_nothing_and_say
     again = import_lines([Line(-500)], statement_id="S-1")
     assert again.already_imported and "nothing changed" in again.message
     assert row_counts() == before
-    # The same statement id in another file (other bytes: another day's header) is skipped too.
-    other_bytes = statement_bytes([Line(-500)], statement_id="S-1", opening=7)
+    # The same statement sent again in another message (other bytes) is skipped too.
+    other_bytes = statement_bytes([Line(-500)], statement_id="S-1", message_id="RESENT-1")
     skipped = import_statement_file(other_bytes, filename="other.xml", actor="test")
     assert skipped.statements == [] and skipped.skipped == ["S-1"]
     assert "already imported" in skipped.message and row_counts() == before
+
+
+@pytest.mark.parametrize(
+    ("first", "again", "named"),
+    [
+        (
+            [Line(-500, end_to_end_id="a" * 32)],
+            [Line(-500, end_to_end_id="b" * 32)],
+            f"line 1: end_to_end_id '{'a' * 32}', now '{'b' * 32}'",
+        ),
+        ([Line(-500)], [Line(-500), Line(-20)], "closing balance 999500, now 999480"),
+        (
+            [Line(-500), Line(-20, counterparty_name="Fee")],
+            [Line(-500), Line(-20, counterparty_name="Fees")],
+            "line 2: counterparty_name 'Fee', now 'Fees'",
+        ),
+    ],
+)
+def test_a_statement_sent_again_with_other_content_is_refused_naming_the_difference(
+    first, again, named
+):
+    import_lines(first, statement_id="S-2")
+    before = row_counts()
+    changed = statement_bytes(again, statement_id="S-2", message_id="CORRECTED")
+    with pytest.raises(StatementConflict) as refused:
+        import_statement_file(changed, filename="corrected.xml", actor="test")
+    assert refused.value.code == "statement_conflict" and refused.value.field == "file"
+    assert named in str(refused.value) and "nothing imported" in str(refused.value)
+    assert row_counts() == before
+
+
+def test_a_changed_counterparty_account_is_named_without_its_number():
+    import_lines([Line(-500, counterparty_iban="DE89370400440532013000")], statement_id="S-3")
+    changed = statement_bytes(
+        [Line(-500, counterparty_iban="GB33BUKB20201555555555")], statement_id="S-3"
+    )
+    with pytest.raises(StatementConflict) as refused:
+        import_statement_file(changed, filename="corrected.xml", actor="test")
+    message = str(refused.value)
+    assert "line 1: counterparty_iban changed" in message
+    assert "DE89" not in message and "GB33" not in message
+
+
+class _BankSending:
+    """A bank gateway whose statement of any day is these bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def statement(self, *, day) -> bytes:
+        return self.data
+
+
+def test_the_daily_fetch_queues_a_statement_sent_again_changed_once_for_staff(monkeypatch):
+    import_lines([Line(-500)], statement_id="S-5")
+    changed = statement_bytes([Line(-499)], statement_id="S-5")
+    monkeypatch.setattr(tasks, "get_bank_gateway", lambda: _BankSending(changed))
+    first = tasks.fetch_statement(today())
+    again = tasks.fetch_statement(today())
+    item = WorkItem.objects.get(kind="statement_conflict", status="open")
+    assert first["work_item"] == again["work_item"] == item.pk
+    assert item.statement == BankStatement.objects.get(statement_id="S-5")
+    assert "closing balance 999500, now 999501" in item.summary
+    assert StatementLine.objects.count() == 1
 
 
 MT940 = """:20:STARTUMS
