@@ -157,6 +157,7 @@ class PayoutSerializer(serializers.ModelSerializer):
     seller = serializers.IntegerField(source="seller_id", read_only=True)
     batch = serializers.UUIDField(source="batch_id", read_only=True)
     iban_last4 = serializers.SerializerMethodField()
+    account_last4 = serializers.SerializerMethodField()
 
     class Meta:
         model = Payout
@@ -168,6 +169,7 @@ class PayoutSerializer(serializers.ModelSerializer):
             "currency",
             "status",
             "iban_last4",
+            "account_last4",
             "bank_reference",
             "failure_code",
             "failure_message",
@@ -180,6 +182,10 @@ class PayoutSerializer(serializers.ModelSerializer):
 
     def get_iban_last4(self, payout: Payout) -> str:
         return payout.iban[-4:]
+
+    def get_account_last4(self, payout: Payout) -> str:
+        """The end of the account paid, IBAN or (US) account number."""
+        return payout.account_last4
 
 
 class PayoutDetailSerializer(PayoutSerializer):

@@ -64,7 +64,8 @@ def payout_payload(payout: Payout) -> dict[str, Any]:
         "bank_reference": payout.bank_reference,
         "failure_code": payout.failure_code,
         "failure_message": payout.failure_message,
-        "iban_last4": payout.iban[-4:],
+        "iban_last4": payout.iban[-4:],  # "" for a US account: account_last4 covers both
+        "account_last4": payout.account_last4,
         "created_at": _at(payout.created_at),
         "submitted_at": _at(payout.submitted_at),
         "paid_at": _at(payout.paid_at),

@@ -172,6 +172,7 @@ def test_a_paid_payout_tells_each_buyer_once_per_sub_order_and_the_seller_once(
         "failure_code": "",
         "failure_message": "",
         "iban_last4": payout.iban[-4:],
+        "account_last4": payout.iban[-4:],
         "created_at": body["data"]["created_at"],
         "submitted_at": None,
         "paid_at": notifications._at(payout.paid_at),
@@ -334,3 +335,30 @@ def test_the_seller_sees_its_payouts_on_its_page_and_not_another_sellers(client)
     assert "€9.99" not in html and "Failed" not in html
     client.force_login(make_user(Role.BUYER))
     assert client.get(reverse("settlement:payouts")).status_code == 403
+
+
+def test_a_payout_to_a_us_account_names_the_end_of_its_account_number(
+    receiver,  # noqa: F811 - the fixture
+    deliveries_enqueued,
+    notified,
+):
+    # A US account has no IBAN: the seller is told the end of the account number, not "".
+    seller = SellerFactory()
+    sold(seller, make_user(Role.BUYER))
+    make_endpoint(seller, receiver.url, ["payout.paid"])
+    (batch,) = create_batches(day=MONDAY, sellers=[seller.pk])
+    (payout_id,) = services.create_payouts([batch.pk])
+    Payout.objects.filter(pk=payout_id).update(
+        iban="", bic="", routing_number="021000021", account_number="000123456789"
+    )
+    payout = services.submit(payout_id, FakeBank(settle_as="paid"))
+    assert payout.status == PayoutStatus.PAID
+
+    notifications.notify_payout_settled(payout.pk)
+    [payout_mail] = seller_mails(seller)
+    assert "account ending 6789" in payout_mail.body
+    delivery = WebhookDelivery.objects.get(event_type="payout.paid")
+    assert (delivery.payload["data"]["account_last4"], delivery.payload["data"]["iban_last4"]) == (
+        "6789",
+        "",
+    )
