@@ -318,7 +318,9 @@ def test_account_numbers_are_masked_and_card_numbers_never_shown(admin_client, c
         _change_url(charge),
         reverse("admin:payments_sandboxcardcharge_changelist"),
     ]
+    token = chain["payment"].details["card"]["token"]
     for url in card_pages:
         text = admin_client.get(url).content.decode()
         assert SUCCESS not in text and "cvc" not in text.lower(), url
         assert "4242" in text, url  # the last four, to recognise the card by
+        assert token not in text, url  # the vault token opens the sealed card: its end only

@@ -6,6 +6,8 @@ arrival) calls bank_transfer_record_arrival.
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -60,7 +62,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         "expires_at",
         "failure_code",
         "failure_message",
-        "details",
+        "details_shown",
         "vaulted_card",
         "provider_attempts",
         "created_at",
@@ -78,6 +80,16 @@ class PaymentAdmin(ReadOnlyAdmin):
     ordering = ["-created_at"]
 
     amount = money_column("amount_minor", label="Amount (formatted)")
+
+    @admin.display(description="details")
+    def details_shown(self, obj):
+        """The details with the card's vault token cut to its end: it opens the sealed card."""
+        details = dict(obj.details or {})
+        card = details.get("card")
+        if isinstance(card, dict) and card.get("token"):
+            details["card"] = {**card, "token": "…" + str(card["token"])[-4:]}
+        return json.dumps(details, indent=1, sort_keys=True)
+
     captured = money_column("captured_minor", label="Captured (formatted)")
 
     @admin.display(description="order (link)")

@@ -39,4 +39,5 @@ class VaultedCard(models.Model):
         indexes = [models.Index(fields=["owner", "-created_at"], name="vault_owner_recent")]
 
     def __str__(self) -> str:
-        return f"{self.brand} ****{self.last4} ({self.token})"
+        # The token opens the sealed card: its end is enough to tell two cards apart.
+        return f"{self.brand} ****{self.last4} (…{self.token[-4:]})"
