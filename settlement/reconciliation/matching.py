@@ -67,13 +67,14 @@ SELECT l.id AS line_id, l.currency, p.id AS payout_id, p.status AS payout_status
 WINDOW w AS (PARTITION BY p.id, l.amount_minor > 0)
        ) AS e2e
 """  # noqa: S608 (a constant expression, no input)
+# No ON CONFLICT: the lines were unmatched when this run (alone, under MATCHING_LOCK) began, and
+# each line names one payout. Speculative insertion made the 99,000 inserts of a busy day 30% slower.
 _E2E_MATCHES = """
 INSERT INTO settlement_linematch
        (line_id, kind, payout_id, amount_minor, rule, detail, matched_by, created_at)
 SELECT line_id, CASE WHEN credit THEN 'payout_return' ELSE 'payout' END, payout_id, amount, rule,
        jsonb_build_object('payout_amount', payout_amount, 'lines', n), 'auto', now()
   FROM recon_e2e WHERE verdict = 'match'
-ON CONFLICT DO NOTHING
 """
 _E2E_ITEMS = """
 INSERT INTO settlement_workitem
@@ -298,6 +299,9 @@ _OPEN_LINES = (
 _TEMP_TABLES = {"by_payout_id": "recon_e2e", "by_iban": "recon_iban", "incoming": "recon_rf"}
 
 
+MATCHING_LOCK = "settlement.reconciliation.matching"  # the advisory lock's name
+
+
 @dataclass
 class MatchResult:
     matched: int  # lines matched by this run
@@ -328,6 +332,9 @@ def run_matching(*, timings: dict[str, float] | None = None) -> MatchResult:
         *((f"settled_{i}", sql, None) for i, sql in enumerate(_SETTLED.split(";\n"))),
     ]
     with transaction.atomic(), connection.cursor() as cursor:
+        # One run at a time (the daily fetch, staff's "match", an import): a second waits, then
+        # reads what the first matched.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [MATCHING_LOCK])
         # No JIT for these statements: once the matches of earlier statements are many, the
         # planner's cost estimates pass jit_above_cost and compiling took longer (2.5 s) than a
         # run's whole work; the statements are set-based already.

@@ -12,6 +12,7 @@ from payments.flows.models import Payment
 from settlement.models import Payout
 from settlement.reconciliation.matching import run_matching
 from settlement.reconciliation.models import LineMatch, StatementLine, WorkItem
+from tests.concurrency import run_together
 from tests.payments.test_bank_transfer import start_bank
 from tests.settlement.recon_fixtures import Line, import_lines, paid_payout
 from tests.settlement.test_payouts import plans  # noqa: F401  (the fee plans fixture)
@@ -183,3 +184,20 @@ def test_only_32_hex_digits_are_read_as_a_payout_id():
     assert (result.matched, result.unmatched) == (1, 4)
     assert LineMatch.objects.get().payout_id == payout.pk
     assert [kind for kind, _ in items()] == ["unmatched_line"] * 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_matching_runs_at_once_match_each_line_once():
+    # The daily fetch and a staff member's "match" at the same moment: one waits for the other.
+    payouts = [paid_payout(1_000 + i) for i in range(5)]
+    import_lines([Line(-p.amount_minor, end_to_end_id=p.bank_id) for p in payouts])
+
+    results = run_together(run_matching, run_matching)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(r.matched for r in results) == [0, 5]
+    assert LineMatch.objects.count() == 5
+    assert sorted(LineMatch.objects.values_list("payout_id", flat=True)) == sorted(
+        p.pk for p in payouts
+    )
+    assert not StatementLine.objects.filter(state="unmatched").exists()
