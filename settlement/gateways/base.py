@@ -98,6 +98,9 @@ class TransferResult:
     failure_code: str = ""  # for rejected/returned: "closed_account", "invalid_account", ...
     failure_message: str = ""
     raw: dict = field(default_factory=dict)
+    # The bank's own time of the state it reports (when the transfer became `status`), if the
+    # bank says: answers that arrive out of order are put back in the bank's order by it.
+    occurred_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

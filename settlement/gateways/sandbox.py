@@ -10,6 +10,10 @@ content is read. What the bank's answers mean here:
     other 4xx                       BankError: refused for good (bad IBAN, key reused, bad signature)
     5xx, 429, no answer, timeout    BankUnavailable: the outcome is unknown; ask `status` first
 
+Every answer about a transfer carries the bank's own time of the state it reports
+(TransferResult.occurred_at): the transfer's `<status>_at` (accepted_at, paid_at, ...), the same
+whether a submit, a status query or a callback tells it; a callback without it, its timestamp.
+
 Payout ids travel as the transfer's end-to-end id, so they must fit ISO 20022's 35 characters
 in the URL-safe part of the SEPA set (letters, digits, '.', '-'): a UUID's 32-character hex form
 fits, its 36-character hyphenated form does not (the bank refuses it: BankError).
@@ -23,6 +27,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -104,6 +109,24 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+# Where the bank's transfer JSON (sandbox_bank.banking.transfer_json) keeps the time of each state.
+_STATE_TIMES = {
+    "accepted": "accepted_at",
+    "paid": "paid_at",
+    "rejected": "rejected_at",
+    "returned": "returned_at",
+}
+
+
+def _bank_time(value: Any) -> dt.datetime | None:
+    """An ISO 8601 time with its offset, as the bank writes them; None if it is not one."""
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.utcoffset() is not None else None
+
+
 def transfer_result(data: Any) -> TransferResult:
     """A TransferResult from the bank's transfer JSON; ValueError if it is not one."""
     if not isinstance(data, dict) or data.get("status") not in TRANSFER_STATUSES:
@@ -122,6 +145,7 @@ def transfer_result(data: Any) -> TransferResult:
         failure_code=_text(data.get("failure_code")),
         failure_message=_text(data.get("failure_message")),
         raw=data,
+        occurred_at=_bank_time(data.get(_STATE_TIMES[data["status"]])),
     )
 
 
@@ -410,6 +434,8 @@ def _callback(callback_id: str, payload: dict) -> BankCallback:
             raise InvalidBankCallback(f"The bank callback's transfer is malformed: {exc}") from None
         if transfer.status != _TRANSFER_EVENTS[event_type]:
             raise InvalidBankCallback("The bank callback's type and status disagree.")
+        if transfer.occurred_at is None:  # the callback's own time is the change's
+            transfer = replace(transfer, occurred_at=_bank_time(payload.get("timestamp")))
         return BankCallback(
             callback_id=callback_id,
             kind="transfer",

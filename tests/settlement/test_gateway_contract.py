@@ -380,13 +380,18 @@ def test_returned_after_paid(harness):
     paid = harness.callback(transfer.payout_id, "paid")
     returned = harness.callback(transfer.payout_id, "returned")
 
-    assert harness.gateway.handle_callback(
-        headers=paid.headers, body=paid.body
-    ).transfer.status == ("paid")
+    told_paid = harness.gateway.handle_callback(headers=paid.headers, body=paid.body).transfer
+    assert told_paid.status == "paid"
     result = harness.gateway.handle_callback(headers=returned.headers, body=returned.body).transfer
     assert (result.status, result.failure_code) == ("returned", "closed_account")
-    assert harness.gateway.status(payout_id=transfer.payout_id).status == "returned"
+    status = harness.gateway.status(payout_id=transfer.payout_id)
+    assert status.status == "returned"
     assert harness.balance(iban) == 0  # credited, then taken back
+    # Every answer carries the bank's own time of the state it reports, the same whichever way
+    # it comes: by it a "paid" arriving after the return is known to be the older.
+    assert told_paid.occurred_at is not None and result.occurred_at is not None
+    assert told_paid.occurred_at < result.occurred_at == status.occurred_at
+    assert harness.gateway.submit(transfer).occurred_at == result.occurred_at
 
 
 def test_returns_after_paid_by_fault_knob(harness):
