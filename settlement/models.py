@@ -108,6 +108,10 @@ class Payout(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     returned_at = models.DateTimeField(null=True, blank=True)
+    # The bank's own time of the state the payout is in (TransferResult.occurred_at of the answer
+    # that moved it there); NULL when the bank did not say. An answer about an earlier state that
+    # is not newer than this one arrived late (settlement.payouts.answers).
+    bank_status_at = models.DateTimeField(null=True, blank=True)
     # When seller and buyers were told of the current final state (settlement/payouts/
     # notifications.py); NULL in a final state: the sweeper tells them (a lost task message).
     notified_at = models.DateTimeField(null=True, blank=True)

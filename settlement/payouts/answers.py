@@ -2,10 +2,12 @@
 always under the payouts' row locks, in one transaction per call, idempotently.
 
 An answer moves a payout on (accepted -> submitted; paid; rejected -> failed; returned), with
-its ledger transfers (settlement.payouts.ledger); a repeat or an older answer arriving late
-changes nothing; one that contradicts a final state changes nothing and is kept as a case for
-staff (a "contradiction" event). The answers applied together write their payouts in one
-UPDATE, their events in one INSERT and their ledger transfers in one call, last (_Writes).
+its ledger transfers (settlement.payouts.ledger) and the bank's own time of the new state
+(Payout.bank_status_at, from TransferResult.occurred_at); a repeat or an older answer arriving
+late (_stale: by the bank's order of states and its times) changes nothing; one that contradicts
+a final state changes nothing and is kept as a case for staff (a "contradiction" event). The
+answers applied together write their payouts in one UPDATE, their events in one INSERT and their
+ledger transfers in one call, last (_Writes).
 A final state enqueues the task that tells both sides (settlement.payouts.notifications).
 """
 
@@ -52,6 +54,7 @@ _FINISH_FIELDS = (
     "paid_at",
     "failed_at",
     "returned_at",
+    "bank_status_at",
     "bank_reference",
     "failure_code",
     "failure_message",
@@ -68,7 +71,8 @@ UPDATE settlement_payout AS p
    SET {", ".join(f"{name} = v.{name}" for name in _FINISH_FIELDS)}
   FROM jsonb_to_recordset(%s::jsonb) AS v(
        id uuid, status text, submitted_at timestamptz, paid_at timestamptz,
-       failed_at timestamptz, returned_at timestamptz, bank_reference text, failure_code text,
+       failed_at timestamptz, returned_at timestamptz, bank_status_at timestamptz,
+       bank_reference text, failure_code text,
        failure_message text, check_after timestamptz, notified_at timestamptz,
        updated_at timestamptz)
  WHERE p.id = v.id
@@ -105,9 +109,17 @@ class _Writes:
         ledger.post(self.transfers)
 
 
-def finish(payout: Payout, status: str, writes: _Writes | None = None, **fields) -> Payout:
+def finish(
+    payout: Payout,
+    status: str,
+    writes: _Writes | None = None,
+    *,
+    bank_time: dt.datetime | None = None,
+    **fields,
+) -> Payout:
     """Move the payout to `status` with its time stamp and history event: saved now, or, given
-    `writes`, written with the rest of its transaction's answers."""
+    `writes`, written with the rest of its transaction's answers. `bank_time` is the bank's own
+    time of that state (TransferResult.occurred_at), None when the bank did not say."""
     now = timezone.now()
     stamp = {
         PayoutStatus.PAID: "paid_at",
@@ -117,17 +129,17 @@ def finish(payout: Payout, status: str, writes: _Writes | None = None, **fields)
     }[status]
     payout.status = status
     setattr(payout, stamp, now)
+    payout.bank_status_at = bank_time
     for name, value in fields.items():
         setattr(payout, name, value)
     wait = check_after(status)
     payout.check_after = None if wait is None else now + wait
     payout.notified_at = None  # a new outcome to tell (returned after paid)
     payout.updated_at = now
-    event = PayoutEvent(
-        payout=payout,
-        kind=status,
-        data={k: v for k, v in fields.items() if isinstance(v, str | int)},
-    )
+    data = {k: v for k, v in fields.items() if isinstance(v, str | int)}
+    if bank_time is not None:
+        data["bank_time"] = bank_time.isoformat()
+    event = PayoutEvent(payout=payout, kind=status, data=data)
     if writes is None:
         payout.save()
         event.save()
@@ -209,30 +221,58 @@ def _apply(
     status, said = payout.status, answer.status
     refs = {"bank_reference": answer.bank_reference or payout.bank_reference}
     failure = {"failure_code": answer.failure_code, "failure_message": answer.failure_message}
+    bank_time = answer.occurred_at
     live = status in (PayoutStatus.CREATED, PayoutStatus.SUBMITTED)
     if said == "accepted" and status == PayoutStatus.CREATED:
-        return finish(payout, PayoutStatus.SUBMITTED, writes, **refs)
+        return finish(payout, PayoutStatus.SUBMITTED, writes, bank_time=bank_time, **refs)
     if said == "paid" and live:
         writes.transfers += ledger.settle(payout, accounts)
-        return finish(payout, PayoutStatus.PAID, writes, **refs)
+        return finish(payout, PayoutStatus.PAID, writes, bank_time=bank_time, **refs)
     if said == "rejected" and live:
         writes.transfers += ledger.void(payout, accounts)
-        return finish(payout, PayoutStatus.FAILED, writes, **refs, **failure)
+        return finish(payout, PayoutStatus.FAILED, writes, bank_time=bank_time, **refs, **failure)
     if said == "returned" and (live or status == PayoutStatus.PAID):
         if live:  # the "paid" answer was lost: it was paid before it came back
             writes.transfers += ledger.settle(payout, accounts)
             payout.paid_at = timezone.now()
         writes.transfers += ledger.give_back(payout, accounts)
-        return finish(payout, PayoutStatus.RETURNED, writes, **refs, **failure)
+        return finish(payout, PayoutStatus.RETURNED, writes, bank_time=bank_time, **refs, **failure)
     if (said, status) in {
         ("accepted", PayoutStatus.SUBMITTED),
         ("paid", PayoutStatus.PAID),
         ("rejected", PayoutStatus.FAILED),
         ("returned", PayoutStatus.RETURNED),
-    } or (said == "accepted" and status in FINAL_PAYOUT_STATUSES):
-        # A repeat, or an older answer arriving late: "accepted" comes before every final state
-        # (a worker's submit answer applied after the callback that ended the transfer).
+    }:
+        return payout  # a repeat
+    if _stale(payout, answer):
+        logger.info(
+            "bank says %s for payout %s, which is %s: an older answer arriving late, ignored",
+            said,
+            payout.pk,
+            status,
+        )
         return payout
-    writes.events.append(_contradiction(payout, bank=said, status=status))
+    times = {"bank_time": bank_time, "bank_status_at": payout.bank_status_at}
+    known = {name: value.isoformat() for name, value in times.items() if value is not None}
+    writes.events.append(_contradiction(payout, bank=said, status=status, **known))
     logger.error("bank says %s for payout %s, which is %s", said, payout.pk, status)
     return payout
+
+
+def _stale(payout: Payout, answer: TransferResult) -> bool:
+    """Whether this answer, which does not fit the payout's state, is an older one arriving late
+    rather than a contradiction. The bank's order is accepted -> paid or rejected, paid ->
+    returned; an answer naming an earlier state than the payout's is late (a duplicated or
+    retried callback delivered after the next one, a submit or status answer the bank gave before
+    the change and applied after it):
+      - "accepted" comes before every final state: always late;
+      - "paid" after "returned" is late when the bank's own time of that "paid" is not after its
+        time of the return (TransferResult.occurred_at, Payout.bank_status_at). A "paid" the bank
+        gives a newer time, or one of unknown time, contradicts the return: a case for staff.
+    """
+    if answer.status == "accepted":
+        return payout.status in FINAL_PAYOUT_STATUSES
+    if answer.status == "paid" and payout.status == PayoutStatus.RETURNED:
+        said_at, state_at = answer.occurred_at, payout.bank_status_at
+        return said_at is not None and state_at is not None and said_at <= state_at
+    return False

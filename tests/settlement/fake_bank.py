@@ -43,6 +43,7 @@ class FakeBank(BankGateway):
                     amount_minor=transfer.amount_minor,
                     currency=transfer.currency,
                     failure_code="invalid_account" if self.settle_as == "rejected" else "",
+                    occurred_at=self.now(),
                 )
                 self.transfers[transfer.payout_id] = known
         if self.lose_answer:
@@ -54,10 +55,18 @@ class FakeBank(BankGateway):
             raise BankUnavailable("the bank is down")
         return self.transfers.get(payout_id)
 
+    @staticmethod
+    def now() -> dt.datetime:
+        """The bank's clock: the time of each state it reports (TransferResult.occurred_at)."""
+        return dt.datetime.now(dt.UTC)
+
     def settle(self, payout_id: str, status: str, failure_code: str = "") -> TransferResult:
         """The bank finishes a transfer (what its callback would then report)."""
         self.transfers[payout_id] = replace(
-            self.transfers[payout_id], status=status, failure_code=failure_code
+            self.transfers[payout_id],
+            status=status,
+            failure_code=failure_code,
+            occurred_at=self.now(),
         )
         return self.transfers[payout_id]
 

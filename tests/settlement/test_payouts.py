@@ -3,6 +3,7 @@ repeated and contradictory bank answers; the ledger follows every step."""
 
 import datetime as dt
 import threading
+from dataclasses import replace
 
 import pytest
 from django.db import connection
@@ -105,7 +106,7 @@ def test_a_rejected_payout_gives_the_money_back_and_is_paid_again_once_the_accou
     assert balances(seller)["available"] == 0
 
 
-def test_a_returned_payout_credits_the_seller_back_and_a_late_paid_is_a_case_not_a_change():
+def test_a_returned_payout_credits_the_seller_back_and_a_newer_paid_is_a_case_not_a_change():
     seller = SellerFactory()
     payout = a_payout(seller, 4_200)
     bank = FakeBank(settle_as="paid")
@@ -118,11 +119,98 @@ def test_a_returned_payout_credits_the_seller_back_and_a_late_paid_is_a_case_not
         "in_transit": 0,
         "paid_out": 0,
     }
+    # The bank says "paid" again, at a time after the return: that contradicts it.
     services.apply_bank_answer(bank.settle(payout.bank_id, "paid"))
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.RETURNED
-    assert payout.events.filter(kind="contradiction").count() == 1
+    (case,) = payout.events.filter(kind="contradiction")
+    assert (case.data["bank"], case.data["status"]) == ("paid", "returned")
+    assert case.data["bank_time"] > case.data["bank_status_at"]
     assert balances(seller)["available"] == 4_200
+
+
+def returned_after(seller, *, paid_applied: bool):
+    """A payout the bank paid, then sent back, the return applied; and the bank's "paid" answer
+    from before the return (applied first, or lost), to be applied late."""
+    payout = a_payout(seller, 3_100)
+    bank = FakeBank()
+    services.submit(payout.pk, bank)
+    paid = bank.settle(payout.bank_id, "paid")
+    if paid_applied:
+        services.apply_bank_answer(paid)
+    payout = services.apply_bank_answer(bank.settle(payout.bank_id, "returned", "closed_account"))
+    assert payout.status == PayoutStatus.RETURNED
+    return payout, paid
+
+
+@pytest.mark.parametrize("paid_applied", [True, False], ids=["paid_applied", "paid_lost"])
+def test_a_paid_answer_from_before_the_return_arriving_late_changes_nothing_and_is_no_case(
+    paid_applied, caplog
+):
+    # A callback retried after the return's, or a status or submit answer the bank gave before
+    # the return and applied after it: the bank's time of that "paid" is before the return's.
+    seller = SellerFactory()
+    payout, paid = returned_after(seller, paid_applied=paid_applied)
+    before = balances(seller)
+    events = list(payout.events.values_list("kind", flat=True))
+
+    with caplog.at_level("INFO", logger="settlement.payouts.answers"):
+        late = services.apply_bank_answer(paid)
+
+    assert late.status == PayoutStatus.RETURNED
+    payout.refresh_from_db()
+    assert (payout.status, payout.failure_code) == (PayoutStatus.RETURNED, "closed_account")
+    assert list(payout.events.values_list("kind", flat=True)) == events
+    assert not payout.events.filter(kind="contradiction").exists()
+    assert (
+        balances(seller)
+        == before
+        == {
+            "available": 3_100,
+            "available_after_pending": 3_100,
+            "in_transit": 0,
+            "paid_out": 0,
+        }
+    )
+    (record,) = [r for r in caplog.records if "arriving late" in r.getMessage()]
+    assert record.levelname == "INFO"
+
+
+def test_a_paid_at_the_very_time_of_the_return_is_late_not_a_case():
+    seller = SellerFactory()
+    payout, paid = returned_after(seller, paid_applied=True)
+    services.apply_bank_answer(replace(paid, occurred_at=payout.bank_status_at))
+    assert not payout.events.filter(kind="contradiction").exists()
+
+
+@pytest.mark.parametrize("unknown", ["paid", "returned"])
+def test_a_paid_after_returned_whose_order_the_bank_did_not_say_is_a_case(unknown):
+    # Without the bank's times (a gateway that does not give them, a payout returned before they
+    # were kept) a "paid" after "returned" cannot be shown to be older: a case, as before.
+    seller = SellerFactory()
+    payout, paid = returned_after(seller, paid_applied=True)
+    if unknown == "paid":
+        paid = replace(paid, occurred_at=None)
+    else:
+        Payout.objects.filter(pk=payout.pk).update(bank_status_at=None)
+    services.apply_bank_answer(paid)
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.RETURNED
+    assert payout.events.filter(kind="contradiction").count() == 1
+
+
+def test_each_state_keeps_the_bank_s_time_of_it():
+    seller = SellerFactory()
+    payout = a_payout(seller, 800)
+    bank = FakeBank()
+    payout = services.submit(payout.pk, bank)
+    assert payout.bank_status_at == bank.transfers[payout.bank_id].occurred_at
+    paid = bank.settle(payout.bank_id, "paid")
+    payout = services.apply_bank_answer(paid)
+    assert payout.bank_status_at == paid.occurred_at
+    assert payout.events.get(kind="paid").data["bank_time"] == paid.occurred_at.isoformat()
+    payout = services.apply_bank_answer(replace(paid, occurred_at=None))  # a repeat
+    assert Payout.objects.get(pk=payout.pk).bank_status_at == paid.occurred_at
 
 
 @pytest.mark.parametrize("final", ["paid", "rejected", "returned"])
@@ -186,8 +274,6 @@ def test_an_answer_with_another_amount_is_a_case_and_changes_nothing():
     payout = a_payout(seller, 1_000)
     bank = FakeBank()
     services.submit(payout.pk, bank)
-    from dataclasses import replace
-
     services.apply_bank_answer(replace(bank.settle(payout.bank_id, "paid"), amount_minor=999))
     payout.refresh_from_db()
     assert payout.status == PayoutStatus.SUBMITTED
