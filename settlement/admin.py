@@ -211,6 +211,7 @@ class PayoutAdmin(ReadOnlyAdmin):
         "paid_at",
         "failed_at",
         "returned_at",
+        "bank_status_at",
         "notified_at",
         "statement_lines",
     )
