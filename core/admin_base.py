@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from core.money import Money
@@ -92,6 +92,30 @@ def change_link(obj, text: str | None = None) -> str:
     if obj is None:
         return "—"
     return format_html('<a href="{}">{}</a>', admin_url(obj), text or str(obj))
+
+
+# A ledger transfer's reference is "<kind>:<id>" (sub_order:…, payout:…). Each app names the admin
+# page of its own kinds here, from its admin module: the ledger's admin links to them without
+# importing the apps above it.
+_REFERENCE_PAGES: dict[str, str] = {}
+
+
+def name_reference_page(kind: str, view: str) -> None:
+    """References "<kind>:<id>" open the admin page of <id> in `view` ("<app>_<model>")."""
+    _REFERENCE_PAGES[kind] = view
+
+
+def reference_link(reference: str) -> str:
+    """A link to the page of what a reference names; the reference as text if none is named."""
+    kind, _, key = reference.partition(":")
+    view = _REFERENCE_PAGES.get(kind)
+    if view is None or not key:
+        return reference or "—"
+    try:
+        url = reverse(f"admin:{view}_change", args=[key])
+    except NoReverseMatch:
+        return reference
+    return format_html('<a href="{}">{}</a>', url, reference)
 
 
 def changelist_link(view: str, params: dict, text: str) -> str:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from core.admin_base import ReadOnlyAdmin, change_link, changelist_link, money_column
+from core.admin_base import (
+    ReadOnlyAdmin,
+    change_link,
+    changelist_link,
+    money_column,
+    reference_link,
+)
 from ledger.models import (
     Account,
     BalanceDelta,
@@ -61,7 +67,7 @@ class TransferAdmin(ReadOnlyAdmin):
         "debit_account",
         "credit_account",
         "reason",
-        "reference",
+        "reference_page",
     )
     list_filter = ("currency", "kind", "reason", ("created_at", admin.DateFieldListFilter))
     search_fields = (
@@ -74,7 +80,7 @@ class TransferAdmin(ReadOnlyAdmin):
     )
     list_select_related = ("debit_account", "credit_account")
     raw_id_fields = ("debit_account", "credit_account", "pending")
-    readonly_fields = ("amount", "log_entry_link", "same_reference")
+    readonly_fields = ("amount", "reference_page", "log_entry_link", "same_reference")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
@@ -85,6 +91,11 @@ class TransferAdmin(ReadOnlyAdmin):
     def log_entry_link(self, obj: Transfer) -> str:
         entry = LogEntry.objects.filter(transfer_id=obj.pk).first()
         return change_link(entry, f"log index {entry.index}") if entry else "not in the log yet"
+
+    @admin.display(description="reference", ordering="reference")
+    def reference_page(self, obj: Transfer) -> str:
+        """The reference, linked to what it names (a sub-order, a payout, ...)."""
+        return reference_link(obj.reference)
 
     @admin.display(description="same reference")
     def same_reference(self, obj: Transfer) -> str:

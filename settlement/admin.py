@@ -19,6 +19,7 @@ from core.admin_base import (
     change_link,
     mask_iban,
     money_column,
+    name_reference_page,
 )
 from core.errors import ApplicationError
 from core.money import Money
@@ -43,6 +44,11 @@ from settlement.reconciliation.models import LineMatch
 from settlement.release.services import release_transfer_id
 
 BATCH_LINES_SHOWN = 50
+
+name_reference_page("payout", "settlement_payout")
+name_reference_page("fx_conversion", "settlement_fxconversion")
+# A maturation's reference names the escrow release transfer it follows.
+name_reference_page("release", "ledger_transfer")
 
 
 class PayoutInline(ReadOnlyInline):

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role, SellerProfile
-from core.admin_base import ReadOnlyAdmin, mask_iban
+from core.admin_base import ReadOnlyAdmin, mask_iban, reference_link
 from ledger.models import Transfer
 from ledger.records import log_record_append
 from ledger.seals import ledger_seal
@@ -238,6 +238,11 @@ def test_the_links_lead_from_a_payment_to_the_statement_line_that_paid_its_selle
         reference=f"payment:{chain['payment'].pk}", reason="payment_captured"
     )
     assert _change_url(capture) in _hrefs(transfers)
+    # ... and a transfer back to what its reference names (here the payment)
+    assert _change_url(chain["payment"]) in _hrefs(admin_client.get(_change_url(capture)))
+    release = Transfer.objects.filter(reference=f"sub_order:{chain['sub_order'].pk}").first()
+    assert release is not None
+    assert _change_url(chain["sub_order"]) in _hrefs(admin_client.get(_change_url(release)))
 
     # Sub-order -> the batch that covers it
     batches = admin_client.get(
@@ -324,3 +329,9 @@ def test_account_numbers_are_masked_and_card_numbers_never_shown(admin_client, c
         assert SUCCESS not in text and "cvc" not in text.lower(), url
         assert "4242" in text, url  # the last four, to recognise the card by
         assert token not in text, url  # the vault token opens the sealed card: its end only
+
+
+def test_a_reference_links_only_to_a_kind_an_app_named():
+    assert reference_link("payout:7c1e0b56d1f94a8e9d0a2b7d1e3f4a5b").startswith('<a href="/admin/')
+    assert reference_link("seller:12") == "seller:12"  # no page named for it: the text alone
+    assert reference_link("payout:") == "payout:" and reference_link("") == "—"

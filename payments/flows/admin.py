@@ -21,12 +21,15 @@ from core.admin_base import (
     change_link,
     changelist_link,
     money_column,
+    name_reference_page,
 )
 from core.errors import ApplicationError
 from core.money import Money
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
 from payments.flows.models import BankTransferArrival, Payment, PaymentEvent, WalletNotification
 from payments.providers.rf_reference import is_valid, normalize
+
+name_reference_page("payment", "payments_payment")
 
 
 class PaymentEventInline(ReadOnlyInline):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from core.admin_base import ReadOnlyAdmin, money_column
+from core.admin_base import ReadOnlyAdmin, money_column, name_reference_page
 from core.errors import ApplicationError
 from payments.fulfilment.disputes import dispute_resolve
 from payments.fulfilment.models import (
@@ -16,6 +16,8 @@ from payments.fulfilment.models import (
     Refund,
     SealedOrderDocument,
 )
+
+name_reference_page("refund", "payments_refund")
 
 
 @admin.register(SealedOrderDocument)

@@ -12,8 +12,11 @@ from core.admin_base import (
     change_link,
     changelist_link,
     money_column,
+    name_reference_page,
 )
 from payments.orders.models import Order, OrderEvent, OrderLine, SubOrder
+
+name_reference_page("sub_order", "payments_suborder")
 
 
 class SubOrderInline(ReadOnlyInline):

@@ -15,7 +15,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from core.admin_base import ReadOnlyAdmin, ReadOnlyInline, mask_iban, masked_column, money_column
+from core.admin_base import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    mask_iban,
+    masked_column,
+    money_column,
+    name_reference_page,
+)
 from core.errors import ApplicationError
 from core.money import Money
 from settlement.reconciliation import actions, adjustments
@@ -44,6 +51,8 @@ from settlement.reconciliation.models import (
 from settlement.reconciliation.report import daily_report, report_csv_rows
 
 FORM_TEMPLATE = "admin/reconciliation/form.html"
+
+name_reference_page("adjustment", "settlement_adjustment")
 
 
 def link(obj, text: str | None = None) -> str:
