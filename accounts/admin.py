@@ -64,9 +64,65 @@ class UserAdmin(DjangoUserAdmin):
     )
 
 
+class SellerProfileAdminForm(forms.ModelForm):
+    """The account numbers on file are never shown in full, not even to staff: each field starts
+    empty with the masked number on file beside it. A number typed replaces it, an empty field
+    keeps it, and "remove" clears it; SellerProfile.clean() checks the result."""
+
+    NUMBERS = ("iban", "account_number")
+    remove_iban = forms.BooleanField(required=False, label="Remove the IBAN on file")
+    remove_account_number = forms.BooleanField(
+        required=False, label="Remove the account number on file"
+    )
+
+    class Meta:
+        model = SellerProfile
+        fields = (
+            "user",
+            "legal_name",
+            "country",
+            "default_currency",
+            "settlement_currency",
+            "bank_account_holder",
+            "iban",
+            "bic",
+            "account_number",
+            "routing_number",
+            "settlement_schedule",
+            "payout_weekday",
+            "payout_monthday",
+            "minimum_payout_minor",
+            "paid_in_sale_currency",
+            "fee_plan",
+        )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.NUMBERS:
+            on_file = getattr(self.instance, name, "")
+            self.initial[name] = ""
+            self.fields[name].help_text = (
+                f"On file: {mask_iban(on_file)}. Type a new one to replace it; leave this empty "
+                "to keep it."
+                if on_file
+                else "None on file."
+            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name in self.NUMBERS:
+            if data.get(f"remove_{name}"):
+                data[name] = ""
+            elif not data.get(name):
+                data[name] = getattr(self.instance, name, "")
+        return data
+
+
 @admin.register(SellerProfile)
 class SellerProfileAdmin(admin.ModelAdmin):
     """Saving runs SellerProfile.clean(): the same checks as the seller's own form and the API."""
+
+    form = SellerProfileAdminForm
 
     list_display = (
         "legal_name",
@@ -90,8 +146,8 @@ class SellerProfileAdmin(admin.ModelAdmin):
 
     @admin.display(description="payout account")
     def payout_account(self, obj: SellerProfile) -> str:
-        """Masked in the list: the IBAN's country, check digits and last four (or the US account
-        number's last four); the full number only on the seller's own page, for correcting."""
+        """Masked: the IBAN's country, check digits and last four (or the US account number's
+        last four), in the list and on the profile's page alike."""
         return mask_iban(obj.iban or obj.account_number)
 
 

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from core.admin_base import mask_iban
 from tests.accounts.factories import make_api_key, make_seller_key
 from tests.two_factor import verify_second_factor
 
@@ -132,3 +133,56 @@ def test_admin_profile_save_runs_the_bank_checks(client, staff, seller):
     assert "iban" in response.context["adminform"].form.errors
     profile.refresh_from_db()
     assert profile.iban == "DE89370400440532013000"
+
+
+def _profile_post(profile, **changes) -> dict:
+    data = {
+        "user": profile.user_id,
+        "legal_name": profile.legal_name,
+        "country": profile.country,
+        "default_currency": profile.default_currency,
+        "settlement_currency": profile.settlement_currency,
+        "bank_account_holder": profile.bank_account_holder,
+        "iban": "",
+        "bic": profile.bic,
+        "account_number": "",
+        "routing_number": profile.routing_number,
+        "settlement_schedule": profile.settlement_schedule,
+        "payout_weekday": profile.payout_weekday,
+        "payout_monthday": profile.payout_monthday,
+        "minimum_payout_minor": profile.minimum_payout_minor,
+        "fee_plan": profile.fee_plan,
+    }
+    return {**data, **changes}
+
+
+def test_admin_never_shows_the_account_number_in_full_and_keeps_it_unless_replaced(
+    client, staff, seller
+):
+    verify_second_factor(client, staff)
+    profile = seller.seller_profile
+    on_file = profile.iban
+    assert on_file
+    url = reverse("admin:accounts_sellerprofile_change", args=[profile.pk])
+    page = client.get(url).content.decode()
+    assert on_file not in page and mask_iban(on_file) in page
+
+    # Another field changed, the number left empty: the number on file stays.
+    kept = client.post(url, _profile_post(profile, legal_name="Renamed GmbH"))
+    assert kept.status_code == 302, kept.context["adminform"].form.errors
+    profile.refresh_from_db()
+    assert (profile.legal_name, profile.iban) == ("Renamed GmbH", on_file)
+
+    # A number typed replaces it (and is checked as the seller's own form checks it).
+    replaced = client.post(
+        url, _profile_post(profile, iban="DE02 1203 0000 0000 2020 51", bic="BYLADEM1001")
+    )
+    assert replaced.status_code == 302, replaced.context["adminform"].form.errors
+    profile.refresh_from_db()
+    assert profile.iban == "DE02120300000000202051"
+
+    # "Remove" clears it.
+    removed = client.post(url, _profile_post(profile, remove_iban="on", bic=""))
+    assert removed.status_code == 302, removed.context["adminform"].form.errors
+    profile.refresh_from_db()
+    assert (profile.iban, profile.has_payout_account) == ("", False)
