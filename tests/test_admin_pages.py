@@ -328,7 +328,7 @@ def test_account_numbers_are_masked_and_card_numbers_never_shown(admin_client, c
         text = admin_client.get(url).content.decode()
         assert SUCCESS not in text and "cvc" not in text.lower(), url
         assert "4242" in text, url  # the last four, to recognise the card by
-        assert token not in text, url  # the vault token opens the sealed card: its end only
+        assert token not in text, url  # the vault token: its end only
 
 
 def test_a_reference_links_only_to_a_kind_an_app_named():

@@ -86,7 +86,8 @@ class PaymentAdmin(ReadOnlyAdmin):
 
     @admin.display(description="details")
     def details_shown(self, obj):
-        """The details with the card's vault token cut to its end: it opens the sealed card."""
+        """The details with the card's vault token cut to its end: a payment page needs no more
+        to tell cards apart, and shows no more than it needs (the vault admin lists tokens)."""
         details = dict(obj.details or {})
         card = details.get("card")
         if isinstance(card, dict) and card.get("token"):

@@ -39,5 +39,6 @@ class VaultedCard(models.Model):
         indexes = [models.Index(fields=["owner", "-created_at"], name="vault_owner_recent")]
 
     def __str__(self) -> str:
-        # The token opens the sealed card: its end is enough to tell two cards apart.
+        # A payment page shows this: the token's end tells two cards apart; the vault admin lists
+        # the whole token, for support lookups.
         return f"{self.brand} ****{self.last4} (…{self.token[-4:]})"
