@@ -68,7 +68,7 @@ class PayoutStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted to the bank"
     PAID = "paid", "Paid"
     FAILED = "failed", "Failed"
-    RETURNED = "returned", "Returned by the seller's bank"
+    RETURNED = "returned", "Returned by the bank"  # read by staff and by the seller alike
 
 
 LIVE_PAYOUT_STATUSES = (PayoutStatus.CREATED, PayoutStatus.SUBMITTED, PayoutStatus.PAID)

@@ -14,7 +14,8 @@ def money(context: template.Context, amount_minor: int | None, currency: str | N
     """`{% money amount_minor currency %}`: "1.234,56 €" in the page's `money_locale`."""
     if amount_minor is None or not currency:
         return ""
-    return format_money(int(amount_minor), currency, context.get("money_locale", DEFAULT_LOCALE))
+    locale = str(context.get("money_locale", DEFAULT_LOCALE))  # the context processor's is lazy
+    return format_money(int(amount_minor), currency, locale)
 
 
 @register.filter

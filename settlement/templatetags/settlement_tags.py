@@ -15,15 +15,20 @@ from typing import Any
 from django import template
 
 from settlement.balances.selectors import seller_balances
+from settlement.dashboard.formatting import DEFAULT_LOCALE
 from settlement.release.selectors import SellerPartMoney, seller_part_money, seller_parts_money
 
 register = template.Library()
 
 
-@register.inclusion_tag("seller/_balances.html")
-def seller_balances_panel(seller: Any) -> dict:
-    """The seller's balances per currency (settlement.balances.selectors.seller_balances)."""
-    return {"balances": seller_balances(seller_id=seller.pk)}
+@register.inclusion_tag("seller/_balances.html", takes_context=True)
+def seller_balances_panel(context: template.Context, seller: Any) -> dict:
+    """The seller's balances per currency (settlement.balances.selectors.seller_balances), in
+    the page's `money_locale`, as the rest of the seller's pages write amounts."""
+    return {
+        "balances": seller_balances(seller_id=seller.pk),
+        "money_locale": context.get("money_locale", DEFAULT_LOCALE),
+    }
 
 
 @register.inclusion_tag("confirmations/_panel.html", takes_context=True)
@@ -69,7 +74,11 @@ def part_of(parts: dict, sub_order_id: int) -> SellerPartMoney | None:
     return parts.get(sub_order_id)
 
 
-@register.inclusion_tag("seller/_part_money.html")
-def seller_part_money_panel(sub_order: Any) -> dict:
+@register.inclusion_tag("seller/_part_money.html", takes_context=True)
+def seller_part_money_panel(context: template.Context, sub_order: Any) -> dict:
     """The money panel of one seller order: captured, refunded, fee, net, when available."""
-    return {"part": seller_part_money(sub_order), "sub_order": sub_order}
+    return {
+        "part": seller_part_money(sub_order),
+        "sub_order": sub_order,
+        "money_locale": context.get("money_locale", DEFAULT_LOCALE),
+    }

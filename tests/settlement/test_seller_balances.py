@@ -41,8 +41,10 @@ def test_after_a_confirm_the_page_shows_the_net_exactly(buyer):
     seller = make_seller("standard")
     _order, _payment, [sub] = paid_order(buyer=buyer, sellers=[seller], amounts=(12345,))
     body = orders_page(seller)
-    assert shown(body, "balance-escrow-EUR") == "€123.45"
-    assert shown(body, "balance-pending-EUR") == "€0.00"
+    # A German seller: every amount of the page the German way, the balances too.
+    assert shown(body, "balance-escrow-EUR") == "123,45\xa0€"
+    assert shown(body, "balance-pending-EUR") == "0,00\xa0€"
+    assert "€123.45" not in body
 
     sub_order_confirm(sub_order_id=sub.pk, buyer=buyer, actor=f"buyer:{buyer.pk}")
 
@@ -51,9 +53,9 @@ def test_after_a_confirm_the_page_shows_the_net_exactly(buyer):
     assert fee == 358  # 2.90 % of 123.45, rounded half-up
     assert balance(f"seller:{seller.pk}:pending") == net
     body = orders_page(seller)
-    assert shown(body, "balance-pending-EUR") == Money(net, "EUR").format("en") == "€119.87"
-    assert shown(body, "balance-escrow-EUR") == "€0.00"
-    assert shown(body, "balance-available-EUR") == "€0.00"  # no available account yet
+    assert shown(body, "balance-pending-EUR") == Money(net, "EUR").format("de_DE") == "119,87\xa0€"
+    assert shown(body, "balance-escrow-EUR") == "0,00\xa0€"
+    assert shown(body, "balance-available-EUR") == "0,00\xa0€"  # no available account yet
 
 
 def test_balances_per_currency_and_only_the_sellers_own(buyer):
@@ -69,9 +71,9 @@ def test_balances_per_currency_and_only_the_sellers_own(buyer):
         SellerBalance(currency="USD", pending_minor=2000 - 30, available_minor=0, escrow_minor=0),
     ]
     body = orders_page(seller)
-    assert shown(body, "balance-pending-USD") == "$19.70"
-    assert shown(body, "balance-escrow-EUR") == "€50.00"
-    assert "€70.00" not in body  # the other seller's escrow
+    assert shown(body, "balance-pending-USD") == "19,70\xa0$"
+    assert shown(body, "balance-escrow-EUR") == "50,00\xa0€"
+    assert "70,00" not in body  # the other seller's escrow
 
 
 def test_refunds_out_of_escrow_lower_what_is_held(buyer, refund_tasks):
