@@ -16,8 +16,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import KeyOrigin
+from accounts.money_format import amount_example, format_money, parse_amount, user_money_locale
 from core.errors import ApplicationError, NotFound
-from core.money import Money
 from payments.catalog.views import seller_required
 from payments.fulfilment.acceptance import sub_order_get_for_seller
 from payments.fulfilment.dashboard_acceptance import (
@@ -30,7 +30,6 @@ from payments.fulfilment.refunds import refund_create, refundable_minor
 from payments.fulfilment.rejection import sub_order_reject
 from payments.fulfilment.shipping import sub_order_mark_shipped
 from payments.orders.models import OrderEvent, SubOrder, SubOrderStatus
-from payments.templatetags.storefront_tags import money
 
 
 class PasswordForm(forms.Form):
@@ -73,21 +72,24 @@ class RefundForm(forms.Form):
     )
     reason = forms.CharField(label="Reason", max_length=255)
 
-    def __init__(self, *args, currency: str, **kwargs) -> None:
+    def __init__(self, *args, currency: str, locale: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.currency = currency
-        self.fields["amount"].help_text = f"In {currency}, e.g. 12.50"
+        self.currency, self.locale = currency, locale
+        self.example = amount_example(currency, locale)
+        self.fields["amount"].help_text = f"In {currency}, e.g. {self.example}"
 
     def clean_amount(self) -> int:
+        # The seller's way, as the page writes amounts ("12,50" in de_DE), or plain with a dot.
         try:
-            amount = Money.parse(self.cleaned_data["amount"], self.currency)
+            amount_minor = parse_amount(self.cleaned_data["amount"], self.currency, self.locale)
         except ValueError as exc:
             raise forms.ValidationError(
-                f"Enter an amount in {self.currency}, e.g. 12.50 (no more decimals than it has)."
+                f"Enter an amount in {self.currency}, e.g. {self.example} (no more decimals "
+                "than it has)."
             ) from exc
-        if amount.amount_minor <= 0:
+        if amount_minor <= 0:
             raise forms.ValidationError("Enter an amount above zero.")
-        return amount.amount_minor
+        return amount_minor
 
 
 def _apply_error(form: forms.Form, error: ApplicationError) -> None:
@@ -274,7 +276,8 @@ def order_refund(request: HttpRequest, sub_order_id: int) -> HttpResponse:
     if sub_order is None:
         raise Http404("No such order.")
     currency = sub_order.currency
-    form = RefundForm(request.POST or None, currency=currency)
+    locale = user_money_locale(request.user)
+    form = RefundForm(request.POST or None, currency=currency, locale=locale)
     if request.method == "POST" and form.is_valid():
         try:
             refund = refund_create(
@@ -289,7 +292,7 @@ def order_refund(request: HttpRequest, sub_order_id: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Refund of {money(refund.amount_minor, currency)} requested; "
+                f"Refund of {format_money(refund.amount_minor, currency, locale)} requested; "
                 "it is paid back to the buyer shortly.",
             )
             return redirect("payments:seller_order_refund", sub_order_id=sub_order.pk)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django import forms
 
+from accounts.money_format import parse_amount
 from core.money import currency_exponent
 from payments.orders.buyer_reference import SHAPE as BUYER_REFERENCE
-from settlement.dashboard.formatting import parse_amount
 from settlement.dashboard.orders import LISTED_STATES, MIN_SEARCH, ORDER_NUMBER_PREFIX, OrderFilters
 from settlement.dashboard.selectors import ListFilters
 from settlement.models import PayoutStatus

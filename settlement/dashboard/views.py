@@ -22,13 +22,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from accounts.models import SellerProfile
+from accounts.money_format import format_money, seller_locale
 from core.errors import NotFound
 from settlement.api import LINE_KINDS
 from settlement.batches import BatchLine, batch_lines
 from settlement.dashboard import selectors
 from settlement.dashboard.charts import day_chart
 from settlement.dashboard.exports import csv_lines
-from settlement.dashboard.formatting import format_money, seller_locale
 from settlement.dashboard.forms import (
     ExportForm,
     ListFilterForm,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from settlement.dashboard.formatting import DEFAULT_LOCALE, format_money
+from accounts.money_format import DEFAULT_LOCALE, format_money
 
 register = template.Library()
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from django import template
 
+from accounts.money_format import DEFAULT_LOCALE
 from settlement.balances.selectors import seller_balances
-from settlement.dashboard.formatting import DEFAULT_LOCALE
 from settlement.release.selectors import SellerPartMoney, seller_part_money, seller_parts_money
 
 register = template.Library()

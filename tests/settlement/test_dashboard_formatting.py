@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from accounts.money_format import format_money, parse_amount, seller_locale
 from settlement.dashboard.charts import HEIGHT, LABEL_BAND, day_chart
-from settlement.dashboard.formatting import format_money, parse_amount, seller_locale
 from settlement.dashboard.selectors import CurrencySeries, DayTotal
 
 

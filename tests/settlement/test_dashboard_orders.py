@@ -12,10 +12,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.money_format import format_money
 from payments.models import SubOrder, SubOrderStatus
 from payments.orders.buyer_reference import buyer_reference_for
 from settlement.dashboard import orders as orders_module
-from settlement.dashboard.formatting import format_money
 from settlement.dashboard.orders import OrderFilters, orders_page
 from settlement.release.selectors import seller_part_money
 from tests.accounts.factories import BuyerFactory, SellerFactory, StaffFactory

@@ -165,8 +165,10 @@ def test_seller_refunds_from_the_refund_page(buyer, refund_tasks):
     assert url == f"/seller/orders/{sub.pk}/refund/"
     page = client.get(url)
     assert page.status_code == 200
-    assert 'data-testid="refundable">€100.00' in page.content.decode()
-    response = client.post(url, {"amount": "12.50", "reason": "Scratched"})
+    # A German seller: the page writes amounts the German way, and reads them so too.
+    assert 'data-testid="refundable">100,00\xa0€' in page.content.decode()
+    assert "e.g. 12,50" in page.content.decode()
+    response = client.post(url, {"amount": "12,50", "reason": "Scratched"})
     assert response.status_code == 302
     refund = Refund.objects.get()
     assert (refund.amount_minor, refund.actor) == (1250, f"seller:{sub.seller_id}")
@@ -177,7 +179,8 @@ def test_seller_refunds_from_the_refund_page(buyer, refund_tasks):
 @pytest.mark.parametrize(
     ("amount", "message"),
     [
-        ("12.505", "no more decimals"),
+        ("12,505", "no more decimals"),
+        ("12.505", "left to refund"),  # 12.505 in German is twelve thousand five hundred and five
         ("abc", "Enter an amount in EUR"),
         ("0", "above zero"),
         ("100.01", "left to refund"),
@@ -219,6 +222,13 @@ def test_jpy_refund_page_parses_whole_yen(buyer, refund_tasks):
     )
     client = client_for(seller)
     url = reverse("payments:seller_order_refund", args=[sub.pk])
-    assert client.post(url, {"amount": "12.5", "reason": "x"}).status_code == 400
-    assert client.post(url, {"amount": "1,200", "reason": "x"}).status_code == 302
+    assert client.post(url, {"amount": "12,5", "reason": "x"}).status_code == 400
+    assert client.post(url, {"amount": "1.200", "reason": "x"}).status_code == 302  # de_DE
     assert Refund.objects.get().amount_minor == 1200
+
+
+def test_the_refund_page_still_reads_a_plain_amount_with_a_dot(buyer, refund_tasks):
+    _order, _payment, [sub] = paid_order(buyer=buyer, amounts=(10000,))
+    url = reverse("payments:seller_order_refund", args=[sub.pk])
+    assert client_for(sub.seller).post(url, {"amount": "12.50", "reason": "x"}).status_code == 302
+    assert Refund.objects.get().amount_minor == 1250

@@ -1,5 +1,5 @@
-"""Money on the seller's pages: always with its currency, in the seller's locale (babel, through
-core.money: the project's one formatting and parsing of amounts).
+"""Money on a seller's pages: always with its currency, in the seller's locale (babel, through
+core.money: the project's one formatting and parsing of amounts), shown and typed alike.
 
 The seller's locale is the likely locale of the country on the seller's profile (CLDR's likely
 subtags: DE -> de_DE, US -> en_US, JP -> ja_JP): "1.234,56 €" for a German seller, "$1,234.56"
@@ -13,9 +13,10 @@ import re
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import NumberFormatError
+from babel.numbers import NumberFormatError, get_decimal_symbol
+from django.core.exceptions import ObjectDoesNotExist
 
-from core.money import Money
+from core.money import Money, currency_exponent
 
 DEFAULT_LOCALE = "en"
 # Digits with an optional decimal point: read the same in every locale that uses a dot.
@@ -36,6 +37,25 @@ def seller_locale(profile: object | None) -> str:
     if len(country) != 2 or not country.isalpha():
         return DEFAULT_LOCALE
     return _likely_locale(country)
+
+
+def user_money_locale(user: object) -> str:
+    """The locale a user's pages write amounts in: a seller's, by the profile; anyone else's
+    (buyers, staff, a seller without a profile yet) DEFAULT_LOCALE."""
+    if not getattr(user, "is_authenticated", False) or getattr(user, "role", "") != "seller":
+        return DEFAULT_LOCALE
+    try:
+        return seller_locale(user.seller_profile)  # type: ignore[attr-defined]
+    except ObjectDoesNotExist:
+        return DEFAULT_LOCALE
+
+
+def amount_example(currency: str, locale: str) -> str:
+    """How an amount is typed in `locale`: "12,50" (de_DE EUR), "12.50" (en), "1250" (JPY)."""
+    decimals = currency_exponent(currency)
+    if not decimals:
+        return "1250"
+    return f"12{get_decimal_symbol(locale)}{'5'.ljust(decimals, '0')}"
 
 
 @lru_cache(maxsize=4096)  # a page repeats amounts (zeros, a day's figures in its chart and table)
