@@ -21,6 +21,7 @@ from core.money import Money, currency_exponent
 DEFAULT_LOCALE = "en"
 # Digits with an optional decimal point: read the same in every locale that uses a dot.
 _PLAIN = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
+_GROUPED = re.compile(r"\.[0-9]{3}")
 
 
 @lru_cache(maxsize=256)
@@ -37,6 +38,24 @@ def seller_locale(profile: object | None) -> str:
     if len(country) != 2 or not country.isalpha():
         return DEFAULT_LOCALE
     return _likely_locale(country)
+
+
+def parse_typed_amount(text: str, currency: str, locale: str) -> int:
+    """An amount typed into a form that moves money (a refund), in minor units: digits with one
+    decimal separator, the locale's or a dot, and no thousands separator. "12,50" and "12.50" are
+    12.50 for a German seller; "1.250" is refused (too many decimals), never read as 1,250 as
+    parse_amount would read it in de_DE: a misread refund cannot be taken back. ValueError."""
+    text = text.strip()
+    decimal = get_decimal_symbol(locale)
+    if decimal != "." and _GROUPED.search(text):
+        # Where the decimal mark is a comma, a dot before three digits is the thousands mark to
+        # the seller and a decimal point to the plain reading: ambiguous, so refused (KWD has
+        # three decimals: "1.250" there is 1.25 or 1250).
+        raise ValueError(f"{text!r}: a dot before three digits could be a thousands separator")
+    plain = text.replace(decimal, ".", 1) if decimal != "." else text
+    if not _PLAIN.fullmatch(plain):
+        raise ValueError(f"{text!r} is not digits with one decimal separator")
+    return Money.parse(plain, currency, DEFAULT_LOCALE).amount_minor
 
 
 def user_money_locale(user: object) -> str:

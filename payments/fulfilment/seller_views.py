@@ -16,7 +16,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import KeyOrigin
-from accounts.money_format import amount_example, format_money, parse_amount, user_money_locale
+from accounts.money_format import (
+    amount_example,
+    format_money,
+    parse_typed_amount,
+    user_money_locale,
+)
 from core.errors import ApplicationError, NotFound
 from payments.catalog.views import seller_required
 from payments.fulfilment.acceptance import sub_order_get_for_seller
@@ -79,9 +84,12 @@ class RefundForm(forms.Form):
         self.fields["amount"].help_text = f"In {currency}, e.g. {self.example}"
 
     def clean_amount(self) -> int:
-        # The seller's way, as the page writes amounts ("12,50" in de_DE), or plain with a dot.
+        # The seller's decimal separator, as the page writes amounts ("12,50" in de_DE), or a dot;
+        # no thousands separator: "1.250" is refused, not read as 1,250.
         try:
-            amount_minor = parse_amount(self.cleaned_data["amount"], self.currency, self.locale)
+            amount_minor = parse_typed_amount(
+                self.cleaned_data["amount"], self.currency, self.locale
+            )
         except ValueError as exc:
             raise forms.ValidationError(
                 f"Enter an amount in {self.currency}, e.g. {self.example} (no more decimals "

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from accounts.money_format import format_money, parse_amount, seller_locale
+from accounts.money_format import format_money, parse_amount, parse_typed_amount, seller_locale
 from settlement.dashboard.charts import HEIGHT, LABEL_BAND, day_chart
 from settlement.dashboard.selectors import CurrencySeries, DayTotal
 
@@ -75,3 +75,42 @@ def test_the_chart_scales_sales_up_and_refunds_down_from_one_axis():
     assert refund.y == chart.baseline_y and refund.y + refund.height <= HEIGHT - LABEL_BAND
     assert "07 Dec 2026: sales 1500 EUR (1)" in last.title
     assert chart.summary == "EUR over 3 days: sales 4500 EUR (3), fees 90 EUR, refunds 1000 EUR"
+
+
+@pytest.mark.parametrize(
+    ("text", "locale", "currency", "minor"),
+    [
+        ("12,50", "de_DE", "EUR", 1250),
+        ("12.50", "de_DE", "EUR", 1250),  # a dot is a decimal point everywhere
+        ("12.50", "en_US", "USD", 1250),
+        ("1250", "de_DE", "JPY", 1250),
+        ("0,005", "de_DE", "KWD", 5),
+    ],
+)
+def test_a_typed_amount_reads_one_decimal_separator(text, locale, currency, minor):
+    assert parse_typed_amount(text, currency, locale) == minor
+
+
+@pytest.mark.parametrize(
+    ("text", "locale"),
+    [
+        ("1.250", "de_DE"),  # 1,250 by German grouping, 1.25 by a dot: refused, not guessed
+        ("1.234,50", "de_DE"),  # no thousands separator where money moves
+        ("1,250.00", "en_US"),
+        ("12,505", "de_DE"),  # three decimals for EUR
+        ("12,50", "en_US"),  # a comma is no decimal point in English
+        ("1e3", "de_DE"),
+        ("", "de_DE"),
+    ],
+)
+def test_a_typed_amount_that_could_be_misread_is_refused(text, locale):
+    with pytest.raises(ValueError):
+        parse_typed_amount(text, "EUR", locale)
+
+
+def test_a_dot_before_three_digits_is_refused_where_the_comma_is_the_decimal_mark():
+    # KWD has three decimals: "1.250" would be 1.25 read plainly, 1250 read the German way.
+    with pytest.raises(ValueError, match="thousands separator"):
+        parse_typed_amount("1.250", "KWD", "de_DE")
+    assert parse_typed_amount("1.250", "KWD", "en_US") == 1250  # 1.250 KWD: a dot is the mark
+    assert parse_typed_amount("1,250", "KWD", "de_DE") == 1250
