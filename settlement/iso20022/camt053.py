@@ -560,15 +560,7 @@ class _Reader:
     ) -> Entry:
         """One transaction (TxDtls) of an entry, falling back to the entry's bank reference and
         bank transaction code."""
-        (
-            status,
-            booking_date,
-            value_date,
-            reversal,
-            entry_reference,
-            entry_bank_reference,
-            entry_code,
-        ) = booking
+        reversal = booking.reversal
         end_to_end_id = _text_of(details, "Refs/EndToEndId")
         # The side that is not this account in the original payment; swapped for a reversal.
         paid_out = (credit_debit == "DBIT") != reversal
@@ -592,11 +584,11 @@ class _Reader:
             amount_minor=amount_minor,
             currency=currency,
             credit_debit=credit_debit,
-            status=status,
-            booking_date=booking_date,
-            value_date=value_date,
+            status=booking.status,
+            booking_date=booking.booking_date,
+            value_date=booking.value_date,
             end_to_end_id="" if end_to_end_id == NOT_PROVIDED else end_to_end_id,
-            bank_reference=_text_of(details, "Refs/AcctSvcrRef") or entry_bank_reference,
+            bank_reference=_text_of(details, "Refs/AcctSvcrRef") or booking.entry_bank_reference,
             remittance=remittance,
             counterparty_name=name,
             counterparty_iban=iban,
@@ -604,8 +596,8 @@ class _Reader:
             creditor_reference=_text_of(details, "RmtInf/Strd/CdtrRefInf/Ref"),
             return_reason=_text_of(details, "RtrInf/Rsn/Cd")
             or _text_of(details, "RtrInf/Rsn/Prtry"),
-            bank_transaction_code=_bank_transaction_code(details) or entry_code,
-            entry_reference=entry_reference,
+            bank_transaction_code=_bank_transaction_code(details) or booking.entry_code,
+            entry_reference=booking.entry_reference,
         )
 
     # --- an entry, flattened -----------------------------------------------------------------
