@@ -157,7 +157,7 @@ class PayoutSerializer(serializers.ModelSerializer):
     seller = serializers.IntegerField(source="seller_id", read_only=True)
     batch = serializers.UUIDField(source="batch_id", read_only=True)
     iban_last4 = serializers.SerializerMethodField()
-    account_last4 = serializers.SerializerMethodField()
+    account_last4 = serializers.CharField(read_only=True)  # Payout.account_last4
 
     class Meta:
         model = Payout
@@ -182,10 +182,6 @@ class PayoutSerializer(serializers.ModelSerializer):
 
     def get_iban_last4(self, payout: Payout) -> str:
         return payout.iban[-4:]
-
-    def get_account_last4(self, payout: Payout) -> str:
-        """The end of the account paid, IBAN or (US) account number."""
-        return payout.account_last4
 
 
 class PayoutDetailSerializer(PayoutSerializer):
