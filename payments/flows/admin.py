@@ -28,6 +28,7 @@ from core.money import Money
 from payments.flows.bank_arrivals import bank_transfer_record_arrival
 from payments.flows.models import BankTransferArrival, Payment, PaymentEvent, WalletNotification
 from payments.providers.rf_reference import is_valid, normalize
+from payments.vault.models import token_end
 
 name_reference_page("payment", "payments_payment")
 
@@ -91,7 +92,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         details = dict(obj.details or {})
         card = details.get("card")
         if isinstance(card, dict) and card.get("token"):
-            details["card"] = {**card, "token": "…" + str(card["token"])[-4:]}
+            details["card"] = {**card, "token": token_end(str(card["token"]))}
         return json.dumps(details, indent=1, sort_keys=True)
 
     captured = money_column("captured_minor", label="Captured (formatted)")

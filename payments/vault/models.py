@@ -8,6 +8,12 @@ from django.conf import settings
 from django.db import models
 
 
+def token_end(token: str) -> str:
+    """A vault token as pages show it, "…abcd": its end tells two cards apart; the vault admin
+    lists the whole token, for support lookups."""
+    return "…" + token[-4:]
+
+
 class VaultedCard(models.Model):
     """One card in the vault. The PAN (and holder name) are AES-256-GCM ciphertext under a data key
     of their own; the data key is stored wrapped by a master key of the ring (key_id says which).
@@ -39,6 +45,4 @@ class VaultedCard(models.Model):
         indexes = [models.Index(fields=["owner", "-created_at"], name="vault_owner_recent")]
 
     def __str__(self) -> str:
-        # A payment page shows this: the token's end tells two cards apart; the vault admin lists
-        # the whole token, for support lookups.
-        return f"{self.brand} ****{self.last4} (…{self.token[-4:]})"
+        return f"{self.brand} ****{self.last4} ({token_end(self.token)})"
