@@ -78,7 +78,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "settlement.context_processors.money_locale",
+                "accounts.context_processors.money_locale",
             ],
         },
     },

@@ -306,6 +306,7 @@ def order_refund(request: HttpRequest, sub_order_id: int) -> HttpResponse:
             return redirect("payments:seller_order_refund", sub_order_id=sub_order.pk)
     context = {
         "sub_order": sub_order,
+        "money_locale": locale,  # read once, for the form and the page
         "form": form,
         "refundable_minor": refundable_minor(sub_order),
         "refunds": sub_order.refunds.order_by("-created_at"),

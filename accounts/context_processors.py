@@ -1,7 +1,7 @@
-"""`money_locale` on every page: the locale amounts are written in by `{% money %}`
-(settlement.templatetags.dashboard_tags): a seller's pages in the seller's locale, anyone else's
-in the default (accounts.money_format.user_money_locale). Lazy: the profile is read only by a
-page that writes an amount."""
+"""`money_locale` on every page, beside the rule it applies (accounts.money_format.
+user_money_locale): the locale `{% money %}` writes amounts in, a seller's own for a seller's
+pages, the default for anyone else's. Lazy: the profile is read only by a page that writes an
+amount and whose view did not give the locale itself."""
 
 from __future__ import annotations
 
